@@ -1,0 +1,97 @@
+// Response normalisation: b = a / s^beta, s = k + alpha * sum of a^2 over a window (docs/conventions.md).
+// cross_*: the window runs over n neighbouring channels (the paper's LRN); within_*: over an n x n spatial
+// window in the same channel (cuda-convnet's rnorm). Forward keeps s for the backward pass.
+// Backward: da_j = db_j * s_j^-beta - 2*alpha*beta * a_j * sum_{i : j in window(i)} db_i * a_i * s_i^(-beta-1).
+
+struct Params {
+  N: u32, C: u32, H: u32, W: u32,
+  n: u32, pad0: u32, pad1: u32, pad2: u32,
+  k: f32, alpha: f32, beta: f32, pad3: f32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> scale: array<f32>;
+
+fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+
+fn total() -> u32 { return p.N * p.C * p.H * p.W; }
+
+@compute @workgroup_size(256)
+fn cross_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= total()) { return; }
+  let hw = p.H * p.W;
+  let c = i32((i / hw) % p.C);
+  let base = i - u32(c) * hw;
+  let lo = max(0, c - i32(p.n / 2u));
+  let hi = min(i32(p.C) - 1, c - i32(p.n / 2u) + i32(p.n) - 1);
+  var sum = 0.0;
+  for (var j = lo; j <= hi; j++) {
+    let v = a[base + u32(j) * hw];
+    sum += v * v;
+  }
+  let s = p.k + p.alpha * sum;
+  scale[i] = s;
+  b[i] = a[i] * pow(s, -p.beta);
+}
+
+@compute @workgroup_size(256)
+fn within_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= total()) { return; }
+  let y = i32((i / p.W) % p.H);
+  let x = i32(i % p.W);
+  let base = i - u32(y) * p.W - u32(x);
+  let half = i32(p.n / 2u);
+  var sum = 0.0;
+  for (var yy = max(0, y - half); yy <= min(i32(p.H) - 1, y - half + i32(p.n) - 1); yy++) {
+    for (var xx = max(0, x - half); xx <= min(i32(p.W) - 1, x - half + i32(p.n) - 1); xx++) {
+      let v = a[base + u32(yy) * p.W + u32(xx)];
+      sum += v * v;
+    }
+  }
+  let s = p.k + p.alpha * sum;
+  scale[i] = s;
+  b[i] = a[i] * pow(s, -p.beta);
+}
+
+@group(0) @binding(1) var<storage, read> fa: array<f32>;
+@group(0) @binding(2) var<storage, read> fscale: array<f32>;
+@group(0) @binding(3) var<storage, read> db: array<f32>;
+@group(0) @binding(4) var<storage, read_write> da: array<f32>;
+
+fn term(i: u32) -> f32 { return db[i] * fa[i] * pow(fscale[i], -p.beta - 1.0); }
+
+@compute @workgroup_size(256)
+fn cross_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= total()) { return; }
+  let hw = p.H * p.W;
+  let c = i32((i / hw) % p.C);
+  let base = i - u32(c) * hw;
+  let half = i32(p.n / 2u);
+  // channels whose window contains c: c + half - n + 1 .. c + half
+  let lo = max(0, c + half - i32(p.n) + 1);
+  let hi = min(i32(p.C) - 1, c + half);
+  var sum = 0.0;
+  for (var j = lo; j <= hi; j++) { sum += term(base + u32(j) * hw); }
+  da[i] = db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum;
+}
+
+@compute @workgroup_size(256)
+fn within_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= total()) { return; }
+  let y = i32((i / p.W) % p.H);
+  let x = i32(i % p.W);
+  let base = i - u32(y) * p.W - u32(x);
+  let half = i32(p.n / 2u);
+  var sum = 0.0;
+  for (var yy = max(0, y + half - i32(p.n) + 1); yy <= min(i32(p.H) - 1, y + half); yy++) {
+    for (var xx = max(0, x + half - i32(p.n) + 1); xx <= min(i32(p.W) - 1, x + half); xx++) {
+      sum += term(base + u32(yy) * p.W + u32(xx));
+    }
+  }
+  da[i] = db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum;
+}

@@ -1,0 +1,125 @@
+// Max and average pooling over NCHW planes. Windows are clipped to the input (padding never wins a max and
+// never counts in an average). Backward passes gather over the windows that cover an input pixel: no atomics.
+
+struct Params {
+  planes: u32, H: u32, W: u32, OH: u32,
+  OW: u32, k: u32, stride: u32, pad: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+
+fn windowStart(o: u32) -> i32 { return i32(o * p.stride) - i32(p.pad); }
+
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read_write> argmax: array<u32>;
+
+// argmax holds the winner's index within its plane (h*W + w).
+@compute @workgroup_size(256)
+fn max_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.planes * p.OH * p.OW) { return; }
+  let plane = i / (p.OH * p.OW);
+  let oh = (i / p.OW) % p.OH;
+  let ow = i % p.OW;
+  let h0 = windowStart(oh);
+  let w0 = windowStart(ow);
+  let base = plane * p.H * p.W;
+  var best = -3.4e38;
+  var bestIdx = 0u;
+  var found = false;
+  for (var dh = 0u; dh < p.k; dh++) {
+    let h = h0 + i32(dh);
+    if (h < 0 || h >= i32(p.H)) { continue; }
+    for (var dw = 0u; dw < p.k; dw++) {
+      let w = w0 + i32(dw);
+      if (w < 0 || w >= i32(p.W)) { continue; }
+      let idx = u32(h) * p.W + u32(w);
+      let v = src[base + idx];
+      if (!found || v > best) { best = v; bestIdx = idx; found = true; }
+    }
+  }
+  dst[i] = best;
+  argmax[i] = bestIdx;
+}
+
+// The output windows that contain input coordinate x: o in [lo, hi].
+fn coveringRange(x: u32, outSize: u32) -> vec2i {
+  let t = i32(x + p.pad);
+  let lo = max(0, (t - i32(p.k) + i32(p.stride)) / i32(p.stride));
+  let hi = min(i32(outSize) - 1, t / i32(p.stride));
+  return vec2i(lo, hi);
+}
+
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> winners: array<u32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+@compute @workgroup_size(256)
+fn max_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.planes * p.H * p.W) { return; }
+  let plane = i / (p.H * p.W);
+  let h = (i / p.W) % p.H;
+  let w = i % p.W;
+  let here = h * p.W + w;
+  let rh = coveringRange(h, p.OH);
+  let rw = coveringRange(w, p.OW);
+  var acc = 0.0;
+  for (var oh = rh.x; oh <= rh.y; oh++) {
+    for (var ow = rw.x; ow <= rw.y; ow++) {
+      let o = (plane * p.OH + u32(oh)) * p.OW + u32(ow);
+      if (winners[o] == here) { acc += dy[o]; }
+    }
+  }
+  dx[i] = acc;
+}
+
+fn windowCount(oh: u32, ow: u32) -> f32 {
+  let h0 = windowStart(oh);
+  let w0 = windowStart(ow);
+  let hn = min(h0 + i32(p.k), i32(p.H)) - max(h0, 0);
+  let wn = min(w0 + i32(p.k), i32(p.W)) - max(w0, 0);
+  return f32(max(hn, 1) * max(wn, 1));
+}
+
+@group(0) @binding(1) var<storage, read> avgSrc: array<f32>;
+@group(0) @binding(2) var<storage, read_write> avgDst: array<f32>;
+
+@compute @workgroup_size(256)
+fn avg_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.planes * p.OH * p.OW) { return; }
+  let plane = i / (p.OH * p.OW);
+  let oh = (i / p.OW) % p.OH;
+  let ow = i % p.OW;
+  let h0 = windowStart(oh);
+  let w0 = windowStart(ow);
+  var acc = 0.0;
+  for (var h = max(h0, 0); h < min(h0 + i32(p.k), i32(p.H)); h++) {
+    for (var w = max(w0, 0); w < min(w0 + i32(p.k), i32(p.W)); w++) {
+      acc += avgSrc[(plane * p.H + u32(h)) * p.W + u32(w)];
+    }
+  }
+  avgDst[i] = acc / windowCount(oh, ow);
+}
+
+// avgSrc holds dy here, avgDst is dx.
+@compute @workgroup_size(256)
+fn avg_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.planes * p.H * p.W) { return; }
+  let plane = i / (p.H * p.W);
+  let h = (i / p.W) % p.H;
+  let w = i % p.W;
+  let rh = coveringRange(h, p.OH);
+  let rw = coveringRange(w, p.OW);
+  var acc = 0.0;
+  for (var oh = rh.x; oh <= rh.y; oh++) {
+    for (var ow = rw.x; ow <= rw.y; ow++) {
+      acc += avgSrc[(plane * p.OH + u32(oh)) * p.OW + u32(ow)] / windowCount(u32(oh), u32(ow));
+    }
+  }
+  avgDst[i] = acc;
+}

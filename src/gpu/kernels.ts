@@ -1,0 +1,67 @@
+// Loads kernels/*.wgsl and compiles each (file, entry point, template values) once per device.
+//
+// Register-block sizes must be compile-time array lengths, which WGSL override constants cannot give for
+// function-scope arrays, so a tiny template step replaces `{{NAME}}` in the source before compiling.
+
+const sourceCache = new Map<string, string>();
+let sourceLoader: ((name: string) => string) | null = null;
+
+/** Lets a non-Deno host (the browser bundle) provide the .wgsl texts it fetched. */
+export function setKernelSourceLoader(loader: (name: string) => string): void {
+  sourceLoader = loader;
+  sourceCache.clear();
+}
+
+export function kernelSource(name: string): string {
+  let text = sourceCache.get(name);
+  if (text === undefined) {
+    if (sourceLoader) text = sourceLoader(name);
+    else text = Deno.readTextFileSync(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
+    sourceCache.set(name, text);
+  }
+  return text;
+}
+
+export type TemplateValues = Record<string, number | string | boolean>;
+
+export function expandTemplate(source: string, values: TemplateValues): string {
+  return source.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+    if (!(key in values)) throw new Error(`kernel template value {{${key}}} was not given`);
+    const v = values[key];
+    return typeof v === "number" && Number.isInteger(v) && !String(key).startsWith("F_")
+      ? `${v}u`
+      : String(v);
+  });
+}
+
+export class KernelCache {
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #modules = new Map<string, GPUShaderModule>();
+  constructor(private readonly device: GPUDevice) {}
+
+  get size(): number {
+    return this.#pipelines.size;
+  }
+
+  pipeline(file: string, entry: string, values: TemplateValues = {}): GPUComputePipeline {
+    const key = `${file}:${entry}:${JSON.stringify(values)}`;
+    let pipeline = this.#pipelines.get(key);
+    if (pipeline) return pipeline;
+    const moduleKey = `${file}:${JSON.stringify(values)}`;
+    let module = this.#modules.get(moduleKey);
+    if (!module) {
+      module = this.device.createShaderModule({
+        label: moduleKey,
+        code: expandTemplate(kernelSource(file), values),
+      });
+      this.#modules.set(moduleKey, module);
+    }
+    pipeline = this.device.createComputePipeline({
+      label: key,
+      layout: "auto",
+      compute: { module, entryPoint: entry },
+    });
+    this.#pipelines.set(key, pipeline);
+    return pipeline;
+  }
+}

@@ -1,0 +1,197 @@
+// 2-D convolution (any kernel, stride, padding, groups) as im2col + register-blocked GEMM, chunked over the
+// batch so the column matrix stays within the adapter's binding limit. Weights live on the GPU as
+// [Cout][Kp] with K = Cin/groups*KH*KW padded to Kp (a multiple of 4, zero columns) for vec4 loads.
+
+import type { Gpu } from "../../gpu/runtime.ts";
+import type { Tensor } from "../../gpu/tensor.ts";
+import { matmul } from "./matmul.ts";
+import { channelSum } from "./elementwise.ts";
+import { convOutSize, roundUp4 } from "./shapes.ts";
+
+export interface ConvSpec {
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: number;
+  groups: number;
+}
+
+export interface ConvGeometry extends ConvSpec {
+  oh: number;
+  ow: number;
+  cg: number;
+  coutg: number;
+  K: number;
+  Kp: number;
+}
+
+export function convGeometry(s: ConvSpec): ConvGeometry {
+  if (s.cin % s.groups || s.cout % s.groups) {
+    throw new Error(`conv: channels ${s.cin} -> ${s.cout} are not divisible by groups=${s.groups}`);
+  }
+  const oh = convOutSize(s.h, s.kh, s.stride, s.pad);
+  const ow = convOutSize(s.w, s.kw, s.stride, s.pad);
+  const cg = s.cin / s.groups;
+  const K = cg * s.kh * s.kw;
+  return { ...s, oh, ow, cg, coutg: s.cout / s.groups, K, Kp: roundUp4(K) };
+}
+
+/** Images per chunk so that the column matrix and the GEMM output each fit the binding limit and budget. */
+function chunkImages(gpu: Gpu, g: ConvGeometry, n: number): number {
+  const budget = Math.min(gpu.maxBinding, gpu.isSoftware ? 96 * 2 ** 20 : 512 * 2 ** 20);
+  const perImage = g.oh * g.ow * 4 * Math.max(g.groups * g.Kp, g.cout);
+  const nb = Math.max(1, Math.min(n, Math.floor(budget / perImage)));
+  if (perImage + 16 > gpu.maxBinding) {
+    throw new Error(
+      `conv ${g.cin}x${g.h}x${g.w} -> ${g.cout}: one image's column matrix needs ${
+        (perImage / 2 ** 20).toFixed(0)
+      } MiB, over the adapter's binding limit`,
+    );
+  }
+  return nb;
+}
+
+function convParams(g: ConvGeometry, nb: number, n0: number, NCp: number): number[] {
+  return [
+    nb,
+    g.cin,
+    g.h,
+    g.w,
+    g.cg,
+    g.kh,
+    g.kw,
+    g.stride,
+    g.pad,
+    g.oh,
+    g.ow,
+    g.K,
+    g.Kp,
+    NCp,
+    n0,
+    g.groups,
+    g.cout,
+    0,
+    0,
+    0,
+  ];
+}
+
+function im2col(gpu: Gpu, x: Tensor, col: Tensor, g: ConvGeometry, nb: number, n0: number, NCp: number) {
+  gpu.run("conv", "im2col", [x, col], convParams(g, nb, n0, NCp), gpu.grid1d(g.groups * g.Kp * NCp));
+}
+
+export function conv2dForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+  const n = x.shape[0];
+  const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
+  const nb = chunkImages(gpu, g, n);
+  for (let n0 = 0; n0 < n; n0 += nb) {
+    const cur = Math.min(nb, n - n0);
+    const NCp = roundUp4(cur * g.oh * g.ow);
+    const col = gpu.tensor([g.groups, g.Kp, NCp], "col");
+    const ycn = gpu.tensor([g.cout, NCp], "ycn");
+    im2col(gpu, x, col, g, cur, n0, NCp);
+    matmul(gpu, {
+      layout: "nn",
+      M: g.coutg,
+      N: NCp,
+      K: g.Kp,
+      a: w,
+      lda: g.Kp,
+      strideA: g.coutg * g.Kp,
+      b: col,
+      ldb: NCp,
+      strideB: g.Kp * NCp,
+      c: ycn,
+      ldc: NCp,
+      strideC: g.coutg * NCp,
+      batch: g.groups,
+      bias: b,
+      biasMode: b ? "row" : "none",
+      strideBias: g.coutg,
+    });
+    gpu.run(
+      "conv",
+      "cn_to_nchw",
+      [ycn, y],
+      convParams(g, cur, n0, NCp),
+      gpu.grid1d(cur * g.cout * g.oh * g.ow),
+    );
+    col.release();
+    ycn.release();
+  }
+  return y;
+}
+
+export interface ConvGrads {
+  dw: Tensor;
+  db: Tensor | null;
+}
+
+/** Writes dw (and db) and returns dx unless `needDx` is false (the first layer's input needs none). */
+export function conv2dBackward(
+  gpu: Gpu,
+  x: Tensor,
+  w: Tensor,
+  dy: Tensor,
+  g: ConvGeometry,
+  grads: ConvGrads,
+  needDx = true,
+): Tensor | null {
+  const n = x.shape[0];
+  const dx = needDx ? gpu.tensor(x.shape, "dconv") : null;
+  const nb = chunkImages(gpu, g, n);
+  for (let n0 = 0; n0 < n; n0 += nb) {
+    const cur = Math.min(nb, n - n0);
+    const NCp = roundUp4(cur * g.oh * g.ow);
+    const params = convParams(g, cur, n0, NCp);
+    const col = gpu.tensor([g.groups, g.Kp, NCp], "col");
+    const dycn = gpu.tensor([g.cout, NCp], "dycn");
+    im2col(gpu, x, col, g, cur, n0, NCp);
+    gpu.run("conv", "nchw_to_cn", [dy, dycn], params, gpu.grid1d(g.cout * NCp));
+    matmul(gpu, {
+      layout: "nt",
+      M: g.coutg,
+      N: g.Kp,
+      K: NCp,
+      a: dycn,
+      lda: NCp,
+      strideA: g.coutg * NCp,
+      b: col,
+      ldb: NCp,
+      strideB: g.Kp * NCp,
+      c: grads.dw,
+      ldc: g.Kp,
+      strideC: g.coutg * g.Kp,
+      batch: g.groups,
+      accumulate: n0 > 0,
+    });
+    if (dx) {
+      // The column buffer is free again once the weight gradient above has read it (stream order).
+      matmul(gpu, {
+        layout: "tn",
+        M: g.Kp,
+        N: NCp,
+        K: g.coutg,
+        a: w,
+        lda: g.Kp,
+        strideA: g.coutg * g.Kp,
+        b: dycn,
+        ldb: NCp,
+        strideB: g.coutg * NCp,
+        c: col,
+        ldc: NCp,
+        strideC: g.Kp * NCp,
+        batch: g.groups,
+      });
+      gpu.run("conv", "col2im", [col, dx], params, gpu.grid1d(cur * g.cin * g.h * g.w));
+    }
+    col.release();
+    dycn.release();
+  }
+  if (grads.db) channelSum(gpu, dy, grads.db, n, g.cout, g.oh * g.ow);
+  return dx;
+}

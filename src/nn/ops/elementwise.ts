@@ -1,0 +1,129 @@
+// Thin wrappers over the elementwise kernels (activation, dropout, copy, mean subtraction, SGD, reductions).
+
+import { f32, type Gpu } from "../../gpu/runtime.ts";
+import type { Tensor } from "../../gpu/tensor.ts";
+
+export type Activation = "relu" | "tanh";
+
+export function activationForward(gpu: Gpu, kind: Activation, x: Tensor): Tensor {
+  const y = gpu.tensor(x.shape, kind);
+  gpu.run("activation", `${kind}_forward`, [x, y], [x.size, 0, 0, 0, f32(0), f32(0)], gpu.grid1d(x.size));
+  return y;
+}
+
+/** `y` is the forward output (ReLU's sign and tanh's derivative both follow from it). */
+export function activationBackward(gpu: Gpu, kind: Activation, y: Tensor, dy: Tensor): Tensor {
+  const dx = gpu.tensor(y.shape, `d${kind}`);
+  gpu.run(
+    "activation",
+    `${kind}_backward`,
+    [y, dx, dy],
+    [y.size, 0, 0, 0, f32(0), f32(0)],
+    gpu.grid1d(y.size),
+  );
+  return dx;
+}
+
+export interface DropoutDraw {
+  prob: number;
+  seed: number;
+  /** Advances every training step so each step draws a new mask; same seed and counter, same mask. */
+  counter: number;
+}
+
+export function dropoutForward(gpu: Gpu, x: Tensor, d: DropoutDraw): Tensor {
+  const y = gpu.tensor(x.shape, "dropout");
+  const scale = d.prob >= 1 ? 0 : 1 / (1 - d.prob);
+  gpu.run(
+    "activation",
+    "dropout_forward",
+    [x, y],
+    [x.size, d.seed >>> 0, d.counter >>> 0, 0, f32(d.prob), f32(scale)],
+    gpu.grid1d(x.size),
+  );
+  return y;
+}
+
+export function dropoutBackward(gpu: Gpu, dy: Tensor, d: DropoutDraw): Tensor {
+  const dx = gpu.tensor(dy.shape, "ddropout");
+  const scale = d.prob >= 1 ? 0 : 1 / (1 - d.prob);
+  gpu.run(
+    "activation",
+    "dropout_backward",
+    [dy, dx],
+    [dy.size, d.seed >>> 0, d.counter >>> 0, 0, f32(d.prob), f32(scale)],
+    gpu.grid1d(dy.size),
+  );
+  return dx;
+}
+
+/** dst[offD + r*ldd + c] = src[offS + r*lds + c], zero-filling columns up to padTo. */
+export function copy2d(
+  gpu: Gpu,
+  src: Tensor,
+  dst: Tensor,
+  a: { rows: number; cols: number; lds: number; ldd: number; offS?: number; offD?: number; padTo?: number },
+): void {
+  const width = Math.max(a.cols, a.padTo ?? 0);
+  gpu.run(
+    "copy",
+    "copy2d",
+    [src, dst],
+    [a.rows, a.cols, a.lds, a.ldd, a.offS ?? 0, a.offD ?? 0, a.padTo ?? 0, 0],
+    gpu.grid1d(a.rows * width),
+  );
+}
+
+/** x [N][D] minus mean [D], broadcast over the batch. */
+export function subtractMean(gpu: Gpu, x: Tensor, mean: Tensor): Tensor {
+  const y = gpu.tensor(x.shape, "centred");
+  const d = mean.size;
+  gpu.run("copy", "subtract_mean", [x, y, mean], [x.size / d, d, 0, 0, 0, 0, 0, 0], gpu.grid1d(x.size));
+  return y;
+}
+
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+export function sgdUpdate(gpu: Gpu, w: Tensor, v: Tensor, g: Tensor, h: SgdHyper): void {
+  gpu.run(
+    "sgd",
+    "sgd",
+    [w, v, g],
+    [w.size, 0, 0, 0, f32(h.lr), f32(h.momentum), f32(h.weightDecay), f32(0)],
+    gpu.grid1d(w.size),
+  );
+}
+
+/** dst[c] (+)= sum of an NCHW tensor over n, h, w: a convolution's bias gradient. */
+export function channelSum(
+  gpu: Gpu,
+  src: Tensor,
+  dst: Tensor,
+  n: number,
+  c: number,
+  s: number,
+  acc = false,
+): void {
+  gpu.run("reduce", "channel_sum", [src, dst], [n, c, s, acc ? 1 : 0, 0, 0, 0, 0], [c, 1, 1]);
+}
+
+/** dst[j] (+)= sum over rows of src[r*ld + j], j < cols: fully/locally connected bias gradients. */
+export function rowSum(
+  gpu: Gpu,
+  src: Tensor,
+  dst: Tensor,
+  rows: number,
+  cols: number,
+  ld: number,
+  acc = false,
+) {
+  gpu.run("reduce", "row_sum", [src, dst], [rows, cols, 0, acc ? 1 : 0, ld, 0, 0, 0], [
+    Math.ceil(cols / 256),
+    1,
+    1,
+  ]);
+}

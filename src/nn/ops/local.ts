@@ -1,0 +1,58 @@
+// Locally connected (unshared) 2-D layer, as cuda-convnet's CIFAR nets use: weight [OH*OW][Cout][Cin*KH*KW],
+// bias [Cout][OH][OW].
+
+import type { Gpu } from "../../gpu/runtime.ts";
+import type { Tensor } from "../../gpu/tensor.ts";
+import { rowSum } from "./elementwise.ts";
+import { type ConvGeometry, convGeometry, type ConvSpec } from "./conv2d.ts";
+
+export function localGeometry(s: Omit<ConvSpec, "groups">): ConvGeometry {
+  return convGeometry({ ...s, groups: 1 });
+}
+
+const params = (g: ConvGeometry, n: number, hasBias: boolean) => [
+  n,
+  g.cin,
+  g.h,
+  g.w,
+  g.cout,
+  g.kh,
+  g.kw,
+  g.stride,
+  g.pad,
+  g.oh,
+  g.ow,
+  hasBias ? 1 : 0,
+];
+
+export function localForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+  const n = x.shape[0];
+  const y = gpu.tensor([n, g.cout, g.oh, g.ow], "local");
+  gpu.run("local", "forward", [x, w, b ?? w, y], params(g, n, b !== null), gpu.grid1d(y.size));
+  return y;
+}
+
+export function localBackward(
+  gpu: Gpu,
+  x: Tensor,
+  w: Tensor,
+  dy: Tensor,
+  g: ConvGeometry,
+  grads: { dw: Tensor; db: Tensor | null },
+  needDx = true,
+): Tensor | null {
+  const n = x.shape[0];
+  const P = g.oh * g.ow;
+  gpu.run(
+    "local",
+    "backward_weight",
+    [x, null, dy, grads.dw],
+    params(g, n, false),
+    gpu.grid1d(grads.dw.size),
+  );
+  if (grads.db) rowSum(gpu, dy, grads.db, n, g.cout * P, g.cout * P);
+  if (!needDx) return null;
+  const dx = gpu.tensor(x.shape, "dlocal");
+  gpu.run("local", "backward_input", [w, dy, dx], params(g, n, false), gpu.grid1d(dx.size));
+  return dx;
+}

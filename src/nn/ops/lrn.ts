@@ -1,0 +1,38 @@
+// Response normalisation across channels (the paper's LRN) or within a map (cuda-convnet's rnorm).
+
+import { f32, type Gpu } from "../../gpu/runtime.ts";
+import type { Tensor } from "../../gpu/tensor.ts";
+
+export interface LrnParams {
+  k: number;
+  n: number;
+  alpha: number;
+  beta: number;
+}
+export type LrnMode = "cross" | "within";
+
+function params(x: Tensor, p: LrnParams) {
+  const [n, c, h, w] = x.shape;
+  return [n, c, h, w, p.n, 0, 0, 0, f32(p.k), f32(p.alpha), f32(p.beta), f32(0)];
+}
+
+/** Returns the output and the denominators s (kept for the backward pass). */
+export function lrnForward(gpu: Gpu, mode: LrnMode, x: Tensor, p: LrnParams): { y: Tensor; scale: Tensor } {
+  const y = gpu.tensor(x.shape, "lrn");
+  const scale = gpu.tensor(x.shape, "lrn-scale");
+  gpu.run("lrn", `${mode}_forward`, [x, y, scale], params(x, p), gpu.grid1d(x.size));
+  return { y, scale };
+}
+
+export function lrnBackward(
+  gpu: Gpu,
+  mode: LrnMode,
+  x: Tensor,
+  scale: Tensor,
+  dy: Tensor,
+  p: LrnParams,
+): Tensor {
+  const dx = gpu.tensor(x.shape, "dlrn");
+  gpu.run("lrn", `${mode}_backward`, [x, scale, dy, dx], params(x, p), gpu.grid1d(x.size));
+  return dx;
+}

@@ -1,0 +1,115 @@
+// GEMM dispatch over kernels/matmul.wgsl: picks the block size for the adapter and checks alignment.
+
+import type { Gpu } from "../../gpu/runtime.ts";
+import type { Tensor } from "../../gpu/tensor.ts";
+
+export type MatmulLayout = "nn" | "nt" | "tn";
+
+export interface MatmulArgs {
+  layout: MatmulLayout;
+  M: number;
+  N: number;
+  K: number;
+  a: Tensor | GPUBuffer;
+  b: Tensor | GPUBuffer;
+  c: Tensor | GPUBuffer;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  offA?: number;
+  offB?: number;
+  offC?: number;
+  /** Independent products along gid.z (conv groups), each at these element strides. */
+  batch?: number;
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
+  accumulate?: boolean;
+  bias?: Tensor | GPUBuffer | null;
+  biasMode?: "none" | "row" | "col";
+  offBias?: number;
+  strideBias?: number;
+}
+
+interface MatmulTuning {
+  TM: number;
+  TN4: number;
+  TNS: number;
+  WGX: number;
+  WGY: number;
+}
+
+/** Measured on llvmpipe (2 cores, AVX2): 8x16 outputs per thread beat 8x8, 4x16 and 8x32 (BENCHMARKS.md). */
+const CPU_TUNING: MatmulTuning = { TM: 8, TN4: 4, TNS: 8, WGX: 8, WGY: 8 };
+/** GPUs want more threads and fewer registers per thread. */
+const GPU_TUNING: MatmulTuning = { TM: 4, TN4: 1, TNS: 4, WGX: 16, WGY: 16 };
+
+export function matmulTuning(gpu: Gpu): MatmulTuning {
+  return gpu.isSoftware ? CPU_TUNING : GPU_TUNING;
+}
+
+const dummies = new WeakMap<Gpu, GPUBuffer>();
+function dummyBias(gpu: Gpu): GPUBuffer {
+  let b = dummies.get(gpu);
+  if (!b) {
+    b = gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+    dummies.set(gpu, b);
+  }
+  return b;
+}
+
+function checkAligned(args: MatmulArgs, names: (keyof MatmulArgs)[]): void {
+  for (const name of names) {
+    const v = (args[name] as number | undefined) ?? 0;
+    if (v % 4 !== 0) {
+      throw new Error(
+        `matmul ${args.layout}: ${String(name)}=${v} must be a multiple of 4 (pad the operand)`,
+      );
+    }
+  }
+}
+
+export function matmul(gpu: Gpu, args: MatmulArgs): void {
+  const { layout, M, N, K } = args;
+  if (M === 0 || N === 0 || K === 0) return;
+  const batch = args.batch ?? 1;
+  if (batch > 1) checkAligned(args, ["strideA", "strideB", "strideC"]);
+  checkAligned(args, ["offA", "offB", "offC"]);
+  if (layout === "nn") checkAligned(args, ["K", "N", "lda", "ldb", "ldc"]);
+  else if (layout === "nt") checkAligned(args, ["K", "lda", "ldb"]);
+  else checkAligned(args, ["M", "N", "lda", "ldb", "ldc"]);
+  const t = matmulTuning(gpu);
+  if (layout === "tn" && t.TM % 4 !== 0) throw new Error("tn needs TM to be a multiple of 4");
+  const biasMode = args.biasMode === "row" ? 1 : args.biasMode === "col" ? 2 : 0;
+  const colsPerThread = layout === "nt" ? t.TNS : t.TN4 * 4;
+  const groups: [number, number, number] = [
+    Math.ceil(N / colsPerThread / t.WGX),
+    Math.ceil(M / t.TM / t.WGY),
+    batch,
+  ];
+  gpu.run(
+    "matmul",
+    layout,
+    [args.a, args.b, args.c, (biasMode ? args.bias : null) ?? dummyBias(gpu)],
+    [
+      M,
+      N,
+      K,
+      args.lda,
+      args.ldb,
+      args.ldc,
+      args.offA ?? 0,
+      args.offB ?? 0,
+      args.offC ?? 0,
+      args.strideA ?? 0,
+      args.strideB ?? 0,
+      args.strideC ?? 0,
+      args.accumulate ? 1 : 0,
+      biasMode,
+      args.offBias ?? 0,
+      args.strideBias ?? 0,
+    ],
+    groups,
+    { ...t },
+  );
+}

@@ -1,0 +1,64 @@
+// Max and average pooling (any window and stride, optional padding and ceil mode).
+
+import type { Gpu } from "../../gpu/runtime.ts";
+import type { Tensor } from "../../gpu/tensor.ts";
+import { convOutSize } from "./shapes.ts";
+
+export interface PoolGeometry {
+  c: number;
+  h: number;
+  w: number;
+  k: number;
+  stride: number;
+  pad: number;
+  ceil: boolean;
+  oh: number;
+  ow: number;
+}
+
+export function poolGeometry(
+  s: { c: number; h: number; w: number; k: number; stride: number; pad?: number; ceil?: boolean },
+): PoolGeometry {
+  const pad = s.pad ?? 0;
+  const ceil = s.ceil ?? false;
+  if (pad >= s.k) throw new Error(`pool: pad ${pad} must be smaller than the window ${s.k}`);
+  return {
+    ...s,
+    pad,
+    ceil,
+    oh: convOutSize(s.h, s.k, s.stride, pad, ceil),
+    ow: convOutSize(s.w, s.k, s.stride, pad, ceil),
+  };
+}
+
+const params = (g: PoolGeometry, n: number) => [n * g.c, g.h, g.w, g.oh, g.ow, g.k, g.stride, g.pad];
+
+/** Returns the output and the winners' positions (needed by the backward pass). */
+export function maxPoolForward(gpu: Gpu, x: Tensor, g: PoolGeometry): { y: Tensor; argmax: Tensor } {
+  const n = x.shape[0];
+  const y = gpu.tensor([n, g.c, g.oh, g.ow], "maxpool");
+  const argmax = gpu.tensor([n, g.c, g.oh, g.ow], "argmax");
+  gpu.run("pool", "max_forward", [x, y, argmax], params(g, n), gpu.grid1d(y.size));
+  return { y, argmax };
+}
+
+export function maxPoolBackward(gpu: Gpu, dy: Tensor, argmax: Tensor, g: PoolGeometry): Tensor {
+  const n = dy.shape[0];
+  const dx = gpu.tensor([n, g.c, g.h, g.w], "dmaxpool");
+  gpu.run("pool", "max_backward", [dy, argmax, dx], params(g, n), gpu.grid1d(dx.size));
+  return dx;
+}
+
+export function avgPoolForward(gpu: Gpu, x: Tensor, g: PoolGeometry): Tensor {
+  const n = x.shape[0];
+  const y = gpu.tensor([n, g.c, g.oh, g.ow], "avgpool");
+  gpu.run("pool", "avg_forward", [x, y], params(g, n), gpu.grid1d(y.size));
+  return y;
+}
+
+export function avgPoolBackward(gpu: Gpu, dy: Tensor, g: PoolGeometry): Tensor {
+  const n = dy.shape[0];
+  const dx = gpu.tensor([n, g.c, g.h, g.w], "davgpool");
+  gpu.run("pool", "avg_backward", [dy, dx], params(g, n), gpu.grid1d(dx.size));
+  return dx;
+}

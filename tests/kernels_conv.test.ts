@@ -1,0 +1,192 @@
+// GPU convolution, locally connected and fully connected layers against the float64 CPU reference.
+import assert from "node:assert/strict";
+import * as ref from "../src/reference/index.ts";
+import { conv2dBackward, conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
+import { localBackward, localForward, localGeometry } from "../src/nn/ops/local.ts";
+import { linearBackward, linearForward, linearGeometry } from "../src/nn/ops/linear.ts";
+import { padMatrix, unpadMatrix } from "../src/nn/layout.ts";
+import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
+
+const TOL = 2e-5;
+
+const convCases = [
+  {
+    name: "odd sizes, batch 1",
+    n: 1,
+    cin: 3,
+    h: 7,
+    w: 9,
+    cout: 5,
+    kh: 3,
+    kw: 3,
+    stride: 1,
+    pad: 1,
+    groups: 1,
+  },
+  {
+    name: "groups 2, batch 3",
+    n: 3,
+    cin: 4,
+    h: 6,
+    w: 5,
+    cout: 6,
+    kh: 3,
+    kw: 2,
+    stride: 1,
+    pad: 0,
+    groups: 2,
+  },
+  {
+    name: "11x11 stride 4 pad 2",
+    n: 2,
+    cin: 3,
+    h: 23,
+    w: 21,
+    cout: 8,
+    kh: 11,
+    kw: 11,
+    stride: 4,
+    pad: 2,
+    groups: 1,
+  },
+  {
+    name: "5x5 pad 2 groups 2",
+    n: 2,
+    cin: 6,
+    h: 9,
+    w: 9,
+    cout: 10,
+    kh: 5,
+    kw: 5,
+    stride: 1,
+    pad: 2,
+    groups: 2,
+  },
+  {
+    name: "stride 3, groups 3",
+    n: 2,
+    cin: 6,
+    h: 10,
+    w: 11,
+    cout: 9,
+    kh: 3,
+    kw: 3,
+    stride: 3,
+    pad: 1,
+    groups: 3,
+  },
+];
+
+for (const c of convCases) {
+  Deno.test(`conv2d forward and backward: ${c.name}`, async () => {
+    const gpu = await testGpu();
+    const g = convGeometry(c);
+    const x = randomData(c.n * c.cin * c.h * c.w, 1);
+    const w = randomData(c.cout * g.K, 2, 0.5);
+    const b = randomData(c.cout, 3);
+    const dy = randomData(c.n * c.cout * g.oh * g.ow, 4);
+    const tx = gpu.fromArray([c.n, c.cin, c.h, c.w], x);
+    const tw = gpu.fromArray([c.cout, g.Kp], padMatrix(w, c.cout, g.K, c.cout, g.Kp));
+    const tb = gpu.fromArray([c.cout], b);
+    const tdy = gpu.fromArray([c.n, c.cout, g.oh, g.ow], dy);
+    const dw = gpu.tensor([c.cout, g.Kp]);
+    const db = gpu.tensor([c.cout]);
+    const y = conv2dForward(gpu, tx, tw, tb, g);
+    const dx = conv2dBackward(gpu, tx, tw, tdy, g, { dw, db })!;
+    const shape = { ...c };
+    const want = ref.conv2dForward(x, w, b, shape);
+    const grads = ref.conv2dBackward(x, w, dy, shape);
+    assert.ok(maxRelDiff(await y.read(), want) < TOL, "forward");
+    assert.ok(maxRelDiff(await dx.read(), grads.dx) < TOL, "dx");
+    assert.ok(maxRelDiff(unpadMatrix(await dw.read(), c.cout, g.K, g.Kp), grads.dw) < TOL, "dw");
+    assert.ok(maxRelDiff(await db.read(), grads.db) < TOL, "db");
+    gpu.release(tx, tw, tb, tdy, dw, db, y, dx);
+  });
+}
+
+Deno.test("conv2d splits the batch when the column matrix would exceed the binding limit", async () => {
+  const gpu = await testGpu();
+  const c = { n: 5, cin: 2, h: 8, w: 8, cout: 4, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 };
+  const g = convGeometry(c);
+  const x = randomData(c.n * c.cin * 64, 5);
+  const w = randomData(c.cout * g.K, 6);
+  const saved = gpu.maxBinding;
+  // Room for two images' columns only, so the op runs as three chunks.
+  (gpu as { maxBinding: number }).maxBinding = 2 * g.Kp * 64 * 4 + 64;
+  try {
+    const y = conv2dForward(
+      gpu,
+      gpu.fromArray([c.n, c.cin, 8, 8], x),
+      gpu.fromArray([c.cout, g.Kp], padMatrix(w, c.cout, g.K, c.cout, g.Kp)),
+      null,
+      g,
+    );
+    (gpu as { maxBinding: number }).maxBinding = saved;
+    assert.ok(maxRelDiff(await y.read(), ref.conv2dForward(x, w, null, c)) < TOL);
+  } finally {
+    (gpu as { maxBinding: number }).maxBinding = saved;
+  }
+});
+
+const localCases = [
+  { name: "3x3 pad 1 at 5x6", n: 2, cin: 3, h: 5, w: 6, cout: 4, kh: 3, kw: 3, stride: 1, pad: 1 },
+  { name: "stride 2, batch 1", n: 1, cin: 2, h: 7, w: 7, cout: 3, kh: 3, kw: 2, stride: 2, pad: 0 },
+];
+for (const c of localCases) {
+  Deno.test(`locally connected forward and backward: ${c.name}`, async () => {
+    const gpu = await testGpu();
+    const g = localGeometry(c);
+    const P = g.oh * g.ow;
+    const x = randomData(c.n * c.cin * c.h * c.w, 7);
+    const w = randomData(P * c.cout * g.K, 8);
+    const b = randomData(c.cout * P, 9);
+    const dy = randomData(c.n * c.cout * P, 10);
+    const tx = gpu.fromArray([c.n, c.cin, c.h, c.w], x), tw = gpu.fromArray([w.length], w);
+    const tb = gpu.fromArray([b.length], b), tdy = gpu.fromArray([dy.length], dy);
+    const dw = gpu.tensor([w.length]), db = gpu.tensor([b.length]);
+    const y = localForward(gpu, tx, tw, tb, g);
+    const dx = localBackward(gpu, tx, tw, tdy, g, { dw, db })!;
+    const shape = { ...c, groups: 1 };
+    const grads = ref.localBackward(x, w, dy, shape);
+    assert.ok(maxRelDiff(await y.read(), ref.localForward(x, w, b, shape)) < TOL, "forward");
+    assert.ok(maxRelDiff(await dx.read(), grads.dx) < TOL, "dx");
+    assert.ok(maxRelDiff(await dw.read(), grads.dw) < TOL, "dw");
+    assert.ok(maxRelDiff(await db.read(), grads.db) < TOL, "db");
+  });
+}
+
+const linearCases = [
+  { name: "odd in/out, batch 1", n: 1, inF: 7, outF: 10 },
+  { name: "batch 5", n: 5, inF: 36, outF: 13 },
+  { name: "split into row chunks", n: 3, inF: 20, outF: 30, maxBinding: 20 * 4 * 8 },
+];
+for (const c of linearCases) {
+  Deno.test(`linear forward and backward: ${c.name}`, async () => {
+    const gpu = await testGpu();
+    const g = linearGeometry(c.inF, c.outF, c.maxBinding ?? gpu.maxBinding);
+    if (c.maxBinding) assert.ok(g.chunks.length > 1, "expected several chunks");
+    const x = randomData(c.n * c.inF, 11), w = randomData(c.outF * c.inF, 12), b = randomData(c.outF, 13);
+    const dy = randomData(c.n * c.outF, 14);
+    const wp = padMatrix(w, c.outF, c.inF, g.outP, g.inP);
+    const tw = g.chunks.map(([r0, r1]) =>
+      gpu.fromArray([r1 - r0, g.inP], wp.subarray(r0 * g.inP, r1 * g.inP))
+    );
+    const dw = g.chunks.map(([r0, r1]) => gpu.tensor([r1 - r0, g.inP]));
+    const tx = gpu.fromArray([c.n, g.inP], padMatrix(x, c.n, c.inF, c.n, g.inP));
+    const tb = gpu.fromArray([g.outP], padMatrix(b, 1, c.outF, 1, g.outP));
+    const tdy = gpu.fromArray([c.n, g.outP], padMatrix(dy, c.n, c.outF, c.n, g.outP));
+    const db = gpu.tensor([g.outP]);
+    const y = linearForward(gpu, tx, tw, tb, g);
+    const dx = linearBackward(gpu, tx, tw, tdy, g, { dw, db })!;
+    const s = { n: c.n, inF: c.inF, outF: c.outF };
+    const grads = ref.linearBackward(x, w, dy, s);
+    assert.ok(
+      maxRelDiff(unpadMatrix(await y.read(), c.n, c.outF, g.outP), ref.linearForward(x, w, b, s)) < TOL,
+    );
+    assert.ok(maxRelDiff(unpadMatrix(await dx.read(), c.n, c.inF, g.inP), grads.dx) < TOL, "dx");
+    const dwAll = new Float32Array(g.outP * g.inP);
+    for (let i = 0; i < dw.length; i++) dwAll.set(await dw[i].read(), g.chunks[i][0] * g.inP);
+    assert.ok(maxRelDiff(unpadMatrix(dwAll, c.outF, c.inF, g.inP), grads.dw) < TOL, "dw");
+    assert.ok(maxRelDiff((await db.read()).subarray(0, c.outF), grads.db) < TOL, "db");
+  });
+}

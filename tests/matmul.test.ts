@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { matmul, type MatmulLayout } from "../src/nn/ops/matmul.ts";
+import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
+
+// Plain reference: C = op(A) op(B) + bias, A/B stored as the layout says.
+function reference(layout: MatmulLayout, M: number, N: number, K: number, a: Float32Array, b: Float32Array) {
+  const c = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) {
+        const av = layout === "tn" ? a[k * M + m] : a[m * K + k];
+        const bv = layout === "nt" ? b[n * K + k] : b[k * N + n];
+        s += av * bv;
+      }
+      c[m * N + n] = s;
+    }
+  }
+  return c;
+}
+
+const shapes: [MatmulLayout, number, number, number][] = [
+  ["nn", 1, 4, 4],
+  ["nn", 13, 36, 20],
+  ["nn", 67, 132, 44],
+  ["nt", 1, 10, 8],
+  ["nt", 17, 23, 36],
+  ["nt", 130, 9, 100],
+  ["tn", 4, 4, 1],
+  ["tn", 12, 20, 7],
+  ["tn", 68, 36, 33],
+];
+
+for (const [layout, M, N, K] of shapes) {
+  Deno.test(`matmul ${layout} ${M}x${N}x${K} matches the reference, with accumulate and bias`, async () => {
+    const gpu = await testGpu();
+    const a = randomData(M * K, M + N + K);
+    const b = randomData(K * N, M * N + 1);
+    const bias = randomData(Math.max(M, N), 7);
+    const c0 = randomData(M * N, 11);
+    const ta = gpu.fromArray([a.length], a), tb = gpu.fromArray([b.length], b);
+    const tc = gpu.fromArray([M * N], c0), tbias = gpu.fromArray([bias.length], bias);
+    const biasMode = layout === "tn" ? "row" : "col";
+    matmul(gpu, {
+      layout,
+      M,
+      N,
+      K,
+      a: ta,
+      b: tb,
+      c: tc,
+      lda: layout === "tn" ? M : K,
+      ldb: layout === "nt" ? K : N,
+      ldc: N,
+      accumulate: true,
+      bias: tbias,
+      biasMode,
+    });
+    const got = await gpu.read(tc);
+    const want = reference(layout, M, N, K, a, b);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) want[m * N + n] += c0[m * N + n] + (biasMode === "row" ? bias[m] : bias[n]);
+    }
+    const err = maxRelDiff(got, want);
+    assert(err < 1e-5, `relative error ${err}`);
+    gpu.release(ta, tb, tc, tbias);
+  });
+}
+
+Deno.test("matmul refuses unaligned operands with a message naming the field", async () => {
+  const gpu = await testGpu();
+  const t = gpu.tensor([64]);
+  let message = "";
+  try {
+    matmul(gpu, { layout: "nn", M: 2, N: 4, K: 3, a: t, b: t, c: t, lda: 3, ldb: 4, ldc: 4 });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert.match(message, /K=3 must be a multiple of 4/);
+  t.release();
+});
