@@ -5,8 +5,9 @@
 //   nt: A is [M][K], B is stored [N][K] (both vec4 along K), C written as scalars.
 //   tn: A is stored [K][M] (vec4 along M), B is [K][N], C vec4 along N.
 // The vec4-contiguous dimensions, leading dimensions and offsets must be multiples of 4: callers pad (the
-// layouts in src/nn keep K and channel counts padded). Rows and columns past M and N are clamped on load and
-// masked on store, so any M and N work. On CPU adapters (llvmpipe) register blocking without workgroup memory
+// layouts in src/nn keep K and channel counts padded). Rows and columns past M and N are loaded unclamped
+// (WebGPU bounds every access to its buffer, and those lanes' results are discarded) and masked on store, so
+// any M and N work: a clamp in the inner loop halves llvmpipe's speed. On CPU adapters (llvmpipe) register blocking without workgroup memory
 // is the fast form; {{TM}} x {{TN4}}*4 outputs per thread.
 
 struct Params {
@@ -24,7 +25,6 @@ struct Params {
 
 const TM: u32 = {{TM}};
 const TN4: u32 = {{TN4}};
-const TM4: u32 = TM / 4u;
 
 // biasMode: 0 none, 1 one value per row of C, 2 one value per column of C.
 fn biasFor(m: u32, n: u32, z: u32) -> f32 {
@@ -53,35 +53,30 @@ fn nn(@builtin(global_invocation_id) gid: vec3u) {
   let n0 = gid.x * TN4 * 4u;
   if (m0 >= p.M || n0 >= p.N) { return; }
   let z = gid.z;
-  var acc: array<array<vec4f, TN4>, TM>;
-  var arow: array<u32, TM>;
-  for (var i = 0u; i < TM; i++) { arow[i] = (p.offA + z * p.strideA + min(m0 + i, p.M - 1u) * p.lda) / 4u; }
-  var bcol: array<u32, TN4>;
-  let lastCol = (p.N - 1u) / 4u;
-  for (var j = 0u; j < TN4; j++) { bcol[j] = (p.offB + z * p.strideB) / 4u + min(n0 / 4u + j, lastCol); }
+  let lda4 = p.lda / 4u;
   let ldb4 = p.ldb / 4u;
-  for (var k = 0u; k < p.K; k += 4u) {
+  let aBase = (p.offA + z * p.strideA) / 4u;
+  let bBase = (p.offB + z * p.strideB) / 4u;
+  let n4 = n0 / 4u;
+  var acc: array<array<vec4f, TN4>, TM>;
+  for (var k4 = 0u; k4 < p.K / 4u; k4++) {
     var a: array<vec4f, TM>;
-    for (var i = 0u; i < TM; i++) { a[i] = A[arow[i] + k / 4u]; }
+    for (var i = 0u; i < TM; i++) { a[i] = A[aBase + (m0 + i) * lda4 + k4]; }
     for (var kk = 0u; kk < 4u; kk++) {
       var b: array<vec4f, TN4>;
-      let row = (k + kk) * ldb4;
-      for (var j = 0u; j < TN4; j++) { b[j] = B[row + bcol[j]]; }
+      let row = bBase + (k4 * 4u + kk) * ldb4;
+      for (var j = 0u; j < TN4; j++) { b[j] = B[row + n4 + j]; }
       for (var i = 0u; i < TM; i++) {
         let av = vec4f(a[i][kk]);
         for (var j = 0u; j < TN4; j++) { acc[i][j] = fma(av, b[j], acc[i][j]); }
       }
     }
   }
-  for (var i = 0u; i < TM; i++) {
-    let m = m0 + i;
-    if (m >= p.M) { break; }
-    for (var j = 0u; j < TN4; j++) {
-      let n = n0 + 4u * j;
-      if (n >= p.N) { break; }
-      storeVec(m, n, z, acc[i][j]);
-    }
-  }
+  //#unroll i TM
+  //#unroll j TN4
+  if (m0 + {i}u < p.M && n0 + {j}u * 4u < p.N) { storeVec(m0 + {i}u, n0 + {j}u * 4u, z, acc[{i}][{j}]); }
+  //#end
+  //#end
 }
 
 // nt: outputs are TM x TNS scalars per thread; each step reads TM + TNS vec4s (4 values of K each).
@@ -93,32 +88,34 @@ fn nt(@builtin(global_invocation_id) gid: vec3u) {
   let n0 = gid.x * TNS;
   if (m0 >= p.M || n0 >= p.N) { return; }
   let z = gid.z;
-  var acc: array<array<f32, TNS>, TM>;
-  var arow: array<u32, TM>;
-  for (var i = 0u; i < TM; i++) { arow[i] = (p.offA + z * p.strideA + min(m0 + i, p.M - 1u) * p.lda) / 4u; }
-  var brow: array<u32, TNS>;
-  for (var j = 0u; j < TNS; j++) { brow[j] = (p.offB + z * p.strideB + min(n0 + j, p.N - 1u) * p.ldb) / 4u; }
+  let lda4 = p.lda / 4u;
+  let ldb4 = p.ldb / 4u;
+  let aBase = (p.offA + z * p.strideA) / 4u + m0 * lda4;
+  let bBase = (p.offB + z * p.strideB) / 4u + n0 * ldb4;
+  var acc: array<array<vec4f, TNS>, TM>;
   for (var k4 = 0u; k4 < p.K / 4u; k4++) {
     var a: array<vec4f, TM>;
-    for (var i = 0u; i < TM; i++) { a[i] = A[arow[i] + k4]; }
-    for (var j = 0u; j < TNS; j++) {
-      let b = B[brow[j] + k4];
-      for (var i = 0u; i < TM; i++) { acc[i][j] += dot(a[i], b); }
+    for (var i = 0u; i < TM; i++) { a[i] = A[aBase + i * lda4 + k4]; }
+    //#unroll j TNS
+    {
+      let b = B[bBase + {j}u * ldb4 + k4];
+      for (var i = 0u; i < TM; i++) { acc[i][{j}] = fma(a[i], b, acc[i][{j}]); }
     }
+    //#end
   }
   // C is bound as vec4 for nn/tn; nt writes scalars through a component of the enclosing vec4.
-  for (var i = 0u; i < TM; i++) {
-    let m = m0 + i;
-    if (m >= p.M) { break; }
-    for (var j = 0u; j < TNS; j++) {
-      let n = n0 + j;
-      if (n >= p.N) { break; }
-      let flat = p.offC + z * p.strideC + m * p.ldc + n;
-      var v = acc[i][j] + biasFor(m, n, z);
-      if (p.accumulate != 0u) { v += C[flat / 4u][flat % 4u]; }
-      C[flat / 4u][flat % 4u] = v;
-    }
-  }
+  //#unroll i TM
+  //#unroll j TNS
+  if (m0 + {i}u < p.M && n0 + {j}u < p.N) { storeScalar(m0 + {i}u, n0 + {j}u, z, dot(acc[{i}][{j}], vec4f(1.0))); }
+  //#end
+  //#end
+}
+
+fn storeScalar(m: u32, n: u32, z: u32, value: f32) {
+  let flat = p.offC + z * p.strideC + m * p.ldc + n;
+  var v = value + biasFor(m, n, z);
+  if (p.accumulate != 0u) { v += C[flat / 4u][flat % 4u]; }
+  C[flat / 4u][flat % 4u] = v;
 }
 
 @compute @workgroup_size({{WGX}}, {{WGY}})
@@ -127,33 +124,24 @@ fn tn(@builtin(global_invocation_id) gid: vec3u) {
   let n0 = gid.x * TN4 * 4u;
   if (m0 >= p.M || n0 >= p.N) { return; }
   let z = gid.z;
-  var acc: array<array<vec4f, TN4>, TM>;
-  var acol: array<u32, TM4>;
-  let lastRow4 = (p.M - 1u) / 4u;
-  for (var i = 0u; i < TM4; i++) { acol[i] = (p.offA + z * p.strideA) / 4u + min(m0 / 4u + i, lastRow4); }
-  var bcol: array<u32, TN4>;
-  let lastCol = (p.N - 1u) / 4u;
-  for (var j = 0u; j < TN4; j++) { bcol[j] = (p.offB + z * p.strideB) / 4u + min(n0 / 4u + j, lastCol); }
   let lda4 = p.lda / 4u;
   let ldb4 = p.ldb / 4u;
+  let aBase = (p.offA + z * p.strideA + m0) / 4u;
+  let bBase = (p.offB + z * p.strideB + n0) / 4u;
+  var acc: array<array<vec4f, TN4>, TM>;
   for (var k = 0u; k < p.K; k++) {
     var b: array<vec4f, TN4>;
-    for (var j = 0u; j < TN4; j++) { b[j] = B[k * ldb4 + bcol[j]]; }
-    for (var i4 = 0u; i4 < TM4; i4++) {
-      let a = A[k * lda4 + acol[i4]];
-      for (var c = 0u; c < 4u; c++) {
-        let av = vec4f(a[c]);
-        for (var j = 0u; j < TN4; j++) { acc[i4 * 4u + c][j] = fma(av, b[j], acc[i4 * 4u + c][j]); }
-      }
-    }
+    for (var j = 0u; j < TN4; j++) { b[j] = B[bBase + k * ldb4 + j]; }
+    //#unroll q TM4
+    let a{q} = A[aBase + k * lda4 + {q}u];
+    //#unroll c 4
+    for (var j = 0u; j < TN4; j++) { acc[{q} * 4 + {c}][j] = fma(vec4f(a{q}[{c}]), b[j], acc[{q} * 4 + {c}][j]); }
+    //#end
+    //#end
   }
-  for (var i = 0u; i < TM; i++) {
-    let m = m0 + i;
-    if (m >= p.M) { break; }
-    for (var j = 0u; j < TN4; j++) {
-      let n = n0 + 4u * j;
-      if (n >= p.N) { break; }
-      storeVec(m, n, z, acc[i][j]);
-    }
-  }
+  //#unroll i TM
+  //#unroll j TN4
+  if (m0 + {i}u < p.M && n0 + {j}u * 4u < p.N) { storeVec(m0 + {i}u, n0 + {j}u * 4u, z, acc[{i}][{j}]); }
+  //#end
+  //#end
 }

@@ -73,7 +73,11 @@ export async function acquireDevice(
   ) {
     if (key in report.limits) requiredLimits[key] = report.limits[key];
   }
-  const device = await adapter.requestDevice({ requiredLimits });
+  // Timestamps let the benchmark time each kernel on the GPU itself.
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query")
+    ? ["timestamp-query"]
+    : [];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   return { adapter, device, report };
 }
 

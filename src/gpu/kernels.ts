@@ -24,8 +24,43 @@ export function kernelSource(name: string): string {
 
 export type TemplateValues = Record<string, number | string | boolean>;
 
+/**
+ * `//#unroll NAME COUNT` ... `//#end` repeats its lines COUNT times (COUNT a number or a template key) with
+ * `{NAME}` replaced by 0, 1, ... llvmpipe keeps register-blocked accumulators in registers only when every
+ * index into them is a constant; a loop with a branch inside is not unrolled for it.
+ */
+export function expandUnroll(source: string, values: TemplateValues): string {
+  const lines = source.split("\n");
+  const out: string[] = [];
+  const expand = (start: number, env: Record<string, number>, sink: string[]): number => {
+    let i = start;
+    while (i < lines.length) {
+      const line = lines[i];
+      const open = line.match(/^\s*\/\/#unroll (\w+) (\w+)\s*$/);
+      if (open) {
+        const count = /^\d+$/.test(open[2]) ? Number(open[2]) : Number(values[open[2]]);
+        if (!Number.isInteger(count)) throw new Error(`#unroll count ${open[2]} is not a template value`);
+        let end = i + 1;
+        for (let k = 0; k < Math.max(count, 1); k++) {
+          const body: string[] = [];
+          end = expand(i + 1, { ...env, [open[1]]: k }, body);
+          if (k < count) sink.push(...body);
+        }
+        i = end + 1;
+        continue;
+      }
+      if (/^\s*\/\/#end\s*$/.test(line)) return i;
+      sink.push(line.replace(/\{(\w+)\}/g, (m, name: string) => (name in env ? String(env[name]) : m)));
+      i++;
+    }
+    return i;
+  };
+  expand(0, {}, out);
+  return out.join("\n");
+}
+
 export function expandTemplate(source: string, values: TemplateValues): string {
-  return source.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+  return expandUnroll(source, values).replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     if (!(key in values)) throw new Error(`kernel template value {{${key}}} was not given`);
     const v = values[key];
     return typeof v === "number" && Number.isInteger(v) && !String(key).startsWith("F_")

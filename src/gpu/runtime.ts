@@ -34,6 +34,7 @@ export class Gpu {
   #uniformView = new DataView(this.#uniformBytes);
   #slot = 0;
   #lostReason: string | null = null;
+  #profile: { querySet: GPUQuerySet; labels: string[]; capacity: number } | null = null;
   #errors: string[] = [];
 
   private constructor(readonly device: GPUDevice, readonly adapter: AdapterReport) {
@@ -136,6 +137,7 @@ export class Gpu {
     params: readonly ParamValue[],
     groups: readonly [number, number, number],
     template: TemplateValues = {},
+    tag = "",
   ): void {
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
     for (const g of groups) {
@@ -153,13 +155,29 @@ export class Gpu {
     });
     const entries: GPUBindGroupEntry[] = [{
       binding: 0,
-      resource: { buffer: this.#uniform, offset, size: Math.max(16, Math.ceil(params.length / 4) * 16) },
+      resource: { buffer: this.#uniform, offset, size: UNIFORM_SLOT },
     }];
     buffers.forEach((b, i) => {
       if (b) entries.push({ binding: i + 1, resource: { buffer: b instanceof Tensor ? b.buffer : b } });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.#computePass();
+    let pass: GPUComputePassEncoder;
+    if (this.#profile && this.#profile.labels.length < this.#profile.capacity) {
+      // Profiling: one pass per dispatch, timestamped on the GPU at its start and end.
+      this.#endPass();
+      const index = this.#profile.labels.length;
+      this.#profile.labels.push(tag ? `${file}.${entry} ${tag}` : `${file}.${entry}`);
+      pass = this.#enc().beginComputePass({
+        timestampWrites: {
+          querySet: this.#profile.querySet,
+          beginningOfPassWriteIndex: 2 * index,
+          endOfPassWriteIndex: 2 * index + 1,
+        },
+      });
+      this.#pass = pass;
+    } else {
+      pass = this.#computePass();
+    }
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
@@ -219,6 +237,46 @@ export class Gpu {
     const out = staging.getMappedRange(0, bytes).slice(0);
     staging.unmap();
     staging.destroy();
+    return out;
+  }
+
+  /** Starts GPU-timestamped profiling of each dispatch (needs the adapter's timestamp-query feature). */
+  startProfiling(capacity = 2048): boolean {
+    if (!this.device.features.has("timestamp-query")) return false;
+    this.#profile?.querySet.destroy();
+    this.#profile = {
+      querySet: this.device.createQuerySet({ type: "timestamp", count: 2 * capacity }),
+      labels: [],
+      capacity,
+    };
+    return true;
+  }
+
+  /** Stops profiling and returns milliseconds per kernel entry point, in first-seen order. */
+  async stopProfiling(): Promise<Map<string, { ms: number; count: number }>> {
+    const prof = this.#profile;
+    const out = new Map<string, { ms: number; count: number }>();
+    if (!prof) return out;
+    this.#profile = null;
+    const count = prof.labels.length;
+    if (count === 0) return out;
+    const resolved = this.device.createBuffer({
+      size: 16 * count,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    this.#endPass();
+    this.#enc().resolveQuerySet(prof.querySet, 0, 2 * count, resolved, 0);
+    const bytes = await this.readBytes(resolved, 4 * count);
+    const ticks = new BigUint64Array(bytes);
+    prof.labels.forEach((label, i) => {
+      const ms = Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6;
+      const e = out.get(label) ?? { ms: 0, count: 0 };
+      e.ms += ms;
+      e.count++;
+      out.set(label, e);
+    });
+    resolved.destroy();
+    prof.querySet.destroy();
     return out;
   }
 

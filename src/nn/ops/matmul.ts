@@ -110,6 +110,7 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
       args.strideBias ?? 0,
     ],
     groups,
-    { ...t },
+    { ...t, TM4: t.TM / 4 },
+    `${M}x${N}x${K}${batch > 1 ? `x${batch}` : ""}`,
   );
 }

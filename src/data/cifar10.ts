@@ -1,0 +1,309 @@
+/**
+ * CIFAR-10 in its "binary version" layout: data_batch_1..5.bin and test_batch.bin, each record one label byte and
+ * 3072 pixel bytes (1024 R, 1024 G, 1024 B, row-major 32x32), which is already our CHW uint8 layout.
+ */
+import type { Dataset, ImageSet } from "./types.ts";
+import { readTarGz } from "./tar.ts";
+import {
+  basename,
+  errorMessage,
+  exists,
+  isDirectory,
+  joinPath,
+  manifestChecksum,
+  sha256File,
+  sha256Hex,
+  sha256Stream,
+  tempSibling,
+} from "./util.ts";
+
+export const CIFAR10_CLASSES = [
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
+];
+
+export const CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+
+/**
+ * sha-256 and size of the official cifar-10-binary.tar.gz. Not published by the authors (their page gives only
+ * the MD5, c32a1d4ab5d03f1284b67883e8d87530); this value is the one several independent projects pin
+ * (e.g. torchvision's Ruby port, gomlx's CIFAR downloader), together with the 170,052,171-byte size.
+ */
+export const CIFAR10_ARCHIVE_SHA256 = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd";
+export const CIFAR10_ARCHIVE_BYTES = 170052171;
+
+const BIN_FILES = [
+  "data_batch_1.bin",
+  "data_batch_2.bin",
+  "data_batch_3.bin",
+  "data_batch_4.bin",
+  "data_batch_5.bin",
+  "test_batch.bin",
+];
+
+/**
+ * Per-file digests of two known builds, used only to label `variant` (never to reject data):
+ * "official" from the extracted official archive (as pinned by torchvision's Ruby port; not verified here because
+ * the archive cannot be fetched in this environment), "jpeg-q75" from ../shared/data/cifar10/SHA256SUMS (the
+ * binary files rebuilt from a JPEG quality-75 copy, so pixels differ slightly from the official ones).
+ */
+export const CIFAR10_KNOWN_BIN_SHA256: Record<string, Record<string, string>> = {
+  official: {
+    "data_batch_1.bin": "cee916563c9f80d84e3cc88e17fdc0941787f1244f00a67874d45b261883ada5",
+    "data_batch_2.bin": "a591ca11fa1708a91ee40f54b3da4784ccd871ecf2137de63f51ada8b3fa57ed",
+    "data_batch_3.bin": "bbe8596564c0f86427f876058170b84dac6670ddf06d79402899d93ceea26f67",
+    "data_batch_4.bin": "014e562d6e23c72197cc727519169a60359f5eccd8945ad5a09d710285ff4e48",
+    "data_batch_5.bin": "755304fc0b379caeae8c14f0dac912fbc7d6cd469eb67a1029a08a39453a9add",
+    "test_batch.bin": "8e2eb146ae340b09e24670f29cabc6326dba54da8789dab6768acf480273f65b",
+  },
+  "jpeg-q75": {
+    "data_batch_1.bin": "8da035fc1631e8ce5f25904206b8993b0f3ad02a504c0584d662e806fd76c12b",
+    "data_batch_2.bin": "106eeaad9f1fa7a999292fdafe68ee909080f58aee038a76994035aedf40ba26",
+    "data_batch_3.bin": "99cb88ba00fca88bf28c517a74307b6b78a346c6ea747a561cb8e660c787d5cb",
+    "data_batch_4.bin": "76b482bc3bb79c0370e48ea71bb6e4f567a3770d224dc09a9ddc8cfa2369f294",
+    "data_batch_5.bin": "490f5ead4f04a3eb71d5898eb551e0d8d2c592feb778fb9b109a006b3f231495",
+    "test_batch.bin": "2696e48ae3fe74d50ecaacc0b8092b89bf95cd3f6471d079f4cbd39a956c18c3",
+  },
+};
+
+const RECORD = 3073;
+
+export interface Cifar10Dataset extends Dataset {
+  /** "official", "jpeg-q75" (the shared rebuild) or "unknown", from the per-file digests. */
+  variant: string;
+}
+
+function parseBatches(
+  files: Map<string, Uint8Array>,
+  names: string[],
+  classes: string[],
+  src: string,
+): ImageSet {
+  let count = 0;
+  for (const n of names) {
+    const data = files.get(n)!;
+    if (data.length === 0 || data.length % RECORD !== 0) {
+      throw new Error(
+        `${src}/${n}: ${data.length} bytes is not a whole number of ${RECORD}-byte CIFAR-10 records ` +
+          `(truncated or not a CIFAR-10 binary batch)`,
+      );
+    }
+    count += data.length / RECORD;
+  }
+  const pixels = new Uint8Array(count * 3072);
+  const labels = new Int32Array(count);
+  let i = 0;
+  for (const n of names) {
+    const data = files.get(n)!;
+    for (let off = 0; off < data.length; off += RECORD, i++) {
+      const label = data[off];
+      if (label >= classes.length) {
+        throw new Error(`${src}/${n}: record ${off / RECORD} has label ${label} (> 9)`);
+      }
+      labels[i] = label;
+      pixels.set(data.subarray(off + 1, off + RECORD), i * 3072);
+    }
+  }
+  return { classes, channels: 3, height: 32, width: 32, count, pixels, labels };
+}
+
+function classesFromMeta(meta: Uint8Array | undefined): string[] {
+  if (!meta) return [...CIFAR10_CLASSES];
+  const names = new TextDecoder().decode(meta).split("\n").map((s) => s.trim()).filter((s) => s.length > 0);
+  return names.length === 10 ? names : [...CIFAR10_CLASSES];
+}
+
+async function readFromFolder(dir: string): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  for (const n of [...BIN_FILES, "batches.meta.txt"]) {
+    try {
+      files.set(n, await Deno.readFile(joinPath(dir, n)));
+    } catch (e) {
+      if (n === "batches.meta.txt" && e instanceof Deno.errors.NotFound) continue;
+      throw new Error(`CIFAR-10: cannot read ${joinPath(dir, n)}: ${errorMessage(e)}`);
+    }
+  }
+  return files;
+}
+
+async function readFromArchive(archive: string): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  for await (const entry of readTarGz(archive)) {
+    const name = basename(entry.name);
+    if (entry.type === "file" && (BIN_FILES.includes(name) || name === "batches.meta.txt")) {
+      files.set(name, await entry.bytes());
+    }
+  }
+  const missing = BIN_FILES.filter((n) => !files.has(n));
+  if (missing.length > 0) {
+    throw new Error(`${archive}: not a CIFAR-10 binary archive (missing ${missing.join(", ")})`);
+  }
+  return files;
+}
+
+/**
+ * Loads CIFAR-10. `source`: a folder holding cifar-10-batches-bin/, the bin folder itself, or a
+ * cifar-10-binary.tar.gz (read in memory, nothing extracted). checksum = sha-256 of the sha256sum-style manifest
+ * of the six .bin files, identical for a folder and the archive it was packed from.
+ */
+export async function loadCifar10(source: string): Promise<Cifar10Dataset> {
+  let files: Map<string, Uint8Array>;
+  let where = source;
+  if (await isDirectory(source)) {
+    const nested = joinPath(source, "cifar-10-batches-bin");
+    if (await isDirectory(nested)) where = nested;
+    else if (!(await exists(joinPath(source, "data_batch_1.bin")))) {
+      const archive = joinPath(source, "cifar-10-binary.tar.gz");
+      if (await exists(archive)) return loadCifar10(archive);
+      throw new Error(
+        `CIFAR-10: ${source} holds neither cifar-10-batches-bin/, data_batch_*.bin nor cifar-10-binary.tar.gz`,
+      );
+    }
+    files = await readFromFolder(where);
+  } else if (await exists(source)) {
+    files = await readFromArchive(source);
+  } else {
+    throw new Error(`CIFAR-10: ${source} does not exist`);
+  }
+  const digests: Record<string, string> = {};
+  for (const n of BIN_FILES) digests[n] = await sha256Hex(files.get(n)!);
+  const variant =
+    Object.entries(CIFAR10_KNOWN_BIN_SHA256).find(([, known]) =>
+      BIN_FILES.every((n) => known[n] === digests[n])
+    )?.[0] ?? "unknown";
+  const classes = classesFromMeta(files.get("batches.meta.txt"));
+  return {
+    name: "cifar10",
+    train: parseBatches(files, BIN_FILES.slice(0, 5), classes, where),
+    test: parseBatches(files, ["test_batch.bin"], classes, where),
+    checksum: await manifestChecksum(digests),
+    files: digests,
+    variant,
+  };
+}
+
+export interface DownloadProgress {
+  received: number;
+  /** null when the server sends no length. */
+  total: number | null;
+}
+
+export interface DownloadOptions {
+  /** http(s) URL, file:// URL or local path; default the official address. */
+  url?: string;
+  /** Folder the archive is cached in (as cifar-10-binary.tar.gz). */
+  cacheDir: string;
+  /**
+   * Expected sha-256 of the archive; default the official archive's. Pass null to accept any content (the digest
+   * is still computed and returned).
+   */
+  sha256?: string | null;
+  /** Progress callback; default: a line on stderr about every 10% (or every 16 MiB without a length). */
+  onProgress?: (p: DownloadProgress) => void;
+}
+
+export interface DownloadResult {
+  /** Path of the verified archive. */
+  path: string;
+  sha256: string;
+  /** true when a verified archive was already in the cache and nothing was fetched. */
+  cached: boolean;
+}
+
+function stderrProgress(label: string): (p: DownloadProgress) => void {
+  let last = -1;
+  const enc = new TextEncoder();
+  return ({ received, total }) => {
+    const step = total ? Math.floor((received / total) * 10) : Math.floor(received / (16 << 20));
+    if (step === last) return;
+    last = step;
+    const mib = (received / 1048576).toFixed(1);
+    const msg = total
+      ? `${label}: ${mib} MiB (${Math.floor((received / total) * 100)}%)`
+      : `${label}: ${mib} MiB`;
+    Deno.stderr.writeSync(enc.encode(msg + "\n"));
+  };
+}
+
+/**
+ * Fetches cifar-10-binary.tar.gz into cacheDir, verifying its sha-256 while it streams. A cached archive whose
+ * digest matches is reused without any network access. On a mismatch nothing is kept and the error names both
+ * digests.
+ */
+export async function downloadCifar10(opts: DownloadOptions): Promise<DownloadResult> {
+  const url = opts.url ?? CIFAR10_URL;
+  const expected = opts.sha256 === undefined ? CIFAR10_ARCHIVE_SHA256 : opts.sha256?.toLowerCase() ?? null;
+  const target = joinPath(opts.cacheDir, "cifar-10-binary.tar.gz");
+  await Deno.mkdir(opts.cacheDir, { recursive: true });
+  if (await exists(target)) {
+    const have = await sha256File(target);
+    if (expected === null || have === expected) return { path: target, sha256: have, cached: true };
+    // A stale or partial file from elsewhere: fetch again.
+  }
+  const progress = opts.onProgress ?? stderrProgress(`CIFAR-10 download ${url}`);
+  let body: ReadableStream<Uint8Array>;
+  let total: number | null = null;
+  if (/^https?:\/\//i.test(url)) {
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch (e) {
+      throw new Error(`CIFAR-10: cannot fetch ${url}: ${errorMessage(e)}`);
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new Error(`CIFAR-10: ${url} answered HTTP ${res.status} ${res.statusText}`);
+    }
+    const len = Number(res.headers.get("content-length"));
+    total = Number.isFinite(len) && len > 0 ? len : null;
+    body = res.body;
+  } else {
+    const path = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+    try {
+      const f = await Deno.open(path);
+      total = (await f.stat()).size;
+      body = f.readable;
+    } catch (e) {
+      throw new Error(`CIFAR-10: cannot open ${path}: ${errorMessage(e)}`);
+    }
+  }
+  const part = tempSibling(target);
+  const h = sha256Stream();
+  let received = 0;
+  try {
+    using out = await Deno.open(part, { write: true, create: true, truncate: true });
+    progress({ received, total });
+    for await (const chunk of body) {
+      h.update(chunk);
+      let off = 0;
+      while (off < chunk.length) off += await out.write(chunk.subarray(off));
+      received += chunk.length;
+      progress({ received, total });
+    }
+  } catch (e) {
+    await Deno.remove(part).catch(() => {});
+    throw new Error(`CIFAR-10: download from ${url} failed after ${received} bytes: ${errorMessage(e)}`);
+  }
+  const have = h.hex();
+  if (total !== null && received !== total) {
+    await Deno.remove(part).catch(() => {});
+    throw new Error(`CIFAR-10: download from ${url} stopped at ${received} of ${total} bytes`);
+  }
+  if (expected !== null && have !== expected) {
+    await Deno.remove(part).catch(() => {});
+    throw new Error(
+      `CIFAR-10: checksum mismatch for ${url}: expected sha-256 ${expected}, got ${have} (${received} bytes); ` +
+        `nothing was cached`,
+    );
+  }
+  await Deno.rename(part, target);
+  return { path: target, sha256: have, cached: false };
+}

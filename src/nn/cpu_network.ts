@@ -1,0 +1,80 @@
+// The same ModelSpec run through the float64 CPU reference (src/reference): the yardstick for the GPU executor.
+
+import * as ref from "../reference/index.ts";
+import { type ModelSpec, resolveModel } from "./spec.ts";
+
+/** Inference forward (dropout is the identity). Returns logits [n][classes] in float64. */
+export function cpuForward(
+  spec: ModelSpec,
+  weights: Map<string, Float32Array>,
+  x: ArrayLike<number>,
+  n: number,
+) {
+  let cur: Float64Array = Float64Array.from(x);
+  for (const layer of resolveModel(spec)) {
+    const s = layer.spec;
+    const w = (suffix: string) => weights.get(`${"name" in s ? s.name : ""}.${suffix}`)!;
+    const [c, h, wd] = layer.inShape;
+    switch (s.type) {
+      case "conv":
+        cur = ref.conv2dForward(cur, w("weight"), w("bias"), {
+          n,
+          cin: c,
+          h,
+          w: wd,
+          cout: s.out,
+          kh: s.kernel,
+          kw: s.kernel,
+          stride: s.stride ?? 1,
+          pad: s.pad ?? 0,
+          groups: s.groups ?? 1,
+        });
+        break;
+      case "local":
+        cur = ref.localForward(cur, w("weight"), w("bias"), {
+          n,
+          cin: c,
+          h,
+          w: wd,
+          cout: s.out,
+          kh: s.kernel,
+          kw: s.kernel,
+          stride: s.stride ?? 1,
+          pad: s.pad ?? 0,
+          groups: 1,
+        });
+        break;
+      case "fc":
+        cur = ref.linearForward(cur, w("weight"), w("bias"), {
+          n,
+          inF: layer.inShape.reduce((a, b) => a * b, 1),
+          outF: s.out,
+        });
+        break;
+      case "relu":
+        cur = ref.reluForward(cur);
+        break;
+      case "tanh":
+        cur = ref.tanhForward(cur);
+        break;
+      case "maxpool":
+      case "avgpool": {
+        const shape = { n, c, h, w: wd, k: s.size, stride: s.stride, pad: s.pad ?? 0, ceil: s.ceil ?? false };
+        cur = s.type === "maxpool" ? ref.maxPoolForward(cur, shape).y : ref.avgPoolForward(cur, shape);
+        break;
+      }
+      case "lrn":
+      case "rnorm": {
+        const p = { k: s.k, n: s.size, alpha: s.alpha, beta: s.beta };
+        const shape = { n, c, h, w: wd };
+        cur = s.type === "lrn"
+          ? ref.lrnCrossMapForward(cur, shape, p)
+          : ref.lrnWithinMapForward(cur, shape, p);
+        break;
+      }
+      case "dropout":
+        break;
+    }
+  }
+  return cur;
+}

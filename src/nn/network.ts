@@ -1,0 +1,379 @@
+// Runs a ModelSpec on the GPU: forward, backward and the SGD step, recorded into the runtime's command stream.
+// Activations stay on the GPU; only the loss statistics and explicitly requested tensors are read back.
+
+import type { Gpu } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { conv2dBackward, conv2dForward, type ConvGeometry, convGeometry } from "./ops/conv2d.ts";
+import { localBackward, localForward } from "./ops/local.ts";
+import { linearBackward, linearForward, type LinearGeometry, linearGeometry } from "./ops/linear.ts";
+import {
+  avgPoolBackward,
+  avgPoolForward,
+  maxPoolBackward,
+  maxPoolForward,
+  poolGeometry,
+} from "./ops/pool.ts";
+import type { PoolGeometry } from "./ops/pool.ts";
+import { lrnBackward, lrnForward, type LrnParams } from "./ops/lrn.ts";
+import {
+  activationBackward,
+  activationForward,
+  copy2d,
+  dropoutBackward,
+  dropoutForward,
+  sgdUpdate,
+} from "./ops/elementwise.ts";
+import { roundUp4 } from "./ops/shapes.ts";
+import { padMatrix, unpadMatrix } from "./layout.ts";
+import { type ModelSpec, type ParamInfo, type ResolvedLayer, resolveModel } from "./spec.ts";
+import { initialValues } from "./init.ts";
+
+/** A parameter on the GPU: its value, gradient and momentum, each possibly split into row chunks. */
+export interface GpuParam {
+  info: ParamInfo;
+  value: Tensor[];
+  grad: Tensor[];
+  momentum: Tensor[];
+  /** Logical [rows][cols] view and the padded GPU width; rows are split at `rowChunks`. */
+  rows: number;
+  cols: number;
+  rowsP: number;
+  colsP: number;
+  rowChunks: [number, number][];
+}
+
+interface Saved {
+  x?: Tensor;
+  y?: Tensor;
+  extra?: Tensor;
+}
+
+interface LayerRun {
+  layer: ResolvedLayer;
+  conv?: ConvGeometry;
+  linear?: LinearGeometry;
+  pool?: PoolGeometry;
+  /** fc input features padded when the flattened width is not a multiple of 4. */
+  flattenPad?: { cols: number; colsP: number };
+  params: GpuParam[];
+}
+
+export interface ForwardOptions {
+  training: boolean;
+  /** Seed and step counter for dropout masks. */
+  seed?: number;
+  step?: number;
+}
+
+export class Network {
+  readonly layers: LayerRun[];
+  readonly params: GpuParam[] = [];
+  readonly classesP: number;
+  #saved: Saved[] = [];
+  #forwardOptions: ForwardOptions = { training: false };
+
+  constructor(readonly gpu: Gpu, readonly spec: ModelSpec, seed = 1) {
+    const resolved = resolveModel(spec);
+    this.layers = resolved.map((layer) => this.#plan(layer));
+    this.classesP = roundUp4(spec.classes);
+    this.loadWeights(initialValues(spec, seed));
+  }
+
+  #plan(layer: ResolvedLayer): LayerRun {
+    const s = layer.spec;
+    const run: LayerRun = { layer, params: [] };
+    if (s.type === "conv" || s.type === "local") {
+      const [cin, h, w] = layer.inShape;
+      run.conv = convGeometry({
+        cin,
+        h,
+        w,
+        cout: s.out,
+        kh: s.kernel,
+        kw: s.kernel,
+        stride: s.stride ?? 1,
+        pad: s.pad ?? 0,
+        groups: s.type === "conv" ? s.groups ?? 1 : 1,
+      });
+      const g = run.conv;
+      const [wInfo, bInfo] = layer.params;
+      if (s.type === "conv") {
+        run.params.push(this.#param(wInfo, s.out, g.K, s.out, g.Kp), this.#param(bInfo, 1, s.out, 1, s.out));
+      } else {
+        const P = g.oh * g.ow;
+        run.params.push(this.#param(wInfo, 1, P * s.out * g.K, 1, P * s.out * g.K));
+        run.params.push(this.#param(bInfo, 1, s.out * P, 1, s.out * P));
+      }
+    } else if (s.type === "fc") {
+      const inF = layer.inShape.reduce((a, b) => a * b, 1);
+      run.linear = linearGeometry(inF, s.out, this.gpu.maxBinding);
+      if (layer.inShape.length > 1 && inF % 4 !== 0) run.flattenPad = { cols: inF, colsP: roundUp4(inF) };
+      const g = run.linear;
+      const [wInfo, bInfo] = layer.params;
+      run.params.push(this.#param(wInfo, s.out, inF, g.outP, g.inP, g.chunks));
+      run.params.push(this.#param(bInfo, 1, s.out, 1, g.outP));
+    } else if (s.type === "maxpool" || s.type === "avgpool") {
+      const [c, h, w] = layer.inShape;
+      run.pool = poolGeometry({ c, h, w, k: s.size, stride: s.stride, pad: s.pad, ceil: s.ceil });
+    }
+    return run;
+  }
+
+  #param(
+    info: ParamInfo,
+    rows: number,
+    cols: number,
+    rowsP: number,
+    colsP: number,
+    rowChunks: [number, number][] = [[0, rowsP]],
+  ): GpuParam {
+    const make = (what: string) =>
+      rowChunks.map(([r0, r1]) =>
+        this.gpu.tensor([r1 - r0, colsP], `${info.name}.${what}`, what !== "value")
+      );
+    const p: GpuParam = {
+      info,
+      rows,
+      cols,
+      rowsP,
+      colsP,
+      rowChunks,
+      value: make("value"),
+      grad: make("grad"),
+      momentum: make("momentum"),
+    };
+    this.params.push(p);
+    return p;
+  }
+
+  /** Sets parameters from logical (unpadded) arrays, e.g. a checkpoint or the initialiser. */
+  loadWeights(values: Map<string, Float32Array>): void {
+    for (const p of this.params) {
+      const v = values.get(p.info.name);
+      if (!v) throw new Error(`weights for ${this.spec.name} lack "${p.info.name}"`);
+      if (v.length !== p.rows * p.cols) {
+        throw new Error(`"${p.info.name}" has ${v.length} values, the model expects ${p.rows * p.cols}`);
+      }
+      const padded = padMatrix(v, p.rows, p.cols, p.rowsP, p.colsP);
+      p.rowChunks.forEach(([r0, r1], i) => {
+        this.gpu.write(p.value[i], padded.subarray(r0 * p.colsP, r1 * p.colsP));
+      });
+    }
+  }
+
+  async readParam(p: GpuParam, what: "value" | "grad" | "momentum" = "value"): Promise<Float32Array> {
+    const padded = new Float32Array(p.rowsP * p.colsP);
+    for (let i = 0; i < p.rowChunks.length; i++) {
+      padded.set(await this.gpu.read(p[what][i]), p.rowChunks[i][0] * p.colsP);
+    }
+    return unpadMatrix(padded, p.rows, p.cols, p.colsP);
+  }
+
+  async exportWeights(what: "value" | "momentum" = "value"): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const p of this.params) out.set(p.info.name, await this.readParam(p, what));
+    return out;
+  }
+
+  loadMomentum(values: Map<string, Float32Array>): void {
+    for (const p of this.params) {
+      const v = values.get(p.info.name);
+      if (!v) throw new Error(`optimizer state lacks "${p.info.name}"`);
+      const padded = padMatrix(v, p.rows, p.cols, p.rowsP, p.colsP);
+      p.rowChunks.forEach(([r0, r1], i) =>
+        this.gpu.write(p.momentum[i], padded.subarray(r0 * p.colsP, r1 * p.colsP))
+      );
+    }
+  }
+
+  /** x: [N, C, H, W]. Returns logits [N][classesP] (the caller owns and releases them). */
+  forward(x: Tensor, options: ForwardOptions): Tensor {
+    this.releaseSaved();
+    this.#forwardOptions = options;
+    let cur = x;
+    for (const run of this.layers) {
+      const saved: Saved = { x: cur };
+      const y = this.#forwardLayer(run, cur, saved, options);
+      saved.y = y;
+      this.#saved.push(saved);
+      if (!options.training && cur !== x) this.gpu.release(cur, saved.extra);
+      cur = y;
+    }
+    if (!options.training) this.#saved = [];
+    return cur;
+  }
+
+  #forwardLayer(run: LayerRun, x: Tensor, saved: Saved, o: ForwardOptions): Tensor {
+    const s = run.layer.spec;
+    const n = x.shape[0];
+    const gpu = this.gpu;
+    switch (s.type) {
+      case "conv":
+        return conv2dForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!);
+      case "local":
+        return localForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!);
+      case "fc": {
+        let input = x;
+        if (run.flattenPad) {
+          input = gpu.tensor([n, run.flattenPad.colsP], "flatten");
+          copy2d(gpu, x, input, {
+            rows: n,
+            cols: run.flattenPad.cols,
+            lds: run.flattenPad.cols,
+            ldd: run.flattenPad.colsP,
+            padTo: run.flattenPad.colsP,
+          });
+          saved.extra = input;
+        }
+        return linearForward(gpu, input, run.params[0].value, run.params[1].value[0], run.linear!);
+      }
+      case "relu":
+      case "tanh":
+        return activationForward(gpu, s.type, x);
+      case "maxpool": {
+        const { y, argmax } = maxPoolForward(gpu, x, run.pool!);
+        saved.extra = argmax;
+        return y;
+      }
+      case "avgpool":
+        return avgPoolForward(gpu, x, run.pool!);
+      case "lrn":
+      case "rnorm": {
+        const { y, scale } = lrnForward(gpu, s.type === "lrn" ? "cross" : "within", x, lrnParams(s));
+        saved.extra = scale;
+        return y;
+      }
+      case "dropout":
+        if (!o.training || s.p === 0) return this.#identity(x);
+        return dropoutForward(gpu, x, this.#dropoutDraw(run, s.p, o));
+    }
+  }
+
+  #identity(x: Tensor): Tensor {
+    const y = this.gpu.tensor(x.shape, "identity");
+    this.gpu.copy(x, y);
+    return y;
+  }
+
+  #dropoutDraw(run: LayerRun, p: number, o: ForwardOptions) {
+    // Each dropout layer gets its own stream: the layer index is folded into the seed.
+    return { prob: p, seed: ((o.seed ?? 1) * 1000003 + run.layer.index) >>> 0, counter: o.step ?? 0 };
+  }
+
+  /** Backpropagates dlogits [N][classesP] and leaves gradients in every parameter's grad tensors. */
+  backward(dlogits: Tensor): void {
+    if (this.#saved.length !== this.layers.length) {
+      throw new Error("backward() needs a training forward() first");
+    }
+    let dy = dlogits;
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const run = this.layers[i];
+      const saved = this.#saved[i];
+      const dx = this.#backwardLayer(run, saved, dy, i > 0);
+      if (dy !== dlogits) dy.release();
+      // The layer's output is the next layer's input: free it once both are done.
+      saved.y?.release();
+      saved.extra?.release();
+      if (!dx) break;
+      dy = dx;
+    }
+    if (dy !== dlogits) dy.release();
+    this.#saved = [];
+  }
+
+  #backwardLayer(run: LayerRun, saved: Saved, dy: Tensor, needDx: boolean): Tensor | null {
+    const s = run.layer.spec;
+    const gpu = this.gpu;
+    const x = saved.x!;
+    switch (s.type) {
+      case "conv":
+        return conv2dBackward(gpu, x, run.params[0].value[0], dy, run.conv!, {
+          dw: run.params[0].grad[0],
+          db: run.params[1].grad[0],
+        }, needDx);
+      case "local":
+        return localBackward(gpu, x, run.params[0].value[0], dy, run.conv!, {
+          dw: run.params[0].grad[0],
+          db: run.params[1].grad[0],
+        }, needDx);
+      case "fc": {
+        const input = saved.extra ?? x;
+        const dxp = linearBackward(gpu, input, run.params[0].value, dy, run.linear!, {
+          dw: run.params[0].grad,
+          db: run.params[1].grad[0],
+        }, needDx);
+        if (!dxp || !run.flattenPad) return dxp;
+        const n = x.shape[0];
+        const dx = gpu.tensor(x.shape, "dflatten");
+        copy2d(gpu, dxp, dx, {
+          rows: n,
+          cols: run.flattenPad.cols,
+          lds: run.flattenPad.colsP,
+          ldd: run.flattenPad.cols,
+        });
+        dxp.release();
+        return dx;
+      }
+      case "relu":
+      case "tanh":
+        return needDx ? activationBackward(gpu, s.type, saved.y!, dy) : null;
+      case "maxpool":
+        return needDx ? maxPoolBackward(gpu, dy, saved.extra!, run.pool!) : null;
+      case "avgpool":
+        return needDx ? avgPoolBackward(gpu, dy, run.pool!) : null;
+      case "lrn":
+      case "rnorm":
+        return needDx
+          ? lrnBackward(gpu, s.type === "lrn" ? "cross" : "within", x, saved.extra!, dy, lrnParams(s))
+          : null;
+      case "dropout": {
+        if (!needDx) return null;
+        if (s.p === 0) return this.#identity(dy);
+        return dropoutBackward(gpu, dy, this.#dropoutDraw(run, s.p, this.#forwardOptions));
+      }
+    }
+  }
+
+  /** The paper's momentum SGD on every parameter, with its lr and weight-decay multipliers. */
+  sgdStep(h: { lr: number; momentum: number; weightDecay: number }): void {
+    for (const p of this.params) {
+      const hyper = {
+        lr: h.lr * p.info.lrMult,
+        momentum: h.momentum,
+        weightDecay: h.weightDecay * p.info.wdMult,
+      };
+      p.value.forEach((w, i) => sgdUpdate(this.gpu, w, p.momentum[i], p.grad[i], hyper));
+    }
+  }
+
+  /** Frees activations kept from a training forward() that was never followed by backward(). */
+  releaseSaved(): void {
+    for (const s of this.#saved) {
+      s.y?.release();
+      s.extra?.release();
+    }
+    this.#saved = [];
+  }
+
+  /** The output of layer `name`'s following activation is what fig. 4 uses (fc7): run up to a layer. */
+  forwardUntil(x: Tensor, lastLayerIndex: number): Tensor {
+    let cur = x;
+    for (let i = 0; i <= lastLayerIndex; i++) {
+      const saved: Saved = {};
+      const y = this.#forwardLayer(this.layers[i], cur, saved, { training: false });
+      if (cur !== x) this.gpu.release(cur);
+      saved.extra?.release();
+      cur = y;
+    }
+    return cur;
+  }
+
+  destroy(): void {
+    this.releaseSaved();
+    for (const p of this.params) this.gpu.release(...p.value, ...p.grad, ...p.momentum);
+  }
+}
+
+function lrnParams(s: { size: number; alpha: number; beta: number; k: number }): LrnParams {
+  return { n: s.size, alpha: s.alpha, beta: s.beta, k: s.k };
+}

@@ -1,0 +1,349 @@
+import { basename, extname, isAbsolute, join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { reportStageKind } from "../report/stage.ts";
+import { writeIndex } from "../report/index_page.ts";
+import type { PipelineDefinition } from "./definition.ts";
+import { collectEnvironment } from "./environment.ts";
+import { formatIssue, PipelineValidationError } from "./errors.ts";
+import type { PipelineIssue } from "./errors.ts";
+import { loadPipelineFile } from "./parse.ts";
+import { parseSetArgument, planPipeline, presetNames } from "./plan.ts";
+import type { PipelinePlan, SetOverride, StageInstance } from "./plan.ts";
+import { StageKindRegistry, toRegistry } from "./registry.ts";
+import { runPipeline } from "./runner.ts";
+import type { PipelineRunSummary } from "./runner.ts";
+import { describeParamType } from "./schema.ts";
+import { didYouMean } from "./suggest.ts";
+import type { StageKind } from "./types.ts";
+
+export interface ReproduceCliOptions {
+  /** Every stage kind pipelines may name. The `report` kind is added when missing. */
+  stageKinds: StageKindRegistry | Iterable<StageKind>;
+  /**
+   * Picks the preset when `--preset` is absent; called only then. Typically probes the GPU adapter and returns
+   * `defaultPresetForAdapter(adapter.isSoftware)`.
+   */
+  chooseDefaultPreset: () => string | Promise<string>;
+  /** One line describing the GPU adapter, for provenance; called once before the first stage runs. */
+  describeAdapter?: () => string | Promise<string>;
+  /** Repository root: pipelines/, results/ and codeFiles resolve against it. Default: the working directory. */
+  projectRoot?: string;
+  /** Default `<projectRoot>/pipelines`. */
+  pipelinesDir?: string;
+  log?: (line: string) => void;
+  /** Resources shared by all stages of this invocation (pass one to share with other code). */
+  resources?: Map<string, unknown>;
+}
+
+/** A software adapter (e.g. SwiftShader, llvmpipe) gets the CPU-sized preset; a real GPU the full one. */
+export function defaultPresetForAdapter(adapterIsSoftware: boolean): "cpu" | "full" {
+  return adapterIsSoftware ? "cpu" : "full";
+}
+
+const USAGE = `Usage: deno task reproduce [pipeline ...] [options]
+
+Runs the named pipelines (default: every pipelines/*.yaml, in file-name order), reusing every stage whose
+inputs are unchanged, then writes results/index.html.
+
+Options:
+  --preset P          smoke | cpu | full (or a preset the pipeline declares); default depends on the GPU adapter
+  --set K=V           override a parameter, K = <stage>.<param> or seed; V is read as YAML (repeatable)
+  --dry-run           print what would run and why; run nothing
+  --force [STAGE]     rerun every stage, or only STAGE (stage, stage[arm] or pipeline/stage; repeatable).
+                      A word after a bare --force that names a pipeline is taken as the pipeline;
+                      write --force=STAGE when a stage and a pipeline share a name.
+  --results DIR       results directory (default results/)
+  --pipelines DIR     pipeline files directory (default pipelines/)
+  --list              list pipelines and stage kinds, then exit
+  -h, --help          this text`;
+
+const FORCE_ALL = "*";
+
+/** Turns `--force` (bare) and `--force stage` into `--force=...` so parseArgs can read both forms. */
+function normaliseForceArgs(args: string[], pipelineNames: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] !== "--force") {
+      out.push(args[i]);
+      continue;
+    }
+    const next = args[i + 1];
+    if (next !== undefined && !next.startsWith("-") && !pipelineNames.includes(next)) {
+      out.push(`--force=${next}`);
+      i++;
+    } else out.push(`--force=${FORCE_ALL}`);
+  }
+  return out;
+}
+
+function findOptionValue(args: string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}`) return args[i + 1];
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return undefined;
+}
+
+async function listPipelineFiles(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && /\.ya?ml$/.test(entry.name)) files.push(join(dir, entry.name));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return files.sort();
+}
+
+const stem = (file: string) => basename(file, extname(file));
+
+/** Parses the command line and runs; returns the exit code (0 ok, 1 a stage failed, 2 usage or validation). */
+export async function runReproduceCli(args: string[], opts: ReproduceCliOptions): Promise<number> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const projectRoot = opts.projectRoot ?? Deno.cwd();
+  const fromRoot = (path: string) => (isAbsolute(path) ? path : join(projectRoot, path));
+  const pipelinesDir = fromRoot(findOptionValue(args, "pipelines") ?? opts.pipelinesDir ?? "pipelines");
+  const files = await listPipelineFiles(pipelinesDir);
+  // Paths inside the project print relative to it (as users type them); others print in full.
+  const display = (file: string) => {
+    const path = relative(projectRoot, file);
+    return path && !path.startsWith("..") ? path : file;
+  };
+
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normaliseForceArgs(args, files.map(stem)),
+      allowPositionals: true,
+      strict: true,
+      options: {
+        preset: { type: "string" },
+        set: { type: "string", multiple: true },
+        "dry-run": { type: "boolean" },
+        force: { type: "string", multiple: true },
+        results: { type: "string" },
+        pipelines: { type: "string" },
+        list: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    log(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    log(USAGE);
+    return 0;
+  }
+  // A copy, so adding the report kind never changes the caller's registry.
+  const registry = new StageKindRegistry(toRegistry(opts.stageKinds).all());
+  if (!registry.has(reportStageKind.name)) registry.register(reportStageKind);
+  const resultsDir = fromRoot(values.results ?? "results");
+
+  const unknown = positionals.filter((name) => !files.some((file) => stem(file) === name));
+  if (unknown.length) {
+    for (const name of unknown) {
+      log(
+        `unknown pipeline "${name}"${didYouMean(name, files.map(stem))} (looked in ${display(pipelinesDir)})`,
+      );
+    }
+    return 2;
+  }
+  const selected = positionals.length ? files.filter((file) => positionals.includes(stem(file))) : files;
+  if (selected.length === 0) {
+    log(`no pipeline files in ${display(pipelinesDir)}`);
+    return 2;
+  }
+
+  const definitions: PipelineDefinition[] = [];
+  const problems: string[] = [];
+  for (const file of selected) {
+    try {
+      definitions.push(await loadPipelineFile(file, registry, { displayName: display(file) }));
+    } catch (error) {
+      if (!(error instanceof PipelineValidationError)) throw error;
+      problems.push(...error.issues.map(formatIssue));
+    }
+  }
+  if (values.list) {
+    for (const definition of definitions) listPipeline(definition, registry, log);
+    listStageKinds(registry, log);
+    for (const problem of problems) log(problem);
+    return problems.length ? 2 : 0;
+  }
+  if (problems.length) {
+    for (const problem of problems) log(problem);
+    log(`${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was run.`);
+    return 2;
+  }
+
+  let plans: PipelinePlan[];
+  try {
+    const sets = (values.set ?? []).map(parseSetArgument);
+    const preset = values.preset ?? await opts.chooseDefaultPreset();
+    if (!values.preset) log(`preset: ${preset} (default for this machine; --preset to choose)`);
+    plans = planAll(definitions, registry, preset, sets);
+    checkForceNames(values.force ?? [], plans);
+  } catch (error) {
+    if (!(error instanceof PipelineValidationError)) throw error;
+    for (const issue of error.issues) log(formatIssue(issue));
+    log("nothing was run.");
+    return 2;
+  }
+
+  const force = makeForcePredicate(values.force ?? []);
+  const dryRun = values["dry-run"] ?? false;
+  const adapter = dryRun ? "not probed (dry run)" : String(await opts.describeAdapter?.() ?? "unknown");
+  const environment = await collectEnvironment(projectRoot, adapter);
+  const resources = opts.resources ?? new Map<string, unknown>();
+  const summaries: PipelineRunSummary[] = [];
+  for (const plan of plans) {
+    summaries.push(
+      await runPipeline(plan, {
+        resultsDir,
+        projectRoot,
+        dryRun,
+        force: (instance) => force(plan.definition.name, instance),
+        resources,
+        environment,
+        log,
+      }),
+    );
+  }
+  if (!dryRun) {
+    const indexPath = await writeIndex(resultsDir, {
+      pipelines: await loadAllInfos(files, registry, display),
+    });
+    log(`index: ${display(indexPath)}`);
+  }
+  const failed = summaries.filter((summary) => !summary.ok);
+  for (const summary of failed) {
+    for (const failure of summary.failed) log(`FAILED ${summary.pipeline}/${failure.id}: ${failure.error}`);
+  }
+  return failed.length ? 1 : 0;
+}
+
+/**
+ * Plans every pipeline. With several pipelines, a `--set` only applies where its stage exists, but it must
+ * exist somewhere: a typo must not silently do nothing.
+ */
+function planAll(
+  definitions: PipelineDefinition[],
+  registry: StageKindRegistry,
+  preset: string,
+  sets: SetOverride[],
+): PipelinePlan[] {
+  const several = definitions.length > 1;
+  const issues: PipelineIssue[] = [];
+  const plans: PipelinePlan[] = [];
+  for (const definition of definitions) {
+    try {
+      plans.push(planPipeline(definition, registry, { preset, sets, skipSetsForMissingStages: several }));
+    } catch (error) {
+      if (!(error instanceof PipelineValidationError)) throw error;
+      issues.push(...error.issues);
+    }
+  }
+  if (several) {
+    const stageNames = [...new Set(definitions.flatMap((d) => d.stages.map((stage) => stage.name)))];
+    for (const set of sets) {
+      const stage = set.key.split(".")[0];
+      if (set.key !== "seed" && !stageNames.includes(stage)) {
+        issues.push({
+          where: `--set ${set.raw}`,
+          key: set.key,
+          message: `no selected pipeline has a stage "${stage}"${didYouMean(stage, stageNames)}`,
+        });
+      }
+    }
+  }
+  if (issues.length) throw new PipelineValidationError(issues);
+  return plans;
+}
+
+/** `--force` names: stage, stage[arm] or pipeline/stage(/arm id); `*` is everything. */
+function forceMatches(name: string, pipeline: string, instance: StageInstance): boolean {
+  if (name === FORCE_ALL) return true;
+  const slash = name.indexOf("/");
+  const target = slash >= 0 ? name.slice(slash + 1) : name;
+  if (slash >= 0 && name.slice(0, slash) !== pipeline) return false;
+  return target === instance.stage || target === instance.id;
+}
+
+function makeForcePredicate(names: string[]) {
+  return (pipeline: string, instance: StageInstance) =>
+    names.some((name) => forceMatches(name, pipeline, instance));
+}
+
+function checkForceNames(names: string[], plans: PipelinePlan[]): void {
+  const issues: PipelineIssue[] = [];
+  for (const name of names) {
+    const matched = plans.some((plan) =>
+      plan.instances.some((instance) => forceMatches(name, plan.definition.name, instance))
+    );
+    if (!matched) {
+      const candidates = [
+        ...new Set(plans.flatMap((plan) => plan.instances.flatMap((i) => [i.stage, i.id]))),
+      ];
+      issues.push({
+        where: `--force ${name}`,
+        key: "",
+        message: `no stage "${name}"${didYouMean(name, candidates)}`,
+      });
+    }
+  }
+  if (issues.length) throw new PipelineValidationError(issues);
+}
+
+/** Titles and claims of every pipeline file, so the index can list pipelines that have not run yet. */
+async function loadAllInfos(files: string[], registry: StageKindRegistry, display: (file: string) => string) {
+  const infos = [];
+  for (const file of files) {
+    try {
+      const { name, title, description, claims } = await loadPipelineFile(file, registry, {
+        displayName: display(file),
+      });
+      infos.push({ name, title, description, claims, file: display(file) });
+    } catch {
+      // An invalid pipeline that was not selected must not stop the index from being written.
+    }
+  }
+  return infos;
+}
+
+function listPipeline(
+  definition: PipelineDefinition,
+  registry: StageKindRegistry,
+  log: (line: string) => void,
+) {
+  log(`${definition.name}: ${definition.title}  (${definition.file})`);
+  if (definition.claims.length) log(`  claims:  ${definition.claims.join(", ")}`);
+  log(`  presets: ${presetNames(definition).join(", ")}`);
+  if (definition.matrix.length) {
+    log(
+      `  matrix:  ${definition.matrix.map((axis) => `${axis.name}: [${axis.values.join(", ")}]`).join("; ")}`,
+    );
+  }
+  for (const stage of definition.stages) {
+    const needs = stage.needs.length ? ` <- ${stage.needs.join(", ")}` : "";
+    const kind = registry.get(stage.kind);
+    log(`  - ${stage.name} (${kind?.name ?? stage.kind}${stage.foreach ? ", foreach matrix" : ""})${needs}`);
+  }
+}
+
+function listStageKinds(registry: StageKindRegistry, log: (line: string) => void) {
+  log("stage kinds:");
+  for (const kind of registry.all()) {
+    log(`  ${kind.name}: ${kind.description}`);
+    for (const [param, spec] of Object.entries(kind.params)) {
+      const detail = spec.default !== undefined
+        ? `default ${JSON.stringify(spec.default)}`
+        : spec.required
+        ? "required"
+        : "optional";
+      log(`      ${param}: ${describeParamType(spec)}, ${detail}. ${spec.doc}`);
+    }
+  }
+}

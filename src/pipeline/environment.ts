@@ -1,0 +1,29 @@
+/** Facts about the machine and checkout that go into provenance blocks. */
+
+export interface RunEnvironment {
+  adapter: string;
+  denoVersion: string;
+  gitCommit: string;
+}
+
+async function git(projectRoot: string, args: string[]): Promise<string | undefined> {
+  try {
+    const output = await new Deno.Command("git", { args, cwd: projectRoot, stdout: "piped", stderr: "null" })
+      .output();
+    return output.success ? new TextDecoder().decode(output.stdout).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `abc123...` or `abc123... (modified)`; results from uncommitted code should say so. */
+export async function gitCommit(projectRoot: string): Promise<string> {
+  const commit = await git(projectRoot, ["rev-parse", "HEAD"]);
+  if (!commit) return "unknown (no commit)";
+  const status = await git(projectRoot, ["status", "--porcelain", "--untracked-files=no"]);
+  return status ? `${commit} (modified)` : commit;
+}
+
+export async function collectEnvironment(projectRoot: string, adapter: string): Promise<RunEnvironment> {
+  return { adapter, denoVersion: Deno.version.deno, gitCommit: await gitCommit(projectRoot) };
+}

@@ -1,0 +1,15 @@
+export * from "./types.ts";
+export { getStageKind, globalStageKinds, registerStageKind, StageKindRegistry } from "./registry.ts";
+export { formatIssue, PipelineValidationError } from "./errors.ts";
+export type { PipelineIssue } from "./errors.ts";
+export { STANDARD_PRESETS } from "./definition.ts";
+export type { PipelineDefinition, StageDefinition } from "./definition.ts";
+export { loadPipelineFile, parsePipeline } from "./parse.ts";
+export { parseSetArgument, planPipeline } from "./plan.ts";
+export type { PipelinePlan, SetOverride, StageInstance } from "./plan.ts";
+export { OUTPUTS_FILE, runPipeline } from "./runner.ts";
+export type { Decision, PipelineRunSummary, RunnerOptions } from "./runner.ts";
+export { lockfilePath, readLockfile } from "./lockfile.ts";
+export type { LockEntry, Lockfile } from "./lockfile.ts";
+export { defaultPresetForAdapter, runReproduceCli } from "./cli.ts";
+export type { ReproduceCliOptions } from "./cli.ts";

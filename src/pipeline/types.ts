@@ -1,0 +1,173 @@
+/**
+ * The contract between the pipeline runner and the code that does the work (stage kinds).
+ *
+ * A stage kind is registered in code; pipeline files (pipelines/*.yaml) only name it and give it parameters.
+ * The runner decides whether a stage must run, hands it a context, and stores what it returns.
+ */
+
+/** Types a stage parameter can declare. `enum` needs `values`; `object`/`object[]` are free-form maps. */
+export type ParamType =
+  | "number"
+  | "integer"
+  | "string"
+  | "boolean"
+  | "enum"
+  | "string[]"
+  | "number[]"
+  | "object"
+  | "object[]";
+
+export interface ParamSpec {
+  type: ParamType;
+  /** One line shown by `--list` and in error messages. */
+  doc: string;
+  /** Allowed values of an `enum` parameter. */
+  values?: readonly string[];
+  /** Used when neither the pipeline file, the preset nor `--set` gives a value. */
+  default?: unknown;
+  /** A parameter without a default that must be given. */
+  required?: boolean;
+  /** Inclusive bounds for `number`/`integer` (and every element of `number[]`). */
+  min?: number;
+  max?: number;
+}
+
+/** Declarative parameter schema: checked before anything runs, so typos fail in seconds, not after training. */
+export type ParamSchema = Record<string, ParamSpec>;
+
+export type ParamValues = Record<string, unknown>;
+
+/**
+ * What a stage returns: a JSON-serialisable object (metrics, curves, file names relative to outDir).
+ * Files listed under `files` (name -> path relative to outDir) are hashed into the output hash and must exist
+ * for the stage to count as cached.
+ */
+export type StageOutputs = Record<string, unknown> & { files?: Record<string, string> };
+
+/** The stored result of one stage instance (one arm of a matrix stage, or the stage itself). */
+export interface StageResult {
+  /** Stage name in the pipeline file. */
+  stage: string;
+  /** Instance id: `train`, or `train[lrn=on,pooling=overlap]` for one arm of a matrix stage. */
+  id: string;
+  kind: string;
+  /** The matrix combination of this arm (absent for stages without `foreach: matrix`). */
+  matrix?: Record<string, string>;
+  params: ParamValues;
+  /** Absolute directory the outputs live in: results/<pipeline>/<stage>[/<arm>]/. */
+  outDir: string;
+  outputs: StageOutputs;
+  /** SHA-256 over outputs.json and the files it lists; downstream identities build on it. */
+  outputHash: string;
+  /** Wall time of the run that produced these outputs (also when they are reused from the cache). */
+  durationMs: number;
+  /** True when this invocation reused the outputs instead of running the stage. */
+  cached: boolean;
+  /** Preset in force when the outputs were produced. */
+  preset: string;
+  /** Dataset checksums the stage kind reported (name -> checksum). */
+  datasets: Record<string, string>;
+  /** When the outputs were produced (ISO 8601). */
+  finishedAt: string;
+}
+
+/** Facts about the whole invocation, for provenance blocks. */
+export interface RunInfo {
+  pipeline: PipelineInfo;
+  preset: string;
+  /** `--set` overrides as given on the command line (key -> parsed value). */
+  overrides: Record<string, unknown>;
+  seed: number;
+  adapter: string;
+  denoVersion: string;
+  gitCommit: string;
+  startedAt: string;
+  resultsDir: string;
+  /** Every stage instance finished (ran or cached) so far in this pipeline, by instance id. */
+  completed: ReadonlyMap<string, StageResult>;
+}
+
+export interface PipelineInfo {
+  name: string;
+  title: string;
+  description: string;
+  claims: string[];
+  file: string;
+}
+
+export interface StageContext<P = ParamValues> {
+  pipeline: string;
+  /** Stage name in the pipeline file. */
+  stage: string;
+  /** Instance id (`stage` or `stage[axis=value,...]`). */
+  id: string;
+  /** Resolved parameters: schema defaults < pipeline file < preset < --set; matrix references substituted. */
+  params: P;
+  /**
+   * Outputs of the stages named in `needs`, by stage name. A matrix stage needed by a matrix stage gives the
+   * matching arm; a matrix stage needed by a non-matrix stage gives every arm as an array (in matrix order).
+   */
+  inputs: Record<string, StageResult | StageResult[]>;
+  /**
+   * Absolute output directory, results/<pipeline>/<stage>[/<arm>]/. It is emptied before a fresh run, but kept
+   * when the previous attempt with the same input hash failed or was killed (`resuming` is then true), so a
+   * long stage can resume from checkpoints it wrote there.
+   */
+  outDir: string;
+  resuming: boolean;
+  preset: string;
+  seed: number;
+  matrix?: Record<string, string>;
+  /** Shared by every stage of one invocation (all pipelines), so a dataset is decoded once. */
+  resources: Map<string, unknown>;
+  /** Project root: codeFiles and relative data paths resolve against it. */
+  projectRoot: string;
+  run: RunInfo;
+  log(message: string): void;
+  /** Report progress; the runner prints throttled lines with elapsed time. */
+  progress(done: number, total: number, note?: string): void;
+}
+
+/** A problem found by a stage kind's own parameter check; `path` is relative to the stage's `params`. */
+export interface ParamIssue {
+  path: (string | number)[];
+  message: string;
+  /** Point at the key (e.g. an unknown key) or at its value (default). */
+  at?: "key" | "value";
+}
+
+/** What a stage kind's `validateParams` sees of the pipeline around the stage. */
+export interface StageValidationInfo {
+  stage: string;
+  needs: string[];
+  /** Every stage of the pipeline: its kind and whether it expands over the matrix. */
+  stages: Record<string, { kind: string; foreach: boolean }>;
+  /** Matrix axes and their values (as strings). */
+  matrix: Record<string, string[]>;
+}
+
+export interface DatasetChecksumContext {
+  resources: Map<string, unknown>;
+  projectRoot: string;
+}
+
+export interface StageKind<P = ParamValues> {
+  name: string;
+  description: string;
+  params: ParamSchema;
+  /** Repo-relative files or directories whose content is part of the stage identity (e.g. kernels/, src/nn/). */
+  codeFiles?: string[];
+  /**
+   * Checksums of the datasets the stage will read, computed BEFORE it runs (they are part of its identity, so
+   * a changed dataset reruns it). Keep it cheap: cache in `resources` or next to the data.
+   */
+  datasetChecksums?(params: P, ctx: DatasetChecksumContext): Promise<Record<string, string>>;
+  /** Extra static checks beyond the schema (e.g. references to other stages). Runs before anything runs. */
+  validateParams?(params: P, info: StageValidationInfo): ParamIssue[];
+  run(ctx: StageContext<P>): Promise<StageOutputs>;
+}
+
+/** Helper that keeps the parameter type of a stage kind while registering it with the untyped registry. */
+export function defineStageKind<P = ParamValues>(kind: StageKind<P>): StageKind {
+  return kind as unknown as StageKind;
+}

@@ -1,0 +1,235 @@
+import { basename, extname, join } from "node:path";
+import { directionMatches, findClaim } from "../paper/claims.ts";
+import { armDirName } from "../pipeline/matrix.ts";
+import type { RunInfo, StageResult } from "../pipeline/types.ts";
+import type { Block, Cell, ClaimRow, LineSeries, Provenance } from "./model.ts";
+import { parseRef, resolveNumber, resolveRef, valueAtPath } from "./refs.ts";
+import type { OutputRef } from "./refs.ts";
+import type { ChartSpec, ClaimRowSpec, FigureSpec, Section, TableSpec } from "./sections.ts";
+
+type Inputs = Record<string, StageResult | StageResult[]>;
+
+/** Everything section builders need besides the section itself. */
+export interface BuildContext {
+  inputs: Inputs;
+  /** The report's own output directory (figures are copied under it). */
+  outDir: string;
+  preset: string;
+  /** Files written next to the page, name -> path relative to outDir (they become the stage's `files`). */
+  files: Record<string, string>;
+  /** Claim rows, collected so the index page can show them without parsing HTML. */
+  claimRows: ClaimRow[];
+}
+
+function ref(text: string): OutputRef {
+  const parsed = parseRef(text);
+  if (typeof parsed === "string") throw new Error(parsed); // validated earlier; only reachable from code
+  return parsed;
+}
+
+function armText(result: StageResult): string {
+  return Object.entries(result.matrix ?? {}).map(([axis, value]) => `${axis}=${value}`).join(", ");
+}
+
+function fillLabel(template: string, result: StageResult): string {
+  return template.replace(/\{([\w-]+)\}/g, (text, axis: string) => result.matrix?.[axis] ?? text);
+}
+
+function toNumber(value: unknown): number | null {
+  if (typeof value === "number") return value;
+  if (typeof value === "string" && /^(NaN|-?Infinity)$/.test(value)) return Number(value);
+  return null;
+}
+
+/** Points from a list of numbers, a list of records, or a map of equal-length columns. */
+function toPoints(value: unknown, x: string | undefined, y: string | undefined, where: string) {
+  const points: { x: number; y: number }[] = [];
+  const push = (xv: unknown, yv: unknown) => {
+    const xn = toNumber(xv), yn = toNumber(yv);
+    if (xn !== null && yn !== null && Number.isFinite(xn) && Number.isFinite(yn)) {
+      points.push({ x: xn, y: yn });
+    }
+  };
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      if (typeof item === "object" && item !== null) {
+        if (!y) throw new Error(`${where}: the list holds records, so the series needs y: <field>`);
+        const record = item as Record<string, unknown>;
+        push(x ? record[x] : i + 1, record[y]);
+      } else push(i + 1, item);
+    });
+  } else if (typeof value === "object" && value !== null && y) {
+    const columns = value as Record<string, unknown>;
+    const ys = columns[y], xs = x ? columns[x] : undefined;
+    if (!Array.isArray(ys)) throw new Error(`${where}: no column "${y}"`);
+    ys.forEach((yv, i) => push(Array.isArray(xs) ? xs[i] : i + 1, yv));
+  } else throw new Error(`${where}: expected a list or a map of columns, got ${JSON.stringify(value)}`);
+  return points;
+}
+
+function buildChart(spec: ChartSpec, ctx: BuildContext): Block {
+  const series: LineSeries[] = [];
+  for (const seriesSpec of spec.series) {
+    const resolved = resolveRef(ref(seriesSpec.from), ctx.inputs);
+    for (const { result, value } of resolved) {
+      const multiply = seriesSpec.multiply ?? 1;
+      const points = toPoints(value, seriesSpec.x, seriesSpec.y, seriesSpec.from)
+        .map((p) => ({ x: p.x, y: p.y * multiply }));
+      const defaultLabel = [armText(result), resolved.length > 1 ? "" : seriesSpec.y ?? seriesSpec.from]
+        .filter(Boolean).join(" ");
+      const label = seriesSpec.label !== undefined ? fillLabel(seriesSpec.label, result) : defaultLabel;
+      series.push({ label: label || result.id, points });
+    }
+  }
+  return {
+    type: "line-chart",
+    title: spec.title ?? "",
+    xLabel: spec.x_label ?? spec.series[0].x ?? "step",
+    yLabel: spec.y_label ?? spec.series[0].y ?? "",
+    logY: spec.log_y,
+    caption: spec.caption,
+    series,
+  };
+}
+
+export function buildClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimRow {
+  const claim = findClaim(spec.claim);
+  if (!claim) throw new Error(`unknown paper claim "${spec.claim}"`);
+  const figure = spec.metric === undefined
+    ? claim.figures[0]
+    : claim.figures.find((f) => f.metric === spec.metric);
+  if (!figure) throw new Error(`claim "${claim.id}" has no figure "${spec.metric}"`);
+  const multiply = spec.multiply ?? 1;
+  const number = (text: string) => {
+    const resolved = resolveNumber(ref(text), ctx.inputs);
+    return { ...resolved, value: resolved.value * multiply };
+  };
+  let reproduced: number;
+  let source: StageResult;
+  if (spec.value !== undefined) {
+    const a = number(spec.value);
+    [reproduced, source] = [a.value, a.result];
+  } else {
+    const [textA, textB] = (spec.difference ?? spec.ratio)!;
+    const a = number(textA), b = number(textB);
+    reproduced = spec.difference ? a.value - b.value : a.value / b.value;
+    source = a.result;
+  }
+  const scale = spec.scale ?? (typeof source.outputs.scale === "string" ? source.outputs.scale : "");
+  const finite = Number.isFinite(reproduced);
+  return {
+    claimId: claim.id,
+    section: claim.section,
+    claim: claim.claim,
+    metric: figure.metric,
+    measures: figure.measures,
+    unit: figure.unit,
+    paper: figure.value,
+    reproduced: finite ? reproduced : null,
+    difference: finite ? reproduced - figure.value : null,
+    directionMatches: finite ? directionMatches(figure, reproduced) : null,
+    preset: source.preset,
+    scale,
+    note: spec.note,
+  };
+}
+
+function buildTable(spec: TableSpec, ctx: BuildContext): Block {
+  const input = ctx.inputs[spec.rows];
+  if (!input) throw new Error(`table rows: stage "${spec.rows}" is not among the inputs`);
+  const arms = Array.isArray(input) ? input : [input];
+  const axes = Object.keys(arms[0].matrix ?? {});
+  const rows = arms.map((result): Cell[] => [
+    ...axes.map((axis) => result.matrix![axis]),
+    ...spec.columns.map((column) => {
+      const path = column.value.split(".").map((seg) => (/^-?\d+$/.test(seg) ? Number(seg) : seg));
+      const found = valueAtPath(result.outputs, path);
+      if ("missing" in found) {
+        throw new Error(`table column "${column.label}": ${result.id} has ${found.missing}`);
+      }
+      const number = toNumber(found.value);
+      if (number !== null) return number * (column.multiply ?? 1);
+      return found.value === null || found.value === undefined ? null : String(found.value);
+    }),
+  ]);
+  return { type: "table", title: spec.title, columns: [...axes, ...spec.columns.map((c) => c.label)], rows };
+}
+
+const MIME: Record<string, string> = {
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".svg": "image/svg+xml",
+  ".webp": "image/webp",
+};
+
+async function buildFigures(spec: FigureSpec, ctx: BuildContext): Promise<Block[]> {
+  const blocks: Block[] = [];
+  for (const { result, value } of resolveRef(ref(spec.from), ctx.inputs)) {
+    if (typeof value !== "string") {
+      throw new Error(`${spec.from}: expected a file name, got ${JSON.stringify(value)}`);
+    }
+    const source = join(result.outDir, value);
+    const caption = [spec.caption ?? basename(value), armText(result)].filter(Boolean).join(" - ");
+    if (spec.embed) {
+      const mime = MIME[extname(value).toLowerCase()] ?? "application/octet-stream";
+      const base64 = btoa(
+        Array.from(await Deno.readFile(source), (byte) => String.fromCharCode(byte)).join(""),
+      );
+      blocks.push({ type: "figure", src: `data:${mime};base64,${base64}`, caption });
+      continue;
+    }
+    const arm = result.matrix ? `-${armDirName(result.matrix)}` : "";
+    const name = `figures/${result.stage}${arm}-${basename(value)}`;
+    await Deno.mkdir(join(ctx.outDir, "figures"), { recursive: true });
+    await Deno.copyFile(source, join(ctx.outDir, name));
+    ctx.files[`figure-${Object.keys(ctx.files).length}`] = name;
+    blocks.push({ type: "figure", src: encodeURI(name), caption });
+  }
+  return blocks;
+}
+
+/** Turns one section of the report params into page blocks (reading upstream outputs, copying figures). */
+export async function buildSection(section: Section, ctx: BuildContext): Promise<Block[]> {
+  if ("text" in section) return [{ type: "text", text: section.text }];
+  if ("heading" in section) return [{ type: "heading", text: section.heading }];
+  if ("chart" in section) return [buildChart(section.chart, ctx)];
+  if ("table" in section) return [buildTable(section.table, ctx)];
+  if ("figure" in section) return await buildFigures(section.figure, ctx);
+  const rows = section.claims.map((row) => buildClaimRow(row, ctx));
+  ctx.claimRows.push(...rows);
+  const contexts = [...new Set(rows.map((row) => row.claimId))]
+    .map((id) => findClaim(id)!)
+    .filter((claim) => claim.context)
+    .map((claim) => `**${claim.id}**: ${claim.context}`);
+  return [
+    { type: "claims-table", rows },
+    ...(contexts.length ? [{ type: "text" as const, text: contexts.join("\n\n") }] : []),
+  ];
+}
+
+export function buildProvenance(run: RunInfo, preset: string): Provenance {
+  const stages = [...run.completed.values()];
+  const datasets: Record<string, string> = {};
+  for (const stage of stages) Object.assign(datasets, stage.datasets);
+  return {
+    pipeline: run.pipeline.name,
+    preset,
+    overrides: run.overrides,
+    seed: run.seed,
+    adapter: run.adapter,
+    denoVersion: run.denoVersion,
+    gitCommit: run.gitCommit,
+    generatedAt: new Date().toISOString(),
+    datasets,
+    stages: stages.map((stage) => ({
+      id: stage.id,
+      kind: stage.kind,
+      durationMs: stage.durationMs,
+      cached: stage.cached,
+      preset: stage.preset,
+      finishedAt: stage.finishedAt,
+    })),
+  };
+}

@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import {
+  CIFAR10_ARCHIVE_SHA256,
+  CIFAR10_CLASSES,
+  CIFAR10_KNOWN_BIN_SHA256,
+  downloadCifar10,
+  type DownloadProgress,
+  loadCifar10,
+} from "../src/data/cifar10.ts";
+import { readTarGz } from "../src/data/tar.ts";
+import { sha256File } from "../src/data/util.ts";
+
+const REAL = new URL("../.cache/data/", import.meta.url).pathname;
+const hasReal = (() => {
+  try {
+    return Deno.statSync(REAL + "cifar-10-batches-bin/test_batch.bin").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+const FILES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"];
+
+/**
+ * A tiny archive packed like the official one (cifar-10-batches-bin/ with six .bin batches and batches.meta.txt),
+ * `records` images per batch; image k of batch b has label (b + k) % 10 and every pixel byte (b * 16 + k) & 255.
+ */
+async function tinyArchive(dir: string, records = 3): Promise<string> {
+  const bin = `${dir}/src/cifar-10-batches-bin`;
+  await Deno.mkdir(bin, { recursive: true });
+  for (let b = 0; b < FILES.length; b++) {
+    const data = new Uint8Array(records * 3073);
+    for (let k = 0; k < records; k++) {
+      data[k * 3073] = (b + k) % 10;
+      data.fill((b * 16 + k) & 255, k * 3073 + 1, (k + 1) * 3073);
+    }
+    await Deno.writeFile(`${bin}/${FILES[b]}.bin`, data);
+  }
+  await Deno.writeTextFile(`${bin}/batches.meta.txt`, CIFAR10_CLASSES.join("\n") + "\n\n");
+  const archive = `${dir}/cifar-10-binary.tar.gz`;
+  const out = await new Deno.Command("tar", {
+    args: ["-czf", archive, "-C", `${dir}/src`, "cifar-10-batches-bin"],
+  })
+    .output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return archive;
+}
+
+Deno.test("loadCifar10: synthetic archive and folder give the same data and checksum", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const archive = await tinyArchive(dir);
+    const a = await loadCifar10(archive);
+    const f = await loadCifar10(`${dir}/src`);
+    const g = await loadCifar10(`${dir}/src/cifar-10-batches-bin`);
+    assert.equal(a.train.count, 15);
+    assert.equal(a.test.count, 3);
+    assert.deepEqual(a.train.classes, CIFAR10_CLASSES);
+    assert.deepEqual(Array.from(a.train.labels.subarray(0, 6)), [0, 1, 2, 1, 2, 3]);
+    // Image 4 of the train set = batch 2 (b = 1), record 1: pixels (16 + 1).
+    assert.equal(a.train.pixels[4 * 3072 + 100], 17);
+    assert.deepEqual(a.test.labels, Int32Array.of(5, 6, 7));
+    assert.equal(a.checksum, f.checksum);
+    assert.equal(g.checksum, f.checksum);
+    assert.deepEqual(a.train.pixels, f.train.pixels);
+    assert.equal(a.variant, "unknown");
+    // A folder holding only the archive also works.
+    const only = `${dir}/only`;
+    await Deno.mkdir(only);
+    await Deno.copyFile(archive, `${only}/cifar-10-binary.tar.gz`);
+    assert.equal((await loadCifar10(only)).checksum, a.checksum);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadCifar10: clear errors", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(() => loadCifar10(`${dir}/missing`), /does not exist/);
+    await assert.rejects(() => loadCifar10(dir), /holds neither cifar-10-batches-bin/);
+    const archive = await tinyArchive(dir);
+    // A truncated batch file.
+    const b1 = `${dir}/src/cifar-10-batches-bin/data_batch_1.bin`;
+    await Deno.writeFile(b1, (await Deno.readFile(b1)).subarray(0, 5000));
+    await assert.rejects(
+      () => loadCifar10(`${dir}/src`),
+      /data_batch_1\.bin: 5000 bytes is not a whole number/,
+    );
+    // A truncated archive.
+    const bytes = await Deno.readFile(archive);
+    await Deno.writeFile(`${dir}/cut.tar.gz`, bytes.subarray(0, bytes.length >> 1));
+    await assert.rejects(() => loadCifar10(`${dir}/cut.tar.gz`), /cut\.tar\.gz: /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("downloadCifar10: local server, checksum mismatch, cache hit, local path", async () => {
+  const dir = await Deno.makeTempDir();
+  const archive = await tinyArchive(dir);
+  const body = await Deno.readFile(archive);
+  const sha = await sha256File(archive);
+  let requests = 0;
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    (req) => {
+      requests++;
+      if (new URL(req.url).pathname === "/missing.tar.gz") return new Response("no", { status: 404 });
+      return new Response(body, { headers: { "content-length": String(body.length) } });
+    },
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/cifar-10-binary.tar.gz`;
+  try {
+    const cacheDir = `${dir}/cache`;
+    // Wrong digest (the default is the official archive's): error, nothing cached.
+    await assert.rejects(
+      () => downloadCifar10({ url, cacheDir, onProgress: () => {} }),
+      new RegExp(`checksum mismatch.*expected sha-256 ${CIFAR10_ARCHIVE_SHA256}, got ${sha}`),
+    );
+    assert.deepEqual([...Deno.readDirSync(cacheDir)], []);
+    // Right digest: downloaded with progress reports.
+    const seen: DownloadProgress[] = [];
+    const r = await downloadCifar10({ url, cacheDir, sha256: sha, onProgress: (p) => seen.push({ ...p }) });
+    assert.equal(r.cached, false);
+    assert.equal(r.sha256, sha);
+    assert.equal(seen.at(-1)!.received, body.length);
+    assert.equal(seen.at(-1)!.total, body.length);
+    assert.deepEqual(await Deno.readFile(r.path), body);
+    const ds = await loadCifar10(r.path);
+    assert.equal(ds.train.count, 15);
+    // Cache hit: no request.
+    const before = requests;
+    const again = await downloadCifar10({ url, cacheDir, sha256: sha.toUpperCase(), onProgress: () => {} });
+    assert.equal(again.cached, true);
+    assert.equal(requests, before);
+    // HTTP errors name the address; local paths work like mirrors.
+    await assert.rejects(
+      () =>
+        downloadCifar10({
+          url: url.replace("cifar-10-binary", "missing"),
+          cacheDir: `${dir}/c2`,
+          sha256: sha,
+        }),
+      /HTTP 404/,
+    );
+    const local = await downloadCifar10({
+      url: archive,
+      cacheDir: `${dir}/c3`,
+      sha256: sha,
+      onProgress: () => {},
+    });
+    assert.equal(local.sha256, sha);
+  } finally {
+    ac.abort();
+    await server.finished;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "loadCifar10: the real data in .cache/data",
+  ignore: !hasReal,
+  fn: async () => {
+    const ds = await loadCifar10(REAL);
+    assert.equal(ds.train.count, 50000);
+    assert.equal(ds.test.count, 10000);
+    assert.equal(ds.train.pixels.length, 50000 * 3072);
+    assert.equal(ds.variant, "jpeg-q75");
+    assert.deepEqual(ds.files, CIFAR10_KNOWN_BIN_SHA256["jpeg-q75"]);
+    // README: test record j has class j mod 10; every class has 5000 training images.
+    for (let j = 0; j < 10000; j += 997) assert.equal(ds.test.labels[j], j % 10);
+    const counts = new Array(10).fill(0);
+    for (const l of ds.train.labels) counts[l]++;
+    assert.deepEqual(counts, new Array(10).fill(5000));
+  },
+});
+
+Deno.test("readTarGz: GNU long names and pax paths", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const long = "d".repeat(120) + "/" + "f".repeat(110) + ".txt";
+    await Deno.mkdir(`${dir}/src/${"d".repeat(120)}`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/src/${long}`, "hello");
+    for (const format of ["gnu", "pax"]) {
+      const out = await new Deno.Command("tar", {
+        args: [`--format=${format}`, "-czf", `${dir}/${format}.tar.gz`, "-C", `${dir}/src`, "."],
+      }).output();
+      assert.ok(out.success);
+      const names: string[] = [];
+      for await (const e of readTarGz(`${dir}/${format}.tar.gz`)) {
+        names.push(e.name);
+        if (e.type === "file") assert.equal(new TextDecoder().decode(await e.bytes()), "hello");
+      }
+      assert.ok(names.includes(long), `${format}: ${names}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DIR,
+  loadFashionMnist,
+  parseIdx,
+} from "../src/data/fashion_mnist.ts";
+import { classCounts, validateImageSet } from "../src/data/types.ts";
+
+const hasReal = (() => {
+  try {
+    return Deno.statSync(`${FASHION_MNIST_DIR}/train-images-idx3-ubyte.gz`).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+function idx(magicType: number, dims: number[], data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + 4 * dims.length + data.length);
+  const dv = new DataView(out.buffer);
+  out.set([0, 0, magicType, dims.length]);
+  dims.forEach((d, i) => dv.setUint32(4 + 4 * i, d));
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
+async function gz(bytes: Uint8Array): Promise<Uint8Array> {
+  const s = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(s).arrayBuffer());
+}
+
+Deno.test({
+  name: "loadFashionMnist: the installed dataset",
+  ignore: !hasReal,
+  fn: async () => {
+    const ds = await loadFashionMnist();
+    assert.equal(ds.name, "fashion-mnist");
+    for (const [set, n] of [[ds.train, 60000], [ds.test, 10000]] as const) {
+      assert.equal(set.count, n);
+      assert.deepEqual([set.channels, set.height, set.width], [1, 28, 28]);
+      validateImageSet(set);
+      assert.deepEqual(classCounts(set), new Array(10).fill(n / 10));
+    }
+    assert.deepEqual(ds.train.classes, FASHION_MNIST_CLASSES);
+    // The first training image is an ankle boot (label 9), as in the dataset's own documentation.
+    assert.equal(ds.train.labels[0], 9);
+    assert.equal(Object.keys(ds.files!).length, 4);
+    assert.match(ds.checksum, /^[0-9a-f]{64}$/);
+  },
+});
+
+Deno.test("parseIdx: errors name the file", () => {
+  const good = idx(8, [2, 2, 2], new Uint8Array(8).fill(7));
+  assert.deepEqual(parseIdx(good, "g").dims, [2, 2, 2]);
+  assert.throws(
+    () => parseIdx(Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0), "x.idx"),
+    /x\.idx: bad IDX magic 0x1f8b0800/,
+  );
+  assert.throws(() => parseIdx(idx(0x0d, [2], new Uint8Array(8)), "f.idx"), /f\.idx: IDX element type 0xd/);
+  assert.throws(
+    () => parseIdx(good.subarray(0, good.length - 3), "t.idx"),
+    /t\.idx: truncated IDX file.*2x2x2 = 8 bytes, found 5/,
+  );
+  assert.throws(() => parseIdx(good.subarray(0, 9), "h.idx"), /h\.idx: truncated IDX header/);
+  assert.throws(() => parseIdx(good, "d.idx", 1), /d\.idx: IDX file has 3 dimensions, expected 1/);
+});
+
+Deno.test("loadFashionMnist: synthetic folder, plain and gzip'd, and its errors", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const write = async (name: string, bytes: Uint8Array, zip: boolean) =>
+      await Deno.writeFile(`${dir}/${name}${zip ? ".gz" : ""}`, zip ? await gz(bytes) : bytes);
+    const img = (n: number) => idx(8, [n, 3, 3], Uint8Array.from({ length: n * 9 }, (_, i) => i & 255));
+    const lab = (n: number) => idx(8, [n], Uint8Array.from({ length: n }, (_, i) => i % 10));
+    await write("train-images-idx3-ubyte", img(4), true);
+    await write("train-labels-idx1-ubyte", lab(4), false);
+    await write("t10k-images-idx3-ubyte", img(2), true);
+    await write("t10k-labels-idx1-ubyte", lab(2), true);
+    const ds = await loadFashionMnist(dir);
+    assert.deepEqual([ds.train.count, ds.test.count, ds.train.height], [4, 2, 3]);
+    assert.deepEqual(ds.train.labels, Int32Array.of(0, 1, 2, 3));
+    assert.equal(ds.train.pixels[10], 10);
+
+    await write("t10k-labels-idx1-ubyte", lab(3), true);
+    await assert.rejects(
+      () => loadFashionMnist(dir),
+      /t10k-labels-idx1-ubyte\.gz: 3 labels but .* holds 2 images/,
+    );
+    await write("t10k-labels-idx1-ubyte", idx(8, [2], Uint8Array.of(1, 12)), true);
+    await assert.rejects(() => loadFashionMnist(dir), /t10k-labels-idx1-ubyte\.gz: label 12 at index 1/);
+    const z = await gz(img(2));
+    await Deno.writeFile(`${dir}/t10k-images-idx3-ubyte.gz`, z.subarray(0, z.length - 6));
+    await assert.rejects(
+      () => loadFashionMnist(dir),
+      /t10k-images-idx3-ubyte\.gz: cannot decompress gzip data/,
+    );
+    await Deno.remove(`${dir}/t10k-images-idx3-ubyte.gz`);
+    await assert.rejects(
+      () => loadFashionMnist(dir),
+      /t10k-images-idx3-ubyte\(\.gz\) not found.*apt-get install/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,212 @@
+import assert from "node:assert/strict";
+import { Image } from "imagescript";
+import { extractTarGz, loadImageFolder } from "../src/data/image_folder.ts";
+import { openDataset } from "../src/data/open.ts";
+import { classCounts, validateImageSet } from "../src/data/types.ts";
+
+const IMAGENETTE = new URL("../../shared/data/imagenette/imagenette2-224.tar.gz", import.meta.url).pathname;
+const hasImagenette = (() => {
+  try {
+    return Deno.statSync(IMAGENETTE).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+const quiet = { log: () => {}, warn: () => {} };
+
+async function solid(path: string, w: number, h: number, rgb: [number, number, number]): Promise<void> {
+  const im = new Image(w, h);
+  im.fill(Image.rgbaToColor(...rgb, 255));
+  await Deno.writeFile(path, path.endsWith(".png") ? await im.encode() : await im.encodeJPEG(95));
+}
+
+/** train/cat: 4 good + 1 truncated JPEG; train/dog: 3; val: 1 + 1; plus a non-image file that is ignored. */
+async function makeFolder(root: string): Promise<void> {
+  for (const d of ["train/cat", "train/dog", "val/cat", "val/dog"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  }
+  await solid(`${root}/train/cat/a.png`, 40, 30, [255, 0, 0]);
+  await solid(`${root}/train/cat/b.jpg`, 30, 50, [10, 200, 10]);
+  await solid(`${root}/train/cat/c.PNG`, 20, 20, [0, 0, 255]);
+  await solid(`${root}/train/cat/d.jpeg`, 100, 60, [120, 120, 120]);
+  await solid(`${root}/train/dog/e.png`, 16, 16, [1, 2, 3]);
+  await solid(`${root}/train/dog/f.png`, 33, 17, [200, 100, 50]);
+  await solid(`${root}/train/dog/g.jpg`, 64, 64, [250, 250, 250]);
+  await solid(`${root}/val/cat/h.png`, 24, 24, [255, 0, 0]);
+  await solid(`${root}/val/dog/i.png`, 24, 24, [0, 255, 0]);
+  const jpg = await Deno.readFile(`${root}/train/cat/d.jpeg`);
+  await Deno.writeFile(`${root}/train/cat/broken.jpg`, jpg.subarray(0, jpg.length >> 1));
+  await Deno.writeTextFile(`${root}/train/cat/notes.txt`, "not an image");
+}
+
+Deno.test("loadImageFolder: decode, skip/fail bad images, cache hit and invalidation", async () => {
+  const dir = await Deno.makeTempDir();
+  const root = `${dir}/pets`;
+  const cacheDir = `${dir}/cache`;
+  try {
+    await makeFolder(root);
+    await assert.rejects(
+      () => loadImageFolder(root, { size: 8, cacheDir, ...quiet }),
+      /bad image .*train\/cat\/broken\.jpg: cannot decode: truncated JPEG.*onBadImage: "skip"/,
+    );
+    const warnings: string[] = [];
+    const opts = {
+      size: 8,
+      cacheDir,
+      onBadImage: "skip" as const,
+      log: () => {},
+      warn: (m: string) => warnings.push(m),
+    };
+    const ds = await loadImageFolder(root, opts);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /skipping bad image .*train\/cat\/broken\.jpg/);
+    assert.equal(ds.fromCache, false);
+    assert.deepEqual(ds.skipped.map((s) => s.file), ["train/cat/broken.jpg"]);
+    assert.deepEqual(ds.train.classes, ["cat", "dog"]);
+    assert.equal(ds.train.count, 7);
+    assert.equal(ds.test.count, 2);
+    validateImageSet(ds.train);
+    validateImageSet(ds.test);
+    assert.deepEqual(classCounts(ds.train), [4, 3]);
+    assert.deepEqual(ds.trainFiles, [
+      "train/cat/a.png",
+      "train/cat/b.jpg",
+      "train/cat/c.PNG",
+      "train/cat/d.jpeg",
+      "train/dog/e.png",
+      "train/dog/f.png",
+      "train/dog/g.jpg",
+    ]);
+    // a.png is solid red: every pixel of its 8x8 CHW block is (255, 0, 0).
+    const a = ds.train.pixels.subarray(0, 192);
+    assert.ok(a.subarray(0, 64).every((v) => v === 255) && a.subarray(64).every((v) => v === 0));
+    assert.deepEqual(ds.test.labels, Int32Array.of(0, 1));
+    // The checksum covers every listed file, the bad one too.
+    assert.equal(Object.keys(ds.files!).length, 10);
+
+    // Second load: from the shards, identical, nothing decoded.
+    const again = await loadImageFolder(root, opts);
+    assert.equal(again.fromCache, true);
+    assert.deepEqual(again.train.pixels, ds.train.pixels);
+    assert.deepEqual(again.test.labels, ds.test.labels);
+    assert.equal(again.checksum, ds.checksum);
+    assert.match(warnings.at(-1)!, /1 bad image\(s\) skipped/);
+    // fail mode still refuses a cache that skipped files.
+    await assert.rejects(() => loadImageFolder(root, { size: 8, cacheDir, ...quiet }), /broken\.jpg/);
+
+    // Changing a file (mtime) or S gives a new cache entry.
+    await Deno.utime(`${root}/val/dog/i.png`, new Date(), new Date(Date.now() + 5000));
+    const touched = await loadImageFolder(root, { ...opts, warn: () => {} });
+    assert.equal(touched.fromCache, false);
+    assert.notEqual(touched.cachePath, ds.cachePath);
+    const s16 = await loadImageFolder(root, { ...opts, size: 16, warn: () => {} });
+    assert.equal(s16.train.height, 16);
+    assert.equal(s16.fromCache, false);
+
+    // Workers and the calling thread decode identically.
+    const inline = await loadImageFolder(root, {
+      ...opts,
+      cacheDir: `${dir}/c2`,
+      workers: 0,
+      warn: () => {},
+    });
+    assert.deepEqual(inline.train.pixels, touched.train.pixels);
+    assert.equal(inline.checksum, touched.checksum);
+
+    const few = await loadImageFolder(root, { ...opts, maxPerClass: 1, cacheDir: `${dir}/c3` });
+    assert.deepEqual(few.trainFiles, ["train/cat/a.png", "train/dog/e.png"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadImageFolder: layout errors and class names from classes.tsv", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(() => loadImageFolder(dir, quiet), /train is missing/);
+    await Deno.mkdir(`${dir}/train/n01`, { recursive: true });
+    await assert.rejects(() => loadImageFolder(dir, quiet), /neither val\/ nor test\//);
+    await Deno.mkdir(`${dir}/test/n02`, { recursive: true });
+    await solid(`${dir}/train/n01/x.png`, 10, 10, [9, 9, 9]);
+    await assert.rejects(() => loadImageFolder(dir, quiet), /test\/n02 is not a class of the training split/);
+    await Deno.remove(`${dir}/test/n02`);
+    await Deno.mkdir(`${dir}/test/n01`);
+    await Deno.writeTextFile(`${dir}/classes.tsv`, "idx\twnid\tname\n0\tn01\ttench\n");
+    const ds = await loadImageFolder(dir, { size: 4, cacheDir: `${dir}/.c`, ...quiet });
+    assert.deepEqual(ds.train.classes, ["tench"]);
+    assert.deepEqual(ds.train.classIds, ["n01"]);
+    assert.equal(ds.test.count, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("extractTarGz and openDataset on an image-folder archive", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await makeFolder(`${dir}/src/pets`);
+    await Deno.remove(`${dir}/src/pets/train/cat/broken.jpg`);
+    const tgz = `${dir}/pets.tar.gz`;
+    const out = await new Deno.Command("tar", { args: ["-czf", tgz, "-C", `${dir}/src`, "pets"] }).output();
+    assert.ok(out.success);
+    assert.equal(await extractTarGz(tgz, `${dir}/x`, { filter: (n) => !n.includes("/dog/") }), true);
+    assert.ok(Deno.statSync(`${dir}/x/pets/train/cat/a.png`).isFile);
+    assert.throws(() => Deno.statSync(`${dir}/x/pets/train/dog/e.png`));
+    assert.equal(await extractTarGz(tgz, `${dir}/x`), false); // already there: left alone
+    const ds = await openDataset({
+      kind: "image-folder",
+      path: tgz,
+      cacheDir: `${dir}/cache`,
+      size: 8,
+      ...quiet,
+    });
+    assert.equal(ds.name, "pets");
+    assert.equal(ds.train.count, 7);
+    assert.ok(Deno.statSync(`${dir}/cache/data/pets/pets/val/dog/i.png`).isFile);
+    const whole = await Deno.readFile(tgz);
+    await Deno.writeFile(`${dir}/cut.tar.gz`, whole.subarray(0, whole.length >> 1));
+    await assert.rejects(() => extractTarGz(`${dir}/cut.tar.gz`, `${dir}/y`), /cut\.tar\.gz: /);
+    assert.throws(() => Deno.statSync(`${dir}/y`)); // nothing half-extracted left behind
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "Imagenette: two images per class and split from the shared archive",
+  ignore: !hasImagenette,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const taken = new Map<string, number>();
+      await extractTarGz(IMAGENETTE, `${dir}/x`, {
+        filter: (name) => {
+          const m = name.match(/^imagenette\/(train|val)\/(n\d+)\/.+\.JPEG$/);
+          if (!m) return name === "imagenette/classes.tsv" || name.endsWith("/");
+          const k = `${m[1]}/${m[2]}`;
+          const n = taken.get(k) ?? 0;
+          taken.set(k, n + 1);
+          return n < 2;
+        },
+      });
+      const ds = await loadImageFolder(`${dir}/x/imagenette`, {
+        size: 64,
+        cacheDir: `${dir}/cache`,
+        ...quiet,
+      });
+      assert.equal(ds.train.count, 20);
+      assert.equal(ds.test.count, 20);
+      assert.equal(ds.train.classes[0], "tench");
+      assert.equal(ds.train.classIds![0], "n01440764");
+      assert.deepEqual(classCounts(ds.test), new Array(10).fill(2));
+      // Real photos are not flat: some spread of values in every image.
+      for (let i = 0; i < ds.train.count; i++) {
+        const px = ds.train.pixels.subarray(i * 64 * 64 * 3, (i + 1) * 64 * 64 * 3);
+        assert.ok(Math.max(...px) - Math.min(...px) > 50, ds.trainFiles[i]);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

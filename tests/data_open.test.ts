@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { openDataset } from "../src/data/index.ts";
+import { defaultCacheDir, PROJECT_ROOT } from "../src/data/util.ts";
+
+const CIFAR_BUILT = (() => {
+  try {
+    return Deno.statSync(`${PROJECT_ROOT}/.cache/data/cifar-10-batches-bin/test_batch.bin`).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test("openDataset: missing data gives actionable errors", async () => {
+  await assert.rejects(
+    () => openDataset({ kind: "fashion-mnist", path: "/nonexistent/fmnist" }),
+    /apt-get install -y dataset-fashion-mnist.*pass path/,
+  );
+  await assert.rejects(() => openDataset({ kind: "cifar10", path: "/nonexistent/cifar" }), /does not exist/);
+  await assert.rejects(
+    () => openDataset({ kind: "image-folder", path: "/nonexistent/folder" }),
+    /is not a folder \(expected train\/<class>\/ and val\/<class>\/ inside\)/,
+  );
+  await assert.rejects(
+    () => openDataset({ kind: "image-folder", path: "/nonexistent/x.tar.gz" }),
+    /archive \/nonexistent\/x\.tar\.gz does not exist/,
+  );
+  // deno-lint-ignore no-explicit-any
+  await assert.rejects(() => openDataset({ kind: "mnist" as any }), /unknown kind mnist/);
+});
+
+Deno.test({
+  name: "defaultCacheDir: <project>/.cache by default",
+  // Only when ALEXNET_CACHE_DIR is unset; the test does not change the environment (tests share the process).
+  ignore: Deno.env.get("ALEXNET_CACHE_DIR") !== undefined,
+  fn: () => {
+    assert.equal(defaultCacheDir(), `${PROJECT_ROOT}/.cache`);
+    assert.ok(Deno.statSync(`${PROJECT_ROOT}/deno.json`).isFile);
+  },
+});
+
+Deno.test({
+  name: "openDataset: cifar10 from the default cache location",
+  ignore: !CIFAR_BUILT,
+  fn: async () => {
+    const ds = await openDataset({ kind: "cifar10", cacheDir: `${PROJECT_ROOT}/.cache` });
+    assert.equal(ds.name, "cifar10");
+    assert.equal(ds.train.count, 50000);
+    assert.equal(ds.test.count, 10000);
+  },
+});

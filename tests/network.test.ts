@@ -1,0 +1,87 @@
+// The GPU executor against the CPU reference on whole models, and the determinism of training.
+import assert from "node:assert/strict";
+import { Network } from "../src/nn/network.ts";
+import { cpuForward } from "../src/nn/cpu_network.ts";
+import { initialValues } from "../src/nn/init.ts";
+import { alexnet } from "../src/models/alexnet.ts";
+import { type ModelSpec, parameterCount } from "../src/nn/spec.ts";
+import { softmaxCrossEntropy, summariseStats } from "../src/nn/ops/loss.ts";
+import { unpadMatrix } from "../src/nn/layout.ts";
+import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
+
+Deno.test("paper AlexNet has 60,965,224 parameters", () => {
+  assert.equal(parameterCount(alexnet()), 60965224);
+});
+
+Deno.test("paper AlexNet forward at batch 2 (two towers, LRN, overlapping pooling) matches the CPU reference", async () => {
+  const gpu = await testGpu();
+  const spec = alexnet({ classes: 1000 });
+  // Larger weights than the paper's N(0, 0.01) so signals do not vanish through eight layers.
+  const weights = initialValues(spec, 3);
+  for (const [name, v] of weights) {
+    if (name.endsWith(".weight")) v.forEach((_, i) => (v[i] *= name === "conv1.weight" ? 4 : 3));
+  }
+  const net = new Network(gpu, spec);
+  net.loadWeights(weights);
+  const n = 2;
+  const x = randomData(n * 3 * 227 * 227, 9, 1);
+  const logits = net.forward(gpu.fromArray([n, 3, 227, 227], x), { training: false });
+  const got = unpadMatrix(await logits.read(), n, 1000, net.classesP);
+  const want = cpuForward(spec, weights, x, n);
+  const err = maxRelDiff(got, want);
+  assert.ok(err < 1e-4, `relative error ${err}`);
+  assert.ok(Math.max(...want.map(Math.abs)) > 1e-3, "logits are not vanishingly small");
+  net.destroy();
+});
+
+const small: ModelSpec = {
+  name: "small-test-cnn",
+  description: "a tiny CNN for training tests",
+  input: [3, 12, 12],
+  classes: 5,
+  layers: [
+    { type: "conv", name: "c1", out: 8, kernel: 3, pad: 1, init: { std: 0.2 } },
+    { type: "relu" },
+    { type: "lrn", size: 3, alpha: 1e-3, beta: 0.75, k: 2 },
+    { type: "maxpool", size: 3, stride: 2, ceil: true },
+    { type: "conv", name: "c2", out: 6, kernel: 3, groups: 2, init: { std: 0.2 } },
+    { type: "tanh" },
+    { type: "avgpool", size: 2, stride: 2 },
+    { type: "fc", name: "f1", out: 10, init: { std: 0.2 } },
+    { type: "relu" },
+    { type: "dropout", p: 0.3 },
+    { type: "fc", name: "f2", out: 5, init: { std: 0.2 } },
+  ],
+};
+
+async function trainSteps(seed: number, steps: number) {
+  const gpu = await testGpu();
+  const net = new Network(gpu, small, seed);
+  const n = 6;
+  const x = gpu.fromArray([n, 3, 12, 12], randomData(n * 3 * 144, 100));
+  const labels = gpu.tensor([n]);
+  gpu.writeU32(labels, [0, 1, 2, 3, 4, 0]);
+  const losses: number[] = [];
+  for (let step = 0; step < steps; step++) {
+    const logits = net.forward(x, { training: true, seed, step });
+    const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, small.classes);
+    net.backward(dlogits);
+    net.sgdStep({ lr: 0.05, momentum: 0.9, weightDecay: 0.0005 });
+    losses.push(summariseStats(await stats.read(), n).loss);
+    gpu.release(dlogits, stats, logits);
+  }
+  const weights = await net.exportWeights();
+  net.destroy();
+  gpu.release(x, labels);
+  return { losses, weights };
+}
+
+Deno.test("training a small CNN on a fixed batch lowers its loss, and the same seed gives identical weights", async () => {
+  const a = await trainSteps(5, 30);
+  const b = await trainSteps(5, 30);
+  const lastFive = a.losses.slice(-5).reduce((s, v) => s + v, 0) / 5;
+  assert.ok(lastFive < a.losses[0] * 0.7, `loss ${a.losses[0]} -> ${lastFive} (mean of the last five steps)`);
+  for (const [name, v] of a.weights) assert.deepEqual(v, b.weights.get(name), `${name} differs between runs`);
+  const c = await trainSteps(6, 2);
+  assert.notDeepEqual(c.weights.get("c1.weight"), a.weights.get("c1.weight"));
+});

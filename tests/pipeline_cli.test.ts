@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { defaultPresetForAdapter, runReproduceCli } from "../src/pipeline/cli.ts";
+import { lockfilePath, readLockfile } from "../src/pipeline/lockfile.ts";
+import type { StageKind, StageResult } from "../src/pipeline/types.ts";
+
+const runs: string[] = [];
+
+/** Squares its input numbers (or `seed..seed+n-1` when it has no input). */
+const squareKind: StageKind = {
+  name: "square",
+  description: "squares numbers",
+  params: {
+    n: { type: "integer", doc: "how many numbers without input", default: 3 },
+    fail: { type: "boolean", doc: "throw instead", default: false },
+  },
+  run(ctx) {
+    runs.push(`${ctx.pipeline}/${ctx.id}`);
+    if (ctx.params.fail) throw new Error("asked to fail");
+    const input = ctx.inputs.source as StageResult | undefined;
+    const values = (input?.outputs.values as number[] | undefined) ??
+      Array.from({ length: ctx.params.n as number }, (_, i) => ctx.seed + i);
+    return Promise.resolve({ values: values.map((v) => v * v) });
+  },
+};
+
+const ALPHA = `title: Alpha
+claims: [lrn]
+stages:
+  source: {kind: square, params: {n: 2}}
+  squared: {kind: square, needs: source}
+`;
+const BETA = `title: Beta
+claims: [overlap]
+presets:
+  quick: {source.n: 1}
+stages:
+  source: {kind: square}
+`;
+
+async function project(files: Record<string, string> = { "alpha.yaml": ALPHA, "beta.yaml": BETA }) {
+  runs.length = 0;
+  const root = await Deno.makeTempDir({ prefix: "pipeline-cli-" });
+  await Deno.mkdir(join(root, "pipelines"));
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.writeTextFile(join(root, "pipelines", name), text);
+  }
+  const lines: string[] = [];
+  let presetAsked = 0;
+  const cli = (...args: string[]) =>
+    runReproduceCli(args, {
+      stageKinds: [squareKind],
+      chooseDefaultPreset: () => {
+        presetAsked++;
+        return defaultPresetForAdapter(true);
+      },
+      describeAdapter: () => "Test adapter (software)",
+      projectRoot: root,
+      log: (line) => lines.push(line),
+    });
+  return {
+    root,
+    lines,
+    cli,
+    presetAsked: () => presetAsked,
+    output: () => lines.join("\n"),
+    [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }),
+  };
+}
+
+Deno.test("no names: runs every pipeline in file order, default preset, then writes the index", async () => {
+  await using p = await project();
+  assert.equal(await p.cli(), 0, p.output());
+  assert.deepEqual(runs, ["alpha/source", "alpha/squared", "beta/source"]);
+  assert.equal(p.presetAsked(), 1);
+  const lock = (await readLockfile(lockfilePath(join(p.root, "results"), "alpha")))!;
+  assert.equal(lock.preset, "cpu", "software adapter -> cpu preset, recorded in the lockfile");
+  const squared = JSON.parse(await Deno.readTextFile(join(p.root, "results/alpha/squared/outputs.json")));
+  assert.deepEqual(squared.values, [1, 16]);
+  const index = await Deno.readTextFile(join(p.root, "results/index.html"));
+  assert.match(index, /Alpha/);
+  assert.match(index, /not run yet/, "claims no pipeline addresses are listed as not run yet");
+
+  runs.length = 0;
+  assert.equal(await p.cli("alpha", "--preset", "full"), 0);
+  assert.deepEqual(runs, [], "same params under another preset: nothing to do");
+  assert.equal(p.presetAsked(), 1, "--preset given, so the adapter is not consulted");
+});
+
+Deno.test("--set, --force and --dry-run from the command line", async () => {
+  await using p = await project();
+  await p.cli("--preset", "cpu");
+  runs.length = 0;
+  assert.equal(await p.cli("--preset", "cpu", "--set", "seed=5"), 0);
+  assert.deepEqual(runs, ["alpha/source", "alpha/squared", "beta/source"], "seed is part of every identity");
+  runs.length = 0;
+  assert.equal(await p.cli("alpha", "--preset", "cpu", "--set", "seed=5", "--set", "source.n=[1]"), 2);
+  assert.match(p.output(), /--set source\.n=\[1\]: source\.n: expected integer, got a list/);
+
+  p.lines.length = 0;
+  assert.equal(
+    await p.cli("--preset", "cpu", "--set", "seed=5", "--set", "squared.fail=true", "--dry-run"),
+    0,
+  );
+  assert.deepEqual(runs, []);
+  assert.match(p.output(), /\[alpha\] squared: would run \(params changed: fail false -> true\)/);
+  assert.match(p.output(), /\[beta\] source: cached/);
+
+  runs.length = 0;
+  assert.equal(await p.cli("--preset", "cpu", "--set", "seed=5", "--force", "squared"), 0);
+  assert.deepEqual(runs, ["alpha/squared"]);
+  runs.length = 0;
+  // A bare --force followed by a pipeline name forces every stage of that pipeline.
+  assert.equal(await p.cli("--preset", "cpu", "--set", "seed=5", "--force", "beta"), 0);
+  assert.deepEqual(runs, ["beta/source"]);
+  runs.length = 0;
+  assert.equal(await p.cli("--preset", "cpu", "--set", "seed=5", "--force=alpha/source"), 0);
+  assert.deepEqual(runs, ["alpha/source"]);
+  assert.equal(await p.cli("--preset", "cpu", "--force", "sqared"), 2);
+  assert.match(p.output(), /--force sqared: no stage "sqared" \(did you mean "squared"\?\)/);
+});
+
+Deno.test("problems stop the run before anything runs, with exit code 2", async () => {
+  await using p = await project({
+    "alpha.yaml": ALPHA,
+    "beta.yaml": BETA.replace("kind: square}", "kind: sqaure}"),
+  });
+  assert.equal(await p.cli("--preset", "cpu"), 2);
+  assert.deepEqual(runs, []);
+  assert.match(
+    p.output(),
+    /pipelines\/beta\.yaml:6:12: stages\.source\.kind: unknown stage kind "sqaure" \(did you mean "square"\?\)/,
+  );
+  assert.match(p.output(), /nothing was run/);
+
+  assert.equal(await p.cli("alpah"), 2);
+  assert.match(p.output(), /unknown pipeline "alpah" \(did you mean "alpha"\?\)/);
+  assert.equal(await p.cli("alpha", "--preset", "quick"), 2, "quick is only declared by beta");
+  assert.match(p.output(), /no preset "quick"/);
+  assert.equal(await p.cli("alpha", "--sett", "x=1"), 2);
+  assert.match(p.output(), /Unknown option '--sett'/);
+  assert.equal(await p.cli("alpha", "--preset", "cpu", "--set", "sorce.n=1"), 2);
+  assert.match(p.output(), /--set sorce\.n=1: sorce\.n: unknown stage "sorce" \(did you mean "source"\?\)/);
+  assert.deepEqual(runs, []);
+});
+
+Deno.test("a failing stage makes the exit code 1 and is listed; --list describes pipelines and kinds", async () => {
+  await using p = await project();
+  assert.equal(await p.cli("alpha", "--preset", "cpu", "--set", "squared.fail=true"), 1);
+  assert.match(p.output(), /FAILED alpha\/squared: asked to fail/);
+
+  p.lines.length = 0;
+  assert.equal(await p.cli("--list"), 0);
+  assert.match(p.output(), /^alpha: Alpha {2}\(pipelines\/alpha\.yaml\)$/m);
+  assert.match(p.output(), /presets: smoke, cpu, full, quick/);
+  assert.match(p.output(), /- squared \(square\) <- source/);
+  assert.match(p.output(), /square: squares numbers\n\s+n: integer, default 3\./);
+  assert.match(p.output(), /report: Writes a self-contained HTML page/);
+});

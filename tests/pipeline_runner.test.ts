@@ -1,0 +1,305 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { parsePipeline } from "../src/pipeline/parse.ts";
+import { parseSetArgument, planPipeline } from "../src/pipeline/plan.ts";
+import type { StageInstance } from "../src/pipeline/plan.ts";
+import { StageKindRegistry } from "../src/pipeline/registry.ts";
+import { runPipeline } from "../src/pipeline/runner.ts";
+import type { PipelineRunSummary } from "../src/pipeline/runner.ts";
+import { lockfilePath, readLockfile } from "../src/pipeline/lockfile.ts";
+import type { StageKind, StageResult } from "../src/pipeline/types.ts";
+
+// ---- test-only stage kinds doing real (tiny) work -------------------------------------------------------
+
+/** Instance ids in the order they actually ran, across one test. */
+const runs: string[] = [];
+/** Set by a test to make `fit` throw once at this epoch for the named instance. */
+const failures = new Map<string, number>();
+/** Mutable "dataset" whose checksum `range` reports. */
+let datasetVersion = "v1";
+
+const rangeKind: StageKind = {
+  name: "range",
+  description: "numbers start .. start+n-1, written to values.json",
+  params: {
+    n: { type: "integer", doc: "how many", required: true, min: 1 },
+    start: { type: "number", doc: "first value", default: 0 },
+  },
+  codeFiles: ["code/range.txt"],
+  datasetChecksums() {
+    return Promise.resolve({ "toy-dataset": `sha-${datasetVersion}` });
+  },
+  async run(ctx) {
+    runs.push(`${ctx.pipeline}/${ctx.id}`);
+    const values = Array.from({ length: ctx.params.n as number }, (_, i) => (ctx.params.start as number) + i);
+    await Deno.writeTextFile(join(ctx.outDir, "values.json"), JSON.stringify(values));
+    return { values, sum: values.reduce((a, b) => a + b, 0), files: { values: "values.json" } };
+  },
+};
+
+/** Gradient descent of w towards the mean of the upstream values; checkpoints every epoch and resumes. */
+const fitKind: StageKind = {
+  name: "fit",
+  description: "fits a scalar by gradient descent",
+  params: {
+    epochs: { type: "integer", doc: "steps", required: true },
+    lr: { type: "number", doc: "step size", required: true },
+  },
+  async run(ctx) {
+    runs.push(`${ctx.pipeline}/${ctx.id}`);
+    const data = ctx.inputs.data as StageResult;
+    const values = data.outputs.values as number[];
+    const target = values.reduce((a, b) => a + b, 0) / values.length;
+    const checkpointPath = join(ctx.outDir, "checkpoint.json");
+    let state = { epoch: 0, w: 0, history: [] as { epoch: number; loss: number }[] };
+    let resumedFrom = 0;
+    if (ctx.resuming) {
+      state = JSON.parse(await Deno.readTextFile(checkpointPath));
+      resumedFrom = state.epoch;
+    }
+    for (let epoch = state.epoch + 1; epoch <= (ctx.params.epochs as number); epoch++) {
+      if (failures.get(ctx.id) === epoch) {
+        failures.delete(ctx.id);
+        throw new Error(`simulated crash at epoch ${epoch}`);
+      }
+      state.w -= (ctx.params.lr as number) * 2 * (state.w - target);
+      state.history.push({ epoch, loss: (state.w - target) ** 2 });
+      state.epoch = epoch;
+      await Deno.writeTextFile(checkpointPath, JSON.stringify(state));
+      ctx.progress(epoch, ctx.params.epochs as number, `loss ${state.history.at(-1)!.loss.toFixed(4)}`);
+    }
+    return {
+      w: state.w,
+      loss: state.history.at(-1)!.loss,
+      history: state.history,
+      resumedFrom,
+      lrType: typeof ctx.params.lr,
+    };
+  },
+};
+
+const summariseKind: StageKind = {
+  name: "summarise",
+  description: "picks the arm with the lowest final loss",
+  params: {},
+  run(ctx) {
+    runs.push(`${ctx.pipeline}/${ctx.id}`);
+    const arms = ctx.inputs.fit as StageResult[];
+    const best = arms.reduce((a, b) => ((a.outputs.loss as number) <= (b.outputs.loss as number) ? a : b));
+    return Promise.resolve({ arms: arms.map((arm) => arm.id), best: best.matrix!.lr });
+  },
+};
+
+const registry = new StageKindRegistry([rangeKind, fitKind, summariseKind]);
+
+const PIPELINE = `title: Toy pipeline
+matrix:
+  lr: [0.1, 0.3]
+presets:
+  smoke: {fit.epochs: 2}
+stages:
+  data:
+    kind: range
+    params: {n: 4}
+  fit:
+    kind: fit
+    foreach: matrix
+    needs: data
+    params: {epochs: 5, lr: "\${matrix.lr}"}
+  summary:
+    kind: summarise
+    needs: [fit]
+  side:
+    kind: range
+    params: {n: 2, start: 10}
+`;
+
+interface Harness extends AsyncDisposable {
+  root: string;
+  results: string;
+  lines: string[];
+  run(options?: {
+    sets?: string[];
+    preset?: string;
+    dryRun?: boolean;
+    force?: boolean | ((instance: StageInstance) => boolean);
+    text?: string;
+  }): Promise<PipelineRunSummary>;
+}
+
+async function harness(): Promise<Harness> {
+  runs.length = 0;
+  failures.clear();
+  datasetVersion = "v1";
+  const root = await Deno.makeTempDir({ prefix: "pipeline-runner-" });
+  await Deno.mkdir(join(root, "code"));
+  await Deno.writeTextFile(join(root, "code/range.txt"), "version 1");
+  const lines: string[] = [];
+  const results = join(root, "results");
+  return {
+    root,
+    results,
+    lines,
+    [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }),
+    run: (options = {}) => {
+      const definition = parsePipeline("pipelines/toy.yaml", options.text ?? PIPELINE, registry);
+      const plan = planPipeline(definition, registry, {
+        preset: options.preset ?? "cpu",
+        sets: (options.sets ?? []).map(parseSetArgument),
+      });
+      return runPipeline(plan, {
+        resultsDir: results,
+        projectRoot: root,
+        dryRun: options.dryRun,
+        force: options.force,
+        log: (line) => lines.push(line),
+        progressIntervalMs: 0,
+      });
+    },
+  };
+}
+
+const ALL = ["toy/data", "toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/summary", "toy/side"];
+
+Deno.test("first run runs everything in dependency order; matrix arms get their own directories", async () => {
+  await using h = await harness();
+  const summary = await h.run();
+  assert.deepEqual(runs, ALL);
+  assert.ok(summary.ok);
+  const fit = JSON.parse(await Deno.readTextFile(join(h.results, "toy/fit/lr=0.3/outputs.json")));
+  assert.equal(fit.lrType, "number", "a whole-string ${matrix.lr} keeps the axis value's type");
+  assert.ok(fit.loss < 1e-3);
+  const summaryOut = JSON.parse(await Deno.readTextFile(join(h.results, "toy/summary/outputs.json")));
+  assert.deepEqual(summaryOut.arms, ["fit[lr=0.1]", "fit[lr=0.3]"], "a non-matrix stage receives every arm");
+  assert.equal(summaryOut.best, "0.3");
+  assert.ok(
+    h.lines.some((line) => /\[toy\] fit\[lr=0\.1\]: 100% \(5\/5\) loss/.test(line)),
+    "progress lines",
+  );
+  assert.ok(h.lines.some((line) => /\[toy\] fit\[lr=0\.1\]: done in \d+\.\d s/.test(line)), "timing lines");
+});
+
+Deno.test("a second run runs nothing; the lockfile records every stage", async () => {
+  await using h = await harness();
+  await h.run();
+  runs.length = 0;
+  const summary = await h.run();
+  assert.deepEqual(runs, []);
+  assert.deepEqual(summary.cached.length, 5);
+  const lock = (await readLockfile(lockfilePath(h.results, "toy")))!;
+  assert.equal(lock.pipeline, "toy");
+  assert.equal(lock.preset, "cpu");
+  assert.deepEqual(Object.keys(lock.stages), ["data", "fit[lr=0.1]", "fit[lr=0.3]", "summary", "side"]);
+  const fit = lock.stages["fit[lr=0.1]"];
+  assert.equal(fit.status, "done");
+  assert.match(fit.inputHash, /^[0-9a-f]{64}$/);
+  assert.match(fit.outputHash!, /^[0-9a-f]{64}$/);
+  assert.equal(typeof fit.durationMs, "number");
+  assert.deepEqual(fit.params, { epochs: 5, lr: 0.1 });
+  assert.deepEqual(fit.matrix, { lr: "0.1" });
+  assert.equal(fit.outDir, "fit/lr=0.1");
+  assert.deepEqual(Object.keys(fit.upstream), ["data"]);
+  assert.equal(fit.upstream.data, lock.stages.data.outputHash);
+  assert.deepEqual(lock.stages.data.datasets, { "toy-dataset": "sha-v1" });
+});
+
+Deno.test("changing one parameter reruns only that stage and its dependants; dry run explains first", async () => {
+  await using h = await harness();
+  await h.run();
+  runs.length = 0;
+  const lockBefore = await Deno.readTextFile(lockfilePath(h.results, "toy"));
+  h.lines.length = 0;
+  const dry = await h.run({ sets: ["fit.epochs=6"], dryRun: true });
+  assert.deepEqual(runs, [], "a dry run runs nothing");
+  assert.equal(await Deno.readTextFile(lockfilePath(h.results, "toy")), lockBefore, "and writes nothing");
+  const reasons = Object.fromEntries(dry.decisions.map((d) => [d.id, `${d.action}: ${d.reason}`]));
+  assert.match(reasons["fit[lr=0.1]"], /^run: params changed: epochs 5 -> 6$/);
+  assert.match(reasons.summary, /^run: upstream will run: fit\[lr=0\.1\], fit\[lr=0\.3\]$/);
+  assert.match(reasons.data, /^cached/);
+  assert.ok(h.lines.some((line) => line === "[toy] fit[lr=0.3]: would run (params changed: epochs 5 -> 6)"));
+
+  const summary = await h.run({ sets: ["fit.epochs=6"] });
+  assert.deepEqual(runs, ["toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/summary"]);
+  assert.deepEqual(summary.cached, ["data", "side"]);
+  const lock = (await readLockfile(lockfilePath(h.results, "toy")))!;
+  assert.deepEqual(lock.overrides, { "fit.epochs": 6 }, "--set overrides are recorded");
+
+  runs.length = 0;
+  await h.run({ text: PIPELINE.replace("{n: 2, start: 10}", "{n: 3, start: 10}"), sets: ["fit.epochs=6"] });
+  assert.deepEqual(runs, ["toy/side"]);
+  runs.length = 0;
+  await h.run({ preset: "smoke" });
+  assert.deepEqual(
+    runs,
+    ["toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/summary", "toy/side"],
+    "preset changes epochs",
+  );
+});
+
+Deno.test("--force reruns named stages; identical outputs do not rerun dependants", async () => {
+  await using h = await harness();
+  await h.run();
+  runs.length = 0;
+  const summary = await h.run({ force: (instance) => instance.stage === "data" });
+  // data reran and produced byte-identical outputs, so nothing downstream of it needed to run.
+  assert.deepEqual(runs, ["toy/data"]);
+  assert.equal(summary.decisions.find((d) => d.id === "data")!.reason, "forced");
+  runs.length = 0;
+  await h.run({ force: true });
+  assert.deepEqual(runs, ALL);
+});
+
+Deno.test("a stage that throws midway is not marked done and resumes in its outDir next time", async () => {
+  await using h = await harness();
+  failures.set("fit[lr=0.3]", 3);
+  const first = await h.run();
+  assert.equal(first.ok, false);
+  assert.deepEqual(first.failed.map((f) => f.id), ["fit[lr=0.3]"]);
+  assert.deepEqual(first.blocked, ["summary"], "dependants of a failed stage are skipped");
+  assert.deepEqual(runs, ["toy/data", "toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/side"]);
+  let lock = (await readLockfile(lockfilePath(h.results, "toy")))!;
+  assert.equal(lock.stages["fit[lr=0.3]"].status, "failed");
+  assert.match(lock.stages["fit[lr=0.3]"].error!, /simulated crash at epoch 3/);
+  assert.equal(lock.stages.summary, undefined);
+
+  runs.length = 0;
+  const second = await h.run();
+  assert.ok(second.ok);
+  assert.deepEqual(runs, ["toy/fit[lr=0.3]", "toy/summary"]);
+  const fit = JSON.parse(await Deno.readTextFile(join(h.results, "toy/fit/lr=0.3/outputs.json")));
+  assert.equal(fit.resumedFrom, 2, "the stage found its checkpoint from the failed attempt");
+  assert.deepEqual(fit.history.map((entry: { epoch: number }) => entry.epoch), [1, 2, 3, 4, 5]);
+  assert.ok(
+    h.lines.some((line) => /fit\[lr=0\.3\]: running \(previous attempt failed .*\), resuming/.test(line)),
+  );
+
+  // A killed process leaves status "running": also rerun, also resumed.
+  lock = (await readLockfile(lockfilePath(h.results, "toy")))!;
+  lock.stages.side.status = "running";
+  await Deno.writeTextFile(lockfilePath(h.results, "toy"), JSON.stringify(lock));
+  runs.length = 0;
+  const third = await h.run({ dryRun: true });
+  assert.equal(third.decisions.find((d) => d.id === "side")!.reason, "previous attempt was interrupted");
+});
+
+Deno.test("code, dataset and on-disk output changes rerun the affected stages", async () => {
+  await using h = await harness();
+  await h.run();
+  runs.length = 0;
+  await Deno.writeTextFile(join(h.root, "code/range.txt"), "version 2");
+  let summary = await h.run();
+  assert.equal(summary.decisions.find((d) => d.id === "side")!.reason, "code changed");
+  assert.deepEqual(runs, ["toy/data", "toy/side"], "same outputs, so fit stays cached");
+
+  runs.length = 0;
+  datasetVersion = "v2";
+  summary = await h.run();
+  assert.equal(summary.decisions.find((d) => d.id === "data")!.reason, "datasets changed: toy-dataset");
+  assert.deepEqual(runs, ["toy/data", "toy/side"]);
+
+  runs.length = 0;
+  await Deno.writeTextFile(join(h.results, "toy/side/values.json"), "[0]");
+  summary = await h.run();
+  assert.equal(summary.decisions.find((d) => d.id === "side")!.reason, "outputs missing or changed on disk");
+  assert.deepEqual(runs, ["toy/side"]);
+});

@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Image } from "imagescript";
+import {
+  chromiumAvailable,
+  openOffline,
+  paintedPixels,
+  tableRows,
+  withChromium,
+} from "../src/report/browser.ts";
+import { renderPage } from "../src/report/html.ts";
+import type { ReportPage } from "../src/report/model.ts";
+import { formatNumber, formatSigned, inlineMarkup, jsonForScript } from "../src/report/format.ts";
+
+async function tinyPng(): Promise<Uint8Array> {
+  const image = new Image(16, 16);
+  for (let y = 1; y <= 16; y++) {
+    for (let x = 1; x <= 16; x++) image.setPixelAt(x, y, Image.rgbaToColor(x * 15, y * 15, 90, 255));
+  }
+  return await image.encode();
+}
+
+const PAGE: ReportPage = {
+  title: "LRN <ablation>",
+  subtitle: "pipeline lrn · preset smoke",
+  links: [{ text: "All results", href: "../index.html" }],
+  blocks: [
+    { type: "text", text: "Intro with `code` and **bold**.\n\nSecond paragraph." },
+    {
+      type: "line-chart",
+      title: "Validation error",
+      xLabel: "epoch",
+      yLabel: "top-1 error (%)",
+      series: [
+        { label: "lrn=on", points: [{ x: 1, y: 60 }, { x: 2, y: 45 }, { x: 3, y: 38.25 }] },
+        { label: "lrn=off", points: [{ x: 1, y: 62 }, { x: 2, y: 47 }, { x: 3, y: 39.5 }] },
+      ],
+    },
+    {
+      type: "claims-table",
+      rows: [{
+        claimId: "lrn",
+        section: "3.3",
+        claim: "local response normalisation on ImageNet",
+        metric: "top-1",
+        measures: "with LRN minus without, top-1 error",
+        unit: "%",
+        paper: -1.4,
+        reproduced: -1.25,
+        difference: 0.15,
+        directionMatches: true,
+        preset: "smoke",
+        scale: "toy, 3 epochs",
+      }],
+    },
+    { type: "figure", src: "figures/filters.png", caption: "conv1 filters" },
+    {
+      type: "provenance",
+      provenance: {
+        pipeline: "lrn",
+        preset: "smoke",
+        overrides: { "train.epochs": 3 },
+        seed: 7,
+        adapter: "test adapter",
+        denoVersion: Deno.version.deno,
+        gitCommit: "abc123",
+        generatedAt: "2025-01-01T00:00:00Z",
+        datasets: { cifar10: "deadbeef" },
+        stages: [{
+          id: "train[lrn=on]",
+          kind: "toy",
+          durationMs: 1234,
+          cached: false,
+          preset: "smoke",
+          finishedAt: "",
+        }],
+      },
+    },
+  ],
+};
+
+Deno.test("formatting helpers", () => {
+  assert.equal(formatNumber(37.5), "37.5");
+  assert.equal(formatNumber(0.123456), "0.12");
+  assert.equal(formatNumber(-0.001), "0");
+  assert.equal(formatSigned(0.41), "+0.41");
+  assert.equal(formatSigned(-1.4), "-1.4");
+  assert.equal(inlineMarkup("<b> `x` [a](b.html)"), '&lt;b&gt; <code>x</code> <a href="b.html">a</a>');
+  assert.equal(jsonForScript({ s: "</script>" }), '{"s":"\\u003c/script>"}');
+});
+
+Deno.test("a page without charts does not inline chart.js", async () => {
+  const html = await renderPage({ title: "t", blocks: [{ type: "text", text: "x" }] });
+  assert.ok(html.length < 10_000);
+  assert.doesNotMatch(html, /<script/);
+});
+
+Deno.test({
+  name: "a report page renders offline in Chromium: chart drawn, claims table numbers, figure loaded",
+  ignore: !chromiumAvailable(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "report-html-" });
+    try {
+      await Deno.mkdir(join(dir, "figures"));
+      await Deno.writeFile(join(dir, "figures/filters.png"), await tinyPng());
+      const html = await renderPage(PAGE);
+      assert.doesNotMatch(html, /(src|href)="https?:/, "nothing points at the network");
+      await Deno.writeTextFile(join(dir, "index.html"), html);
+      await withChromium(async (browser) => {
+        const opened = await openOffline(browser, join(dir, "index.html"));
+        try {
+          const { page } = opened;
+          assert.equal(await page.title(), "LRN <ablation>");
+          assert.equal(await page.evaluate("window.reportCharts.length"), 1);
+          assert.equal(await page.evaluate("Object.keys(Chart.instances).length"), 1);
+          assert.ok(await paintedPixels(page, "#chart-0") > 1000, "the chart canvas has drawn pixels");
+          const [cells] = await tableRows(page, "table.claims tbody tr");
+          assert.equal(cells[0], "lrn");
+          assert.equal(cells[3], "-1.4");
+          assert.equal(cells[4], "-1.25");
+          assert.equal(cells[5], "+0.15");
+          assert.equal(cells[6], "yes");
+          assert.equal(cells[7], "smoke");
+          assert.equal(await page.$eval("td.reproduced", (td) => td.getAttribute("data-value")), "-1.25");
+          assert.ok(
+            await page.$eval(
+              "figure.image img",
+              (img) => (img as unknown as { naturalWidth: number }).naturalWidth,
+            ) === 16,
+          );
+          assert.match(await page.textContent(".provenance") ?? "", /--set train\.epochs=3.*abc123/s);
+          assert.deepEqual(opened.errors, []);
+          assert.deepEqual(opened.blockedRequests, []);
+          assert.deepEqual(opened.failedRequests, []);
+        } finally {
+          await opened.close();
+        }
+        // The guard itself: a page that reaches for the network is caught.
+        await Deno.writeTextFile(join(dir, "online.html"), '<img src="http://example.invalid/x.png">');
+        const online = await openOffline(browser, join(dir, "online.html"));
+        assert.deepEqual(online.blockedRequests, ["http://example.invalid/x.png"]);
+        await online.close();
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Image } from "imagescript";
+import { runReproduceCli } from "../src/pipeline/cli.ts";
+import { formatIssue, PipelineValidationError } from "../src/pipeline/errors.ts";
+import { parsePipeline } from "../src/pipeline/parse.ts";
+import { planPipeline } from "../src/pipeline/plan.ts";
+import { StageKindRegistry } from "../src/pipeline/registry.ts";
+import type { StageKind } from "../src/pipeline/types.ts";
+import {
+  chromiumAvailable,
+  openOffline,
+  paintedPixels,
+  tableRows,
+  withChromium,
+} from "../src/report/browser.ts";
+import { reportStageKind } from "../src/report/stage.ts";
+
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Final errors per arm (fractions), chosen so the expected table numbers are easy to state. */
+const FINAL = { on: { top1: 0.4125, top5: 0.18 }, off: { top1: 0.425, top5: 0.195 } };
+
+/** A stand-in for a training stage: a decaying error curve and a small PNG "filter" image. */
+const toyTrainKind: StageKind = {
+  name: "toy-train",
+  description: "fake training curves",
+  params: {
+    epochs: { type: "integer", doc: "epochs", default: 4 },
+    lrn: { type: "enum", values: ["on", "off"], doc: "LRN", required: true },
+  },
+  async run(ctx) {
+    const final = FINAL[ctx.params.lrn as "on" | "off"];
+    const epochs = ctx.params.epochs as number;
+    const history = Array.from({ length: epochs }, (_, i) => ({
+      epoch: i + 1,
+      train_error: final.top1 - 0.1 + 0.3 / (i + 1),
+      val_error: final.top1 + 0.3 * (epochs - i - 1) / epochs,
+    }));
+    const image = new Image(12, 12);
+    image.fill(ctx.params.lrn === "on" ? 0x3366ccff : 0xcc6633ff);
+    await Deno.writeFile(join(ctx.outDir, "filters.png"), await image.encode());
+    return {
+      top1_error: final.top1,
+      top5_error: final.top5,
+      history,
+      scale: `toy data, ${epochs} epochs`,
+      files: { filters: "filters.png" },
+    };
+  },
+};
+
+const PIPELINE = `title: LRN ablation (toy)
+description: A toy run of the **section 3.3** ablation.
+claims: [lrn]
+matrix:
+  lrn: [on, off]
+stages:
+  train:
+    kind: toy-train
+    foreach: matrix
+    params: {lrn: "\${matrix.lrn}"}
+  report:
+    kind: report
+    needs: [train]
+    params:
+      sections:
+        - heading: Curves
+        - chart:
+            title: Validation error
+            y_label: top-1 error (%)
+            series:
+              - {from: train.history, x: epoch, y: val_error, label: "LRN {lrn}", multiply: 100}
+        - claims:
+            - claim: lrn
+              metric: top-1
+              difference: ["train[lrn=on].top1_error", "train[lrn=off].top1_error"]
+              multiply: 100
+            - claim: lrn
+              metric: top-5
+              difference: ["train[lrn=on].top5_error", "train[lrn=off].top5_error"]
+              multiply: 100
+        - table:
+            title: Final errors
+            rows: train
+            columns:
+              - {label: top-1 error (%), value: top1_error, multiply: 100}
+        - figure: {from: train.files.filters, caption: conv1 filters}
+        - figure: {from: "train[lrn=on].files.filters", caption: embedded, embed: true}
+`;
+
+Deno.test("report sections are validated before anything runs, with positions and suggestions", () => {
+  const registry = new StageKindRegistry([toyTrainKind, reportStageKind]);
+  const broken = PIPELINE
+    .replace("from: train.history", "from: trian.history")
+    .replace("metric: top-5", "metric: top5")
+    .replace('"train[lrn=on].top1_error"', '"train[lnr=on].top1_error"')
+    .replace("- heading: Curves", "- haeding: Curves")
+    .replace("rows: train", "rows: train\n            colour: red");
+  const definition = parsePipeline("pipelines/lrn-toy.yaml", broken, registry);
+  let error: unknown;
+  try {
+    planPipeline(definition, registry, { preset: "smoke" });
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof PipelineValidationError, String(error));
+  const text = error.issues.map(formatIssue).join("\n");
+  const expect = [
+    /lrn-toy\.yaml:16:11: stages\.report\.params\.sections\[0\]\.haeding: unknown section "haeding" \(did you mean "heading"\?\)/,
+    /lrn-toy\.yaml:21:24: stages\.report\.params\.sections\[1\]\.chart\.series\[0\]\.from: "trian" is not a stage this report needs \(did you mean "train"\?\)/,
+    /sections\[2\]\.claims\[0\]\.difference\[0\]: unknown matrix axis "lnr" \(did you mean "lrn"\?\)/,
+    /lrn-toy\.yaml:28:23: stages\.report\.params\.sections\[2\]\.claims\[1\]\.metric: claim "lrn" has no figure "top5" \(did you mean "top-5"\?\)/,
+    /lrn-toy\.yaml:34:13: stages\.report\.params\.sections\[3\]\.table\.colour: unknown key "colour" in a table/,
+  ];
+  for (const pattern of expect) assert.match(text, pattern);
+  assert.equal(error.issues.length, expect.length, text);
+});
+
+Deno.test({
+  name: "a pipeline with a report stage writes a page and the index; both open offline",
+  ignore: !chromiumAvailable(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "report-stage-" });
+    try {
+      await Deno.mkdir(join(dir, "pipelines"));
+      await Deno.writeTextFile(join(dir, "pipelines/lrn-toy.yaml"), PIPELINE);
+      const lines: string[] = [];
+      const cli = (...extra: string[]) =>
+        runReproduceCli(
+          ["--pipelines", join(dir, "pipelines"), "--results", join(dir, "results"), ...extra],
+          {
+            stageKinds: [toyTrainKind],
+            chooseDefaultPreset: () => "smoke",
+            describeAdapter: () => "toy adapter",
+            projectRoot: REPO_ROOT, // the report kind hashes src/report/ as its code
+            log: (line) => lines.push(line),
+          },
+        );
+      assert.equal(await cli("--set", "seed=3"), 0, lines.join("\n"));
+
+      const outputs = JSON.parse(await Deno.readTextFile(join(dir, "results/lrn-toy/report/outputs.json")));
+      assert.equal(outputs.page, "index.html");
+      const [top1, top5] = outputs.claims;
+      assert.equal(top1.paper, -1.4);
+      assert.ok(Math.abs(top1.reproduced - -1.25) < 1e-9);
+      assert.ok(Math.abs(top1.difference - 0.15) < 1e-9);
+      assert.equal(top1.directionMatches, true);
+      assert.equal(top1.preset, "smoke");
+      assert.equal(top1.scale, "toy data, 4 epochs");
+      assert.ok(Math.abs(top5.reproduced - -1.5) < 1e-9);
+
+      await withChromium(async (browser) => {
+        const report = await openOffline(browser, join(dir, "results/lrn-toy/report/index.html"));
+        try {
+          const { page } = report;
+          assert.ok(await paintedPixels(page, "#chart-0") > 1000);
+          const labels = await page.evaluate("window.reportCharts[0].data.datasets.map((d) => d.label)");
+          assert.deepEqual(labels, ["LRN on", "LRN off"]);
+          const lastPoint = await page.evaluate("window.reportCharts[0].data.datasets[1].data.at(-1)");
+          assert.deepEqual(lastPoint, { x: 4, y: 42.5 });
+          const claimCells = await tableRows(page, "table.claims tbody tr");
+          assert.deepEqual(claimCells.map((cells) => cells.slice(3, 8)), [
+            ["-1.4", "-1.25", "+0.15", "yes", "smoke"],
+            ["-1.2", "-1.5", "-0.3", "yes", "smoke"],
+          ]);
+          const tableCells = await tableRows(page, "table.data tbody tr");
+          assert.deepEqual(tableCells, [["on", "41.25"], ["off", "42.5"]]);
+          const images = await page.$$eval(
+            "figure.image img",
+            (imgs) => imgs.map((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
+          );
+          assert.deepEqual(images, [12, 12, 12]);
+          const sources = await page.$$eval(
+            "figure.image img",
+            (imgs) => imgs.map((img) => img.getAttribute("src")),
+          );
+          assert.deepEqual(sources.map((src) => src!.slice(0, 32)), [
+            "figures/train-lrn=on-filters.png",
+            "figures/train-lrn=off-filters.pn",
+            "data:image/png;base64,iVBORw0KGg",
+          ]);
+          const provenance = await page.textContent(".provenance") ?? "";
+          assert.match(provenance, /--set seed=3/);
+          assert.match(provenance, /toy adapter/);
+          assert.match(provenance, /train\[lrn=off\]/);
+          assert.deepEqual(report.errors, []);
+          assert.deepEqual(report.blockedRequests, []);
+          assert.deepEqual(report.failedRequests, []);
+        } finally {
+          await report.close();
+        }
+
+        const index = await openOffline(browser, join(dir, "results/index.html"));
+        try {
+          const { page } = index;
+          const href = await page.$eval('tr:has(code:text-is("lrn")) a', (a) => a.getAttribute("href"));
+          assert.equal(href, "lrn-toy/report/index.html");
+          const overlapRow = await page.textContent('tr:has(code:text-is("overlap"))') ?? "";
+          assert.match(overlapRow, /not run yet/);
+          const lrnRow = await page.textContent('tr:has(code:text-is("lrn"))') ?? "";
+          assert.match(lrnRow, /top-1: -1\.25 \(paper -1\.4, direction matches; smoke\)/);
+          // The page's link back to the index resolves.
+          await page.goto(new URL(href!, page.url()).href);
+          await page.click("text=All results");
+          assert.match(page.url(), /results\/index\.html$/);
+          assert.deepEqual(index.errors, []);
+        } finally {
+          await index.close();
+        }
+      });
+
+      lines.length = 0;
+      assert.equal(await cli("--set", "seed=3"), 0);
+      assert.match(lines.join("\n"), /0 ran, 3 cached/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
