@@ -50,13 +50,13 @@ const mulberry32 = (seed: number) => () => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
 
-const buildModel = (tf: Tf, seed: number): TF.Sequential => {
+const buildModel = (tf: Tf, seed: number, size: number): TF.Sequential => {
   let s = seed;
   const init = () => tf.initializers.glorotUniform({ seed: s++ });
   return tf.sequential({
     layers: [
       tf.layers.conv2d({
-        inputShape: [32, 32, 3],
+        inputShape: [size, size, 3],
         filters: 64,
         kernelSize: 5,
         padding: "same",
@@ -80,7 +80,14 @@ const buildModel = (tf: Tf, seed: number): TF.Sequential => {
   });
 };
 
-const run = async (batch: number, steps: number, warmup: number, seed: number, backend: string) => {
+const run = async (
+  batch: number,
+  steps: number,
+  warmup: number,
+  seed: number,
+  backend: string,
+  size: number,
+) => {
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) {
     return { ok: false, reason: "navigator.gpu is not available (Deno WebGPU disabled?)" };
   }
@@ -133,11 +140,11 @@ const run = async (batch: number, steps: number, warmup: number, seed: number, b
     gpuErrors.push((ev as GPUUncapturedErrorEvent).error.message);
   });
 
-  const model = buildModel(tf, seed);
+  const model = buildModel(tf, seed, size);
   const optimizer = tf.train.momentum(0.01, 0.9);
   const rand = mulberry32(seed);
   const labels = Int32Array.from({ length: batch }, () => Math.floor(rand() * 10));
-  const xs = tf.randomNormal([batch, 32, 32, 3], 0, 1, "float32", seed);
+  const xs = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", seed);
   const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), 10).toFloat());
 
   const step = async (): Promise<number> => {
@@ -172,6 +179,7 @@ const run = async (batch: number, steps: number, warmup: number, seed: number, b
       backend: tf.getBackend(),
       adapter: adapterName,
       batch,
+      size,
       steps,
       imagesPerSec: Number(((batch * steps) / (totalMs / 1000)).toFixed(2)),
       msPerStep: Number(msPerStep.toFixed(2)),
@@ -198,6 +206,8 @@ const main = async () => {
         warmup: { type: "string", default: "2" },
         seed: { type: "string", default: "1" },
         backend: { type: "string", default: "webgpu" }, // "cpu" only for cross-checking losses
+        // 32 = whole CIFAR images; 24 = the random crops cuda-convnet and TensorFlow's CIFAR tutorial train on.
+        size: { type: "string", default: "32" },
       },
     });
     const batch = Number(values.batch), steps = Number(values.steps);
@@ -207,7 +217,9 @@ const main = async () => {
     }
     if (!Number.isInteger(warmup) || warmup < 0) throw new Error("--warmup must be >= 0");
     if (!Number.isInteger(seed)) throw new Error("--seed must be an integer");
-    result = await run(batch, steps, warmup, seed, values.backend);
+    const size = Number(values.size);
+    if (!Number.isInteger(size) || size < 8) throw new Error("--size must be an integer >= 8");
+    result = await run(batch, steps, warmup, seed, values.backend, size);
   } catch (e) {
     result = { ok: false, reason: errorText(e) };
   }

@@ -17,31 +17,52 @@ struct Params {
 
 fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
-// src: x (NCHW, whole batch); dst: col [G][Kp][NCp].
-@compute @workgroup_size(256)
-fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  let per = p.Kp * p.NCp;
-  if (i >= per * p.G) { return; }
-  let g = i / per;
-  let k = (i % per) / p.NCp;
-  let j = i % p.NCp;
+// src: x (NCHW, whole batch); dst: col [G][Kp][NCp]. One thread writes four consecutive columns of one row k
+// (a vec4): the row's (channel, kh, kw) and the first column's (image, oh, ow) are decoded once, the rest by
+// stepping, since integer division dominates a gather kernel on CPU adapters.
+@group(0) @binding(2) var<storage, read_write> dst4: array<vec4f>;
+
+@compute @workgroup_size(64, 4)
+fn im2col(@builtin(global_invocation_id) gid: vec3u) {
+  let nc4 = p.NCp / 4u;
+  let j4 = gid.x;
+  let k = gid.y;
+  let g = gid.z;
+  if (j4 >= nc4 || k >= p.Kp) { return; }
+  let out = (g * p.Kp + k) * nc4 + j4;
+  if (k >= p.K) {
+    dst4[out] = vec4f(0.0);
+    return;
+  }
+  let kw = k % p.KW;
+  let kh = (k / p.KW) % p.KH;
+  let c = g * p.Cg + k / (p.KW * p.KH);
   let ohw = p.OH * p.OW;
-  var v = 0.0;
-  if (k < p.K && j < p.nb * ohw) {
-    let kw = k % p.KW;
-    let kh = (k / p.KW) % p.KH;
-    let c = g * p.Cg + k / (p.KW * p.KH);
-    let n = p.n0 + j / ohw;
-    let oh = (j % ohw) / p.OW;
-    let ow = j % p.OW;
+  let total = p.nb * ohw;
+  let j = j4 * 4u;
+  var n = j / ohw;
+  var oh = (j % ohw) / p.OW;
+  var ow = j % p.OW;
+  var v = vec4f(0.0);
+  //#unroll t 4
+  if (j + {t}u < total) {
     let ih = i32(oh * p.stride + kh) - i32(p.pad);
     let iw = i32(ow * p.stride + kw) - i32(p.pad);
     if (ih >= 0 && iw >= 0 && ih < i32(p.H) && iw < i32(p.W)) {
-      v = src[((n * p.C + c) * p.H + u32(ih)) * p.W + u32(iw)];
+      v[{t}] = src[(((p.n0 + n) * p.C + c) * p.H + u32(ih)) * p.W + u32(iw)];
     }
   }
-  dst[i] = v;
+  ow++;
+  if (ow == p.OW) {
+    ow = 0u;
+    oh++;
+    if (oh == p.OH) {
+      oh = 0u;
+      n++;
+    }
+  }
+  //#end
+  dst4[out] = v;
 }
 
 // src: dcol [G][Kp][NCp]; dst: dx (NCHW, whole batch), images n0..n0+nb-1. Gathers, so no atomics.
@@ -57,19 +78,23 @@ fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let g = c / p.Cg;
   let cg = c % p.Cg;
   let ohw = p.OH * p.OW;
+  // Output rows whose window covers ih: oh in [ceil((ih + pad - KH + 1) / stride), floor((ih + pad) / stride)];
+  // kh = ih + pad - oh*stride. Ranges instead of a test per (kh, kw) avoid a modulo per tap.
+  let th = i32(ih + p.pad);
+  let tw = i32(iw + p.pad);
+  let s = i32(p.stride);
+  let ohLo = max(0, (th - i32(p.KH) + s) / s);
+  let ohHi = min(i32(p.OH) - 1, th / s);
+  let owLo = max(0, (tw - i32(p.KW) + s) / s);
+  let owHi = min(i32(p.OW) - 1, tw / s);
+  let colBase = g * p.Kp * p.NCp + nl * ohw;
   var acc = 0.0;
-  for (var kh = 0u; kh < p.KH; kh++) {
-    let t = i32(ih + p.pad) - i32(kh);
-    if (t < 0 || u32(t) % p.stride != 0u) { continue; }
-    let oh = u32(t) / p.stride;
-    if (oh >= p.OH) { continue; }
-    for (var kw = 0u; kw < p.KW; kw++) {
-      let s = i32(iw + p.pad) - i32(kw);
-      if (s < 0 || u32(s) % p.stride != 0u) { continue; }
-      let ow = u32(s) / p.stride;
-      if (ow >= p.OW) { continue; }
+  for (var oh = ohLo; oh <= ohHi; oh++) {
+    let kh = u32(th - oh * s);
+    for (var ow = owLo; ow <= owHi; ow++) {
+      let kw = u32(tw - ow * s);
       let k = (cg * p.KH + kh) * p.KW + kw;
-      acc += src[(g * p.Kp + k) * p.NCp + nl * ohw + oh * p.OW + ow];
+      acc += src[colBase + k * p.NCp + u32(oh) * p.OW + u32(ow)];
     }
   }
   dst[(p.n0 + nl) * chw + (i % chw)] = acc;

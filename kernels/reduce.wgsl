@@ -40,3 +40,21 @@ fn row_sum(@builtin(global_invocation_id) gid: vec3u) {
   if (p.accumulate != 0u) { acc += dst[j]; }
   dst[j] = acc;
 }
+
+// Split-K GEMM epilogue: dst[offC + m*ldc + j] (+)= sum over slices s of partial s at [m][j], for m < M
+// (rows), j < N (columns), over `slices` partial products each padded to a multiple of 4 elements.
+struct SliceParams { M: u32, N: u32, slices: u32, accumulate: u32, ldc: u32, offC: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> q: SliceParams;
+
+@compute @workgroup_size(256)
+fn sum_slices(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= q.M * q.N) { return; }
+  let m = i / q.N;
+  let j = i % q.N;
+  var acc = 0.0;
+  for (var s = 0u; s < q.slices; s++) { acc += src[s * ((q.M * q.N + 3u) / 4u * 4u) + i]; }
+  let o = q.offC + m * q.ldc + j;
+  if (q.accumulate != 0u) { acc += dst[o]; }
+  dst[o] = acc;
+}

@@ -27,6 +27,13 @@ export class Gpu {
   readonly maxBinding: number;
   readonly maxWorkgroups: number;
   readonly stats: DispatchStats = { dispatches: 0, submits: 0 };
+  /** Prefixes profile labels (the network sets it to the layer being recorded). */
+  scope = "";
+  /**
+   * Which kernel variants to use: "cpu" (large register blocks, few threads: what llvmpipe/SwiftShader run
+   * fastest) or "gpu" (small blocks, many threads). Chosen from the adapter; ALEXNET_KERNELS=cpu|gpu overrides.
+   */
+  kernelVariant: "cpu" | "gpu";
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #uniform: GPUBuffer;
@@ -42,6 +49,8 @@ export class Gpu {
     this.pool = new BufferPool(device);
     this.maxBinding = adapter.limits.maxStorageBufferBindingSize ?? 134217728;
     this.maxWorkgroups = adapter.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    const forced = typeof Deno !== "undefined" ? Deno.env.get("ALEXNET_KERNELS") : undefined;
+    this.kernelVariant = forced === "cpu" || forced === "gpu" ? forced : adapter.isSoftware ? "cpu" : "gpu";
     this.#uniform = device.createBuffer({
       label: "uniform ring",
       size: UNIFORM_SLOT * UNIFORM_RING_SLOTS,
@@ -166,7 +175,9 @@ export class Gpu {
       // Profiling: one pass per dispatch, timestamped on the GPU at its start and end.
       this.#endPass();
       const index = this.#profile.labels.length;
-      this.#profile.labels.push(tag ? `${file}.${entry} ${tag}` : `${file}.${entry}`);
+      this.#profile.labels.push(
+        `${this.scope ? `${this.scope} | ` : ""}${file}.${entry}${tag ? ` ${tag}` : ""}`,
+      );
       pass = this.#enc().beginComputePass({
         timestampWrites: {
           querySet: this.#profile.querySet,

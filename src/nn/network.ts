@@ -192,6 +192,7 @@ export class Network {
     this.#forwardOptions = options;
     let cur = x;
     for (const run of this.layers) {
+      this.gpu.scope = `${layerLabel(run.layer)} forward`;
       const saved: Saved = { x: cur };
       const y = this.#forwardLayer(run, cur, saved, options);
       saved.y = y;
@@ -199,6 +200,7 @@ export class Network {
       if (!options.training && cur !== x) this.gpu.release(cur, saved.extra);
       cur = y;
     }
+    this.gpu.scope = "";
     if (!options.training) this.#saved = [];
     return cur;
   }
@@ -269,6 +271,7 @@ export class Network {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const run = this.layers[i];
       const saved = this.#saved[i];
+      this.gpu.scope = `${layerLabel(run.layer)} backward`;
       const dx = this.#backwardLayer(run, saved, dy, i > 0);
       if (dy !== dlogits) dy.release();
       // The layer's output is the next layer's input: free it once both are done.
@@ -279,6 +282,7 @@ export class Network {
     }
     if (dy !== dlogits) dy.release();
     this.#saved = [];
+    this.gpu.scope = "";
   }
 
   #backwardLayer(run: LayerRun, saved: Saved, dy: Tensor, needDx: boolean): Tensor | null {
@@ -336,6 +340,7 @@ export class Network {
 
   /** The paper's momentum SGD on every parameter, with its lr and weight-decay multipliers. */
   sgdStep(h: { lr: number; momentum: number; weightDecay: number }): void {
+    this.gpu.scope = "sgd";
     for (const p of this.params) {
       const hyper = {
         lr: h.lr * p.info.lrMult,
@@ -344,6 +349,7 @@ export class Network {
       };
       p.value.forEach((w, i) => sgdUpdate(this.gpu, w, p.momentum[i], p.grad[i], hyper));
     }
+    this.gpu.scope = "";
   }
 
   /** Frees activations kept from a training forward() that was never followed by backward(). */
@@ -372,6 +378,11 @@ export class Network {
     this.releaseSaved();
     for (const p of this.params) this.gpu.release(...p.value, ...p.grad, ...p.momentum);
   }
+}
+
+/** "conv1", "relu 3" (index-named when the layer has no name). */
+export function layerLabel(layer: ResolvedLayer): string {
+  return "name" in layer.spec ? layer.spec.name : `${layer.spec.type} ${layer.index + 1}`;
 }
 
 function lrnParams(s: { size: number; alpha: number; beta: number; k: number }): LrnParams {

@@ -81,7 +81,11 @@ function convParams(g: ConvGeometry, nb: number, n0: number, NCp: number): numbe
 }
 
 function im2col(gpu: Gpu, x: Tensor, col: Tensor, g: ConvGeometry, nb: number, n0: number, NCp: number) {
-  gpu.run("conv", "im2col", [x, col], convParams(g, nb, n0, NCp), gpu.grid1d(g.groups * g.Kp * NCp));
+  gpu.run("conv", "im2col", [x, col], convParams(g, nb, n0, NCp), [
+    Math.ceil(NCp / 4 / 64),
+    Math.ceil(g.Kp / 4),
+    g.groups,
+  ]);
 }
 
 export function conv2dForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {

@@ -45,7 +45,7 @@ const CPU_TUNING: MatmulTuning = { TM: 8, TN4: 4, TNS: 8, WGX: 8, WGY: 8 };
 const GPU_TUNING: MatmulTuning = { TM: 4, TN4: 1, TNS: 4, WGX: 16, WGY: 16 };
 
 export function matmulTuning(gpu: Gpu): MatmulTuning {
-  return gpu.isSoftware ? CPU_TUNING : GPU_TUNING;
+  return gpu.kernelVariant === "cpu" ? CPU_TUNING : GPU_TUNING;
 }
 
 const dummies = new WeakMap<Gpu, GPUBuffer>();
@@ -69,16 +69,59 @@ function checkAligned(args: MatmulArgs, names: (keyof MatmulArgs)[]): void {
   }
 }
 
+/**
+ * Slices for a split-K product: a long-K, small-output "nt" GEMM (a weight gradient summed over many pixels,
+ * like conv1's) would otherwise run on a handful of threads. 0 = no split. Slices divide K/4 exactly.
+ */
+function splitKSlices(gpu: Gpu, args: MatmulArgs, t: MatmulTuning): number {
+  if (args.layout !== "nt" || (args.batch ?? 1) > 1 || args.K < 8192) return 0;
+  if (args.biasMode && args.biasMode !== "none") return 0;
+  const threads = Math.ceil(args.M / t.TM) * Math.ceil(args.N / t.TNS);
+  const want = Math.min(64, Math.floor(args.K / 2048), Math.ceil((gpu.isSoftware ? 1024 : 16384) / threads));
+  for (let s = want; s >= 2; s--) if ((args.K / 4) % s === 0) return s;
+  return 0;
+}
+
 export function matmul(gpu: Gpu, args: MatmulArgs): void {
   const { layout, M, N, K } = args;
   if (M === 0 || N === 0 || K === 0) return;
+  const slices = splitKSlices(gpu, args, matmulTuning(gpu));
+  if (slices > 1) {
+    const ks = K / slices;
+    const sliceSize = Math.ceil((M * N) / 4) * 4;
+    const partial = gpu.tensor([slices, sliceSize], "splitk");
+    matmul(gpu, {
+      ...args,
+      K: ks,
+      batch: slices,
+      strideA: ks,
+      strideB: ks,
+      c: partial,
+      ldc: N,
+      offC: 0,
+      strideC: sliceSize,
+      accumulate: false,
+      biasMode: "none",
+    });
+    gpu.run(
+      "reduce",
+      "sum_slices",
+      [partial, args.c],
+      [M, N, slices, args.accumulate ? 1 : 0, args.ldc, args.offC ?? 0, 0, 0],
+      gpu.grid1d(M * N),
+    );
+    partial.release();
+    return;
+  }
   const batch = args.batch ?? 1;
   if (batch > 1) checkAligned(args, ["strideA", "strideB", "strideC"]);
   checkAligned(args, ["offA", "offB", "offC"]);
   if (layout === "nn") checkAligned(args, ["K", "N", "lda", "ldb", "ldc"]);
   else if (layout === "nt") checkAligned(args, ["K", "lda", "ldb"]);
   else checkAligned(args, ["M", "N", "lda", "ldb", "ldc"]);
-  const t = matmulTuning(gpu);
+  const t = { ...matmulTuning(gpu) };
+  // A product with one or a few rows (a fully connected layer at batch 1) would waste most of an 8-row block.
+  if (layout === "nt" && M < t.TM) t.TM = M <= 1 ? 1 : M <= 2 ? 2 : 4;
   if (layout === "tn" && t.TM % 4 !== 0) throw new Error("tn needs TM to be a multiple of 4");
   const biasMode = args.biasMode === "row" ? 1 : args.biasMode === "col" ? 2 : 0;
   const colsPerThread = layout === "nt" ? t.TNS : t.TN4 * 4;
@@ -110,7 +153,8 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
       args.strideBias ?? 0,
     ],
     groups,
-    { ...t, TM4: t.TM / 4 },
+    // TM4 = 0 when TM < 4 empties tn's unrolled body: tn never runs with such a block (checked above).
+    { ...t, TM4: Math.floor(t.TM / 4) },
     `${M}x${N}x${K}${batch > 1 ? `x${batch}` : ""}`,
   );
 }

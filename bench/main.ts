@@ -1,0 +1,267 @@
+// `deno task bench`: per-layer GFLOP/s and whole-model images/s on this machine's adapter, and TensorFlow.js
+// running the same CIFAR net on the same adapter, side by side in one run. Writes bench/results/<date>.json.
+//
+//   deno task bench [--quick] [--skip-tfjs] [--only gemm,alexnet,cifar,infer,tfjs] [--out FILE]
+
+import { parseArgs } from "node:util";
+import { Gpu } from "../src/gpu/runtime.ts";
+import { formatAdapter } from "../src/gpu/device.ts";
+import { Network } from "../src/nn/network.ts";
+import { macsPerImage, type ModelSpec, resolveModel } from "../src/nn/spec.ts";
+import { alexnet } from "../src/models/alexnet.ts";
+import { cifarAlexnet } from "../src/models/cifar.ts";
+import { softmax, softmaxCrossEntropy } from "../src/nn/ops/loss.ts";
+import { benchGemm } from "./gemm.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean", default: false },
+    "skip-tfjs": { type: "boolean", default: false },
+    only: { type: "string" },
+    out: { type: "string" },
+  },
+});
+const only = new Set((flags.only ?? "gemm,alexnet,cifar,infer,tfjs").split(","));
+if (flags["skip-tfjs"]) only.delete("tfjs");
+const reps = flags.quick ? 1 : 3;
+
+const gpu = await Gpu.create();
+const report: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  adapter: gpu.adapter,
+  deno: Deno.version.deno,
+  commit: await gitCommit(),
+};
+console.log(`adapter: ${formatAdapter(gpu.adapter)}`);
+console.log(`deno ${Deno.version.deno}, commit ${report.commit}\n`);
+
+function randomInput(n: number, spec: ModelSpec) {
+  const [c, h, w] = spec.input;
+  const data = new Float32Array(n * c * h * w);
+  let s = 12345;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = (s >>> 8) / 16777216 - 0.5;
+  }
+  return gpu.fromArray([n, c, h, w], data);
+}
+
+function labelsTensor(n: number, classes: number) {
+  const t = gpu.tensor([n], "labels");
+  gpu.writeU32(t, Uint32Array.from({ length: n }, (_, i) => i % classes));
+  return t;
+}
+
+/** Mean wall time of `fn` (after one warm-up that also compiles every pipeline), synchronised. */
+async function timeIt(fn: () => void | Promise<void>, repeats = reps): Promise<number> {
+  await fn();
+  await gpu.sync();
+  const t0 = performance.now();
+  for (let i = 0; i < repeats; i++) await fn();
+  await gpu.sync();
+  return (performance.now() - t0) / repeats;
+}
+
+interface LayerTiming {
+  layer: string;
+  ms: number;
+  gflops: number | null;
+}
+
+/** GPU-timestamped time per layer (all its kernels) for one run of `fn`, and GFLOP/s where MACs are known. */
+async function perLayer(spec: ModelSpec, n: number, fn: () => void, passes: number): Promise<LayerTiming[]> {
+  if (!gpu.startProfiling()) return [];
+  fn();
+  const prof = await gpu.stopProfiling();
+  const resolved = resolveModel(spec);
+  const macs = new Map(resolved.map((l) => ["name" in l.spec ? l.spec.name : "", l.macs]));
+  const first = resolved.find((l) => l.params.length)?.spec;
+  const firstName = first && "name" in first ? first.name : "";
+  const byLayer = new Map<string, number>();
+  for (const [label, v] of prof) {
+    const layer = label.includes(" | ") ? label.split(" | ")[0] : "other";
+    byLayer.set(layer, (byLayer.get(layer) ?? 0) + v.ms);
+  }
+  return [...byLayer].map(([layer, ms]) => {
+    const name = layer.replace(/ (forward|backward)$/, "");
+    const m = macs.get(name);
+    // Forward is one GEMM's worth of FLOPs; backward two (input and weight gradients), one for the first layer.
+    const work = layer.endsWith("backward") && name !== firstName ? 2 : 1;
+    return { layer, ms, gflops: m ? (2 * m * n * work * passes) / ms / 1e6 : null };
+  });
+}
+
+function printLayers(rows: LayerTiming[]) {
+  for (const r of rows) {
+    console.log(
+      `    ${r.layer.padEnd(22)} ${r.ms.toFixed(1).padStart(9)} ms${
+        r.gflops ? `  ${r.gflops.toFixed(2).padStart(6)} GFLOP/s` : ""
+      }`,
+    );
+  }
+}
+
+async function forwardBench(spec: ModelSpec, n: number, label: string) {
+  const net = new Network(gpu, spec);
+  const x = randomInput(n, spec);
+  const run = () => {
+    const logits = net.forward(x, { training: false });
+    logits.release();
+  };
+  const ms = await timeIt(run);
+  const gflops = (2 * macsPerImage(spec) * n) / ms / 1e6;
+  console.log(
+    `  ${label}: ${ms.toFixed(0)} ms/batch, ${(n / ms * 1000).toFixed(2)} images/s, ${
+      gflops.toFixed(2)
+    } GFLOP/s`,
+  );
+  const layers = await perLayer(spec, n, run, 1);
+  printLayers(layers);
+  net.destroy();
+  x.release();
+  return { batch: n, msPerBatch: ms, imagesPerSec: (n / ms) * 1000, gflops, layers };
+}
+
+async function trainBench(spec: ModelSpec, n: number, label: string) {
+  const net = new Network(gpu, spec);
+  const x = randomInput(n, spec);
+  const labels = labelsTensor(n, spec.classes);
+  let step = 0;
+  const record = () => {
+    const logits = net.forward(x, { training: true, seed: 1, step: step++ });
+    const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, spec.classes);
+    net.backward(dlogits);
+    net.sgdStep({ lr: 0.001, momentum: 0.9, weightDecay: 0.0005 });
+    gpu.release(dlogits, logits);
+    return stats;
+  };
+  // Each step reads its loss back, as a training loop that logs does.
+  const ms = await timeIt(async () => {
+    const stats = record();
+    await gpu.read(stats, 1);
+    stats.release();
+  });
+  const gflops = (3 * 2 * macsPerImage(spec) * n) / ms / 1e6;
+  console.log(
+    `  ${label}: ${ms.toFixed(0)} ms/step, ${(n / ms * 1000).toFixed(1)} images/s, ~${
+      gflops.toFixed(2)
+    } GFLOP/s (3x forward FLOPs)`,
+  );
+  const layers = await perLayer(spec, n, () => record().release(), 1);
+  printLayers(layers);
+  net.destroy();
+  gpu.release(x, labels);
+  return { batch: n, msPerStep: ms, imagesPerSec: (n / ms) * 1000, gflops, layers };
+}
+
+if (only.has("gemm")) {
+  console.log("GEMM (register-blocked vec4 kernels, kernels/matmul.wgsl):");
+  const rows = [];
+  for (const layout of ["nn", "nt", "tn"] as const) {
+    const r = await benchGemm(gpu, layout, 1024, 1024, 1024, reps);
+    console.log(`  ${layout} 1024^3: ${r.ms.toFixed(1)} ms, ${r.gflops.toFixed(2)} GFLOP/s`);
+    rows.push(r);
+  }
+  report.gemm = rows;
+}
+
+if (only.has("alexnet")) {
+  const spec = alexnet({ classes: 1000 });
+  console.log(`\nPaper AlexNet (${spec.description}), ${(macsPerImage(spec) / 1e9).toFixed(3)} GMAC/image:`);
+  report.alexnetForward1 = await forwardBench(spec, 1, "forward, batch 1");
+  report.alexnetForward16 = await forwardBench(spec, 16, "forward, batch 16");
+  report.alexnetTrain16 = await trainBench(spec, 16, "training step, batch 16");
+}
+
+if (only.has("infer")) {
+  const spec = alexnet({ classes: 1000 });
+  const net = new Network(gpu, spec);
+  console.log("\nClassification latency, paper AlexNet, one image (227x227), logits -> softmax read back:");
+  const out: Record<string, number> = {};
+  for (const [label, n] of [["single crop", 1], ["ten crops", 10]] as const) {
+    const x = randomInput(n, spec);
+    const ms = await timeIt(async () => {
+      const logits = net.forward(x, { training: false });
+      const probs = softmax(gpu, logits, spec.classes);
+      await gpu.read(probs);
+      gpu.release(logits, probs);
+    });
+    console.log(`  ${label}: ${ms.toFixed(0)} ms per image`);
+    out[label === "single crop" ? "singleCropMs" : "tenCropMs"] = ms;
+    x.release();
+  }
+  net.destroy();
+  report.inference = out;
+}
+
+const tfjsRuns: Record<string, unknown> = {};
+async function tfjs(size: number): Promise<Record<string, unknown>> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./tfjs_cifar.ts", import.meta.url).pathname,
+      "--size",
+      String(size),
+      "--steps",
+      flags.quick ? "1" : "3",
+      "--warmup",
+      "1",
+    ],
+    stdout: "piped",
+    stderr: "null",
+  });
+  const { stdout } = await cmd.output();
+  const line = new TextDecoder().decode(stdout).trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { ok: false, reason: `no JSON from bench/tfjs_cifar.ts: ${line.slice(0, 200)}` };
+  }
+}
+
+if (only.has("cifar")) {
+  const cifar: Record<string, unknown> = {};
+  for (const size of [32, 24]) {
+    const spec = cifarAlexnet({ inputSize: size });
+    console.log(`\nCIFAR-10 AlexNet-style net (${spec.description}):`);
+    const ours = await trainBench(spec, 128, `training step, batch 128, ${size}x${size}`);
+    cifar[`size${size}`] = ours;
+    if (only.has("tfjs")) {
+      const t = await tfjs(size);
+      tfjsRuns[`size${size}`] = t;
+      if (t.ok) {
+        const ratio = ours.imagesPerSec / (t.imagesPerSec as number);
+        console.log(
+          `  TF.js ${t.backend} on ${t.adapter}: ${
+            (t.imagesPerSec as number).toFixed(2)
+          } images/s -> ours is ${ratio.toFixed(1)}x`,
+        );
+        (t as Record<string, unknown>).oursOverTfjs = ratio;
+      } else {
+        console.log(`  TF.js could not run: ${t.reason}`);
+      }
+    }
+  }
+  report.cifar = cifar;
+  if (only.has("tfjs")) report.tfjs = tfjsRuns;
+}
+
+const out = flags.out ?? `bench/results/${new Date().toISOString().slice(0, 10)}.json`;
+await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${out}`).pathname, { recursive: true });
+await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
+console.log(`\nwrote ${out}`);
+gpu.destroy();
+
+async function gitCommit(): Promise<string> {
+  try {
+    const { stdout } = await new Deno.Command("git", {
+      args: ["rev-parse", "--short", "HEAD"],
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(stdout).trim() || "unknown";
+  } catch {
+    return "unknown";
+  }
+}

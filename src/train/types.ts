@@ -1,0 +1,100 @@
+// The training contract shared by the trainer (src/train/trainer.ts), the CLI (src/cli/train.ts) and the
+// pipeline stage kinds (src/pipeline/stages/). Everything here is plain data, so a run is described by a file.
+
+import type { ModelSpec } from "../nn/spec.ts";
+
+/** Which data to train on; resolved by src/data/open.ts (openDataset). */
+export interface DataConfig {
+  kind: "cifar10" | "fashion-mnist" | "image-folder" | "imagenette";
+  path?: string;
+  /** Image folders: stored side (short side resized, centre crop) before augmentation crops. */
+  size?: number;
+  /** Use only the first N training / test images (a fixed, class-balanced subset when possible). */
+  limitTrain?: number;
+  limitTest?: number;
+  /** Hold out the last N training images as the validation split (the paper used a separate val set). */
+  validation?: number;
+}
+
+export interface AugmentConfig {
+  /** Side of the crop the network sees (random in training, centre at test); equals the stored size for none. */
+  crop: number;
+  flip: boolean;
+  /** Standard deviation of the PCA colour noise alpha (0.1 in the paper); 0 = off. */
+  pcaNoise: number;
+  mean: "image" | "channel" | "none";
+  /** Multiplies 0-255 pixels before mean subtraction. */
+  scale: number;
+  /** Test-time 10-crop averaging (four corners and centre, and their mirrors). */
+  tenCrop: boolean;
+}
+
+export type Schedule =
+  | { kind: "fixed" }
+  /** lr multiplied by `gamma` at each listed epoch. */
+  | { kind: "step"; epochs: number[]; gamma: number }
+  /** The paper's: divide by 10 when validation error has not improved for `patience` epochs, at most `maxDrops` times. */
+  | { kind: "plateau"; patience: number; factor: number; maxDrops: number };
+
+export interface OptimConfig {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  batchSize: number;
+  schedule: Schedule;
+}
+
+export interface TrainConfig {
+  model: ModelSpec;
+  data: DataConfig;
+  augment: AugmentConfig;
+  optim: OptimConfig;
+  epochs: number;
+  /** Stop early once this many optimizer steps ran (for short ablations and Figure 1's iteration counts). */
+  maxSteps?: number;
+  seed: number;
+  /** Checkpoints (checkpoint.safetensors, rotated atomically), metrics.jsonl and the final model go here. */
+  outDir: string;
+  /** Continue from outDir's last checkpoint when there is one. */
+  resume: boolean;
+  /** Save a checkpoint every N steps (and at every epoch end). */
+  checkpointEvery?: number;
+  /** Record the training loss/error every N steps in `steps` of the result (Figure 1's curves). */
+  logEvery?: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  step: number;
+  lr: number;
+  trainLoss: number;
+  trainError: number;
+  valTop1Error?: number;
+  valTop5Error?: number;
+  testTop1Error: number;
+  testTop5Error: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface StepMetrics {
+  step: number;
+  epoch: number;
+  loss: number;
+  /** Training top-1 error of the batches since the previous record. */
+  error: number;
+}
+
+export interface TrainResult {
+  config: TrainConfig;
+  epochs: EpochMetrics[];
+  steps: StepMetrics[];
+  final: EpochMetrics;
+  /** Absolute path of the final checkpoint (an alexnet-webgpu checkpoint, src/io/checkpoint.ts). */
+  checkpoint: string;
+  classes: string[];
+  adapter: string;
+  seconds: number;
+  /** Dataset checksum for provenance. */
+  datasetChecksum: string;
+}
