@@ -54,8 +54,10 @@ const small: ModelSpec = {
   ],
 };
 
-async function trainSteps(seed: number, steps: number) {
+async function trainSteps(seed: number, steps: number, variant: "cpu" | "gpu" = "cpu") {
   const gpu = await testGpu();
+  const savedVariant = gpu.kernelVariant;
+  gpu.kernelVariant = variant;
   const net = new Network(gpu, small, seed);
   const n = 6;
   const x = gpu.fromArray([n, 3, 12, 12], randomData(n * 3 * 144, 100));
@@ -73,6 +75,7 @@ async function trainSteps(seed: number, steps: number) {
   const weights = await net.exportWeights();
   net.destroy();
   gpu.release(x, labels);
+  gpu.kernelVariant = savedVariant;
   return { losses, weights };
 }
 
@@ -84,4 +87,13 @@ Deno.test("training a small CNN on a fixed batch lowers its loss, and the same s
   for (const [name, v] of a.weights) assert.deepEqual(v, b.weights.get(name), `${name} differs between runs`);
   const c = await trainSteps(6, 2);
   assert.notDeepEqual(c.weights.get("c1.weight"), a.weights.get("c1.weight"));
+});
+
+Deno.test("the GPU kernel variant (workgroup tiles) trains the same as the CPU variant", async () => {
+  const cpu = await trainSteps(7, 5, "cpu");
+  const gpu = await trainSteps(7, 5, "gpu");
+  for (let i = 0; i < cpu.losses.length; i++) {
+    assert.ok(Math.abs(cpu.losses[i] - gpu.losses[i]) < 1e-4 * Math.max(1, cpu.losses[i]), `step ${i}`);
+  }
+  assert.ok(maxRelDiff(gpu.weights.get("c1.weight")!, cpu.weights.get("c1.weight")!) < 1e-3);
 });

@@ -41,11 +41,8 @@ interface MatmulTuning {
 
 /** Measured on llvmpipe (2 cores, AVX2): 8x16 outputs per thread beat 8x8, 4x16 and 8x32 (BENCHMARKS.md). */
 const CPU_TUNING: MatmulTuning = { TM: 8, TN4: 4, TNS: 8, WGX: 8, WGY: 8 };
-/** GPUs want more threads and fewer registers per thread. */
-const GPU_TUNING: MatmulTuning = { TM: 4, TN4: 1, TNS: 4, WGX: 16, WGY: 16 };
-
-export function matmulTuning(gpu: Gpu): MatmulTuning {
-  return gpu.kernelVariant === "cpu" ? CPU_TUNING : GPU_TUNING;
+export function matmulTuning(_gpu: Gpu): MatmulTuning {
+  return CPU_TUNING;
 }
 
 const dummies = new WeakMap<Gpu, GPUBuffer>();
@@ -76,7 +73,9 @@ function checkAligned(args: MatmulArgs, names: (keyof MatmulArgs)[]): void {
 function splitKSlices(gpu: Gpu, args: MatmulArgs, t: MatmulTuning): number {
   if (args.layout !== "nt" || (args.batch ?? 1) > 1 || args.K < 8192) return 0;
   if (args.biasMode && args.biasMode !== "none") return 0;
-  const threads = Math.ceil(args.M / t.TM) * Math.ceil(args.N / t.TNS);
+  const threads = gpu.kernelVariant === "gpu"
+    ? Math.ceil(args.M / 64) * Math.ceil(args.N / 64) * 256
+    : Math.ceil(args.M / t.TM) * Math.ceil(args.N / t.TNS);
   const want = Math.min(64, Math.floor(args.K / 2048), Math.ceil((gpu.isSoftware ? 1024 : 16384) / threads));
   for (let s = want; s >= 2; s--) if ((args.K / 4) % s === 0) return s;
   return 0;
@@ -119,11 +118,44 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
   if (layout === "nn") checkAligned(args, ["K", "N", "lda", "ldb", "ldc"]);
   else if (layout === "nt") checkAligned(args, ["K", "lda", "ldb"]);
   else checkAligned(args, ["M", "N", "lda", "ldb", "ldc"]);
+  const biasMode = args.biasMode === "row" ? 1 : args.biasMode === "col" ? 2 : 0;
+  const params = [
+    M,
+    N,
+    K,
+    args.lda,
+    args.ldb,
+    args.ldc,
+    args.offA ?? 0,
+    args.offB ?? 0,
+    args.offC ?? 0,
+    args.strideA ?? 0,
+    args.strideB ?? 0,
+    args.strideC ?? 0,
+    args.accumulate ? 1 : 0,
+    biasMode,
+    args.offBias ?? 0,
+    args.strideBias ?? 0,
+  ];
+  const buffers = [args.a, args.b, args.c, (biasMode ? args.bias : null) ?? dummyBias(gpu)];
+  const tag = `${M}x${N}x${K}${batch > 1 ? `x${batch}` : ""}`;
+  if (gpu.kernelVariant === "gpu") {
+    const template = { A_T: layout === "tn", B_T: layout === "nt" };
+    gpu.run(
+      "matmul_tiled",
+      "main",
+      buffers,
+      params,
+      [Math.ceil(N / 64), Math.ceil(M / 64), batch],
+      template,
+      tag,
+    );
+    return;
+  }
   const t = { ...matmulTuning(gpu) };
   // A product with one or a few rows (a fully connected layer at batch 1) would waste most of an 8-row block.
   if (layout === "nt" && M < t.TM) t.TM = M <= 1 ? 1 : M <= 2 ? 2 : 4;
   if (layout === "tn" && t.TM % 4 !== 0) throw new Error("tn needs TM to be a multiple of 4");
-  const biasMode = args.biasMode === "row" ? 1 : args.biasMode === "col" ? 2 : 0;
   const colsPerThread = layout === "nt" ? t.TNS : t.TN4 * 4;
   const groups: [number, number, number] = [
     Math.ceil(N / colsPerThread / t.WGX),
@@ -133,28 +165,11 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
   gpu.run(
     "matmul",
     layout,
-    [args.a, args.b, args.c, (biasMode ? args.bias : null) ?? dummyBias(gpu)],
-    [
-      M,
-      N,
-      K,
-      args.lda,
-      args.ldb,
-      args.ldc,
-      args.offA ?? 0,
-      args.offB ?? 0,
-      args.offC ?? 0,
-      args.strideA ?? 0,
-      args.strideB ?? 0,
-      args.strideC ?? 0,
-      args.accumulate ? 1 : 0,
-      biasMode,
-      args.offBias ?? 0,
-      args.strideBias ?? 0,
-    ],
+    buffers,
+    params,
     groups,
     // TM4 = 0 when TM < 4 empties tn's unrolled body: tn never runs with such a block (checked above).
     { ...t, TM4: Math.floor(t.TM / 4) },
-    `${M}x${N}x${K}${batch > 1 ? `x${batch}` : ""}`,
+    tag,
   );
 }
