@@ -12,6 +12,24 @@ struct Params {
   Cout: u32, pad1: u32, pad2: u32, pad3: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
+
+// The layer's geometry is compiled in (one pipeline per conv layer): integer division by a constant becomes a
+// multiply, which matters on CPU adapters where these gather kernels are bound by index arithmetic. Only the
+// chunk (nb images from n0, NCp columns) comes from the uniform block.
+const S_C: u32 = {{C}};
+const S_H: u32 = {{H}};
+const S_W: u32 = {{W}};
+const S_CG: u32 = {{CG}};
+const S_KH: u32 = {{KH}};
+const S_KW: u32 = {{KW}};
+const S_STRIDE: u32 = {{STRIDE}};
+const S_PAD: u32 = {{PAD}};
+const S_OH: u32 = {{OH}};
+const S_OW: u32 = {{OW}};
+const S_K: u32 = {{K}};
+const S_KP: u32 = {{KP}};
+const S_G: u32 = {{G}};
+const S_COUT: u32 = {{COUT}};
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
@@ -28,35 +46,35 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u) {
   let j4 = gid.x;
   let k = gid.y;
   let g = gid.z;
-  if (j4 >= nc4 || k >= p.Kp) { return; }
-  let out = (g * p.Kp + k) * nc4 + j4;
-  if (k >= p.K) {
+  if (j4 >= nc4 || k >= S_KP) { return; }
+  let out = (g * S_KP + k) * nc4 + j4;
+  if (k >= S_K) {
     dst4[out] = vec4f(0.0);
     return;
   }
-  let kw = k % p.KW;
-  let kh = (k / p.KW) % p.KH;
-  let c = g * p.Cg + k / (p.KW * p.KH);
-  let ohw = p.OH * p.OW;
+  let kw = k % S_KW;
+  let kh = (k / S_KW) % S_KH;
+  let c = g * S_CG + k / (S_KW * S_KH);
+  let ohw = S_OH * S_OW;
   let total = p.nb * ohw;
   let j = j4 * 4u;
   var n = j / ohw;
-  var oh = (j % ohw) / p.OW;
-  var ow = j % p.OW;
+  var oh = (j % ohw) / S_OW;
+  var ow = j % S_OW;
   var v = vec4f(0.0);
   //#unroll t 4
   if (j + {t}u < total) {
-    let ih = i32(oh * p.stride + kh) - i32(p.pad);
-    let iw = i32(ow * p.stride + kw) - i32(p.pad);
-    if (ih >= 0 && iw >= 0 && ih < i32(p.H) && iw < i32(p.W)) {
-      v[{t}] = src[(((p.n0 + n) * p.C + c) * p.H + u32(ih)) * p.W + u32(iw)];
+    let ih = i32(oh * S_STRIDE + kh) - i32(S_PAD);
+    let iw = i32(ow * S_STRIDE + kw) - i32(S_PAD);
+    if (ih >= 0 && iw >= 0 && ih < i32(S_H) && iw < i32(S_W)) {
+      v[{t}] = src[(((p.n0 + n) * S_C + c) * S_H + u32(ih)) * S_W + u32(iw)];
     }
   }
   ow++;
-  if (ow == p.OW) {
+  if (ow == S_OW) {
     ow = 0u;
     oh++;
-    if (oh == p.OH) {
+    if (oh == S_OH) {
       oh = 0u;
       n++;
     }
@@ -69,32 +87,32 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u) {
 @compute @workgroup_size(256)
 fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  let chw = p.C * p.H * p.W;
+  let chw = S_C * S_H * S_W;
   if (i >= p.nb * chw) { return; }
   let nl = i / chw;
-  let c = (i / (p.H * p.W)) % p.C;
-  let ih = (i / p.W) % p.H;
-  let iw = i % p.W;
-  let g = c / p.Cg;
-  let cg = c % p.Cg;
-  let ohw = p.OH * p.OW;
+  let c = (i / (S_H * S_W)) % S_C;
+  let ih = (i / S_W) % S_H;
+  let iw = i % S_W;
+  let g = c / S_CG;
+  let cg = c % S_CG;
+  let ohw = S_OH * S_OW;
   // Output rows whose window covers ih: oh in [ceil((ih + pad - KH + 1) / stride), floor((ih + pad) / stride)];
   // kh = ih + pad - oh*stride. Ranges instead of a test per (kh, kw) avoid a modulo per tap.
-  let th = i32(ih + p.pad);
-  let tw = i32(iw + p.pad);
-  let s = i32(p.stride);
-  let ohLo = max(0, (th - i32(p.KH) + s) / s);
-  let ohHi = min(i32(p.OH) - 1, th / s);
-  let owLo = max(0, (tw - i32(p.KW) + s) / s);
-  let owHi = min(i32(p.OW) - 1, tw / s);
-  let colBase = g * p.Kp * p.NCp + nl * ohw;
+  let th = i32(ih + S_PAD);
+  let tw = i32(iw + S_PAD);
+  let s = i32(S_STRIDE);
+  let ohLo = max(0, (th - i32(S_KH) + s) / s);
+  let ohHi = min(i32(S_OH) - 1, th / s);
+  let owLo = max(0, (tw - i32(S_KW) + s) / s);
+  let owHi = min(i32(S_OW) - 1, tw / s);
+  let colBase = g * S_KP * p.NCp + nl * ohw;
   var acc = 0.0;
   for (var oh = ohLo; oh <= ohHi; oh++) {
     let kh = u32(th - oh * s);
     for (var ow = owLo; ow <= owHi; ow++) {
       let kw = u32(tw - ow * s);
-      let k = (cg * p.KH + kh) * p.KW + kw;
-      acc += src[colBase + k * p.NCp + u32(oh) * p.OW + u32(ow)];
+      let k = (cg * S_KH + kh) * S_KW + kw;
+      acc += src[colBase + k * p.NCp + u32(oh) * S_OW + u32(ow)];
     }
   }
   dst[(p.n0 + nl) * chw + (i % chw)] = acc;
@@ -104,26 +122,26 @@ fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
 @compute @workgroup_size(256)
 fn cn_to_nchw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  let ohw = p.OH * p.OW;
-  if (i >= p.nb * p.Cout * ohw) { return; }
-  let nl = i / (p.Cout * ohw);
-  let co = (i / ohw) % p.Cout;
+  let ohw = S_OH * S_OW;
+  if (i >= p.nb * S_COUT * ohw) { return; }
+  let nl = i / (S_COUT * ohw);
+  let co = (i / ohw) % S_COUT;
   let s = i % ohw;
-  dst[p.n0 * p.Cout * ohw + i] = src[co * p.NCp + nl * ohw + s];
+  dst[p.n0 * S_COUT * ohw + i] = src[co * p.NCp + nl * ohw + s];
 }
 
 // src: dy NCHW; dst: dycn [Cout][NCp] with zero padding columns.
 @compute @workgroup_size(256)
 fn nchw_to_cn(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  if (i >= p.Cout * p.NCp) { return; }
+  if (i >= S_COUT * p.NCp) { return; }
   let co = i / p.NCp;
   let j = i % p.NCp;
-  let ohw = p.OH * p.OW;
+  let ohw = S_OH * S_OW;
   var v = 0.0;
   if (j < p.nb * ohw) {
     let nl = j / ohw;
-    v = src[((p.n0 + nl) * p.Cout + co) * ohw + j % ohw];
+    v = src[((p.n0 + nl) * S_COUT + co) * ohw + j % ohw];
   }
   dst[i] = v;
 }

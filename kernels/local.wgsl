@@ -9,18 +9,30 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
+// Geometry compiled in (one pipeline per layer): divisions by constants become multiplies on CPU adapters.
+const S_C: u32 = {{C}};
+const S_H: u32 = {{H}};
+const S_W: u32 = {{W}};
+const S_COUT: u32 = {{COUT}};
+const S_KH: u32 = {{KH}};
+const S_KW: u32 = {{KW}};
+const S_STRIDE: u32 = {{STRIDE}};
+const S_PAD: u32 = {{PAD}};
+const S_OH: u32 = {{OH}};
+const S_OW: u32 = {{OW}};
+
 fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
-fn K() -> u32 { return p.C * p.KH * p.KW; }
+fn K() -> u32 { return S_C * S_KH * S_KW; }
 
 // The input value under filter tap k at output position (oh, ow) of image n, or 0 in the padding.
 fn tap(n: u32, oh: u32, ow: u32, k: u32) -> f32 {
-  let kw = k % p.KW;
-  let kh = (k / p.KW) % p.KH;
-  let c = k / (p.KW * p.KH);
-  let ih = i32(oh * p.stride + kh) - i32(p.pad);
-  let iw = i32(ow * p.stride + kw) - i32(p.pad);
-  if (ih < 0 || iw < 0 || ih >= i32(p.H) || iw >= i32(p.W)) { return 0.0; }
-  return x[((n * p.C + c) * p.H + u32(ih)) * p.W + u32(iw)];
+  let kw = k % S_KW;
+  let kh = (k / S_KW) % S_KH;
+  let c = k / (S_KW * S_KH);
+  let ih = i32(oh * S_STRIDE + kh) - i32(S_PAD);
+  let iw = i32(ow * S_STRIDE + kw) - i32(S_PAD);
+  if (ih < 0 || iw < 0 || ih >= i32(S_H) || iw >= i32(S_W)) { return 0.0; }
+  return x[((n * S_C + c) * S_H + u32(ih)) * S_W + u32(iw)];
 }
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -31,15 +43,15 @@ fn tap(n: u32, oh: u32, ow: u32, k: u32) -> f32 {
 @compute @workgroup_size(256)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  let P = p.OH * p.OW;
-  if (i >= p.N * p.Cout * P) { return; }
-  let n = i / (p.Cout * P);
-  let co = (i / P) % p.Cout;
+  let P = S_OH * S_OW;
+  if (i >= p.N * S_COUT * P) { return; }
+  let n = i / (S_COUT * P);
+  let co = (i / P) % S_COUT;
   let pos = i % P;
-  let oh = pos / p.OW;
-  let ow = pos % p.OW;
+  let oh = pos / S_OW;
+  let ow = pos % S_OW;
   let kk = K();
-  let wrow = (pos * p.Cout + co) * kk;
+  let wrow = (pos * S_COUT + co) * kk;
   var acc = 0.0;
   if (p.hasBias != 0u) { acc = b[co * P + pos]; }
   for (var k = 0u; k < kk; k++) { acc += w[wrow + k] * tap(n, oh, ow, k); }
@@ -53,16 +65,16 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 @compute @workgroup_size(256)
 fn backward_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  let P = p.OH * p.OW;
+  let P = S_OH * S_OW;
   let kk = K();
-  if (i >= P * p.Cout * kk) { return; }
-  let pos = i / (p.Cout * kk);
-  let co = (i / kk) % p.Cout;
+  if (i >= P * S_COUT * kk) { return; }
+  let pos = i / (S_COUT * kk);
+  let co = (i / kk) % S_COUT;
   let k = i % kk;
-  let oh = pos / p.OW;
-  let ow = pos % p.OW;
+  let oh = pos / S_OW;
+  let ow = pos % S_OW;
   var acc = 0.0;
-  for (var n = 0u; n < p.N; n++) { acc += dy[(n * p.Cout + co) * P + pos] * tap(n, oh, ow, k); }
+  for (var n = 0u; n < p.N; n++) { acc += dy[(n * S_COUT + co) * P + pos] * tap(n, oh, ow, k); }
   dw[i] = acc;
 }
 
@@ -74,28 +86,28 @@ fn backward_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 @compute @workgroup_size(256)
 fn backward_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  if (i >= p.N * p.C * p.H * p.W) { return; }
-  let n = i / (p.C * p.H * p.W);
-  let c = (i / (p.H * p.W)) % p.C;
-  let ih = (i / p.W) % p.H;
-  let iw = i % p.W;
-  let P = p.OH * p.OW;
+  if (i >= p.N * S_C * S_H * S_W) { return; }
+  let n = i / (S_C * S_H * S_W);
+  let c = (i / (S_H * S_W)) % S_C;
+  let ih = (i / S_W) % S_H;
+  let iw = i % S_W;
+  let P = S_OH * S_OW;
   let kk = K();
   var acc = 0.0;
-  for (var kh = 0u; kh < p.KH; kh++) {
-    let t = i32(ih + p.pad) - i32(kh);
-    if (t < 0 || u32(t) % p.stride != 0u) { continue; }
-    let oh = u32(t) / p.stride;
-    if (oh >= p.OH) { continue; }
-    for (var kw = 0u; kw < p.KW; kw++) {
-      let s = i32(iw + p.pad) - i32(kw);
-      if (s < 0 || u32(s) % p.stride != 0u) { continue; }
-      let ow = u32(s) / p.stride;
-      if (ow >= p.OW) { continue; }
-      let pos = oh * p.OW + ow;
-      let k = (c * p.KH + kh) * p.KW + kw;
-      for (var co = 0u; co < p.Cout; co++) {
-        acc += wb[(pos * p.Cout + co) * kk + k] * dyb[(n * p.Cout + co) * P + pos];
+  for (var kh = 0u; kh < S_KH; kh++) {
+    let t = i32(ih + S_PAD) - i32(kh);
+    if (t < 0 || u32(t) % S_STRIDE != 0u) { continue; }
+    let oh = u32(t) / S_STRIDE;
+    if (oh >= S_OH) { continue; }
+    for (var kw = 0u; kw < S_KW; kw++) {
+      let s = i32(iw + S_PAD) - i32(kw);
+      if (s < 0 || u32(s) % S_STRIDE != 0u) { continue; }
+      let ow = u32(s) / S_STRIDE;
+      if (ow >= S_OW) { continue; }
+      let pos = oh * S_OW + ow;
+      let k = (c * S_KH + kh) * S_KW + kw;
+      for (var co = 0u; co < S_COUT; co++) {
+        acc += wb[(pos * S_COUT + co) * kk + k] * dyb[(n * S_COUT + co) * P + pos];
       }
     }
   }

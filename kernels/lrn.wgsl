@@ -9,23 +9,29 @@ struct Params {
   k: f32, alpha: f32, beta: f32, pad3: f32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
+
+// Shape compiled in (one pipeline per layer): divisions by constants become multiplies on CPU adapters.
+const S_C: u32 = {{C}};
+const S_H: u32 = {{H}};
+const S_W: u32 = {{W}};
+const S_N: u32 = {{N}};
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read_write> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> scale: array<f32>;
 
 fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
-fn total() -> u32 { return p.N * p.C * p.H * p.W; }
+fn total() -> u32 { return p.N * S_C * S_H * S_W; }
 
 @compute @workgroup_size(256)
 fn cross_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= total()) { return; }
-  let hw = p.H * p.W;
-  let c = i32((i / hw) % p.C);
+  let hw = S_H * S_W;
+  let c = i32((i / hw) % S_C);
   let base = i - u32(c) * hw;
-  let lo = max(0, c - i32(p.n / 2u));
-  let hi = min(i32(p.C) - 1, c - i32(p.n / 2u) + i32(p.n) - 1);
+  let lo = max(0, c - i32(S_N / 2u));
+  let hi = min(i32(S_C) - 1, c - i32(S_N / 2u) + i32(S_N) - 1);
   var sum = 0.0;
   for (var j = lo; j <= hi; j++) {
     let v = a[base + u32(j) * hw];
@@ -40,14 +46,14 @@ fn cross_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 fn within_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= total()) { return; }
-  let y = i32((i / p.W) % p.H);
-  let x = i32(i % p.W);
-  let base = i - u32(y) * p.W - u32(x);
-  let half = i32(p.n / 2u);
+  let y = i32((i / S_W) % S_H);
+  let x = i32(i % S_W);
+  let base = i - u32(y) * S_W - u32(x);
+  let half = i32(S_N / 2u);
   var sum = 0.0;
-  for (var yy = max(0, y - half); yy <= min(i32(p.H) - 1, y - half + i32(p.n) - 1); yy++) {
-    for (var xx = max(0, x - half); xx <= min(i32(p.W) - 1, x - half + i32(p.n) - 1); xx++) {
-      let v = a[base + u32(yy) * p.W + u32(xx)];
+  for (var yy = max(0, y - half); yy <= min(i32(S_H) - 1, y - half + i32(S_N) - 1); yy++) {
+    for (var xx = max(0, x - half); xx <= min(i32(S_W) - 1, x - half + i32(S_N) - 1); xx++) {
+      let v = a[base + u32(yy) * S_W + u32(xx)];
       sum += v * v;
     }
   }
@@ -67,13 +73,13 @@ fn term(i: u32) -> f32 { return db[i] * fa[i] * pow(fscale[i], -p.beta - 1.0); }
 fn cross_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= total()) { return; }
-  let hw = p.H * p.W;
-  let c = i32((i / hw) % p.C);
+  let hw = S_H * S_W;
+  let c = i32((i / hw) % S_C);
   let base = i - u32(c) * hw;
-  let half = i32(p.n / 2u);
+  let half = i32(S_N / 2u);
   // channels whose window contains c: c + half - n + 1 .. c + half
-  let lo = max(0, c + half - i32(p.n) + 1);
-  let hi = min(i32(p.C) - 1, c + half);
+  let lo = max(0, c + half - i32(S_N) + 1);
+  let hi = min(i32(S_C) - 1, c + half);
   var sum = 0.0;
   for (var j = lo; j <= hi; j++) { sum += term(base + u32(j) * hw); }
   da[i] = db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum;
@@ -83,14 +89,14 @@ fn cross_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 fn within_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= total()) { return; }
-  let y = i32((i / p.W) % p.H);
-  let x = i32(i % p.W);
-  let base = i - u32(y) * p.W - u32(x);
-  let half = i32(p.n / 2u);
+  let y = i32((i / S_W) % S_H);
+  let x = i32(i % S_W);
+  let base = i - u32(y) * S_W - u32(x);
+  let half = i32(S_N / 2u);
   var sum = 0.0;
-  for (var yy = max(0, y + half - i32(p.n) + 1); yy <= min(i32(p.H) - 1, y + half); yy++) {
-    for (var xx = max(0, x + half - i32(p.n) + 1); xx <= min(i32(p.W) - 1, x + half); xx++) {
-      sum += term(base + u32(yy) * p.W + u32(xx));
+  for (var yy = max(0, y + half - i32(S_N) + 1); yy <= min(i32(S_H) - 1, y + half); yy++) {
+    for (var xx = max(0, x + half - i32(S_N) + 1); xx <= min(i32(S_W) - 1, x + half); xx++) {
+      sum += term(base + u32(yy) * S_W + u32(xx));
     }
   }
   da[i] = db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum;

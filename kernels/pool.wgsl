@@ -7,9 +7,19 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
+// The window geometry is compiled in (one pipeline per layer shape): integer division by a constant becomes a
+// multiply, which matters on CPU adapters where these gather kernels are bound by index arithmetic.
+const S_H: u32 = {{H}};
+const S_W: u32 = {{W}};
+const S_OH: u32 = {{OH}};
+const S_OW: u32 = {{OW}};
+const S_K: u32 = {{K}};
+const S_STRIDE: u32 = {{STRIDE}};
+const S_PAD: u32 = {{PAD}};
+
 fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
-fn windowStart(o: u32) -> i32 { return i32(o * p.stride) - i32(p.pad); }
+fn windowStart(o: u32) -> i32 { return i32(o * S_STRIDE) - i32(S_PAD); }
 
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
@@ -19,23 +29,23 @@ fn windowStart(o: u32) -> i32 { return i32(o * p.stride) - i32(p.pad); }
 @compute @workgroup_size(256)
 fn max_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  if (i >= p.planes * p.OH * p.OW) { return; }
-  let plane = i / (p.OH * p.OW);
-  let oh = (i / p.OW) % p.OH;
-  let ow = i % p.OW;
+  if (i >= p.planes * S_OH * S_OW) { return; }
+  let plane = i / (S_OH * S_OW);
+  let oh = (i / S_OW) % S_OH;
+  let ow = i % S_OW;
   let h0 = windowStart(oh);
   let w0 = windowStart(ow);
-  let base = plane * p.H * p.W;
+  let base = plane * S_H * S_W;
   var best = -3.4e38;
   var bestIdx = 0u;
   var found = false;
-  for (var dh = 0u; dh < p.k; dh++) {
+  for (var dh = 0u; dh < S_K; dh++) {
     let h = h0 + i32(dh);
-    if (h < 0 || h >= i32(p.H)) { continue; }
-    for (var dw = 0u; dw < p.k; dw++) {
+    if (h < 0 || h >= i32(S_H)) { continue; }
+    for (var dw = 0u; dw < S_K; dw++) {
       let w = w0 + i32(dw);
-      if (w < 0 || w >= i32(p.W)) { continue; }
-      let idx = u32(h) * p.W + u32(w);
+      if (w < 0 || w >= i32(S_W)) { continue; }
+      let idx = u32(h) * S_W + u32(w);
       let v = src[base + idx];
       if (!found || v > best) { best = v; bestIdx = idx; found = true; }
     }
@@ -46,9 +56,9 @@ fn max_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 
 // The output windows that contain input coordinate x: o in [lo, hi].
 fn coveringRange(x: u32, outSize: u32) -> vec2i {
-  let t = i32(x + p.pad);
-  let lo = max(0, (t - i32(p.k) + i32(p.stride)) / i32(p.stride));
-  let hi = min(i32(outSize) - 1, t / i32(p.stride));
+  let t = i32(x + S_PAD);
+  let lo = max(0, (t - i32(S_K) + i32(S_STRIDE)) / i32(S_STRIDE));
+  let hi = min(i32(outSize) - 1, t / i32(S_STRIDE));
   return vec2i(lo, hi);
 }
 
@@ -59,17 +69,17 @@ fn coveringRange(x: u32, outSize: u32) -> vec2i {
 @compute @workgroup_size(256)
 fn max_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  if (i >= p.planes * p.H * p.W) { return; }
-  let plane = i / (p.H * p.W);
-  let h = (i / p.W) % p.H;
-  let w = i % p.W;
-  let here = h * p.W + w;
-  let rh = coveringRange(h, p.OH);
-  let rw = coveringRange(w, p.OW);
+  if (i >= p.planes * S_H * S_W) { return; }
+  let plane = i / (S_H * S_W);
+  let h = (i / S_W) % S_H;
+  let w = i % S_W;
+  let here = h * S_W + w;
+  let rh = coveringRange(h, S_OH);
+  let rw = coveringRange(w, S_OW);
   var acc = 0.0;
   for (var oh = rh.x; oh <= rh.y; oh++) {
     for (var ow = rw.x; ow <= rw.y; ow++) {
-      let o = (plane * p.OH + u32(oh)) * p.OW + u32(ow);
+      let o = (plane * S_OH + u32(oh)) * S_OW + u32(ow);
       if (winners[o] == here) { acc += dy[o]; }
     }
   }
@@ -79,8 +89,8 @@ fn max_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 fn windowCount(oh: u32, ow: u32) -> f32 {
   let h0 = windowStart(oh);
   let w0 = windowStart(ow);
-  let hn = min(h0 + i32(p.k), i32(p.H)) - max(h0, 0);
-  let wn = min(w0 + i32(p.k), i32(p.W)) - max(w0, 0);
+  let hn = min(h0 + i32(S_K), i32(S_H)) - max(h0, 0);
+  let wn = min(w0 + i32(S_K), i32(S_W)) - max(w0, 0);
   return f32(max(hn, 1) * max(wn, 1));
 }
 
@@ -90,16 +100,16 @@ fn windowCount(oh: u32, ow: u32) -> f32 {
 @compute @workgroup_size(256)
 fn avg_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  if (i >= p.planes * p.OH * p.OW) { return; }
-  let plane = i / (p.OH * p.OW);
-  let oh = (i / p.OW) % p.OH;
-  let ow = i % p.OW;
+  if (i >= p.planes * S_OH * S_OW) { return; }
+  let plane = i / (S_OH * S_OW);
+  let oh = (i / S_OW) % S_OH;
+  let ow = i % S_OW;
   let h0 = windowStart(oh);
   let w0 = windowStart(ow);
   var acc = 0.0;
-  for (var h = max(h0, 0); h < min(h0 + i32(p.k), i32(p.H)); h++) {
-    for (var w = max(w0, 0); w < min(w0 + i32(p.k), i32(p.W)); w++) {
-      acc += avgSrc[(plane * p.H + u32(h)) * p.W + u32(w)];
+  for (var h = max(h0, 0); h < min(h0 + i32(S_K), i32(S_H)); h++) {
+    for (var w = max(w0, 0); w < min(w0 + i32(S_K), i32(S_W)); w++) {
+      acc += avgSrc[(plane * S_H + u32(h)) * S_W + u32(w)];
     }
   }
   avgDst[i] = acc / windowCount(oh, ow);
@@ -109,16 +119,16 @@ fn avg_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 @compute @workgroup_size(256)
 fn avg_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  if (i >= p.planes * p.H * p.W) { return; }
-  let plane = i / (p.H * p.W);
-  let h = (i / p.W) % p.H;
-  let w = i % p.W;
-  let rh = coveringRange(h, p.OH);
-  let rw = coveringRange(w, p.OW);
+  if (i >= p.planes * S_H * S_W) { return; }
+  let plane = i / (S_H * S_W);
+  let h = (i / S_W) % S_H;
+  let w = i % S_W;
+  let rh = coveringRange(h, S_OH);
+  let rw = coveringRange(w, S_OW);
   var acc = 0.0;
   for (var oh = rh.x; oh <= rh.y; oh++) {
     for (var ow = rw.x; ow <= rw.y; ow++) {
-      acc += avgSrc[(plane * p.OH + u32(oh)) * p.OW + u32(ow)] / windowCount(u32(oh), u32(ow));
+      acc += avgSrc[(plane * S_OH + u32(oh)) * S_OW + u32(ow)] / windowCount(u32(oh), u32(ow));
     }
   }
   avgDst[i] = acc;

@@ -3,7 +3,7 @@
 
 import type { Gpu } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { conv2dBackward, conv2dForward, type ConvGeometry, convGeometry } from "./ops/conv2d.ts";
+import { columnBytes, conv2dBackward, conv2dForward, type ConvGeometry, convGeometry } from "./ops/conv2d.ts";
 import { localBackward, localForward } from "./ops/local.ts";
 import { linearBackward, linearForward, type LinearGeometry, linearGeometry } from "./ops/linear.ts";
 import {
@@ -46,7 +46,11 @@ interface Saved {
   x?: Tensor;
   y?: Tensor;
   extra?: Tensor;
+  cols?: Tensor[];
 }
+
+/** Column matrices up to this size are kept from forward to backward instead of being rebuilt. */
+const KEEP_COLUMNS_BYTES = 256 * 2 ** 20;
 
 interface LayerRun {
   layer: ResolvedLayer;
@@ -210,8 +214,11 @@ export class Network {
     const n = x.shape[0];
     const gpu = this.gpu;
     switch (s.type) {
-      case "conv":
-        return conv2dForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!);
+      case "conv": {
+        const keep = o.training && columnBytes(run.conv!, n) <= KEEP_COLUMNS_BYTES;
+        if (keep) saved.cols = [];
+        return conv2dForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!, saved.cols);
+      }
       case "local":
         return localForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!);
       case "fc": {
@@ -294,6 +301,7 @@ export class Network {
         return conv2dBackward(gpu, x, run.params[0].value[0], dy, run.conv!, {
           dw: run.params[0].grad[0],
           db: run.params[1].grad[0],
+          cols: saved.cols,
         }, needDx);
       case "local":
         return localBackward(gpu, x, run.params[0].value[0], dy, run.conv!, {
@@ -357,6 +365,7 @@ export class Network {
     for (const s of this.#saved) {
       s.y?.release();
       s.extra?.release();
+      for (const c of s.cols ?? []) c.release();
     }
     this.#saved = [];
   }

@@ -42,9 +42,11 @@ export function convGeometry(s: ConvSpec): ConvGeometry {
 
 /** Images per chunk so that the column matrix and the GEMM output each fit the binding limit and budget. */
 function chunkImages(gpu: Gpu, g: ConvGeometry, n: number): number {
-  const budget = Math.min(gpu.maxBinding, gpu.isSoftware ? 96 * 2 ** 20 : 512 * 2 ** 20);
+  const budget = Math.min(gpu.maxBinding, 512 * 2 ** 20);
   const perImage = g.oh * g.ow * 4 * Math.max(g.groups * g.Kp, g.cout);
-  const nb = Math.max(1, Math.min(n, Math.floor(budget / perImage)));
+  const most = Math.max(1, Math.min(n, Math.floor(budget / perImage)));
+  // Even chunks: a small last chunk would run its GEMMs on too few columns.
+  const nb = Math.ceil(n / Math.ceil(n / most));
   if (perImage + 16 > gpu.maxBinding) {
     throw new Error(
       `conv ${g.cin}x${g.h}x${g.w} -> ${g.cout}: one image's column matrix needs ${
@@ -80,15 +82,46 @@ function convParams(g: ConvGeometry, nb: number, n0: number, NCp: number): numbe
   ];
 }
 
+/** Template values compiling the layer's geometry into kernels/conv.wgsl. */
+function shape(g: ConvGeometry) {
+  return {
+    C: g.cin,
+    H: g.h,
+    W: g.w,
+    CG: g.cg,
+    KH: g.kh,
+    KW: g.kw,
+    STRIDE: g.stride,
+    PAD: g.pad,
+    OH: g.oh,
+    OW: g.ow,
+    K: g.K,
+    KP: g.Kp,
+    G: g.groups,
+    COUT: g.cout,
+  };
+}
+
 function im2col(gpu: Gpu, x: Tensor, col: Tensor, g: ConvGeometry, nb: number, n0: number, NCp: number) {
   gpu.run("conv", "im2col", [x, col], convParams(g, nb, n0, NCp), [
     Math.ceil(NCp / 4 / 64),
     Math.ceil(g.Kp / 4),
     g.groups,
-  ]);
+  ], shape(g));
 }
 
-export function conv2dForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+/**
+ * `keepCols`, when given, receives each chunk's column matrix instead of having it freed, so the backward pass
+ * can reuse it (one im2col per step instead of two, at the cost of holding the columns until then).
+ */
+export function conv2dForward(
+  gpu: Gpu,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  g: ConvGeometry,
+  keepCols?: Tensor[],
+): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
   const nb = chunkImages(gpu, g, n);
@@ -123,8 +156,10 @@ export function conv2dForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, 
       [ycn, y],
       convParams(g, cur, n0, NCp),
       gpu.grid1d(cur * g.cout * g.oh * g.ow),
+      shape(g),
     );
-    col.release();
+    if (keepCols) keepCols.push(col);
+    else col.release();
     ycn.release();
   }
   return y;
@@ -133,6 +168,13 @@ export function conv2dForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, 
 export interface ConvGrads {
   dw: Tensor;
   db: Tensor | null;
+  /** Column matrices kept by the forward pass (conv2dForward's keepCols); consumed and freed here. */
+  cols?: Tensor[];
+}
+
+/** Bytes of column matrices a forward pass over `n` images would keep. */
+export function columnBytes(g: ConvGeometry, n: number): number {
+  return 4 * g.groups * g.Kp * (n * g.oh * g.ow + 4);
 }
 
 /** Writes dw (and db) and returns dx unless `needDx` is false (the first layer's input needs none). */
@@ -152,10 +194,11 @@ export function conv2dBackward(
     const cur = Math.min(nb, n - n0);
     const NCp = roundUp4(cur * g.oh * g.ow);
     const params = convParams(g, cur, n0, NCp);
-    const col = gpu.tensor([g.groups, g.Kp, NCp], "col");
+    const kept = grads.cols?.shift();
+    const col = kept ?? gpu.tensor([g.groups, g.Kp, NCp], "col");
     const dycn = gpu.tensor([g.cout, NCp], "dycn");
-    im2col(gpu, x, col, g, cur, n0, NCp);
-    gpu.run("conv", "nchw_to_cn", [dy, dycn], params, gpu.grid1d(g.cout * NCp));
+    if (!kept) im2col(gpu, x, col, g, cur, n0, NCp);
+    gpu.run("conv", "nchw_to_cn", [dy, dycn], params, gpu.grid1d(g.cout * NCp), shape(g));
     matmul(gpu, {
       layout: "nt",
       M: g.coutg,
@@ -191,7 +234,7 @@ export function conv2dBackward(
         strideC: g.Kp * NCp,
         batch: g.groups,
       });
-      gpu.run("conv", "col2im", [col, dx], params, gpu.grid1d(cur * g.cin * g.h * g.w));
+      gpu.run("conv", "col2im", [col, dx], params, gpu.grid1d(cur * g.cin * g.h * g.w), shape(g));
     }
     col.release();
     dycn.release();

@@ -25,10 +25,23 @@ const params = (g: ConvGeometry, n: number, hasBias: boolean) => [
   hasBias ? 1 : 0,
 ];
 
+const shape = (g: ConvGeometry) => ({
+  C: g.cin,
+  H: g.h,
+  W: g.w,
+  COUT: g.cout,
+  KH: g.kh,
+  KW: g.kw,
+  STRIDE: g.stride,
+  PAD: g.pad,
+  OH: g.oh,
+  OW: g.ow,
+});
+
 export function localForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "local");
-  gpu.run("local", "forward", [x, w, b ?? w, y], params(g, n, b !== null), gpu.grid1d(y.size));
+  gpu.run("local", "forward", [x, w, b ?? w, y], params(g, n, b !== null), gpu.grid1d(y.size), shape(g));
   return y;
 }
 
@@ -49,10 +62,11 @@ export function localBackward(
     [x, null, dy, grads.dw],
     params(g, n, false),
     gpu.grid1d(grads.dw.size),
+    shape(g),
   );
   if (grads.db) rowSum(gpu, dy, grads.db, n, g.cout * P, g.cout * P);
   if (!needDx) return null;
   const dx = gpu.tensor(x.shape, "dlocal");
-  gpu.run("local", "backward_input", [w, dy, dx], params(g, n, false), gpu.grid1d(dx.size));
+  gpu.run("local", "backward_input", [w, dy, dx], params(g, n, false), gpu.grid1d(dx.size), shape(g));
   return dx;
 }

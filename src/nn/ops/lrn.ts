@@ -16,11 +16,13 @@ function params(x: Tensor, p: LrnParams) {
   return [n, c, h, w, p.n, 0, 0, 0, f32(p.k), f32(p.alpha), f32(p.beta), f32(0)];
 }
 
+const shape = (x: Tensor, p: LrnParams) => ({ C: x.shape[1], H: x.shape[2], W: x.shape[3], N: p.n });
+
 /** Returns the output and the denominators s (kept for the backward pass). */
 export function lrnForward(gpu: Gpu, mode: LrnMode, x: Tensor, p: LrnParams): { y: Tensor; scale: Tensor } {
   const y = gpu.tensor(x.shape, "lrn");
   const scale = gpu.tensor(x.shape, "lrn-scale");
-  gpu.run("lrn", `${mode}_forward`, [x, y, scale], params(x, p), gpu.grid1d(x.size));
+  gpu.run("lrn", `${mode}_forward`, [x, y, scale], params(x, p), gpu.grid1d(x.size), shape(x, p));
   return { y, scale };
 }
 
@@ -33,6 +35,6 @@ export function lrnBackward(
   p: LrnParams,
 ): Tensor {
   const dx = gpu.tensor(x.shape, "dlrn");
-  gpu.run("lrn", `${mode}_backward`, [x, scale, dy, dx], params(x, p), gpu.grid1d(x.size));
+  gpu.run("lrn", `${mode}_backward`, [x, scale, dy, dx], params(x, p), gpu.grid1d(x.size), shape(x, p));
   return dx;
 }

@@ -32,33 +32,42 @@ export function poolGeometry(
 }
 
 const params = (g: PoolGeometry, n: number) => [n * g.c, g.h, g.w, g.oh, g.ow, g.k, g.stride, g.pad];
+const shape = (g: PoolGeometry) => ({
+  H: g.h,
+  W: g.w,
+  OH: g.oh,
+  OW: g.ow,
+  K: g.k,
+  STRIDE: g.stride,
+  PAD: g.pad,
+});
 
 /** Returns the output and the winners' positions (needed by the backward pass). */
 export function maxPoolForward(gpu: Gpu, x: Tensor, g: PoolGeometry): { y: Tensor; argmax: Tensor } {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.c, g.oh, g.ow], "maxpool");
   const argmax = gpu.tensor([n, g.c, g.oh, g.ow], "argmax");
-  gpu.run("pool", "max_forward", [x, y, argmax], params(g, n), gpu.grid1d(y.size));
+  gpu.run("pool", "max_forward", [x, y, argmax], params(g, n), gpu.grid1d(y.size), shape(g));
   return { y, argmax };
 }
 
 export function maxPoolBackward(gpu: Gpu, dy: Tensor, argmax: Tensor, g: PoolGeometry): Tensor {
   const n = dy.shape[0];
   const dx = gpu.tensor([n, g.c, g.h, g.w], "dmaxpool");
-  gpu.run("pool", "max_backward", [dy, argmax, dx], params(g, n), gpu.grid1d(dx.size));
+  gpu.run("pool", "max_backward", [dy, argmax, dx], params(g, n), gpu.grid1d(dx.size), shape(g));
   return dx;
 }
 
 export function avgPoolForward(gpu: Gpu, x: Tensor, g: PoolGeometry): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.c, g.oh, g.ow], "avgpool");
-  gpu.run("pool", "avg_forward", [x, y], params(g, n), gpu.grid1d(y.size));
+  gpu.run("pool", "avg_forward", [x, y], params(g, n), gpu.grid1d(y.size), shape(g));
   return y;
 }
 
 export function avgPoolBackward(gpu: Gpu, dy: Tensor, g: PoolGeometry): Tensor {
   const n = dy.shape[0];
   const dx = gpu.tensor([n, g.c, g.h, g.w], "davgpool");
-  gpu.run("pool", "avg_backward", [dy, dx], params(g, n), gpu.grid1d(dx.size));
+  gpu.run("pool", "avg_backward", [dy, dx], params(g, n), gpu.grid1d(dx.size), shape(g));
   return dx;
 }
