@@ -76,11 +76,23 @@ export class Network {
   #saved: Saved[] = [];
   #forwardOptions: ForwardOptions = { training: false };
 
-  constructor(readonly gpu: Gpu, readonly spec: ModelSpec, seed = 1) {
+  readonly inference: boolean;
+
+  /**
+   * `weights` skips the random initialisation; `inference` allocates no gradients or momentum (a third of the
+   * memory), for classification.
+   */
+  constructor(
+    readonly gpu: Gpu,
+    readonly spec: ModelSpec,
+    seed = 1,
+    options: { weights?: Map<string, Float32Array>; inference?: boolean } = {},
+  ) {
+    this.inference = options.inference ?? false;
     const resolved = resolveModel(spec);
     this.layers = resolved.map((layer) => this.#plan(layer));
     this.classesP = roundUp4(spec.classes);
-    this.loadWeights(initialValues(spec, seed));
+    this.loadWeights(options.weights ?? initialValues(spec, seed));
   }
 
   #plan(layer: ResolvedLayer): LayerRun {
@@ -132,9 +144,11 @@ export class Network {
     rowChunks: [number, number][] = [[0, rowsP]],
   ): GpuParam {
     const make = (what: string) =>
-      rowChunks.map(([r0, r1]) =>
-        this.gpu.tensor([r1 - r0, colsP], `${info.name}.${what}`, what !== "value")
-      );
+      what !== "value" && this.inference
+        ? []
+        : rowChunks.map(([r0, r1]) =>
+          this.gpu.tensor([r1 - r0, colsP], `${info.name}.${what}`, what !== "value")
+        );
     const p: GpuParam = {
       info,
       rows,
@@ -192,6 +206,9 @@ export class Network {
 
   /** x: [N, C, H, W]. Returns logits [N][classesP] (the caller owns and releases them). */
   forward(x: Tensor, options: ForwardOptions): Tensor {
+    if (options.training && this.inference) {
+      throw new Error(`${this.spec.name}: built for inference, cannot train`);
+    }
     this.releaseSaved();
     this.#forwardOptions = options;
     let cur = x;

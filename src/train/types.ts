@@ -23,7 +23,7 @@ export interface AugmentConfig {
   /** Standard deviation of the PCA colour noise alpha (0.1 in the paper); 0 = off. */
   pcaNoise: number;
   mean: "image" | "channel" | "none";
-  /** Multiplies 0-255 pixels before mean subtraction. */
+  /** Network input = (pixel - mean) * scale, with pixels and the mean in 0-255 units. */
   scale: number;
   /** Test-time 10-crop averaging (four corners and centre, and their mirrors). */
   tenCrop: boolean;

@@ -1,0 +1,169 @@
+// The Deno side of classification: which files the arguments name, where checkpoints are, reading them.
+
+import type { Checkpoint, CheckpointMeta } from "../io/checkpoint.ts";
+import { PROJECT_ROOT } from "../data/util.ts";
+import { loadClassifierCheckpoint, peekCheckpointMeta } from "./checkpoint.ts";
+
+/** The model `classify` and `gui` use without --model, relative to the project root. */
+export const DEFAULT_MODEL = "models/default-cifar10.safetensors";
+
+export function defaultModelPath(): string {
+  return `${PROJECT_ROOT}/${DEFAULT_MODEL}`;
+}
+
+const IMAGE_FILE = /\.(jpe?g|png)$/i;
+
+function describeError(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function walk(dir: string, out: string[]): Promise<void> {
+  const entries: Deno.DirEntry[] = [];
+  for await (const entry of Deno.readDir(dir)) entries.push(entry);
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const path = `${dir.replace(/\/$/, "")}/${entry.name}`;
+    let isDir = entry.isDirectory, isFile = entry.isFile;
+    if (entry.isSymlink) {
+      try {
+        const s = await Deno.stat(path);
+        isDir = s.isDirectory;
+        isFile = s.isFile;
+      } catch {
+        continue; // a dangling link is not an image the user meant
+      }
+    }
+    if (isDir) await walk(path, out);
+    else if (isFile && IMAGE_FILE.test(entry.name)) out.push(path);
+  }
+}
+
+export type InputItem = { path: string } | { path: string; error: string };
+
+/**
+ * Files to classify, in argument order: a file is taken as named (whatever its extension, so a wrong file
+ * gets a clear decode error); a folder contributes its .jpg/.jpeg/.png files, recursively, sorted.
+ */
+export async function expandInputs(args: string[]): Promise<InputItem[]> {
+  const items: InputItem[] = [];
+  for (const arg of args) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(arg);
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound ? "no such file or folder" : describeError(e);
+      items.push({ path: arg, error: `${arg}: ${why}` });
+      continue;
+    }
+    if (!info.isDirectory) {
+      items.push({ path: arg });
+      continue;
+    }
+    const found: string[] = [];
+    try {
+      await walk(arg, found);
+    } catch (e) {
+      items.push({ path: arg, error: `${arg}: cannot list folder: ${describeError(e)}` });
+      continue;
+    }
+    if (found.length === 0) {
+      items.push({ path: arg, error: `${arg}: folder holds no .jpg, .jpeg or .png files` });
+    }
+    for (const path of found) items.push({ path });
+  }
+  return items;
+}
+
+/** Reads and validates a checkpoint; errors name the file and what it is instead. */
+export async function readCheckpointFile(path: string): Promise<Checkpoint> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: no such checkpoint file`);
+    if (e instanceof Deno.errors.IsADirectory) throw new Error(`${path}: is a folder, not a checkpoint`);
+    throw new Error(`${path}: cannot read checkpoint: ${describeError(e)}`);
+  }
+  return loadClassifierCheckpoint(bytes, path);
+}
+
+/** A checkpoint's metadata from its header only (listing many large files stays cheap). */
+export async function readCheckpointMeta(path: string): Promise<CheckpointMeta> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: no such checkpoint file`);
+    throw new Error(`${path}: cannot read checkpoint: ${describeError(e)}`);
+  }
+  using _file = file;
+  const head = new Uint8Array(8);
+  if ((await file.read(head)) !== 8) return peekCheckpointMeta(head.subarray(0, 0), path);
+  const length = Number(new DataView(head.buffer).getBigUint64(0, true));
+  if (length > 100 * 2 ** 20) return peekCheckpointMeta(head, path); // reports "not a safetensors file"
+  const bytes = new Uint8Array(8 + length);
+  bytes.set(head);
+  let filled = 8;
+  while (filled < bytes.length) {
+    const n = await file.read(bytes.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return peekCheckpointMeta(bytes.subarray(0, filled), path);
+}
+
+export interface CheckpointEntry {
+  /** Path relative to the project root when inside it (the GUI's model id), else absolute. */
+  id: string;
+  path: string;
+  meta: CheckpointMeta;
+  bytes: number;
+}
+
+async function safetensorsUnder(dir: string, out: string[], depth = 0): Promise<void> {
+  if (depth > 8) return;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return; // models/ or results/ may not exist yet
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) await safetensorsUnder(path, out, depth + 1);
+    else if (e.isFile && e.name.endsWith(".safetensors")) out.push(path);
+  }
+}
+
+export function checkpointId(path: string, root = PROJECT_ROOT): string {
+  return path.startsWith(`${root}/`) ? path.slice(root.length + 1) : path;
+}
+
+/**
+ * Checkpoints under models/ and results/ (recursively), plus `extra` paths; files that are not usable
+ * checkpoints are reported in `problems` rather than listed.
+ */
+export async function findCheckpoints(
+  root = PROJECT_ROOT,
+  extra: string[] = [],
+): Promise<{ entries: CheckpointEntry[]; problems: string[] }> {
+  const paths: string[] = [];
+  for (const p of extra) paths.push(p.startsWith("/") ? p : `${Deno.cwd()}/${p}`);
+  await safetensorsUnder(`${root}/models`, paths);
+  await safetensorsUnder(`${root}/results`, paths);
+  const entries: CheckpointEntry[] = [];
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const path of paths) {
+    if (seen.has(path)) continue;
+    seen.add(path);
+    try {
+      const meta = await readCheckpointMeta(path);
+      entries.push({ id: checkpointId(path, root), path, meta, bytes: (await Deno.stat(path)).size });
+    } catch (e) {
+      problems.push(describeError(e));
+    }
+  }
+  return { entries, problems };
+}

@@ -1,0 +1,303 @@
+// The GUI's HTTP server (Deno.serve on 127.0.0.1): the page, its bundle, the WGSL kernels and the JPEG
+// decoder's wasm for in-browser inference, the checkpoints under models/ and results/, the reports under
+// results/, and POST /api/classify for browsers without WebGPU (classified here on Deno's WebGPU).
+
+import { Image } from "imagescript";
+import { PROJECT_ROOT } from "../data/util.ts";
+import { decodeImageBytes } from "../data/image_decode.ts";
+import { Gpu } from "../gpu/runtime.ts";
+import { formatAdapter } from "../gpu/device.ts";
+import { Classifier, topK } from "../classify/classifier.ts";
+import { storedPixels } from "../classify/preprocess.ts";
+import { conv1Filters } from "../classify/filters.ts";
+import {
+  type CheckpointEntry,
+  defaultModelPath,
+  findCheckpoints,
+  readCheckpointFile,
+} from "../classify/files.ts";
+import { buildGuiBundle } from "./bundle.ts";
+
+export interface GuiServerOptions {
+  /** 0 picks a free port. */
+  port?: number;
+  hostname?: string;
+  /** A checkpoint to list (even outside models/ and results/) and select first. */
+  model?: string | null;
+  /** Project root: models/, results/, kernels/ and node_modules/ are found below it. */
+  root?: string;
+  log?: (line: string) => void;
+}
+
+export interface GuiServer {
+  url: string;
+  port: number;
+  /** Milliseconds the browser bundle took to build. */
+  bundleMs: number;
+  close(): Promise<void>;
+}
+
+const GUI_DIR = decodeURIComponent(new URL(".", import.meta.url).pathname).replace(/\/$/, "");
+
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  mjs: "text/javascript; charset=utf-8",
+  json: "application/json",
+  wgsl: "text/plain; charset=utf-8",
+  wasm: "application/wasm",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  svg: "image/svg+xml",
+  txt: "text/plain; charset=utf-8",
+  md: "text/plain; charset=utf-8",
+  tsv: "text/plain; charset=utf-8",
+  csv: "text/plain; charset=utf-8",
+  jsonl: "text/plain; charset=utf-8",
+  yaml: "text/plain; charset=utf-8",
+};
+
+function contentType(path: string): string {
+  return TYPES[path.slice(path.lastIndexOf(".") + 1).toLowerCase()] ?? "application/octet-stream";
+}
+
+const json = (value: unknown, status = 200) =>
+  new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } });
+const problem = (status: number, error: string) => json({ error }, status);
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+async function fileResponse(path: string): Promise<Response> {
+  try {
+    const file = await Deno.open(path);
+    return new Response(file.readable, { headers: { "content-type": contentType(path) } });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return problem(404, `not found: ${path}`);
+    throw e;
+  }
+}
+
+/** results<rest> (rest "" or "/..."): files as they are, folders as their index.html or a listing. */
+async function serveResults(root: string, rest: string): Promise<Response> {
+  const parts = rest.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.some((p) => p === "..")) return problem(400, "bad path");
+  const path = [`${root}/results`, ...parts].join("/");
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return problem(404, `results/${parts.join("/")}: not found`);
+  }
+  if (!info.isDirectory) return fileResponse(path);
+  if (!rest.endsWith("/")) {
+    const location = `/results/${parts.map(encodeURIComponent).join("/")}${parts.length ? "/" : ""}`;
+    return new Response(null, { status: 301, headers: { location } });
+  }
+  try {
+    await Deno.stat(`${path}/index.html`);
+    return fileResponse(`${path}/index.html`);
+  } catch {
+    // No index page: list the folder.
+  }
+  const entries = (await Array.fromAsync(Deno.readDir(path))).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const items = entries.map((e) => {
+    const name = e.name + (e.isDirectory ? "/" : "");
+    return `<li><a href="${encodeURIComponent(e.name)}${e.isDirectory ? "/" : ""}">${
+      escapeHtml(name)
+    }</a></li>`;
+  });
+  const title = `results/${parts.join("/")}`;
+  return new Response(
+    `<!doctype html><meta charset="utf-8"><title>${escapeHtml(title)}</title><h1>${escapeHtml(title)}</h1>` +
+      `<p><a href="/">classify</a>${parts.length ? ' · <a href="../">up</a>' : ""}</p><ul>${
+        items.join("")
+      }</ul>`,
+    { headers: { "content-type": TYPES.html } },
+  );
+}
+
+/** Report pages under results/: every index.html, then other .html files (at most 200). */
+async function findReports(root: string): Promise<{ href: string; title: string }[]> {
+  const found: string[] = [];
+  const walk = async (dir: string, rel: string, depth: number) => {
+    if (depth > 6 || found.length >= 200) return;
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
+      if (e.isFile && e.name.endsWith(".html")) found.push(`${rel}${e.name}`);
+      else if (e.isDirectory && e.name !== "checkpoints") {
+        await walk(`${dir}/${e.name}`, `${rel}${e.name}/`, depth + 1);
+      }
+    }
+  };
+  await walk(`${root}/results`, "", 0);
+  const rank = (p: string) => (p === "index.html" ? 0 : p.endsWith("/index.html") ? 1 : 2);
+  found.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+  return found.map((p) => ({
+    href: `/results/${p.split("/").map(encodeURIComponent).join("/")}`,
+    title: p === "index.html" ? "All results (results/index.html)" : `results/${p}`,
+  }));
+}
+
+/** conv1's kernels as a PNG (the page draws them itself when it has the weights). */
+async function filtersPng(entry: CheckpointEntry): Promise<Response> {
+  const ckpt = await readCheckpointFile(entry.path);
+  const grid = conv1Filters(ckpt.meta.model, ckpt.weights);
+  if (!grid) return problem(404, `${entry.id}: the model has no convolutional layer`);
+  const image = new Image(grid.width, grid.height);
+  image.bitmap.set(grid.rgba);
+  return new Response((await image.encode()) as Uint8Array<ArrayBuffer>, {
+    headers: { "content-type": "image/png" },
+  });
+}
+
+export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServer> {
+  const root = (o.root ?? PROJECT_ROOT).replace(/\/$/, "");
+  const log = o.log ?? ((line: string) => console.error(line));
+  const bundle = await buildGuiBundle();
+  const extra = o.model ? [o.model] : [];
+  const wantDefault = o.model ?? defaultModelPath();
+
+  const reported = new Set<string>(); // problems are logged once, not on every listing
+  const listModels = async () => {
+    const { entries, problems } = await findCheckpoints(root, extra);
+    for (const p of problems) {
+      if (!reported.has(p)) log(`gui: skipping ${p}`);
+      reported.add(p);
+    }
+    const want = wantDefault.startsWith("/") ? wantDefault : `${Deno.cwd()}/${wantDefault}`;
+    const initial = entries.find((e) => e.path === want) ?? entries[0] ?? null;
+    return { entries, initial };
+  };
+  const findModel = async (id: string | null) => {
+    const { entries } = await listModels();
+    return entries.find((e) => e.id === id) ?? null;
+  };
+
+  // Server-side inference (the fallback): one GPU, one cached classifier, one request at a time.
+  let gpu: Promise<Gpu> | null = null;
+  let cached: { path: string; classifier: Classifier } | null = null;
+  let lock: Promise<unknown> = Promise.resolve();
+  const serially = <T>(job: () => Promise<T>): Promise<T> => {
+    const run = lock.then(job, job);
+    lock = run.catch(() => {});
+    return run;
+  };
+
+  const classify = async (req: Request, url: URL): Promise<Response> => {
+    const entry = await findModel(url.searchParams.get("model"));
+    if (!entry) return problem(404, `unknown model "${url.searchParams.get("model")}"`);
+    const top = Math.max(1, Math.min(1000, Number(url.searchParams.get("top") ?? 5) || 5));
+    const tenCrop = url.searchParams.get("tenCrop") === "1";
+    const name = decodeURIComponent(req.headers.get("x-file-name") ?? "upload");
+    const bytes = new Uint8Array(await req.arrayBuffer());
+    let img;
+    try {
+      img = await decodeImageBytes(bytes, name);
+    } catch (e) {
+      return problem(422, (e as Error).message);
+    }
+    return await serially(async () => {
+      gpu ??= Gpu.create();
+      const device = await gpu;
+      if (cached?.path !== entry.path) {
+        cached?.classifier.dispose();
+        cached = null;
+        cached = {
+          path: entry.path,
+          classifier: new Classifier(device, await readCheckpointFile(entry.path)),
+        };
+      }
+      const { classifier } = cached;
+      const [probs] = await classifier.run(
+        [storedPixels(img, classifier.checkpoint.meta.preprocess)],
+        tenCrop,
+      );
+      return json({
+        file: name,
+        width: img.width,
+        height: img.height,
+        views: tenCrop ? 10 : 1,
+        top: topK(probs, classifier.classes, top),
+        adapter: formatAdapter(device.adapter),
+      });
+    });
+  };
+
+  const handle = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    const path = decodeURIComponent(url.pathname);
+    if (req.method === "POST" && path === "/api/classify") return await classify(req, url);
+    if (req.method !== "GET" && req.method !== "HEAD") return problem(405, `${req.method} not allowed`);
+    if (path === "/" || path === "/index.html") return fileResponse(`${GUI_DIR}/index.html`);
+    if (path === "/style.css") return fileResponse(`${GUI_DIR}/style.css`);
+    if (path === "/app.js") return new Response(bundle.code, { headers: { "content-type": TYPES.js } });
+    if (path === "/kernels/index.json") {
+      const names = (await Array.fromAsync(Deno.readDir(`${root}/kernels`)))
+        .filter((e) => e.isFile && e.name.endsWith(".wgsl"))
+        .map((e) => e.name.slice(0, -5))
+        .sort();
+      return json(names);
+    }
+    const kernel = path.match(/^\/kernels\/([\w-]+\.wgsl)$/);
+    if (kernel) return fileResponse(`${root}/kernels/${kernel[1]}`);
+    if (path === "/vendor/imagescript/jpeg.wasm") {
+      return fileResponse(`${root}/node_modules/imagescript/wasm/any/jpeg.wasm`);
+    }
+    if (path === "/api/models") {
+      const { entries, initial } = await listModels();
+      return json({
+        default: initial?.id ?? null,
+        models: entries.map((e) => ({
+          id: e.id,
+          label: `${e.id} (${e.meta.model.name}, ${(e.bytes / 2 ** 20).toFixed(1)} MiB)`,
+          meta: e.meta,
+        })),
+      });
+    }
+    if (path === "/api/checkpoint" || path === "/api/filters.png") {
+      const entry = await findModel(url.searchParams.get("id"));
+      if (!entry) return problem(404, `unknown model "${url.searchParams.get("id")}"`);
+      return path === "/api/checkpoint" ? fileResponse(entry.path) : await filtersPng(entry);
+    }
+    if (path === "/api/reports") return json({ reports: await findReports(root) });
+    if (path === "/results" || path.startsWith("/results/")) {
+      return await serveResults(root, path.slice("/results".length));
+    }
+    return problem(404, `not found: ${path}`);
+  };
+
+  const server = Deno.serve({
+    port: o.port ?? 8765,
+    hostname: o.hostname ?? "127.0.0.1",
+    onListen: () => {},
+  }, async (req) => {
+    try {
+      return await handle(req);
+    } catch (e) {
+      log(`gui: ${req.method} ${req.url}: ${(e as Error).stack ?? e}`);
+      return problem(500, (e as Error).message);
+    }
+  });
+  const addr = server.addr as Deno.NetAddr;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return {
+    url: `http://${host}:${addr.port}/`,
+    port: addr.port,
+    bundleMs: bundle.ms,
+    close: async () => {
+      await server.shutdown();
+      cached?.classifier.dispose();
+      if (gpu) (await gpu).destroy();
+    },
+  };
+}

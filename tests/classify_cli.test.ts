@@ -1,0 +1,319 @@
+// deno task classify: output formats, --top, --ten-crop, every kind of bad input, odd images, bad models and
+// exit statuses. Most runs call main() in-process on one shared GPU; two run the real command for its exit code.
+
+import assert from "node:assert/strict";
+import { Image } from "imagescript";
+import { main } from "../src/cli/classify.ts";
+import { CHECKPOINT_FORMAT, encodeCheckpoint } from "../src/io/checkpoint.ts";
+import { encodeSafetensors } from "../src/io/safetensors.ts";
+import { randomCheckpoint } from "../src/classify/random_checkpoint.ts";
+import { buildModel } from "../src/models/index.ts";
+import { initialValues } from "../src/nn/init.ts";
+import { resolveModel } from "../src/nn/spec.ts";
+import { cpuForward } from "../src/nn/cpu_network.ts";
+import { centerCrop, decodeImage, flipHorizontal, resizeShortSide } from "../src/data/image_decode.ts";
+import { PROJECT_ROOT } from "../src/data/util.ts";
+import { testGpu } from "./helpers/gpu.ts";
+
+const PHOTOS = "/work/shared/data/photos";
+const FIX = `${PROJECT_ROOT}/tests/fixtures/data`;
+const dir = await Deno.makeTempDir({ prefix: "classify-cli-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+
+// A random checkpoint with a spread-out last layer, so top-K orders are far from ties.
+const MODEL = `${dir}/model.safetensors`;
+const ckpt = randomCheckpoint({ sharpen: 30 });
+await Deno.writeFile(MODEL, encodeCheckpoint(ckpt));
+
+async function classify(args: string[]) {
+  const out: string[] = [], err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), gpu: testGpu });
+  return { code, out, err: err.join("\n") };
+}
+
+interface JsonResult {
+  file: string;
+  width?: number;
+  height?: number;
+  views?: number;
+  top?: { rank: number; class: string; index: number; probability: number }[];
+  error?: string;
+}
+const parse = (lines: string[]) => lines.map((l) => JSON.parse(l) as JsonResult);
+
+function softmax(logits: ArrayLike<number>): number[] {
+  const max = Math.max(...Array.from(logits));
+  const e = Array.from(logits, (v) => Math.exp(v - max));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+Deno.test("--json: one line per photo in input order, top-K sorted, matching the CPU reference", async () => {
+  const r = await classify(["--model", MODEL, "--json", "--top", "3", "--batch", "7", PHOTOS]);
+  assert.equal(r.code, 0, r.err);
+  const results = parse(r.out);
+  const photos = [...Deno.readDirSync(PHOTOS)].map((e) => e.name).filter((n) => /\.(jpg|png)$/.test(n))
+    .sort();
+  assert.equal(photos.length, 39);
+  assert.deepEqual(results.map((x) => x.file), photos.map((n) => `${PHOTOS}/${n}`));
+  for (const x of results) {
+    assert.equal(x.views, 1);
+    assert.equal(x.top!.length, 3);
+    assert.deepEqual(x.top!.map((p) => p.rank), [1, 2, 3]);
+    for (let i = 1; i < 3; i++) assert.ok(x.top![i - 1].probability >= x.top![i].probability);
+    for (const p of x.top!) assert.equal(p.class, ckpt.meta.classes[p.index]);
+  }
+  // Independent path: decode, resize, crop, (pixel - channel mean) * scale by hand, float64 CPU network.
+  const dog = results.find((x) => x.file.endsWith("darknet_dog.jpg"))!;
+  assert.deepEqual([dog.width, dog.height], [768, 576]);
+  const img = centerCrop(resizeShortSide(await decodeImage(`${PHOTOS}/darknet_dog.jpg`), 32), 32);
+  const x = new Float32Array(3 * 32 * 32);
+  for (let c = 0; c < 3; c++) {
+    for (let p = 0; p < 32 * 32; p++) x[c * 1024 + p] = (img.rgb[p * 3 + c] - ckpt.mean![c]) / 255;
+  }
+  const probs = softmax(cpuForward(ckpt.meta.model, ckpt.weights, x, 1));
+  const order = probs.map((_, i) => i).sort((a, b) => probs[b] - probs[a]).slice(0, 3);
+  assert.deepEqual(dog.top!.map((p) => p.index), order);
+  dog.top!.forEach((p, i) => assert.ok(Math.abs(p.probability - probs[order[i]]) < 1e-4));
+});
+
+Deno.test("text output: --top K lines per image with class names and percentages", async () => {
+  const r = await classify([
+    "--model",
+    MODEL,
+    "--top",
+    "2",
+    `${PHOTOS}/gnome_cat.jpg`,
+    `${PHOTOS}/skimage_coffee.png`,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const text = r.out.join("\n").split("\n");
+  assert.equal(text.length, 6);
+  assert.equal(text[0], `${PHOTOS}/gnome_cat.jpg (512x512)`);
+  assert.match(text[1], /^ {3}1\. [a-z]+ +\d+\.\d\d%$/);
+  assert.match(text[2], /^ {3}2\. [a-z]+ +\d+\.\d\d%$/);
+  assert.equal(text[3], `${PHOTOS}/skimage_coffee.png (600x400)`);
+  assert.match(r.err, /model cifar-alexnet, 10 classes/);
+  // --top beyond the class count lists every class once.
+  const all = parse(
+    (await classify(["--model", MODEL, "--json", "--top", "50", `${PHOTOS}/gnome_cat.jpg`])).out,
+  );
+  assert.equal(all[0].top!.length, 10);
+  assert.ok(Math.abs(all[0].top!.reduce((s, p) => s + p.probability, 0) - 1) < 1e-4);
+});
+
+Deno.test("--ten-crop averages ten views: invariant to mirroring the photo, unlike the centre crop", async () => {
+  // resize 40 > crop 32, so the corner crops differ from the centre.
+  const wide = randomCheckpoint({ sharpen: 30, preprocess: { resize: 40 }, seed: 3 });
+  const model = `${dir}/ten.safetensors`;
+  await Deno.writeFile(model, encodeCheckpoint(wide));
+  const src = await decodeImage(`${PHOTOS}/darknet_eagle.jpg`);
+  const flipped = flipHorizontal(src);
+  const image = new Image(flipped.width, flipped.height);
+  for (let i = 0; i < flipped.width * flipped.height; i++) {
+    image.bitmap.set([...flipped.rgb.subarray(3 * i, 3 * i + 3), 255], 4 * i);
+  }
+  const mirror = `${dir}/eagle_mirrored.png`;
+  await Deno.writeFile(mirror, await image.encode());
+  const inputs = [`${PHOTOS}/darknet_eagle.jpg`, mirror];
+  const ten = parse(
+    (await classify(["--model", model, "--json", "--top", "10", "--ten-crop", ...inputs])).out,
+  );
+  const one = parse((await classify(["--model", model, "--json", "--top", "10", ...inputs])).out);
+  assert.deepEqual(ten.map((x) => x.views), [10, 10]);
+  const byClass = (x: JsonResult) =>
+    x.top!.slice().sort((a, b) => a.index - b.index).map((p) => p.probability);
+  const diff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+  assert.ok(diff(byClass(ten[0]), byClass(ten[1])) < 2e-3, "ten-crop of the mirror image differs");
+  assert.ok(diff(byClass(one[0]), byClass(one[1])) > 5 * diff(byClass(ten[0]), byClass(ten[1])));
+  assert.ok(diff(byClass(ten[0]), byClass(one[0])) > 1e-3, "ten-crop gave the centre crop's answer");
+});
+
+Deno.test("bad inputs are reported on stderr by name; the other images are still classified", async () => {
+  const bad = `${dir}/bad`;
+  await Deno.mkdir(`${bad}/empty`, { recursive: true });
+  await Deno.mkdir(`${bad}/mixed`, { recursive: true });
+  await Deno.writeTextFile(`${bad}/notes.txt`, "not an image at all\n");
+  await Deno.writeFile(`${bad}/empty.jpg`, new Uint8Array(0));
+  await Deno.copyFile(`${FIX}/truncated.jpg.bin`, `${bad}/truncated.jpg`);
+  await Deno.copyFile(`${FIX}/truncated.png.bin`, `${bad}/truncated.png`);
+  await Deno.writeTextFile(`${bad}/mixed/readme.md`, "skipped: not an image extension");
+  await Deno.writeTextFile(`${bad}/mixed/fake.jpg`, "<html>a web page saved as .jpg</html>");
+  await Deno.copyFile(`${PHOTOS}/opencv_orange.jpg`, `${bad}/mixed/orange.jpg`);
+  const r = await classify([
+    "--model",
+    MODEL,
+    "--json",
+    `${bad}/missing.jpg`,
+    `${bad}/notes.txt`,
+    `${bad}/empty`,
+    `${bad}/empty.jpg`,
+    `${bad}/truncated.jpg`,
+    `${PHOTOS}/gnome_cat.jpg`,
+    `${bad}/truncated.png`,
+    `${bad}/mixed`,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const expected: [string, RegExp][] = [
+    [`${bad}/missing.jpg`, /no such file or folder/],
+    [`${bad}/notes.txt`, /not a JPEG or PNG image \(looks like a text file\)/],
+    [`${bad}/empty`, /folder holds no \.jpg, \.jpeg or \.png files/],
+    [`${bad}/empty.jpg`, /empty file/],
+    [`${bad}/truncated.jpg`, /truncated JPEG/],
+    [`${bad}/truncated.png`, /truncat/i],
+    [`${bad}/mixed/fake.jpg`, /not a JPEG or PNG image/],
+  ];
+  for (const [file, why] of expected) {
+    const line = r.err.split("\n").find((l) => l.includes(file));
+    assert.ok(line, `no message names ${file}:\n${r.err}`);
+    assert.match(line!, why);
+  }
+  const results = parse(r.out);
+  assert.deepEqual(results.map((x) => x.file), [
+    `${bad}/missing.jpg`,
+    `${bad}/notes.txt`,
+    `${bad}/empty`,
+    `${bad}/empty.jpg`,
+    `${bad}/truncated.jpg`,
+    `${PHOTOS}/gnome_cat.jpg`,
+    `${bad}/truncated.png`,
+    `${bad}/mixed/fake.jpg`,
+    `${bad}/mixed/orange.jpg`,
+  ]);
+  assert.deepEqual(results.map((x) => x.top ? "ok" : "error"), [
+    "error",
+    "error",
+    "error",
+    "error",
+    "error",
+    "ok",
+    "error",
+    "error",
+    "ok",
+  ]);
+  assert.match(r.err, /classified 2 of 9 inputs/);
+});
+
+Deno.test("any JPEG/PNG: grey, alpha, 16-bit, CMYK, progressive, palette, tiny and huge; grey models get luma", async () => {
+  const odd = [
+    "gray.jpg",
+    "gray16.png",
+    "graya16.png",
+    "rgba8.png",
+    "rgb16.png",
+    "cmyk.jpg",
+    "progressive.jpg",
+  ]
+    .concat(["palette_trns.png", "gray1.png", "interlaced.png"]).map((n) => `${FIX}/${n}`);
+  // 4000x3000: decoded and area-downscaled without trouble.
+  const huge = new Image(4000, 3000);
+  const px = new Uint32Array(huge.bitmap.buffer);
+  for (let i = 0; i < px.length; i++) px[i] = 0xff000000 | ((i % 4000) * 0x010203 & 0xffffff);
+  await Deno.writeFile(`${dir}/huge.jpg`, await huge.encodeJPEG(70));
+  const r = await classify(["--model", MODEL, "--json", ...odd, `${dir}/huge.jpg`]);
+  assert.equal(r.code, 0, r.err);
+  const results = parse(r.out);
+  assert.equal(results.length, odd.length + 1);
+  for (const x of results) assert.ok(x.top, `${x.file}: ${x.error}`);
+  assert.deepEqual([results[0].width, results[0].height], [37, 23]);
+  assert.deepEqual([results.at(-1)!.width, results.at(-1)!.height], [4000, 3000]);
+
+  // A grey model (1 input channel): an RGB photo is converted to luma, so it classifies like its grey copy.
+  const grey = randomCheckpoint({
+    model: buildModel("cifar-alexnet", { channels: 1 }),
+    sharpen: 30,
+    preprocess: { mean: "image" },
+  });
+  const greyModel = `${dir}/grey.safetensors`;
+  await Deno.writeFile(greyModel, encodeCheckpoint(grey));
+  const photo = await decodeImage(`${PHOTOS}/skimage_chelsea.png`);
+  const greyImage = new Image(photo.width, photo.height);
+  for (let i = 0; i < photo.width * photo.height; i++) {
+    const [r8, g8, b8] = photo.rgb.subarray(3 * i, 3 * i + 3);
+    const l = (r8 * 19595 + g8 * 38470 + b8 * 7471 + 0x8000) >>> 16;
+    greyImage.bitmap.set([l, l, l, 255], 4 * i);
+  }
+  await Deno.writeFile(`${dir}/chelsea_grey.png`, await greyImage.encode());
+  const g = await classify([
+    "--model",
+    greyModel,
+    "--json",
+    `${PHOTOS}/skimage_chelsea.png`,
+    `${dir}/chelsea_grey.png`,
+  ]);
+  assert.equal(g.code, 0, g.err);
+  const [colour, grey2] = parse(g.out);
+  assert.deepEqual(colour.top!.map((p) => p.index), grey2.top!.map((p) => p.index));
+  colour.top!.forEach((p, i) => assert.ok(Math.abs(p.probability - grey2.top![i].probability) < 2e-3));
+});
+
+Deno.test("unusable models: missing, not safetensors, plain weights, weights of another model, truncated", async () => {
+  const plain = `${dir}/plain.safetensors`;
+  await Deno.writeFile(
+    plain,
+    encodeSafetensors(new Map([["w", { shape: [2], data: Float32Array.of(1, 2) }]])),
+  );
+  const mismatched = `${dir}/mismatched.safetensors`;
+  await Deno.writeFile(mismatched, mismatchedCheckpoint());
+  const full = encodeCheckpoint(ckpt);
+  await Deno.writeFile(`${dir}/cut.safetensors`, full.subarray(0, full.length >> 1));
+  const cases: [string, RegExp][] = [
+    [`${dir}/nope.safetensors`, /no such checkpoint file/],
+    [`${PHOTOS}/gnome_cat.jpg`, /not a checkpoint/],
+    [plain, /not an alexnet-webgpu checkpoint/],
+    [mismatched, /is not a parameter of model|needs "|expects/],
+    [`${dir}/cut.safetensors`, /truncated/],
+  ];
+  for (const [model, why] of cases) {
+    const r = await classify(["--model", model, `${PHOTOS}/gnome_cat.jpg`]);
+    assert.equal(r.code, 1, model);
+    assert.equal(r.out.length, 0);
+    assert.ok(r.err.includes(model), r.err);
+    assert.match(r.err, why);
+  }
+});
+
+/** A checkpoint whose metadata names cifar-alexnet but whose tensors are Figure 1's four-layer net. */
+function mismatchedCheckpoint(): Uint8Array {
+  const fig1 = buildModel("fig1-four-layer");
+  const values = initialValues(fig1, 1);
+  const tensors = new Map(
+    resolveModel(fig1).flatMap((l) => l.params).map((
+      p,
+    ) => [p.name, { shape: p.shape, data: values.get(p.name)! }]),
+  );
+  return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, meta: JSON.stringify(ckpt.meta) });
+}
+
+Deno.test("usage errors exit 2; --help documents the exit statuses", async () => {
+  for (const args of [["--top", "0", "x.jpg"], ["--frobnicate", "x.jpg"], [], ["--batch"], ["--model"]]) {
+    const r = await classify(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.err, /see --help/);
+  }
+  const help = await classify(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.out.join("\n"), /Exit status: 0 when at least one image was classified; 1 when none/);
+});
+
+Deno.test("the real command: exit 0 when some images were classified, 1 when none could be", async () => {
+  const run = async (...args: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${PROJECT_ROOT}/src/cli/classify.ts`, "--model", MODEL, ...args],
+      cwd: PROJECT_ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: r.code, out: new TextDecoder().decode(r.stdout), err: new TextDecoder().decode(r.stderr) };
+  };
+  await Deno.mkdir(`${dir}/nothing`, { recursive: true });
+  const some = await run(`${dir}/missing.png`, `${PHOTOS}/opencv_apple.jpg`);
+  assert.equal(some.code, 0, some.err);
+  assert.match(some.out, /opencv_apple\.jpg \(512x512\)\n {3}1\. /);
+  assert.match(some.err, /missing\.png: no such file or folder/);
+  const none = await run(`${dir}/nothing`, `${FIX}/truncated.jpg.bin`);
+  assert.equal(none.code, 1);
+  assert.equal(none.out, "");
+  assert.match(none.err, /nothing: folder holds no/);
+  assert.match(none.err, /truncated\.jpg\.bin: cannot decode: truncated JPEG/);
+});

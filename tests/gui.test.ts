@@ -1,0 +1,312 @@
+// deno task gui: the page in headless Chromium classifies an uploaded photo on WebGPU in the browser (SwiftShader)
+// and shows the command line's top-5; without WebGPU it says so and the server classifies. Plus the server's
+// model list, report browsing and path checks.
+//
+// The screenshot goes to a fresh temp folder (its path is printed); GUI_SCREENSHOT=1 writes
+// results/gui-screenshot.png instead, GUI_SCREENSHOT=<path> writes there.
+
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import type { Browser, Page } from "playwright-core";
+import { chromiumAvailable, launchChromium, paintedPixels } from "../src/report/browser.ts";
+import { startGuiServer } from "../src/gui/server.ts";
+import { main } from "../src/cli/classify.ts";
+import { encodeCheckpoint } from "../src/io/checkpoint.ts";
+import { randomCheckpoint } from "../src/classify/random_checkpoint.ts";
+import { PROJECT_ROOT } from "../src/data/util.ts";
+import { buildModel } from "../src/models/index.ts";
+import { testGpu } from "./helpers/gpu.ts";
+
+const PHOTO = "/work/shared/data/photos/gnome_cat.jpg";
+const DROPPED = "/work/shared/data/photos/opencv_orange.jpg";
+const FIX = `${PROJECT_ROOT}/tests/fixtures/data`;
+const WEBGPU_ARGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"];
+const dir = await Deno.makeTempDir({ prefix: "gui-test-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+
+const MODEL = `${dir}/model.safetensors`;
+await Deno.writeFile(MODEL, encodeCheckpoint(randomCheckpoint({ sharpen: 30 })));
+// A grey model (1 input channel, mean image), listed from results/ of a temporary project root.
+const GREY = `${dir}/grey.safetensors`;
+await Deno.writeFile(
+  GREY,
+  encodeCheckpoint(randomCheckpoint({
+    model: buildModel("cifar-alexnet", { channels: 1 }),
+    sharpen: 30,
+    seed: 11,
+    preprocess: { mean: "image", resize: 36 },
+  })),
+);
+
+/** A project root holding the test checkpoints, with the real kernels/ and node_modules/ linked in. */
+async function tempRoot(): Promise<string> {
+  const root = await Deno.makeTempDir({ dir, prefix: "root-" });
+  await Deno.mkdir(`${root}/models`);
+  await Deno.mkdir(`${root}/results/run`, { recursive: true });
+  await Deno.symlink(`${PROJECT_ROOT}/kernels`, `${root}/kernels`);
+  await Deno.symlink(`${PROJECT_ROOT}/node_modules`, `${root}/node_modules`);
+  await Deno.copyFile(MODEL, `${root}/models/rgb.safetensors`);
+  await Deno.copyFile(GREY, `${root}/results/run/checkpoint.safetensors`);
+  return root;
+}
+
+interface Bar {
+  label: string;
+  probability: number;
+}
+
+async function cliTop5(image: string, model = MODEL): Promise<Bar[]> {
+  const out: string[] = [];
+  const code = await main(["--model", model, "--json", "--top", "5", image], {
+    out: (l) => out.push(l),
+    err: () => {},
+    gpu: testGpu,
+  });
+  assert.equal(code, 0);
+  const top = JSON.parse(out[0]).top as { class: string; probability: number }[];
+  return top.map((p) => ({ label: p.class, probability: p.probability }));
+}
+
+function pageBars(page: Page, file: string): Promise<Bar[]> {
+  return page.$$eval(`.result[data-file="${file}"] .bar`, (els) =>
+    els.map((el) => {
+      const d = (el as unknown as { dataset: Record<string, string> }).dataset;
+      return { label: d.class, probability: Number(d.prob) };
+    }));
+}
+
+/** Same pixels, same kernels: SwiftShader and llvmpipe agree to ~1e-7, so 1e-4 still catches decode drift. */
+function assertSameTop5(page: Bar[], cli: Bar[], where: string): void {
+  assert.deepEqual(page.map((b) => b.label), cli.map((b) => b.label), where);
+  page.forEach((b, i) =>
+    assert.ok(Math.abs(b.probability - cli[i].probability) < 1e-4, `${where}: ${b.label}`)
+  );
+}
+
+async function screenshotPath(): Promise<string> {
+  const want = Deno.env.get("GUI_SCREENSHOT");
+  if (want === "1") return `${PROJECT_ROOT}/results/gui-screenshot.png`;
+  if (want) return want;
+  return `${await Deno.makeTempDir({ prefix: "gui-screenshot-" })}/gui.png`;
+}
+
+async function openGui(browser: Browser, url: string, withoutWebGpu = false) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  if (withoutWebGpu) {
+    // A browser without WebGPU: navigator.gpu is absent.
+    await context.addInitScript(
+      'Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined, configurable: true });',
+    );
+  }
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready='1']", { timeout: 90_000 });
+  return { page, errors, close: () => context.close() };
+}
+
+Deno.test({
+  name: "GUI in Chromium: WebGPU in the browser gives the CLI's top-5; without WebGPU the server does",
+  ignore: !chromiumAvailable(),
+  async fn(t) {
+    const cli = await cliTop5(PHOTO);
+    const cliGrey = await cliTop5(DROPPED, GREY);
+    const logs: string[] = [];
+    const root = await tempRoot();
+    const server = await startGuiServer({ port: 0, root, log: (l) => logs.push(l) });
+    const browser = await launchChromium(WEBGPU_ARGS);
+    try {
+      await t.step("WebGPU in the browser: pick, drop, switch models", async () => {
+        const { page, errors, close } = await openGui(browser, server.url);
+        assert.equal(await page.getAttribute("#backend", "data-backend"), "webgpu");
+        assert.match((await page.textContent("#backend"))!, /runs in this browser on WebGPU/);
+        const options = await page.$$eval("#model option", (els) => els.map((e) => e.getAttribute("value")));
+        assert.deepEqual(options, ["models/rgb.safetensors", "results/run/checkpoint.safetensors"]);
+        assert.equal(await page.inputValue("#model"), "models/rgb.safetensors");
+        // conv1's 64 kernels (5x5) in a 16 x 4 grid with 1-pixel gaps.
+        assert.deepEqual(await canvasSize(page), [97, 25]);
+        assert.ok(await paintedPixels(page, "#filters") > 2000);
+        assert.match((await page.textContent("#filters-caption"))!, /64 kernels of conv1 \(5x5x3\)/);
+
+        await page.setInputFiles("#files", PHOTO);
+        await page.waitForSelector(".result[data-file='gnome_cat.jpg'][data-state='done']", {
+          timeout: 90_000,
+        });
+        assertSameTop5(await pageBars(page, "gnome_cat.jpg"), cli, "browser WebGPU");
+        assert.equal(await page.getAttribute(".result[data-file='gnome_cat.jpg']", "data-backend"), "webgpu");
+        assert.match(
+          (await page.textContent(".result[data-file='gnome_cat.jpg'] .meta"))!,
+          /WebGPU in the browser/,
+        );
+        assert.equal(
+          await page.$eval(".result img", (i) => (i as unknown as { naturalWidth: number }).naturalWidth),
+          512,
+        );
+
+        // A text file named .jpg fails in its own card, with the decoder's message.
+        await page.setInputFiles("#files", {
+          name: "notes.jpg",
+          mimeType: "image/jpeg",
+          buffer: Buffer.from("just some text\n"),
+        });
+        await page.waitForSelector(".result[data-file='notes.jpg'][data-state='error']", { timeout: 30_000 });
+        assert.match(
+          (await page.textContent(".result[data-file='notes.jpg'] .meta"))!,
+          /not a JPEG or PNG image/,
+        );
+
+        // Switch to the grey model, then drop a photo on the drop zone.
+        await page.selectOption("#model", "results/run/checkpoint.safetensors");
+        await page.waitForSelector("body[data-ready='1'][data-model='results/run/checkpoint.safetensors']");
+        assert.match((await page.textContent("#filters-caption"))!, /64 kernels of conv1 \(5x5x1\)/);
+        const b64 = Buffer.from(await Deno.readFile(DROPPED)).toString("base64");
+        const transfer = await page.evaluateHandle(`(() => {
+          const t = new DataTransfer();
+          const bytes = Uint8Array.from(atob("${b64}"), (c) => c.charCodeAt(0));
+          t.items.add(new File([bytes], "opencv_orange.jpg", { type: "image/jpeg" }));
+          return t;
+        })()`);
+        await page.dispatchEvent("#drop", "drop", { dataTransfer: transfer });
+        await page.waitForSelector(".result[data-file='opencv_orange.jpg'][data-state='done']", {
+          timeout: 90_000,
+        });
+        assertSameTop5(await pageBars(page, "opencv_orange.jpg"), cliGrey, "grey model, dropped file");
+
+        // The browser's JPEG shim converts grey and CMYK JPEGs as imagescript does; 16-bit PNGs decode alike.
+        const odd = ["gray.jpg", "cmyk.jpg", "progressive.jpg", "rgb16.png", "graya16.png"];
+        await page.setInputFiles("#files", odd.map((n) => `${FIX}/${n}`));
+        for (const n of odd) {
+          await page.waitForSelector(`.result[data-file='${n}'][data-state='done']`, { timeout: 60_000 });
+          assertSameTop5(await pageBars(page, n), await cliTop5(`${FIX}/${n}`, GREY), n);
+        }
+
+        const shot = await screenshotPath();
+        await page.screenshot({ path: shot, fullPage: true });
+        console.log(`GUI screenshot: ${shot}`);
+        assert.deepEqual(errors, []);
+        await close();
+      });
+
+      await t.step("no WebGPU: the page says so and falls back to POST /api/classify", async () => {
+        const { page, errors, close } = await openGui(browser, server.url, true);
+        assert.equal(await page.getAttribute("#backend", "data-backend"), "server");
+        assert.match((await page.textContent("#backend"))!, /WebGPU is not available here/);
+        await page.setInputFiles("#files", PHOTO);
+        await page.waitForSelector(".result[data-state='done']", { timeout: 90_000 });
+        assertSameTop5(await pageBars(page, "gnome_cat.jpg"), cli, "server fallback");
+        assert.equal(await page.getAttribute(".result", "data-backend"), "server");
+        await page.waitForFunction("document.getElementById('filters').width > 0");
+        assert.deepEqual(await canvasSize(page), [97, 25]);
+        assert.ok(await paintedPixels(page, "#filters") > 2000);
+        assert.deepEqual(errors, []);
+        await close();
+      });
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+    assert.deepEqual(logs, []);
+  },
+});
+
+function canvasSize(page: Page): Promise<number[]> {
+  return page.$eval("#filters", (c) => {
+    const canvas = c as unknown as { width: number; height: number };
+    return [canvas.width, canvas.height];
+  });
+}
+
+Deno.test("deno task gui: serves on 127.0.0.1 and prints its URL", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${PROJECT_ROOT}/src/cli/gui.ts`, "--port", "0", "--model", MODEL],
+    cwd: PROJECT_ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    reader.releaseLock();
+    const url = text.match(/^GUI: (http:\/\/127\.0\.0\.1:\d+\/)$/m)?.[1];
+    assert.ok(url, `no URL printed: ${text}`);
+    const page = await (await fetch(url)).text();
+    assert.match(page, /<script type="module" src="\/app\.js">/);
+    const models = await (await fetch(`${url}api/models`)).json();
+    assert.equal(models.default, MODEL);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
+});
+
+Deno.test("GUI server: checkpoint list, report browsing, path checks, server-side errors", async () => {
+  const root = `${dir}/root`;
+  await Deno.mkdir(`${root}/models`, { recursive: true });
+  await Deno.mkdir(`${root}/results/run1`, { recursive: true });
+  await Deno.mkdir(`${root}/results/run2/checkpoints`, { recursive: true });
+  await Deno.copyFile(MODEL, `${root}/models/small.safetensors`);
+  await Deno.writeTextFile(`${root}/models/junk.safetensors`, "not a checkpoint");
+  await Deno.copyFile(MODEL, `${root}/results/run2/checkpoints/last.safetensors`);
+  await Deno.writeTextFile(`${root}/results/index.html`, "<title>all</title>");
+  await Deno.writeTextFile(`${root}/results/run1/index.html`, "<title>run1</title>");
+  await Deno.writeTextFile(`${root}/results/run1/metrics.jsonl`, "{}\n");
+  const logs: string[] = [];
+  const server = await startGuiServer({ port: 0, root, log: (l) => logs.push(l) });
+  const get = (path: string) => fetch(new URL(path, server.url));
+  try {
+    const models = await (await get("/api/models")).json();
+    assert.deepEqual(models.models.map((m: { id: string }) => m.id), [
+      "models/small.safetensors",
+      "results/run2/checkpoints/last.safetensors",
+    ]);
+    assert.equal(models.default, "models/small.safetensors");
+    assert.ok(
+      logs.some((l) => l.includes("junk.safetensors") && l.includes("not a checkpoint")),
+      logs.join("\n"),
+    );
+
+    const ckpt = await get("/api/checkpoint?id=models/small.safetensors");
+    assert.deepEqual(new Uint8Array(await ckpt.arrayBuffer()), await Deno.readFile(MODEL));
+    assert.equal((await get(`/api/checkpoint?id=${encodeURIComponent("/etc/passwd")}`)).status, 404);
+    await (await get("/api/checkpoint?id=../deno.json")).body?.cancel();
+
+    const { reports } = await (await get("/api/reports")).json();
+    assert.deepEqual(reports.map((r: { href: string }) => r.href), [
+      "/results/index.html",
+      "/results/run1/index.html",
+    ]);
+    assert.equal(await (await get("/results/run1/")).text(), "<title>run1</title>");
+    const redirect = await get("/results/run1");
+    assert.equal(redirect.url, new URL("/results/run1/", server.url).href);
+    await redirect.body?.cancel();
+    const listing = await (await get("/results/run2/checkpoints/")).text();
+    assert.match(listing, /last\.safetensors/);
+    const escape = await get("/results/..%2fmodels/small.safetensors");
+    assert.equal(escape.status, 400);
+    await escape.body?.cancel();
+
+    const png = await get("/api/filters.png?id=models/small.safetensors");
+    assert.equal(png.headers.get("content-type"), "image/png");
+    await png.body?.cancel();
+
+    const bad = await fetch(new URL("/api/classify?model=models/small.safetensors", server.url), {
+      method: "POST",
+      headers: { "x-file-name": "notes.png" },
+      body: "plain text",
+    });
+    assert.equal(bad.status, 422);
+    assert.match((await bad.json()).error, /notes\.png: not a JPEG or PNG image/);
+  } finally {
+    await server.close();
+  }
+});
