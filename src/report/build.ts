@@ -5,7 +5,7 @@ import type { RunInfo, StageResult } from "../pipeline/types.ts";
 import type { Block, Cell, ClaimRow, LineSeries, Provenance } from "./model.ts";
 import { parseRef, resolveNumber, resolveRef, valueAtPath } from "./refs.ts";
 import type { OutputRef } from "./refs.ts";
-import type { ChartSpec, ClaimRowSpec, FigureSpec, Section, TableSpec } from "./sections.ts";
+import type { ChartSpec, ClaimRowSpec, DataTableSpec, FigureSpec, Section, TableSpec } from "./sections.ts";
 
 type Inputs = Record<string, StageResult | StageResult[]>;
 
@@ -190,9 +190,40 @@ async function buildFigures(spec: FigureSpec, ctx: BuildContext): Promise<Block[
   return blocks;
 }
 
+function buildTextFrom(text: string, ctx: BuildContext): Block[] {
+  const [{ value }] = resolveRef(ref(text), ctx.inputs);
+  if (value === null || value === undefined || value === "") return [];
+  if (typeof value !== "string") throw new Error(`${text}: expected text, got ${JSON.stringify(value)}`);
+  return [{ type: "text", text: value }];
+}
+
+function buildDataTable(spec: DataTableSpec, ctx: BuildContext): Block {
+  const [{ value }] = resolveRef(ref(spec.from), ctx.inputs);
+  const table = value as { columns?: unknown; rows?: unknown };
+  if (!table || !Array.isArray(table.columns) || !Array.isArray(table.rows)) {
+    throw new Error(
+      `${spec.from}: expected {columns: [...], rows: [[...], ...]}, got ${JSON.stringify(value)}`,
+    );
+  }
+  const cell = (v: unknown): Cell =>
+    typeof v === "number" || typeof v === "string" || v === null
+      ? v
+      : v === undefined
+      ? null
+      : JSON.stringify(v);
+  return {
+    type: "table",
+    title: spec.title,
+    columns: table.columns.map(String),
+    rows: (table.rows as unknown[][]).map((row) => row.map(cell)),
+  };
+}
+
 /** Turns one section of the report params into page blocks (reading upstream outputs, copying figures). */
 export async function buildSection(section: Section, ctx: BuildContext): Promise<Block[]> {
   if ("text" in section) return [{ type: "text", text: section.text }];
+  if ("text_from" in section) return buildTextFrom(section.text_from, ctx);
+  if ("data_table" in section) return [buildDataTable(section.data_table, ctx)];
   if ("heading" in section) return [{ type: "heading", text: section.heading }];
   if ("chart" in section) return [buildChart(section.chart, ctx)];
   if ("table" in section) return [buildTable(section.table, ctx)];

@@ -88,7 +88,9 @@ function renderTable(block: TableBlock): string {
   const head = block.columns.map((column) => `<th>${escapeHtml(column)}</th>`).join("");
   const body = block.rows.map((row) => `<tr>${row.map(renderCell).join("")}</tr>`).join("\n");
   const title = block.title ? `<h2>${escapeHtml(block.title)}</h2>\n` : "";
-  return `${title}<table class="data"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  return `${title}<table class="${
+    escapeHtml(block.className ?? "data")
+  }"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
 function numberCell(value: number | null, className: string, signed = false): string {

@@ -55,6 +55,8 @@ export type Cell = string | number | null | { html: string };
 export interface TableBlock {
   type: "table";
   title?: string;
+  /** CSS class of the table element (default "data"; tests select tables by it). */
+  className?: string;
   columns: string[];
   rows: Cell[][];
 }

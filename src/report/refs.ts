@@ -96,7 +96,12 @@ export function resolveNumber(
     throw new Error(`${ref.text}: selects ${values.length} arms; name one with [axis=value,...]`);
   }
   const [{ result, value }] = values;
-  const number = typeof value === "string" && /^(NaN|-?Infinity)$/.test(value) ? Number(value) : value;
+  // null is "not measured" (e.g. a table whose data was not given): it shows as "-", not as an error.
+  const number = value === null
+    ? NaN
+    : typeof value === "string" && /^(NaN|-?Infinity)$/.test(value)
+    ? Number(value)
+    : value;
   if (typeof number !== "number") {
     throw new Error(`${ref.text}: expected a number, got ${JSON.stringify(value)}`);
   }

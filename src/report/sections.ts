@@ -58,15 +58,33 @@ export interface FigureSpec {
   embed?: boolean;
 }
 
+/** A table a stage computed itself: the reference points at `{columns: string[], rows: Cell[][]}`. */
+export interface DataTableSpec {
+  from: string;
+  title?: string;
+}
+
 export type Section =
   | { text: string }
+  /** Text a stage produced (a reference to a string; empty or missing strings show nothing). */
+  | { text_from: string }
+  | { data_table: DataTableSpec }
   | { heading: string }
   | { chart: ChartSpec }
   | { claims: ClaimRowSpec[] }
   | { table: TableSpec }
   | { figure: FigureSpec };
 
-export const SECTION_KINDS = ["text", "heading", "chart", "claims", "table", "figure"] as const;
+export const SECTION_KINDS = [
+  "text",
+  "text_from",
+  "heading",
+  "chart",
+  "claims",
+  "table",
+  "data_table",
+  "figure",
+] as const;
 
 type FieldType = "string" | "number" | "boolean" | "ref" | "ref-pair" | "stage" | "list";
 type Fields = Record<string, { type: FieldType; required?: boolean }>;
@@ -105,6 +123,10 @@ const COLUMN_FIELDS: Fields = {
   label: { type: "string", required: true },
   value: { type: "string", required: true },
   multiply: { type: "number" },
+};
+const DATA_TABLE_FIELDS: Fields = {
+  from: { type: "ref", required: true },
+  title: { type: "string" },
 };
 const FIGURE_FIELDS: Fields = {
   from: { type: "ref", required: true },
@@ -231,6 +253,12 @@ export function validateSections(sections: unknown, info: StageValidationInfo): 
         break;
       case "figure":
         checkFields(body, at, FIGURE_FIELDS, "a figure");
+        break;
+      case "text_from":
+        checkRef(body, at, true);
+        break;
+      case "data_table":
+        checkFields(body, at, DATA_TABLE_FIELDS, "a data table", true);
         break;
       default:
         push([...path, kind], `unknown section "${kind}"${didYouMean(kind, SECTION_KINDS)}`, "key");

@@ -4,14 +4,17 @@ import { defineStageKind } from "../pipeline/types.ts";
 import { buildProvenance, buildSection } from "./build.ts";
 import type { BuildContext } from "./build.ts";
 import { renderPage } from "./html.ts";
-import type { Block } from "./model.ts";
+import type { Block, Cell } from "./model.ts";
+import type { StageResult } from "../pipeline/types.ts";
+import { escapeHtml, formatDuration } from "./format.ts";
 import type { Section } from "./sections.ts";
-import { validateSections } from "./sections.ts";
+import { SECTION_KINDS, validateSections } from "./sections.ts";
 
 export interface ReportParams {
   title?: string;
   intro?: string;
   sections: Section[];
+  what_ran: boolean;
 }
 
 export const REPORT_PAGE = "index.html";
@@ -30,7 +33,12 @@ export const reportStageKind: StageKind = defineStageKind<ReportParams>({
     sections: {
       type: "object[]",
       required: true,
-      doc: "page content in order; each item is one of text, heading, chart, claims, table, figure",
+      doc: "page content in order; each item is one of " + SECTION_KINDS.join(", "),
+    },
+    what_ran: {
+      type: "boolean",
+      default: true,
+      doc: "end with a table of every stage's scale (data, epochs) and, below the full preset, a warning",
     },
   },
   codeFiles: ["src/report/", "src/paper/claims.ts"],
@@ -50,7 +58,9 @@ export const reportStageKind: StageKind = defineStageKind<ReportParams>({
     };
     const intro = ctx.params.intro ?? ctx.run.pipeline.description;
     const blocks: Block[] = intro ? [{ type: "text", text: intro }] : [];
+    if (ctx.params.what_ran && ctx.preset !== "full") blocks.push(reducedScaleNote(ctx.preset));
     for (const section of ctx.params.sections) blocks.push(...await buildSection(section, build));
+    if (ctx.params.what_ran) blocks.push(...whatRan([...ctx.run.completed.values()]));
     blocks.push({ type: "provenance", provenance: buildProvenance(ctx.run, ctx.preset) });
     const title = ctx.params.title ?? ctx.run.pipeline.title;
     const claims = ctx.run.pipeline.claims;
@@ -71,3 +81,36 @@ export const reportStageKind: StageKind = defineStageKind<ReportParams>({
     };
   },
 });
+
+/** Said at the top of every page not made with the `full` preset, so no one mistakes it for the paper's scale. */
+function reducedScaleNote(preset: string): Block {
+  return {
+    type: "text",
+    text:
+      `**Reduced-scale run (preset \`${preset}\`).** The networks below were trained on a fraction of the ` +
+      `paper's data and schedule (see "What ran" at the end of the page), so their errors are far above the ` +
+      `paper's and small effects are within run-to-run noise. Compare the **direction** of each effect with the ` +
+      `paper, not its size. The \`full\` preset runs the paper's schedule (on a GPU).`,
+  };
+}
+
+/** One row per upstream stage instance that reported its scale: what data, model and schedule it ran. */
+function whatRan(results: StageResult[]): Block[] {
+  const rows = results
+    .filter((result) => result.kind !== "report" && typeof result.outputs.scale === "string")
+    .map((result): Cell[] => [
+      { html: `<code>${escapeHtml(result.id)}</code>` },
+      result.kind,
+      result.preset,
+      String(result.outputs.scale),
+      formatDuration(result.durationMs),
+    ]);
+  if (rows.length === 0) return [];
+  return [{
+    type: "table",
+    title: "What ran",
+    className: "what-ran",
+    columns: ["stage", "kind", "preset", "scale", "took"],
+    rows,
+  }];
+}

@@ -31,7 +31,7 @@ export interface AugmentConfig {
 
 export type Schedule =
   | { kind: "fixed" }
-  /** lr multiplied by `gamma` at each listed epoch. */
+  /** lr multiplied by `gamma` after each listed epoch (fractions: within an epoch, e.g. 0.75). */
   | { kind: "step"; epochs: number[]; gamma: number }
   /** The paper's: divide by 10 when validation error has not improved for `patience` epochs, at most `maxDrops` times. */
   | { kind: "plateau"; patience: number; factor: number; maxDrops: number };

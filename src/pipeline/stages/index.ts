@@ -1,0 +1,32 @@
+// The stage kinds `deno task reproduce` offers pipelines (the `report` kind is added by the CLI).
+
+import type { StageKind } from "../types.ts";
+import { datasetStageKind } from "./dataset.ts";
+import { evaluateStageKind } from "./evaluate.ts";
+import { iterationsToErrorStageKind, reluVsTanhStageKind } from "./iterations.ts";
+import { kernelsFigureStageKind } from "./kernels_figure.ts";
+import { neighboursFigureStageKind } from "./neighbours_figure.ts";
+import { paperTableStageKind } from "./paper_table.ts";
+import { trainStageKind } from "./train.ts";
+
+export {
+  datasetStageKind,
+  evaluateStageKind,
+  iterationsToErrorStageKind,
+  kernelsFigureStageKind,
+  neighboursFigureStageKind,
+  paperTableStageKind,
+  reluVsTanhStageKind,
+  trainStageKind,
+};
+
+export const REPRODUCE_STAGE_KINDS: readonly StageKind[] = [
+  datasetStageKind,
+  trainStageKind,
+  evaluateStageKind,
+  reluVsTanhStageKind,
+  iterationsToErrorStageKind,
+  kernelsFigureStageKind,
+  neighboursFigureStageKind,
+  paperTableStageKind,
+];

@@ -1,0 +1,146 @@
+// Running a trained checkpoint for the evaluation and figure stages: load it (checking it is the one the train
+// stage reported), rebuild the data split it was trained and tested on, and run batches forward.
+
+import { join } from "node:path";
+import { centerCropBatch, type ImageSet } from "../../data/index.ts";
+import type { Gpu } from "../../gpu/runtime.ts";
+import { type Checkpoint, loadCheckpoint } from "../../io/checkpoint.ts";
+import { Network } from "../../nn/network.ts";
+import type { ModelSpec } from "../../nn/spec.ts";
+import { expandMean, loadTrainingData, type TrainingData } from "../../train/data.ts";
+import type { DataConfig } from "../../train/types.ts";
+import type { StageResult } from "../types.ts";
+import { sharedDataset, sharedGpu } from "./resources.ts";
+import { fileSha256 } from "./util.ts";
+
+export interface LoadedRun {
+  gpu: Gpu;
+  ckpt: Checkpoint;
+  path: string;
+  data: TrainingData;
+  /** The training run's DataConfig (limits, validation split), from the checkpoint. */
+  dataConfig: DataConfig;
+  meanImage: Float32Array | null;
+}
+
+/** Loads the checkpoint a train stage produced and the data it was trained on (shared, loaded once). */
+export async function loadTrainedRun(
+  resources: Map<string, unknown>,
+  trainResult: StageResult,
+  overrides: Partial<DataConfig> = {},
+): Promise<LoadedRun> {
+  const outputs = trainResult.outputs;
+  if (outputs.skipped) throw new Error(`${trainResult.id} did not train (${outputs.reason})`);
+  if (typeof outputs.checkpoint !== "string") throw new Error(`${trainResult.id} reports no checkpoint`);
+  const path = join(trainResult.outDir, outputs.checkpoint);
+  const sha = await fileSha256(path);
+  if (!sha) {
+    throw new Error(`${path} is missing: rerun the training with --force ${trainResult.stage}`);
+  }
+  if (outputs.checkpoint_sha256 && sha !== outputs.checkpoint_sha256) {
+    throw new Error(
+      `${path} changed since ${trainResult.id} finished (sha-256 ${sha.slice(0, 12)}, expected ` +
+        `${String(outputs.checkpoint_sha256).slice(0, 12)}): rerun it with --force ${trainResult.stage}`,
+    );
+  }
+  const ckpt = await loadCheckpoint(path);
+  const trained = (ckpt.meta.trainState?.config as { data?: DataConfig } | undefined)?.data;
+  if (!trained) throw new Error(`${path}: holds no training configuration`);
+  const dataConfig: DataConfig = { ...trained, ...overrides };
+  const dataset = await sharedDataset(resources, {
+    kind: dataConfig.kind,
+    path: dataConfig.path ?? "",
+    size: dataConfig.size ?? 0,
+  });
+  const data = await loadTrainingData(dataConfig, dataset);
+  const pre = ckpt.meta.preprocess;
+  const meanImage = expandMean(ckpt.mean, pre.mean, data.train, path);
+  return { gpu: await sharedGpu(resources), ckpt, path, data, dataConfig, meanImage };
+}
+
+export function buildNetwork(run: LoadedRun): Network {
+  const net = new Network(run.gpu, run.ckpt.meta.model, run.ckpt.meta.seed);
+  net.loadWeights(run.ckpt.weights);
+  return net;
+}
+
+/**
+ * The layer whose output serves as an image's feature vector for Figure 4: the activation after the
+ * penultimate fully connected layer (fc7 in AlexNet); without a hidden fc layer, the input of the classifier.
+ */
+export function featureLayer(spec: ModelSpec): { index: number; name: string } {
+  const fcs = spec.layers.map((l, i) => ({ l, i })).filter(({ l }) => l.type === "fc");
+  const classifier = fcs[fcs.length - 1];
+  const hidden = fcs.length >= 2 ? fcs[fcs.length - 2] : undefined;
+  if (!hidden) {
+    const index = classifier.i - 1;
+    return { index, name: `input of ${(classifier.l as { name: string }).name}` };
+  }
+  const next = spec.layers[hidden.i + 1];
+  const name = (hidden.l as { name: string }).name;
+  if (next && (next.type === "relu" || next.type === "tanh")) {
+    return { index: hidden.i + 1, name: `${name} after ${next.type}` };
+  }
+  return { index: hidden.i, name };
+}
+
+export interface ForwardOptions {
+  batch?: number;
+  /** What to read: the class probabilities (softmax of the logits) or the activation of a layer. */
+  layer?: number;
+}
+
+/** Centre-crop forward passes over `indices` of `set`; rows of `dim` floats (classes, or the layer's size). */
+export async function forwardRows(
+  net: Network,
+  run: LoadedRun,
+  set: ImageSet,
+  indices: number[],
+  options: ForwardOptions = {},
+): Promise<{ rows: Float32Array; dim: number }> {
+  const pre = run.ckpt.meta.preprocess;
+  const [c, h, w] = net.spec.input;
+  const batch = options.batch ?? 64;
+  let dim = 0;
+  let rows = new Float32Array(0);
+  for (let start = 0; start < indices.length; start += batch) {
+    const chunk = indices.slice(start, start + batch);
+    const x = new Float32Array(chunk.length * c * h * w);
+    chunk.forEach((index, k) => {
+      const one = centerCropBatch(set, index, 1, { crop: pre.crop, mean: run.meanImage, scale: pre.scale });
+      x.set(one.x, k * c * h * w);
+    });
+    const input = run.gpu.fromArray([chunk.length, c, h, w], x, "inference-input");
+    const out = options.layer === undefined
+      ? net.forward(input, { training: false })
+      : net.forwardUntil(input, options.layer);
+    const values = await out.read();
+    const stride = out.size / chunk.length;
+    if (out !== input) out.release();
+    input.release();
+    const width = options.layer === undefined ? net.spec.classes : featureWidth(net, options.layer);
+    if (dim === 0) {
+      dim = width;
+      rows = new Float32Array(indices.length * dim);
+    }
+    for (let k = 0; k < chunk.length; k++) {
+      const row = values.subarray(k * stride, k * stride + dim);
+      if (options.layer === undefined) softmaxInto(row, rows, (start + k) * dim);
+      else rows.set(row, (start + k) * dim);
+    }
+  }
+  return { rows, dim };
+}
+
+/** Logical feature count of a layer's output (fc outputs are padded to a multiple of 4 on the GPU). */
+function featureWidth(net: Network, layer: number): number {
+  return net.layers[layer].layer.outShape.reduce((a, b) => a * b, 1);
+}
+
+function softmaxInto(logits: Float32Array, out: Float32Array, offset: number): void {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += out[offset + i] = Math.exp(logits[i] - max);
+  for (let i = 0; i < logits.length; i++) out[offset + i] /= sum;
+}

@@ -1,0 +1,175 @@
+// What the reproduce stages share within one process (through ctx.resources): one GPU device, datasets loaded
+// once, and cheap dataset checksums (the runner asks for them before every decision, also on fully cached
+// reruns, so they must not re-read gigabytes).
+
+import { join } from "node:path";
+import { Gpu } from "../../gpu/runtime.ts";
+import { describeAdapter } from "../../gpu/device.ts";
+import { type Dataset, defaultCacheDir, openDataset } from "../../data/index.ts";
+import { CIFAR10_PREPARE_SCRIPT, IMAGENETTE_ARCHIVE } from "../../data/open.ts";
+import type { DatasetSpec } from "../../data/open.ts";
+import { FASHION_MNIST_DIR } from "../../data/fashion_mnist.ts";
+
+const GPU_KEY = "reproduce:gpu";
+
+/** The process's one Gpu: creating devices is slow on software adapters and each holds its own memory. */
+export function sharedGpu(resources: Map<string, unknown>): Promise<Gpu> {
+  let gpu = resources.get(GPU_KEY) as Promise<Gpu> | undefined;
+  if (!gpu) {
+    gpu = Gpu.create();
+    resources.set(GPU_KEY, gpu);
+  }
+  return gpu;
+}
+
+export interface AdapterProbe {
+  description: string;
+  isSoftware: boolean;
+}
+
+/** Describes the adapter without creating a device when no stage has needed one yet (a cached rerun). */
+export async function probeAdapter(resources: Map<string, unknown>): Promise<AdapterProbe> {
+  const existing = resources.get(GPU_KEY) as Promise<Gpu> | undefined;
+  if (existing) {
+    const gpu = await existing;
+    return { description: describe(gpu.adapter), isSoftware: gpu.isSoftware };
+  }
+  if (typeof navigator === "undefined" || !navigator.gpu) {
+    return { description: "no WebGPU in this runtime", isSoftware: true };
+  }
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) return { description: "no WebGPU adapter found", isSoftware: true };
+  const report = describeAdapter(adapter);
+  return { description: describe(report), isSoftware: report.isSoftware };
+}
+
+function describe(report: { description: string; vendor: string; backend: string; isSoftware: boolean }) {
+  return `${report.description}${report.vendor ? ` (${report.vendor})` : ""}, backend ${report.backend}` +
+    (report.isSoftware ? ", software" : "");
+}
+
+/** The dataset spec a pipeline gives (the dataset stage's params, normalised). */
+export interface DataSource {
+  kind: DatasetSpec["kind"];
+  /** "" = the default location. */
+  path: string;
+  /** Stored size of image-folder images (short side, centre crop); 0 = the loader's default. */
+  size: number;
+}
+
+export function datasetSpec(source: DataSource): DatasetSpec {
+  return {
+    kind: source.kind,
+    ...(source.path ? { path: source.path } : {}),
+    ...(source.size > 0 && (source.kind === "imagenette" || source.kind === "image-folder")
+      ? { size: source.size }
+      : {}),
+    log: (message: string) => console.error(message),
+  };
+}
+
+const sourceKey = (source: DataSource) => `reproduce:dataset:${source.kind}:${source.path}:${source.size}`;
+
+/** Loads a dataset once per process; matrix arms and later pipelines get the same object. */
+export function sharedDataset(resources: Map<string, unknown>, source: DataSource): Promise<Dataset> {
+  const key = sourceKey(source);
+  let loading = resources.get(key) as Promise<Dataset> | undefined;
+  if (!loading) {
+    loading = openDataset(datasetSpec(source));
+    // A failed load must not poison later attempts in the same process.
+    loading.catch(() => resources.delete(key));
+    resources.set(key, loading);
+  }
+  return loading;
+}
+
+/** The file or folder whose size and modification time stand for the dataset's content. */
+async function sourceFiles(source: DataSource): Promise<string[] | null> {
+  const cache = defaultCacheDir();
+  switch (source.kind) {
+    case "cifar10": {
+      const candidates = source.path
+        ? [join(source.path, "cifar-10-batches-bin"), source.path]
+        : [join(cache, "data", "cifar-10-batches-bin"), join(cache, "data")];
+      for (const dir of candidates) {
+        const files = ["data_batch_1.bin", "data_batch_5.bin", "test_batch.bin"].map((f) => join(dir, f));
+        if (await statKey(files[0])) return files;
+      }
+      if (source.path && (await statKey(source.path))) return [source.path];
+      return null;
+    }
+    case "fashion-mnist":
+      return [source.path || FASHION_MNIST_DIR];
+    case "imagenette":
+    case "image-folder": {
+      // An image folder must be named: only kind imagenette means the shared archive.
+      if (source.kind === "image-folder" && !source.path) return null;
+      const path = source.path || IMAGENETTE_ARCHIVE;
+      if (!(await statKey(path))) return null;
+      const info = await Deno.stat(path);
+      if (info.isFile) return [path];
+      // A folder: its split folders' modification times change when classes are added or removed.
+      const parts = [path];
+      for (const split of ["train", "val", "test"]) {
+        if (await statKey(join(path, split))) parts.push(join(path, split));
+      }
+      return parts;
+    }
+  }
+}
+
+async function statKey(path: string): Promise<string | null> {
+  try {
+    const info = await Deno.stat(path);
+    return `${path}:${info.size}:${info.mtime?.getTime() ?? 0}`;
+  } catch {
+    return null;
+  }
+}
+
+const CHECKSUM_FILE = "reproduce-dataset-checksums.json";
+
+/**
+ * The loader's checksum of a dataset, remembered in <cache>/reproduce-dataset-checksums.json under the source
+ * files' sizes and modification times: a rerun stats a few files instead of hashing the data again. A miss
+ * loads the dataset (which it is about to need anyway).
+ */
+export async function datasetChecksum(resources: Map<string, unknown>, source: DataSource): Promise<string> {
+  const memo = resources.get(`${sourceKey(source)}:checksum`) as string | undefined;
+  if (memo) return memo;
+  const files = await sourceFiles(source);
+  const stats = files ? await Promise.all(files.map(statKey)) : null;
+  const key = stats && stats.every(Boolean) ? `${sourceKey(source)}|${stats.join("|")}` : null;
+  const cacheFile = join(defaultCacheDir(), CHECKSUM_FILE);
+  let table: Record<string, string> = {};
+  try {
+    table = JSON.parse(await Deno.readTextFile(cacheFile));
+  } catch {
+    // no table yet
+  }
+  let checksum = key ? table[key] : undefined;
+  if (!checksum) {
+    checksum = (await sharedDataset(resources, source)).checksum;
+    // The data may have just been built (CIFAR-10 from the shared JPEG copy): stat again for the key.
+    const after = await sourceFiles(source);
+    const afterStats = after ? await Promise.all(after.map(statKey)) : null;
+    if (afterStats && afterStats.every(Boolean)) {
+      table[`${sourceKey(source)}|${afterStats.join("|")}`] = checksum;
+      await Deno.mkdir(defaultCacheDir(), { recursive: true });
+      const tmp = `${cacheFile}.tmp-${Deno.pid}`;
+      await Deno.writeTextFile(tmp, JSON.stringify(table, null, 1));
+      await Deno.rename(tmp, cacheFile);
+    }
+  }
+  resources.set(`${sourceKey(source)}:checksum`, checksum);
+  return checksum;
+}
+
+/** Whether the data can be found without building or downloading anything (for optional datasets). */
+export async function datasetAvailable(source: DataSource): Promise<boolean> {
+  if (source.kind === "cifar10" && !source.path) {
+    return (await sourceFiles(source)) !== null || (await statKey(CIFAR10_PREPARE_SCRIPT)) !== null;
+  }
+  const files = await sourceFiles(source);
+  return files !== null && (await Promise.all(files.map(statKey))).every(Boolean);
+}

@@ -1,0 +1,333 @@
+// `kind: train`: turns flat pipeline parameters into a TrainConfig (src/train/types.ts) and runs the trainer on
+// the process's shared GPU, checkpointing into the stage's output folder so a killed run resumes there.
+
+import { join } from "node:path";
+import { defineStageKind, type ParamIssue, type StageResult } from "../types.ts";
+import type { ModelOptions } from "../../models/index.ts";
+import type { ModelSpec } from "../../nn/spec.ts";
+import { macsPerImage, parameterCount } from "../../nn/spec.ts";
+import { CHECKPOINT_FILE, train } from "../../train/trainer.ts";
+import type { EpochMetrics, Schedule, TrainConfig } from "../../train/types.ts";
+import { didYouMean } from "../suggest.ts";
+import {
+  checkNeedsOneDataset,
+  dataConfig,
+  type DatasetParams,
+  type DatasetSummary,
+  describeData,
+  upstreamDataset,
+} from "./dataset.ts";
+import { MODEL_NAMES, resolveModel } from "./models.ts";
+import { sharedDataset, sharedGpu } from "./resources.ts";
+import { fileSha256, pct } from "./util.ts";
+
+export interface TrainParams {
+  model: string;
+  lrn: "default" | "on" | "off";
+  pooling: "default" | "overlap" | "non-overlap";
+  activation: "default" | "relu" | "tanh";
+  dropout: "default" | "on" | "off";
+  shallower: boolean;
+  towers: "default" | "two" | "one";
+  epochs: number;
+  max_steps: number;
+  batch: number;
+  lr: number;
+  lr_for: Record<string, number>;
+  momentum: number;
+  weight_decay: number;
+  schedule: "fixed" | "step" | "plateau";
+  step_epochs: number[];
+  gamma: number;
+  patience: number;
+  max_drops: number;
+  crop: number;
+  flip: boolean;
+  pca_noise: number;
+  mean: "image" | "channel" | "none";
+  scale: number;
+  ten_crop: boolean;
+  log_every: number;
+  checkpoint_every: number;
+  seed: number;
+  label: string;
+}
+
+const SWITCH = ["default", "on", "off"] as const;
+
+export const trainStageKind = defineStageKind<TrainParams>({
+  name: "train",
+  description: "Trains a model of the zoo on the upstream dataset stage's data (src/train/trainer.ts)",
+  params: {
+    model: { type: "string", required: true, doc: `model name: ${MODEL_NAMES.join(", ")}` },
+    lrn: { type: "enum", values: SWITCH, default: "default", doc: "local response normalisation switch" },
+    pooling: {
+      type: "enum",
+      values: ["default", "overlap", "non-overlap"],
+      default: "default",
+      doc: "max pooling 3/2 (overlap) or 2/2",
+    },
+    activation: { type: "enum", values: ["default", "relu", "tanh"], default: "default", doc: "unit type" },
+    dropout: { type: "enum", values: SWITCH, default: "default", doc: "dropout 0.5 in the hidden fc layers" },
+    shallower: { type: "boolean", default: false, doc: "remove a middle conv layer (section 4)" },
+    towers: {
+      type: "enum",
+      values: ["default", "two", "one"],
+      default: "default",
+      doc: "one: the model's one-tower variant with half the kernels per conv layer (section 3.2)",
+    },
+    epochs: { type: "integer", default: 1, min: 1, doc: "passes over the training images" },
+    max_steps: { type: "integer", default: 0, min: 0, doc: "stop after this many SGD steps; 0 = no limit" },
+    batch: { type: "integer", default: 128, min: 1, doc: "mini-batch size (paper: 128)" },
+    lr: { type: "number", default: 0.01, min: 0, doc: "learning rate (paper: 0.01)" },
+    lr_for: {
+      type: "object",
+      default: {},
+      doc: "learning rate per matrix arm, keyed by an axis value (Figure 1 tunes it per unit type)",
+    },
+    momentum: { type: "number", default: 0.9, min: 0, max: 0.999, doc: "momentum (paper: 0.9)" },
+    weight_decay: { type: "number", default: 0.0005, min: 0, doc: "weight decay (paper: 0.0005)" },
+    schedule: {
+      type: "enum",
+      values: ["fixed", "step", "plateau"],
+      default: "fixed",
+      doc: "lr schedule: fixed, step (x gamma at step_epochs), plateau (the paper's /10 when error stalls)",
+    },
+    step_epochs: { type: "number[]", default: [], doc: "step schedule: epochs after which lr *= gamma" },
+    gamma: { type: "number", default: 0.1, min: 0, doc: "step/plateau factor" },
+    patience: { type: "integer", default: 1, min: 1, doc: "plateau: epochs without improvement" },
+    max_drops: { type: "integer", default: 3, min: 0, doc: "plateau: at most this many drops (paper: 3)" },
+    crop: {
+      type: "integer",
+      default: 0,
+      min: 0,
+      doc: "network input side; random crops in training; 0 = stored",
+    },
+    flip: { type: "boolean", default: false, doc: "random horizontal mirrors" },
+    pca_noise: { type: "number", default: 0, min: 0, doc: "PCA colour noise std (paper: 0.1); 0 = off" },
+    mean: { type: "enum", values: ["image", "channel", "none"], default: "image", doc: "mean subtracted" },
+    scale: { type: "number", default: 1 / 255, min: 0, doc: "multiplies 0-255 pixels (paper: 1)" },
+    ten_crop: { type: "boolean", default: false, doc: "evaluate with 10 views each epoch" },
+    log_every: { type: "integer", default: 10, min: 1, doc: "record the training loss/error every N steps" },
+    checkpoint_every: {
+      type: "integer",
+      default: 0,
+      min: 0,
+      doc: "extra checkpoint every N steps; 0 = epochs",
+    },
+    seed: { type: "integer", default: 0, min: 0, doc: "0 = the pipeline's seed" },
+    label: { type: "string", default: "", doc: "short name of this run for tables (default: the model)" },
+  },
+  codeFiles: [
+    "src/pipeline/stages/train.ts",
+    "src/pipeline/stages/models.ts",
+    "src/train/",
+    "src/nn/",
+    "src/gpu/",
+    "src/models/",
+    "kernels/",
+    "src/data/loader.ts",
+    "src/data/augment.ts",
+  ],
+  validateParams(params, info) {
+    const issues: ParamIssue[] = checkNeedsOneDataset(info, "a train stage");
+    for (const [key, value] of Object.entries(params.lr_for ?? {})) {
+      const known = Object.values(info.matrix).some((values) => values.includes(key));
+      if (!known) {
+        issues.push({
+          path: ["lr_for", key],
+          message: `"${key}" is not a value of any matrix axis`,
+          at: "key",
+        });
+      }
+      if (typeof value !== "number" || !(value > 0)) {
+        issues.push({
+          path: ["lr_for", key],
+          message: `expected a positive learning rate, got ${JSON.stringify(value)}`,
+        });
+      }
+    }
+    if (params.towers === "one" && !MODEL_NAMES.includes(`${params.model}-one-tower`)) {
+      issues.push({ path: ["towers"], message: `model "${params.model}" has no one-tower variant` });
+    }
+    if (!MODEL_NAMES.includes(params.model)) {
+      issues.push({
+        path: ["model"],
+        message: `unknown model "${params.model}"${didYouMean(params.model, MODEL_NAMES)}; known: ${
+          MODEL_NAMES.join(", ")
+        }`,
+      });
+    }
+    return issues;
+  },
+  async run(ctx) {
+    const p = ctx.params;
+    const data = upstreamDataset(ctx.inputs);
+    const summary = data.outputs as unknown as DatasetSummary;
+    if (!summary.available) {
+      // Optional data that is not there: nothing to train; dependants show what is missing.
+      ctx.log(`skipped: ${summary.reason}`);
+      return {
+        skipped: true,
+        reason: summary.reason ?? "no data",
+        needs: summary.needs ?? "",
+        scale: "not run",
+      };
+    }
+    const dataParams = data.params as unknown as DatasetParams;
+    const dataset = await sharedDataset(ctx.resources, {
+      kind: dataParams.kind,
+      path: dataParams.path,
+      size: dataParams.size,
+    });
+    const [channels, height] = summary.image ?? [3, 32, 32];
+    const crop = p.crop || height;
+    const model = buildModelFor(p, { classes: dataset.train.classes.length, channels, inputSize: crop });
+    const config: TrainConfig = {
+      model,
+      data: dataConfig(dataParams),
+      augment: {
+        crop,
+        flip: p.flip,
+        pcaNoise: p.pca_noise,
+        mean: p.mean,
+        scale: p.scale,
+        tenCrop: p.ten_crop,
+      },
+      optim: {
+        lr: armLr(p, ctx.matrix),
+        momentum: p.momentum,
+        weightDecay: p.weight_decay,
+        batchSize: p.batch,
+        schedule: schedule(p),
+      },
+      epochs: p.epochs,
+      ...(p.max_steps > 0 ? { maxSteps: p.max_steps } : {}),
+      seed: p.seed || ctx.seed,
+      outDir: ctx.outDir,
+      resume: ctx.resuming,
+      ...(p.checkpoint_every > 0 ? { checkpointEvery: p.checkpoint_every } : {}),
+      logEvery: p.log_every,
+    };
+    const gpu = await sharedGpu(ctx.resources);
+    const perEpoch = Math.max(1, Math.floor((summary.train_images ?? 1) / p.batch));
+    const total = Math.min(p.max_steps || Infinity, p.epochs * perEpoch);
+    const result = await train(gpu, config, {
+      dataset,
+      log: (line) => ctx.log(line),
+      onStep: (m) => ctx.progress(m.step, total, `loss ${m.loss.toFixed(3)} train error ${pct(m.error)}`),
+      progressSeconds: 30,
+    });
+    const final = result.final as EpochMetrics & { partial?: boolean };
+    const steps = final.step;
+    const images = steps * p.batch;
+    const scale = `${describeData(summary)}; ${model.name} ${model.input[1]}px input; ` +
+      `${result.epochs.length} epoch${result.epochs.length === 1 ? "" : "s"}` +
+      (final.partial ? ` + part of one (stopped at ${steps} steps)` : ` (${steps} steps)`) +
+      ` of batch ${p.batch}, about ${images.toLocaleString("en-US")} training images seen`;
+    return {
+      label: p.label || model.name,
+      model: model.name,
+      model_description: model.description,
+      parameters: parameterCount(model),
+      macs_per_image: macsPerImage(model),
+      input: model.input,
+      top1_error: final.testTop1Error,
+      top5_error: final.testTop5Error,
+      train_error: final.trainError,
+      train_loss: final.trainLoss,
+      // Overfitting indicator: test minus (running, augmented) training error.
+      generalisation_gap: final.testTop1Error - final.trainError,
+      ...(final.valTop1Error !== undefined ? { val_top1_error: final.valTop1Error } : {}),
+      ten_crop: p.ten_crop,
+      lr: config.optim.lr,
+      steps,
+      epochs_completed: result.epochs.length,
+      images_seen: images,
+      seconds: result.seconds,
+      images_per_second: result.seconds > 0 ? images / result.seconds : 0,
+      // A run stopped by max_steps inside an epoch ends with that partial epoch's evaluation.
+      history: [...result.epochs, ...(final.partial ? [final] : [])].map((m) => ({
+        epoch: m.epoch,
+        step: m.step,
+        lr: m.lr,
+        train_loss: m.trainLoss,
+        train_error: m.trainError,
+        test_top1_error: m.testTop1Error,
+        test_top5_error: m.testTop5Error,
+      })),
+      curve: result.steps.map((m) => ({ step: m.step, epoch: m.epoch, loss: m.loss, error: m.error })),
+      classes: result.classes,
+      dataset_checksum: result.datasetChecksum,
+      adapter: result.adapter,
+      // The checkpoint stays out of `files` (it would be hashed on every cache check); its digest here keys
+      // the downstream stages to these exact weights.
+      checkpoint: CHECKPOINT_FILE,
+      checkpoint_sha256: await fileSha256(join(ctx.outDir, CHECKPOINT_FILE)),
+      scale,
+      files: { metrics: "metrics.jsonl" },
+    };
+  },
+});
+
+function switchValue(v: "default" | "on" | "off"): boolean | undefined {
+  return v === "default" ? undefined : v === "on";
+}
+
+export function buildModelFor(
+  p: Pick<TrainParams, "model" | "lrn" | "pooling" | "activation" | "dropout" | "shallower" | "towers">,
+  o: { classes: number; channels: number; inputSize: number },
+): ModelSpec {
+  const options: ModelOptions = {
+    classes: o.classes,
+    channels: o.channels,
+    inputSize: o.inputSize,
+    lrn: switchValue(p.lrn),
+    pooling: p.pooling === "default" ? undefined : p.pooling,
+    activation: p.activation === "default" ? undefined : p.activation,
+    dropout: switchValue(p.dropout),
+    shallower: p.shallower,
+  };
+  const model = resolveModel(p.towers === "one" ? `${p.model}-one-tower` : p.model, options);
+  const [c, h, w] = model.input;
+  if (c !== o.channels || h !== o.inputSize || w !== o.inputSize) {
+    throw new Error(
+      `model ${p.model} takes ${c}x${h}x${w} input but the data gives ${o.channels}-channel ` +
+        `${o.inputSize}x${o.inputSize} crops: set crop to ${h} (or pick a model for this input)`,
+    );
+  }
+  return model;
+}
+
+/** lr_for's entry for one of this arm's matrix values, else lr. */
+function armLr(p: TrainParams, matrix: Record<string, string> | undefined): number {
+  for (const value of Object.values(matrix ?? {})) {
+    if (typeof p.lr_for[value] === "number") return p.lr_for[value];
+  }
+  return p.lr;
+}
+
+function schedule(p: TrainParams): Schedule {
+  if (p.schedule === "step") return { kind: "step", epochs: p.step_epochs, gamma: p.gamma };
+  if (p.schedule === "plateau") {
+    return { kind: "plateau", patience: p.patience, factor: p.gamma, maxDrops: p.max_drops };
+  }
+  return { kind: "fixed" };
+}
+
+/** The train stage result among a stage's inputs named `name` (or the only train-kind input). */
+export function upstreamTrain(
+  inputs: Record<string, StageResult | StageResult[]>,
+  name?: string,
+): StageResult {
+  if (name) {
+    const input = inputs[name];
+    if (!input || Array.isArray(input)) throw new Error(`"${name}" is not a single upstream stage`);
+    return input;
+  }
+  const found = Object.values(inputs).filter((i): i is StageResult =>
+    !Array.isArray(i) && i.kind === "train"
+  );
+  if (found.length !== 1) throw new Error(`expected one upstream train stage, found ${found.length}`);
+  return found[0];
+}

@@ -1,0 +1,159 @@
+// End to end: `deno task reproduce --preset smoke` over every pipelines/*.yaml into a temporary results folder,
+// then a rerun that must reuse everything, then the pages in headless Chromium.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
+import {
+  chromiumAvailable,
+  openOffline,
+  paintedPixels,
+  tableRows,
+  withChromium,
+} from "../src/report/browser.ts";
+
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+async function reproduce(results: string): Promise<{ code: number; output: string; seconds: number }> {
+  const t0 = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "src/cli/reproduce.ts", "--preset", "smoke", "--results", results],
+    cwd: REPO_ROOT,
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return {
+    code: out.code,
+    output: text.decode(out.stdout) + text.decode(out.stderr),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+async function readJson(path: string) {
+  return JSON.parse(await Deno.readTextFile(path));
+}
+
+async function pipelineNames(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(join(REPO_ROOT, "pipelines"))) {
+    if (entry.isFile && entry.name.endsWith(".yaml")) names.push(entry.name.replace(/\.yaml$/, ""));
+  }
+  return names.sort();
+}
+
+const close = (a: number, b: number) => Math.abs(a - b) < 1e-6;
+
+Deno.test({
+  name:
+    "reproduce --preset smoke: every pipeline runs, the rerun is all cached, the pages render the numbers",
+  // The GPU device and Chromium outlive single awaits; they are closed explicitly.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const results = await Deno.makeTempDir({ prefix: "reproduce-smoke-" });
+    try {
+      const first = await reproduce(results);
+      assert.equal(first.code, 0, first.output);
+      console.log(`smoke preset, first run: ${first.seconds.toFixed(1)} s`);
+      const names = await pipelineNames();
+      assert.ok(names.length >= 9, `expected the paper's pipelines, found ${names.join(", ")}`);
+
+      await t.step("the rerun retrains nothing and takes under 10 s", async () => {
+        const second = await reproduce(results);
+        assert.equal(second.code, 0, second.output);
+        assert.doesNotMatch(second.output, /: running \(/, second.output);
+        for (const name of names) {
+          assert.match(
+            second.output,
+            new RegExp(`\\[${name}\\] 0 ran, \\d+ cached, 0 failed`),
+            second.output,
+          );
+        }
+        assert.ok(second.seconds < 10, `rerun took ${second.seconds.toFixed(1)} s`);
+        console.log(`smoke preset, cached rerun: ${second.seconds.toFixed(1)} s`);
+      });
+
+      await t.step("outputs agree with what the pages will show", async () => {
+        // The overlap claim is the difference of the two arms' top-1 errors, in points.
+        const arm = (pooling: string) =>
+          readJson(join(results, `overlap-pooling/train/pooling=${pooling}/outputs.json`));
+        const [on, off] = [await arm("overlap"), await arm("non-overlap")];
+        const report = await readJson(join(results, "overlap-pooling/report/outputs.json"));
+        assert.ok(close(report.claims[0].reproduced, 100 * (on.top1_error - off.top1_error)));
+        assert.match(report.claims[0].scale, /Imagenette.*alexnet-mini/);
+        assert.equal(report.claims[0].preset, "smoke");
+        const fig1 = await readJson(join(results, "fig1-relu-tanh/fig1/outputs.json"));
+        const fig1Report = await readJson(join(results, "fig1-relu-tanh/report/outputs.json"));
+        assert.equal(fig1Report.claims[0].reproduced, fig1.ratio);
+        const table = await readJson(join(results, "tables/table/outputs.json"));
+        assert.equal(table.available, false);
+        assert.match(table.note, /data\.path/);
+      });
+
+      if (!chromiumAvailable()) return;
+      await withChromium(async (browser) => {
+        await t.step("results/index.html links every paper claim to a page", async () => {
+          const index = await openOffline(browser, join(results, "index.html"));
+          try {
+            for (const id of PAPER_CLAIM_IDS) {
+              const hrefs = await index.page.$$eval(
+                `h2:text-is("Paper claims") + table tr:has(td:first-child code:text-is("${id}")) a`,
+                (links) => links.map((a) => a.getAttribute("href")),
+              );
+              assert.ok(hrefs.length > 0, `claim ${id} is not linked from the index`);
+              for (const href of hrefs) await Deno.stat(join(results, decodeURI(href!)));
+            }
+            assert.deepEqual(index.errors, []);
+          } finally {
+            await index.close();
+          }
+        });
+
+        for (const name of names) {
+          await t.step(`page ${name} renders its charts and claim numbers`, async () => {
+            const outputs = await readJson(join(results, name, "report/outputs.json"));
+            const page = await openOffline(browser, join(results, name, "report/index.html"));
+            try {
+              const charts = await page.page.$$eval("canvas", (canvases) => canvases.map((c) => c.id));
+              for (const id of charts) {
+                assert.ok(
+                  await paintedPixels(page.page, `#${id}`) > 500,
+                  `${name}: chart ${id} drew nothing`,
+                );
+              }
+              const cells = await page.page.$$eval(
+                "table.claims tbody tr td.reproduced",
+                (tds) => tds.map((td) => td.getAttribute("data-value")),
+              );
+              assert.equal(cells.length, outputs.claims.length);
+              outputs.claims.forEach((row: { reproduced: number | null }, i: number) => {
+                if (row.reproduced === null) assert.equal(cells[i], null);
+                else assert.ok(close(Number(cells[i]), row.reproduced), `${name} row ${i}: ${cells[i]}`);
+              });
+              const text = await page.page.textContent("body") ?? "";
+              assert.match(text, /preset smoke/);
+              assert.match(text, /Reduced-scale run/);
+              const whatRan = await tableRows(page.page, "table.what-ran tbody tr");
+              assert.ok(whatRan.length > 0, `${name}: no "What ran" table`);
+              const images = await page.page.$$eval(
+                "figure.image img",
+                (imgs) => imgs.map((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
+              );
+              for (const width of images) assert.ok(width > 0, `${name}: a figure did not load`);
+              assert.deepEqual(page.errors, [], `${name}: console errors`);
+              assert.deepEqual(page.blockedRequests, []);
+              assert.deepEqual(page.failedRequests, []);
+            } finally {
+              await page.close();
+            }
+          });
+        }
+      });
+    } finally {
+      await Deno.remove(results, { recursive: true });
+    }
+  },
+});

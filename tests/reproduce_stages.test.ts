@@ -1,0 +1,129 @@
+// The reproduce stage kinds' pure parts: iteration counting, nearest neighbours, the colour index, the reduced
+// AlexNet's shapes, and the checks pipelines get before anything runs.
+
+import assert from "node:assert/strict";
+import { compareIterations, firstStepAtOrBelow, smooth } from "../src/pipeline/stages/iterations.ts";
+import { nearest, pickQueries } from "../src/pipeline/stages/neighbours_figure.ts";
+import { colourIndex } from "../src/pipeline/stages/kernels_figure.ts";
+import { alexnetMini } from "../src/pipeline/stages/models.ts";
+import { buildModelFor, trainStageKind } from "../src/pipeline/stages/train.ts";
+import { REPRODUCE_STAGE_KINDS } from "../src/pipeline/stages/index.ts";
+import { parsePipeline } from "../src/pipeline/parse.ts";
+import { planPipeline } from "../src/pipeline/plan.ts";
+import { StageKindRegistry } from "../src/pipeline/registry.ts";
+import { formatIssue, PipelineValidationError } from "../src/pipeline/errors.ts";
+import { reportStageKind } from "../src/report/stage.ts";
+import { resolveModel } from "../src/nn/spec.ts";
+import type { ImageSet } from "../src/data/index.ts";
+
+const curve = (errors: number[], every = 10) => errors.map((error, i) => ({ step: (i + 1) * every, error }));
+
+Deno.test("iterations to a training error: the first level both arms reach, else a lower bound", () => {
+  const relu = { name: "relu", curve: curve([0.8, 0.5, 0.3, 0.24, 0.2]), steps: 50 };
+  const tanh = { name: "tanh", curve: curve([0.9, 0.8, 0.6, 0.45, 0.35]), steps: 50 };
+  // tanh never reaches 25%, but both reach 35%.
+  const r = compareIterations(tanh, relu, [0.25, 0.35, 0.5]);
+  assert.equal(r.threshold, 0.35);
+  assert.equal(r.primary, false);
+  assert.deepEqual(r.iterations, { tanh: 50, relu: 30 });
+  assert.ok(Math.abs(r.ratio! - 50 / 30) < 1e-12);
+  assert.equal(r.lowerBound, false);
+  // Only the faster arm reaches the only level: the ratio is a lower bound over the slower arm's steps.
+  const bound = compareIterations(tanh, relu, [0.25]);
+  assert.equal(bound.lowerBound, true);
+  assert.equal(bound.ratio, 50 / 40);
+  assert.equal(compareIterations(tanh, relu, [0.1]).ratio, null);
+  // No thresholds: the best level both reached (the higher of the two minima).
+  const auto = compareIterations(tanh, relu, []);
+  assert.equal(auto.threshold, 0.35);
+  assert.deepEqual(smooth(curve([1, 0, 1, 0]), 2).map((p) => p.error), [1, 0.5, 0.5, 0.5]);
+  assert.equal(firstStepAtOrBelow(curve([0.9, 0.2]), 0.25), 20);
+});
+
+Deno.test("nearest neighbours by Euclidean distance, and queries spread over classes", () => {
+  const rows = Float32Array.from([0, 0, 3, 4, 1, 1, 10, 10]);
+  const found = nearest(rows, 2, Float32Array.from([1, 0]), 2);
+  assert.deepEqual(found.map((f) => f.index), [0, 2]);
+  assert.equal(found[0].distance, 1);
+  const set = { count: 5, labels: Int32Array.from([2, 2, 0, 1, 0]) } as unknown as ImageSet;
+  assert.deepEqual(pickQueries(set, 4), [0, 2, 3, 1]);
+});
+
+Deno.test("colour index: 0 for grey kernels, high for single-channel ones", () => {
+  const k = 2, plane = k * k;
+  const grey = new Float32Array(3 * plane);
+  const red = new Float32Array(3 * plane);
+  for (let p = 0; p < plane; p++) {
+    grey[p] = grey[plane + p] = grey[2 * plane + p] = p;
+    red[p] = p;
+  }
+  assert.equal(colourIndex(grey, 0, k), 0);
+  assert.ok(colourIndex(red, 0, k) > 0.6);
+});
+
+Deno.test("alexnet-mini: AlexNet's topology; 3/2 and 2/2 pooling give the same sizes; towers and depth", () => {
+  const shapes = (o = {}) => resolveModel(alexnetMini(o)).map((l) => l.outShape.join("x"));
+  assert.deepEqual(shapes(), shapes({ pooling: "non-overlap" }));
+  const two = alexnetMini(), one = alexnetMini({ towers: 1 });
+  const conv = (spec: typeof two, name: string) =>
+    spec.layers.find((l) => "name" in l && l.name === name) as { out: number; groups?: number };
+  assert.equal(conv(two, "conv2").groups, 2);
+  assert.equal(conv(one, "conv2").out * 2, conv(two, "conv2").out);
+  assert.equal(conv(two, "conv1").out, 32);
+  assert.ok(!alexnetMini({ shallower: true }).layers.some((l) => "name" in l && l.name === "conv4"));
+  // The train stage's switches reach the model, and a wrong crop is explained.
+  const base = {
+    model: "alexnet-mini",
+    lrn: "off",
+    pooling: "default",
+    activation: "default",
+    dropout: "off",
+    shallower: false,
+    towers: "one",
+  } as const;
+  const built = buildModelFor(base, { classes: 10, channels: 3, inputSize: 55 });
+  assert.equal(built.name, "alexnet-mini-one-tower");
+  assert.ok(!built.layers.some((l) => l.type === "lrn" || l.type === "dropout"));
+  assert.throws(
+    () =>
+      buildModelFor({ ...base, model: "fig1-four-layer", towers: "default" }, {
+        classes: 10,
+        channels: 3,
+        inputSize: 24,
+      }),
+    /takes 3x32x32 input.*set crop to 32/,
+  );
+});
+
+Deno.test("pipelines using these kinds are checked before anything runs", () => {
+  const registry = new StageKindRegistry([...REPRODUCE_STAGE_KINDS, reportStageKind]);
+  const text = `title: t
+matrix:
+  activation: [relu, tanh]
+stages:
+  data:
+    kind: dataset
+    params: { kind: cifar10 }
+  train:
+    kind: train
+    foreach: matrix
+    params: { model: alexnet-mnii, lr_for: { sigmoid: 0.1 } }
+  fig1:
+    kind: relu-vs-tanh
+    needs: train
+    params: { axis: activaton }
+`;
+  let error: unknown;
+  try {
+    planPipeline(parsePipeline("pipelines/t.yaml", text, registry), registry, { preset: "smoke" });
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof PipelineValidationError);
+  const messages = error.issues.map(formatIssue).join("\n");
+  assert.match(messages, /a train stage needs a dataset stage/);
+  assert.match(messages, /unknown model "alexnet-mnii" \(did you mean "alexnet-mini"\?\)/);
+  assert.match(messages, /lr_for\.sigmoid: "sigmoid" is not a value of any matrix axis/);
+  assert.match(messages, /no matrix axis "activaton"/);
+  assert.ok(trainStageKind.params.model.required);
+});
