@@ -14,7 +14,10 @@ export interface AlexNetOptions {
   pooling?: "overlap" | "non-overlap";
   activation?: "relu" | "tanh";
   dropout?: boolean;
-  /** 2 = the paper's two-tower net (groups 2 in conv2, conv4, conv5); 1 = one tower with half the kernels. */
+  /**
+   * 2 = the paper's two-tower net (groups 2 in conv2, conv4, conv5); 1 = one tower with half the kernels in
+   * conv1-conv4 and all 256 in conv5 (the paper's footnote 2).
+   */
   towers?: 1 | 2;
   /** Removes conv4 (a middle conv layer) for the depth claim of section 4. */
   dropConv4?: boolean;
@@ -59,7 +62,8 @@ export function alexnet(o: AlexNetOptions = {}): ModelSpec {
       { type: "conv", name: "conv4", out: k(384), kernel: 3, pad: 1, groups: g, init: w11 } as LayerSpec,
       act,
     ]),
-    { type: "conv", name: "conv5", out: k(256), kernel: 3, pad: 1, groups: g, init: w11 },
+    // Footnote 2: the one-tower net keeps the last conv layer at full size (256 kernels).
+    { type: "conv", name: "conv5", out: 256, kernel: 3, pad: 1, groups: g, init: w11 },
     act,
     pool,
     { type: "fc", name: "fc6", out: 4096, init: w11 },

@@ -7,6 +7,7 @@ import { iterationsToErrorStageKind, reluVsTanhStageKind } from "./iterations.ts
 import { kernelsFigureStageKind } from "./kernels_figure.ts";
 import { neighboursFigureStageKind } from "./neighbours_figure.ts";
 import { paperTableStageKind } from "./paper_table.ts";
+import { publishModelStageKind } from "./publish_model.ts";
 import { trainStageKind } from "./train.ts";
 
 export {
@@ -16,6 +17,7 @@ export {
   kernelsFigureStageKind,
   neighboursFigureStageKind,
   paperTableStageKind,
+  publishModelStageKind,
   reluVsTanhStageKind,
   trainStageKind,
 };
@@ -29,4 +31,5 @@ export const REPRODUCE_STAGE_KINDS: readonly StageKind[] = [
   kernelsFigureStageKind,
   neighboursFigureStageKind,
   paperTableStageKind,
+  publishModelStageKind,
 ];

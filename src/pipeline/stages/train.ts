@@ -222,8 +222,10 @@ export const trainStageKind = defineStageKind<TrainParams>({
     const steps = final.step;
     const images = steps * p.batch;
     const scale = `${describeData(summary)}; ${model.name} ${model.input[1]}px input; ` +
-      `${result.epochs.length} epoch${result.epochs.length === 1 ? "" : "s"}` +
-      (final.partial ? ` + part of one (stopped at ${steps} steps)` : ` (${steps} steps)`) +
+      plural(result.epochs.length, "epoch") +
+      (final.partial
+        ? ` + part of one (stopped at ${plural(steps, "step")})`
+        : ` (${plural(steps, "step")})`) +
       ` of batch ${p.batch}, about ${images.toLocaleString("en-US")} training images seen`;
     return {
       label: p.label || model.name,
@@ -269,6 +271,8 @@ export const trainStageKind = defineStageKind<TrainParams>({
     };
   },
 });
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 function switchValue(v: "default" | "on" | "off"): boolean | undefined {
   return v === "default" ? undefined : v === "on";

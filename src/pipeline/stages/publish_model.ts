@@ -1,0 +1,71 @@
+// `kind: publish-model`: copies a trained checkpoint to a path in the repository (models/default-cifar10.*),
+// with a JSON card beside it (metrics and provenance), so `deno task classify` works on a fresh clone with a
+// model this project's own pipeline trained.
+
+import { dirname, join } from "node:path";
+import { defineStageKind } from "../types.ts";
+import { upstreamTrain } from "./train.ts";
+
+export interface PublishParams {
+  to: string;
+  train: string;
+}
+
+export const publishModelStageKind = defineStageKind<PublishParams>({
+  name: "publish-model",
+  description: "Copies the upstream train stage's checkpoint into the repository, with a model card",
+  params: {
+    to: {
+      type: "string",
+      required: true,
+      doc: "repository-relative .safetensors path (the card gets .json)",
+    },
+    train: {
+      type: "string",
+      default: "",
+      doc: "the train stage to publish (default: the only one in needs)",
+    },
+  },
+  codeFiles: ["src/pipeline/stages/publish_model.ts"],
+  validateParams(params) {
+    return params.to.endsWith(".safetensors") ? [] : [{ path: ["to"], message: "must end in .safetensors" }];
+  },
+  async run(ctx) {
+    const trained = upstreamTrain(ctx.inputs, ctx.params.train || undefined);
+    const out = trained.outputs as Record<string, unknown>;
+    if (out.skipped) return { skipped: true, reason: out.reason, scale: "not run" };
+    // Smoke runs (tests) never write outside their results folder.
+    const target = ctx.preset === "smoke"
+      ? join(ctx.outDir, ctx.params.to.split("/").pop()!)
+      : join(ctx.projectRoot, ctx.params.to);
+    await Deno.mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.tmp-${Deno.pid}`;
+    await Deno.copyFile(join(trained.outDir, String(out.checkpoint)), tmp);
+    await Deno.rename(tmp, target);
+    const card = {
+      model: out.model,
+      description: out.model_description,
+      parameters: out.parameters,
+      classes: out.classes,
+      test_top1_error: out.top1_error,
+      test_top5_error: out.top5_error,
+      epochs: out.epochs_completed,
+      images_seen: out.images_seen,
+      training_seconds: out.seconds,
+      scale: out.scale,
+      checkpoint_sha256: out.checkpoint_sha256,
+      dataset_checksum: out.dataset_checksum,
+      trained_by: `deno task reproduce ${ctx.run.pipeline.name} --preset ${ctx.preset}`,
+      pipeline_file: ctx.run.pipeline.file,
+      preset: ctx.preset,
+      seed: ctx.seed,
+      adapter: out.adapter,
+      deno: ctx.run.denoVersion,
+      git_commit: ctx.run.gitCommit,
+      date: new Date().toISOString(),
+    };
+    await Deno.writeTextFile(target.replace(/\.safetensors$/, ".json"), JSON.stringify(card, null, 2) + "\n");
+    ctx.log(`published ${target} (test top-1 error ${(Number(out.top1_error) * 100).toFixed(2)}%)`);
+    return { path: ctx.params.to, ...card };
+  },
+});
