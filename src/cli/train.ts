@@ -292,7 +292,7 @@ async function main(): Promise<number> {
         }%` +
         `${config.augment.tenCrop ? " (10 views)" : ""}, ${
           r.seconds.toFixed(0)
-        } s of training; checkpoint ${r.checkpoint}`,
+        } s (training and evaluation); checkpoint ${r.checkpoint}`,
     );
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
