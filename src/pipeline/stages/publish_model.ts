@@ -5,6 +5,7 @@
 import { dirname, join } from "node:path";
 import { defineStageKind } from "../types.ts";
 import { upstreamTrain } from "./train.ts";
+import { encodeCheckpoint, loadCheckpoint } from "../../io/checkpoint.ts";
 
 export interface PublishParams {
   to: string;
@@ -26,7 +27,7 @@ export const publishModelStageKind = defineStageKind<PublishParams>({
       doc: "the train stage to publish (default: the only one in needs)",
     },
   },
-  codeFiles: ["src/pipeline/stages/publish_model.ts"],
+  codeFiles: ["src/pipeline/stages/publish_model.ts", "src/io/checkpoint.ts"],
   validateParams(params) {
     return params.to.endsWith(".safetensors") ? [] : [{ path: ["to"], message: "must end in .safetensors" }];
   },
@@ -39,8 +40,12 @@ export const publishModelStageKind = defineStageKind<PublishParams>({
       ? join(ctx.outDir, ctx.params.to.split("/").pop()!)
       : join(ctx.projectRoot, ctx.params.to);
     await Deno.mkdir(dirname(target), { recursive: true });
+    // Only what classification needs: the weights, the preprocessing mean and the metadata (no momentum or
+    // resume state), which halves the file.
+    const ckpt = await loadCheckpoint(join(trained.outDir, String(out.checkpoint)));
+    const { trainState: _dropped, ...meta } = ckpt.meta;
     const tmp = `${target}.tmp-${Deno.pid}`;
-    await Deno.copyFile(join(trained.outDir, String(out.checkpoint)), tmp);
+    await Deno.writeFile(tmp, encodeCheckpoint({ meta, weights: ckpt.weights, mean: ckpt.mean }));
     await Deno.rename(tmp, target);
     const card = {
       model: out.model,
