@@ -109,11 +109,6 @@ function joinPath(dir: string, file: string): string {
   return dir.endsWith("/") ? dir + file : `${dir}/${file}`;
 }
 
-async function appendLine(path: string, record: unknown): Promise<void> {
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")) || ".", { recursive: true });
-  await Deno.writeTextFile(path, JSON.stringify(record) + "\n", { append: true });
-}
-
 async function fileExists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -374,8 +369,6 @@ export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {
       momentum: await net.exportWeights("momentum"),
       mean: pre.mean ?? undefined,
     };
-    // Recreated if something removed the folder mid-run, so hours of training are not lost to a cleanup.
-    await Deno.mkdir(config.outDir, { recursive: true });
     await saveCheckpoint(ckptPath, ckpt);
     tick(false);
   };
@@ -490,7 +483,7 @@ export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {
         state.epochs.push(m);
         state.epochAcc = { ...zeroAcc(), trainSeconds: 0, seconds: 0 };
         final = m;
-        await appendLine(metricsPath, m);
+        await Deno.writeTextFile(metricsPath, JSON.stringify(m) + "\n", { append: true });
         await save();
         log(
           `epoch ${m.epoch}/${config.epochs} done: train loss ${m.trainLoss.toFixed(4)} error ${
@@ -507,7 +500,7 @@ export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {
       } else {
         const m = epochMetrics(r, state.schedule.lr, { partial: true });
         final = m;
-        await appendLine(metricsPath, m);
+        await Deno.writeTextFile(metricsPath, JSON.stringify(m) + "\n", { append: true });
         await save();
         log(
           `stopped after ${step} steps (maxSteps) in epoch ${m.epoch}: test top-1 ${pct(m.testTop1Error)} ` +
@@ -537,7 +530,6 @@ export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {
     seconds: state.elapsed,
     datasetChecksum: data.checksum,
   };
-  await Deno.mkdir(config.outDir, { recursive: true });
   await Deno.writeTextFile(joinPath(config.outDir, RESULT_FILE), JSON.stringify(result, null, 2) + "\n");
   return result;
 }
