@@ -183,9 +183,12 @@ Deno.test("a second run runs nothing; the lockfile records every stage", async (
   await using h = await harness();
   await h.run();
   runs.length = 0;
+  const before = await Deno.readTextFile(lockfilePath(h.results, "toy"));
   const summary = await h.run();
   assert.deepEqual(runs, []);
   assert.deepEqual(summary.cached.length, 5);
+  // Nothing ran, so the lockfile is byte for byte the same: a clean checkout stays clean.
+  assert.equal(await Deno.readTextFile(lockfilePath(h.results, "toy")), before);
   const lock = (await readLockfile(lockfilePath(h.results, "toy")))!;
   assert.equal(lock.pipeline, "toy");
   assert.equal(lock.preset, "cpu");

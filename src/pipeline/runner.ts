@@ -147,6 +147,10 @@ function reasonToRun(
   return reasons.join("; ") || "inputs changed";
 }
 
+function sameLock(a: Lockfile, b: Lockfile): boolean {
+  return JSON.stringify({ ...a, updatedAt: "" }) === JSON.stringify({ ...b, updatedAt: "" });
+}
+
 function emptyLockfile(plan: PipelinePlan): Lockfile {
   const { definition } = plan;
   return {
@@ -304,7 +308,8 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     // Entries for stages or arms the pipeline no longer has would otherwise linger forever.
     const current = new Set(plan.instances.map((instance) => instance.id));
     for (const id of Object.keys(lock.stages)) if (!current.has(id)) delete lock.stages[id];
-    await saveLock();
+    // A rerun that changed nothing leaves the lockfile (and so a clean checkout) untouched.
+    if (!previousLock || !sameLock(previousLock, lock)) await saveLock();
   }
   summary.ok = summary.failed.length === 0 && summary.blocked.length === 0;
   summary.durationMs = performance.now() - started;
