@@ -148,7 +148,7 @@ function reasonToRun(
 }
 
 function sameLock(a: Lockfile, b: Lockfile): boolean {
-  return JSON.stringify({ ...a, updatedAt: "" }) === JSON.stringify({ ...b, updatedAt: "" });
+  return canonicalJson({ ...a, updatedAt: "" }) === canonicalJson({ ...b, updatedAt: "" });
 }
 
 function emptyLockfile(plan: PipelinePlan): Lockfile {
