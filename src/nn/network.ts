@@ -3,7 +3,14 @@
 
 import type { Gpu } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { columnBytes, conv2dBackward, conv2dForward, type ConvGeometry, convGeometry } from "./ops/conv2d.ts";
+import {
+  columnBytes,
+  conv2dBackward,
+  conv2dForward,
+  type ConvAlgorithm,
+  type ConvGeometry,
+  convGeometry,
+} from "./ops/conv2d.ts";
 import { localBackward, localForward } from "./ops/local.ts";
 import { linearBackward, linearForward, type LinearGeometry, linearGeometry } from "./ops/linear.ts";
 import {
@@ -75,6 +82,7 @@ export class Network {
   readonly classesP: number;
   #saved: Saved[] = [];
   #forwardOptions: ForwardOptions = { training: false };
+  #convAlgorithm: ConvAlgorithm | undefined;
 
   readonly inference: boolean;
 
@@ -86,9 +94,10 @@ export class Network {
     readonly gpu: Gpu,
     readonly spec: ModelSpec,
     seed = 1,
-    options: { weights?: Map<string, Float32Array>; inference?: boolean } = {},
+    options: { weights?: Map<string, Float32Array>; inference?: boolean; convAlgorithm?: ConvAlgorithm } = {},
   ) {
     this.inference = options.inference ?? false;
+    this.#convAlgorithm = options.convAlgorithm;
     const resolved = resolveModel(spec);
     this.layers = resolved.map((layer) => this.#plan(layer));
     this.classesP = roundUp4(spec.classes);
@@ -110,6 +119,8 @@ export class Network {
         stride: s.stride ?? 1,
         pad: s.pad ?? 0,
         groups: s.type === "conv" ? s.groups ?? 1 : 1,
+        // A network-wide choice (the benchmark's side-by-side runs) overrides the layer's own.
+        algorithm: s.type === "conv" ? this.#convAlgorithm ?? s.algorithm : "im2col",
       });
       const g = run.conv;
       const [wInfo, bInfo] = layer.params;

@@ -25,6 +25,8 @@ export type LayerSpec =
     stride?: number;
     pad?: number;
     groups?: number;
+    /** How the GPU computes it: "auto" (default) is Winograd for stride-1 3x3/5x5 layers with enough channels. */
+    algorithm?: "auto" | "im2col" | "winograd";
     init?: InitSpec;
     learn?: LearnSpec;
   }
@@ -78,7 +80,7 @@ export interface ResolvedLayer {
 }
 
 const KNOWN_KEYS: Record<LayerSpec["type"], string[]> = {
-  conv: ["type", "name", "out", "kernel", "stride", "pad", "groups", "init", "learn"],
+  conv: ["type", "name", "out", "kernel", "stride", "pad", "groups", "algorithm", "init", "learn"],
   local: ["type", "name", "out", "kernel", "stride", "pad", "init", "learn"],
   fc: ["type", "name", "out", "init", "learn"],
   relu: ["type"],
@@ -161,6 +163,10 @@ export function resolveModel(spec: ModelSpec): ResolvedLayer[] {
           throw new Error(`${where}: channels ${c} -> ${layer.out} not divisible by groups ${groups}`);
         }
         const stride = layer.stride ?? 1, pad = layer.pad ?? 0;
+        const algorithm = layer.type === "conv" ? layer.algorithm ?? "auto" : "auto";
+        if (!["auto", "im2col", "winograd"].includes(algorithm)) {
+          throw new Error(`${where}: algorithm "${algorithm}" is not one of auto, im2col, winograd`);
+        }
         const oh = outSize(h, layer.kernel, stride, pad), ow = outSize(w, layer.kernel, stride, pad);
         const k = (c / groups) * layer.kernel * layer.kernel;
         shape = [layer.out, oh, ow];

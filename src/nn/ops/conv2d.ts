@@ -1,5 +1,6 @@
 // 2-D convolution (any kernel, stride, padding, groups) as im2col + register-blocked GEMM, chunked over the
-// batch so the column matrix stays within the adapter's binding limit. Weights live on the GPU as
+// batch so the column matrix stays within the adapter's binding limit; stride-1 3x3 and 5x5 layers with
+// enough channels run all three products through Winograd instead (winograd.ts). Weights live on the GPU as
 // [Cout][Kp] with K = Cin/groups*KH*KW padded to Kp (a multiple of 4, zero columns) for vec4 loads.
 
 import type { Gpu } from "../../gpu/runtime.ts";
@@ -7,6 +8,10 @@ import type { Tensor } from "../../gpu/tensor.ts";
 import { matmul } from "./matmul.ts";
 import { channelSum } from "./elementwise.ts";
 import { convOutSize, roundUp4 } from "./shapes.ts";
+import { winogradApplies, winogradConv, winogradPays, winogradWeightGradient } from "./winograd.ts";
+
+/** "auto" picks Winograd where it applies and pays (winogradPays), im2col elsewhere. */
+export type ConvAlgorithm = "auto" | "im2col" | "winograd";
 
 export interface ConvSpec {
   cin: number;
@@ -18,6 +23,7 @@ export interface ConvSpec {
   stride: number;
   pad: number;
   groups: number;
+  algorithm?: ConvAlgorithm;
 }
 
 export interface ConvGeometry extends ConvSpec {
@@ -27,6 +33,8 @@ export interface ConvGeometry extends ConvSpec {
   coutg: number;
   K: number;
   Kp: number;
+  /** Forward, input gradient and weight gradient through Winograd rather than im2col + GEMM. */
+  winograd: boolean;
 }
 
 export function convGeometry(s: ConvSpec): ConvGeometry {
@@ -37,7 +45,15 @@ export function convGeometry(s: ConvSpec): ConvGeometry {
   const ow = convOutSize(s.w, s.kw, s.stride, s.pad);
   const cg = s.cin / s.groups;
   const K = cg * s.kh * s.kw;
-  return { ...s, oh, ow, cg, coutg: s.cout / s.groups, K, Kp: roundUp4(K) };
+  const g = { ...s, oh, ow, cg, coutg: s.cout / s.groups, K, Kp: roundUp4(K), winograd: false };
+  const algorithm = s.algorithm ?? "auto";
+  if (algorithm === "winograd" && !winogradApplies(g)) {
+    throw new Error(
+      `conv: algorithm "winograd" needs stride 1 and a square 3x3 or 5x5 kernel with pad below its size (got ${s.kh}x${s.kw} stride ${s.stride} pad ${s.pad})`,
+    );
+  }
+  g.winograd = algorithm === "winograd" || (algorithm === "auto" && winogradPays(g));
+  return g;
 }
 
 /** Images per chunk so that the column matrix and the GEMM output each fit the binding limit and budget. */
@@ -122,6 +138,7 @@ export function conv2dForward(
   g: ConvGeometry,
   keepCols?: Tensor[],
 ): Tensor {
+  if (g.winograd) return winogradConv(gpu, x, w, b, g, "forward");
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
   const nb = chunkImages(gpu, g, n);
@@ -188,6 +205,12 @@ export function conv2dBackward(
   needDx = true,
 ): Tensor | null {
   const n = x.shape[0];
+  if (g.winograd) {
+    for (const col of grads.cols?.splice(0) ?? []) col.release();
+    winogradWeightGradient(gpu, x, dy, grads.dw, g);
+    if (grads.db) channelSum(gpu, dy, grads.db, n, g.cout, g.oh * g.ow);
+    return needDx ? winogradConv(gpu, dy, w, null, g, "input-gradient") : null;
+  }
   const dx = needDx ? gpu.tensor(x.shape, "dconv") : null;
   const nb = chunkImages(gpu, g, n);
   for (let n0 = 0; n0 < n; n0 += nb) {

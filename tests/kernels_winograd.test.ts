@@ -1,0 +1,142 @@
+// Winograd convolution: the float64 transforms against direct correlation, then the GPU path (forward, input
+// gradient, and the im2col weight gradient beside it) against the CPU reference on awkward shapes.
+import assert from "node:assert/strict";
+import * as ref from "../src/reference/index.ts";
+import { winogradCorrelate2d, winogradMatrices } from "../src/reference/winograd.ts";
+import { conv2dBackward, conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
+import { padMatrix, unpadMatrix } from "../src/nn/layout.ts";
+import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
+
+const TOL = 2e-5;
+
+for (const r of [3, 5]) {
+  Deno.test(`winograd F(2x2, ${r}x${r}) transforms equal direct correlation in float64`, () => {
+    const mat = winogradMatrices(2, r);
+    assert.equal(mat.alpha, r + 1);
+    for (const [h, w, pad] of [[7, 9, Math.floor(r / 2)], [r, r + 2, 0], [6, 5, r - 1]]) {
+      const x = randomData(h * w, h + w), k = randomData(r * r, r);
+      const got = winogradCorrelate2d(x, h, w, k, pad, mat);
+      const want = ref.conv2dForward(x, k, null, {
+        n: 1,
+        cin: 1,
+        h,
+        w,
+        cout: 1,
+        kh: r,
+        kw: r,
+        stride: 1,
+        pad,
+        groups: 1,
+      });
+      assert.ok(maxRelDiff(got, want) < 1e-12, `${h}x${w} pad ${pad}`);
+    }
+  });
+}
+
+const cases = [
+  {
+    name: "3x3 pad 1, odd sizes, batch 3",
+    n: 3,
+    cin: 5,
+    h: 7,
+    w: 9,
+    cout: 6,
+    kh: 3,
+    kw: 3,
+    pad: 1,
+    groups: 1,
+  },
+  {
+    name: "5x5 pad 2, groups 2, batch 2",
+    n: 2,
+    cin: 10,
+    h: 9,
+    w: 11,
+    cout: 6,
+    kh: 5,
+    kw: 5,
+    pad: 2,
+    groups: 2,
+  },
+  { name: "5x5 pad 0, batch 1", n: 1, cin: 3, h: 8, w: 7, cout: 9, kh: 5, kw: 5, pad: 0, groups: 1 },
+  {
+    name: "3x3 pad 2 (output larger than input)",
+    n: 2,
+    cin: 4,
+    h: 5,
+    w: 6,
+    cout: 3,
+    kh: 3,
+    kw: 3,
+    pad: 2,
+    groups: 1,
+  },
+  {
+    name: "3x3 pad 1, groups 2, 13x13 as AlexNet's conv4",
+    n: 2,
+    cin: 16,
+    h: 13,
+    w: 13,
+    cout: 12,
+    kh: 3,
+    kw: 3,
+    pad: 1,
+    groups: 2,
+  },
+];
+
+for (const c of cases) {
+  Deno.test(`winograd conv2d forward and backward: ${c.name}`, async () => {
+    const gpu = await testGpu();
+    const shape = { ...c, stride: 1 };
+    const g = convGeometry({ ...shape, algorithm: "winograd" });
+    assert.ok(g.winograd);
+    const x = randomData(c.n * c.cin * c.h * c.w, 11);
+    const w = randomData(c.cout * g.K, 12, 0.5);
+    const b = randomData(c.cout, 13);
+    const dy = randomData(c.n * c.cout * g.oh * g.ow, 14);
+    const tx = gpu.fromArray([c.n, c.cin, c.h, c.w], x);
+    const tw = gpu.fromArray([c.cout, g.Kp], padMatrix(w, c.cout, g.K, c.cout, g.Kp));
+    const tb = gpu.fromArray([c.cout], b);
+    const tdy = gpu.fromArray([c.n, c.cout, g.oh, g.ow], dy);
+    const dw = gpu.tensor([c.cout, g.Kp]), db = gpu.tensor([c.cout]);
+    const y = conv2dForward(gpu, tx, tw, tb, g);
+    const dx = conv2dBackward(gpu, tx, tw, tdy, g, { dw, db })!;
+    const grads = ref.conv2dBackward(x, w, dy, shape);
+    assert.ok(maxRelDiff(await y.read(), ref.conv2dForward(x, w, b, shape)) < TOL, "forward");
+    assert.ok(maxRelDiff(await dx.read(), grads.dx) < TOL, "dx");
+    assert.ok(maxRelDiff(unpadMatrix(await dw.read(), c.cout, g.K, g.Kp), grads.dw) < TOL, "dw");
+    assert.ok(maxRelDiff(await db.read(), grads.db) < TOL, "db");
+    gpu.release(tx, tw, tb, tdy, dw, db, y, dx);
+  });
+}
+
+Deno.test("winograd conv2d splits the batch when its transformed tiles would exceed the binding limit", async () => {
+  const gpu = await testGpu();
+  const c = { n: 5, cin: 8, h: 6, w: 6, cout: 8, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 };
+  const g = convGeometry({ ...c, algorithm: "winograd" });
+  const x = randomData(c.n * c.cin * 36, 15), w = randomData(c.cout * g.K, 16);
+  const tx = gpu.fromArray([c.n, c.cin, 6, 6], x);
+  const tw = gpu.fromArray([c.cout, g.Kp], padMatrix(w, c.cout, g.K, c.cout, g.Kp));
+  const saved = gpu.maxBinding;
+  // 16 transformed values x 8 channels x 9 tiles per image: room for two images (plus slack), so three chunks.
+  (gpu as { maxBinding: number }).maxBinding = 2 * 4 * 16 * 8 * 9 + 4 * 16 * 8 * 4 + 64;
+  try {
+    const y = conv2dForward(gpu, tx, tw, null, g);
+    (gpu as { maxBinding: number }).maxBinding = saved;
+    assert.ok(maxRelDiff(await y.read(), ref.conv2dForward(x, w, null, c)) < TOL);
+    gpu.release(tx, tw, y);
+  } finally {
+    (gpu as { maxBinding: number }).maxBinding = saved;
+  }
+});
+
+Deno.test("conv algorithm: auto picks winograd only where it applies and pays; a forced one that cannot run is refused", () => {
+  const base = { cin: 64, h: 16, w: 16, cout: 64, kh: 5, kw: 5, stride: 1, pad: 2, groups: 1 };
+  assert.equal(convGeometry(base).winograd, true);
+  assert.equal(convGeometry({ ...base, algorithm: "im2col" }).winograd, false);
+  assert.equal(convGeometry({ ...base, cin: 3 }).winograd, false, "too few input channels");
+  assert.equal(convGeometry({ ...base, stride: 2 }).winograd, false);
+  assert.equal(convGeometry({ ...base, kh: 11, kw: 11 }).winograd, false);
+  assert.throws(() => convGeometry({ ...base, stride: 4, algorithm: "winograd" }), /stride 1/);
+});
