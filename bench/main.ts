@@ -1,12 +1,18 @@
 // `deno task bench`: per-layer GFLOP/s and whole-model images/s on this machine's adapter, and TensorFlow.js
 // running the same CIFAR net on the same adapter, side by side in one run. Writes bench/results/<date>.json.
 //
-//   deno task bench [--quick] [--skip-tfjs] [--only gemm,alexnet,cifar,infer,tfjs] [--out FILE]
+//   deno task bench [--quick] [--skip-tfjs] [--only gemm,alexnet,cifar,infer,tfjs,im2col] [--out FILE]
+//
+// Convolutions run as the engine picks them (Winograd for stride-1 3x3/5x5 layers with enough channels); the
+// "im2col" part reruns the headline cases with every convolution forced to im2col + GEMM, in the same
+// process, so the algorithm's gain is measured side by side. GFLOP/s are "effective": the direct
+// convolution's FLOPs over the time taken, whichever algorithm ran.
 
 import { parseArgs } from "node:util";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { formatAdapter } from "../src/gpu/device.ts";
 import { Network } from "../src/nn/network.ts";
+import type { ConvAlgorithm } from "../src/nn/ops/conv2d.ts";
 import { macsPerImage, type ModelSpec, resolveModel } from "../src/nn/spec.ts";
 import { alexnet } from "../src/models/alexnet.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
@@ -22,7 +28,7 @@ const { values: flags } = parseArgs({
     out: { type: "string" },
   },
 });
-const only = new Set((flags.only ?? "gemm,alexnet,cifar,infer,tfjs").split(","));
+const only = new Set((flags.only ?? "gemm,alexnet,cifar,infer,tfjs,im2col").split(","));
 if (flags["skip-tfjs"]) only.delete("tfjs");
 const reps = flags.quick ? 1 : 3;
 
@@ -102,8 +108,8 @@ function printLayers(rows: LayerTiming[]) {
   }
 }
 
-async function forwardBench(spec: ModelSpec, n: number, label: string) {
-  const net = new Network(gpu, spec);
+async function forwardBench(spec: ModelSpec, n: number, label: string, convAlgorithm?: ConvAlgorithm) {
+  const net = new Network(gpu, spec, 1, { convAlgorithm });
   const x = randomInput(n, spec);
   const run = () => {
     const logits = net.forward(x, { training: false });
@@ -123,8 +129,8 @@ async function forwardBench(spec: ModelSpec, n: number, label: string) {
   return { batch: n, msPerBatch: ms, imagesPerSec: (n / ms) * 1000, gflops, layers };
 }
 
-async function trainBench(spec: ModelSpec, n: number, label: string) {
-  const net = new Network(gpu, spec);
+async function trainBench(spec: ModelSpec, n: number, label: string, convAlgorithm?: ConvAlgorithm) {
+  const net = new Network(gpu, spec, 1, { convAlgorithm });
   const x = randomInput(n, spec);
   const labels = labelsTensor(n, spec.classes);
   let step = 0;
@@ -246,6 +252,37 @@ if (only.has("cifar")) {
   }
   report.cifar = cifar;
   if (only.has("tfjs")) report.tfjs = tfjsRuns;
+}
+
+if (only.has("im2col")) {
+  console.log(
+    "\nSame cases with every convolution as im2col + GEMM (the engine's algorithm before Winograd):",
+  );
+  const alex = alexnet({ classes: 1000 });
+  const cifar = cifarAlexnet({ inputSize: 32 });
+  const base = {
+    alexnetForward16: await forwardBench(alex, 16, "paper AlexNet forward, batch 16, im2col", "im2col"),
+    cifar32: await trainBench(cifar, 128, "CIFAR net training step, batch 128, 32x32, im2col", "im2col"),
+  };
+  report.im2col = base;
+  const fast = report as {
+    alexnetForward16?: { imagesPerSec: number };
+    cifar?: { size32?: { imagesPerSec: number } };
+  };
+  if (fast.alexnetForward16) {
+    console.log(
+      `  AlexNet forward b16: ${
+        (fast.alexnetForward16.imagesPerSec / base.alexnetForward16.imagesPerSec).toFixed(2)
+      }x with Winograd`,
+    );
+  }
+  if (fast.cifar?.size32) {
+    console.log(
+      `  CIFAR step 32x32: ${
+        (fast.cifar.size32.imagesPerSec / base.cifar32.imagesPerSec).toFixed(2)
+      }x with Winograd`,
+    );
+  }
 }
 
 const out = flags.out ?? `bench/results/${new Date().toISOString().slice(0, 10)}.json`;

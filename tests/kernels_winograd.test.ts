@@ -5,6 +5,7 @@ import * as ref from "../src/reference/index.ts";
 import { winogradCorrelate2d, winogradMatrices } from "../src/reference/winograd.ts";
 import { conv2dBackward, conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
 import { padMatrix, unpadMatrix } from "../src/nn/layout.ts";
+import { resolveModel } from "../src/nn/spec.ts";
 import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
 
 const TOL = 2e-5;
@@ -139,4 +140,18 @@ Deno.test("conv algorithm: auto picks winograd only where it applies and pays; a
   assert.equal(convGeometry({ ...base, stride: 2 }).winograd, false);
   assert.equal(convGeometry({ ...base, kh: 11, kw: 11 }).winograd, false);
   assert.throws(() => convGeometry({ ...base, stride: 4, algorithm: "winograd" }), /stride 1/);
+});
+
+Deno.test("a model file naming an unknown conv algorithm is refused with the layer named", () => {
+  const spec = {
+    name: "bad-algorithm",
+    description: "",
+    input: [3, 8, 8] as [number, number, number],
+    classes: 2,
+    layers: [{ type: "conv" as const, name: "c1", out: 4, kernel: 3, algorithm: "fft" as "auto" }],
+  };
+  assert.throws(
+    () => resolveModel(spec),
+    /layer 1 \(conv\): algorithm "fft" is not one of auto, im2col, winograd/,
+  );
 });

@@ -44,7 +44,8 @@ const small: ModelSpec = {
     { type: "relu" },
     { type: "lrn", size: 3, alpha: 1e-3, beta: 0.75, k: 2 },
     { type: "maxpool", size: 3, stride: 2, ceil: true },
-    { type: "conv", name: "c2", out: 6, kernel: 3, groups: 2, init: { std: 0.2 } },
+    // Forced Winograd (auto would pick im2col for 4 channels per group), so training exercises it too.
+    { type: "conv", name: "c2", out: 6, kernel: 3, groups: 2, algorithm: "winograd", init: { std: 0.2 } },
     { type: "tanh" },
     { type: "avgpool", size: 2, stride: 2 },
     { type: "fc", name: "f1", out: 10, init: { std: 0.2 } },
