@@ -4,9 +4,9 @@
 //   deno task bench [--quick] [--skip-tfjs] [--only gemm,alexnet,cifar,infer,tfjs,im2col] [--out FILE]
 //
 // Convolutions run as the engine picks them (Winograd for stride-1 3x3/5x5 layers with enough channels); the
-// "im2col" part reruns the headline cases with every convolution forced to im2col + GEMM, in the same
-// process, so the algorithm's gain is measured side by side. GFLOP/s are "effective": the direct
-// convolution's FLOPs over the time taken, whichever algorithm ran.
+// "im2col" part reruns the headline cases alternately with every convolution forced to im2col + GEMM, so the
+// algorithm's gain is measured side by side. GFLOP/s are "effective": the direct convolution's FLOPs over the
+// time taken, whichever algorithm ran. Whole-model times are medians of 5 runs (1 with --quick).
 
 import { parseArgs } from "node:util";
 import { Gpu } from "../src/gpu/runtime.ts";
@@ -30,7 +30,7 @@ const { values: flags } = parseArgs({
 });
 const only = new Set((flags.only ?? "gemm,alexnet,cifar,infer,tfjs,im2col").split(","));
 if (flags["skip-tfjs"]) only.delete("tfjs");
-const reps = flags.quick ? 1 : 3;
+const reps = flags.quick ? 1 : 5;
 
 const gpu = await Gpu.create();
 const report: Record<string, unknown> = {
@@ -59,14 +59,43 @@ function labelsTensor(n: number, classes: number) {
   return t;
 }
 
-/** Mean wall time of `fn` (after one warm-up that also compiles every pipeline), synchronised. */
-async function timeIt(fn: () => void | Promise<void>, repeats = reps): Promise<number> {
+/** One synchronised run of `fn`, wall-clock milliseconds. */
+async function timeOnce(fn: () => void | Promise<void>): Promise<number> {
+  const t0 = performance.now();
   await fn();
   await gpu.sync();
-  const t0 = performance.now();
-  for (let i = 0; i < repeats; i++) await fn();
-  await gpu.sync();
-  return (performance.now() - t0) / repeats;
+  return performance.now() - t0;
+}
+
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/**
+ * Median wall time of `fn` over `repeats` synchronised runs, after one warm-up that also compiles every
+ * pipeline. The median, not the mean: other tenants of a shared CPU add time in bursts.
+ */
+async function timeIt(fn: () => void | Promise<void>, repeats = reps): Promise<number> {
+  await timeOnce(fn);
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) times.push(await timeOnce(fn));
+  return median(times);
+}
+
+/**
+ * The same workload under two conv algorithms, run alternately (A, B, A, B, ...) so that a slow spell of a
+ * shared machine hits both alike; medians of each.
+ */
+async function sideBySide(a: () => Promise<void>, b: () => Promise<void>, repeats = reps) {
+  await timeOnce(a);
+  await timeOnce(b);
+  const ta: number[] = [], tb: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    ta.push(await timeOnce(a));
+    tb.push(await timeOnce(b));
+  }
+  return { a: median(ta), b: median(tb), aRuns: ta, bRuns: tb };
 }
 
 interface LayerTiming {
@@ -256,33 +285,56 @@ if (only.has("cifar")) {
 
 if (only.has("im2col")) {
   console.log(
-    "\nSame cases with every convolution as im2col + GEMM (the engine's algorithm before Winograd):",
+    "\nConvolution algorithm side by side (alternating runs, medians): the engine's choice (Winograd for stride-1 3x3/5x5 layers) vs every conv as im2col + GEMM:",
   );
-  const alex = alexnet({ classes: 1000 });
-  const cifar = cifarAlexnet({ inputSize: 32 });
-  const base = {
-    alexnetForward16: await forwardBench(alex, 16, "paper AlexNet forward, batch 16, im2col", "im2col"),
-    cifar32: await trainBench(cifar, 128, "CIFAR net training step, batch 128, 32x32, im2col", "im2col"),
-  };
-  report.im2col = base;
-  const fast = report as {
-    alexnetForward16?: { imagesPerSec: number };
-    cifar?: { size32?: { imagesPerSec: number } };
-  };
-  if (fast.alexnetForward16) {
+  const cases = [
+    { label: "paper AlexNet forward, batch 16", spec: alexnet({ classes: 1000 }), n: 16, train: false },
+    {
+      label: "CIFAR net training step, batch 128, 32x32",
+      spec: cifarAlexnet({ inputSize: 32 }),
+      n: 128,
+      train: true,
+    },
+  ];
+  const rows = [];
+  for (const c of cases) {
+    const x = randomInput(c.n, c.spec);
+    const labels = labelsTensor(c.n, c.spec.classes);
+    const workload = (convAlgorithm: ConvAlgorithm) => {
+      const net = new Network(gpu, c.spec, 1, { convAlgorithm });
+      const run = async () => {
+        const logits = net.forward(x, { training: c.train, seed: 1, step: 0 });
+        if (!c.train) return logits.release();
+        const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, c.spec.classes);
+        net.backward(dlogits);
+        net.sgdStep({ lr: 0.001, momentum: 0.9, weightDecay: 0.0005 });
+        gpu.release(dlogits, logits);
+        await gpu.read(stats, 1);
+        stats.release();
+      };
+      return { net, run };
+    };
+    const auto = workload("auto"), im2col = workload("im2col");
+    const r = await sideBySide(auto.run, im2col.run);
+    const perSec = (ms: number) => (c.n / ms) * 1000;
     console.log(
-      `  AlexNet forward b16: ${
-        (fast.alexnetForward16.imagesPerSec / base.alexnetForward16.imagesPerSec).toFixed(2)
-      }x with Winograd`,
+      `  ${c.label}: ${perSec(r.a).toFixed(2)} images/s (Winograd) vs ${perSec(r.b).toFixed(2)} (im2col): ${
+        (r.b / r.a).toFixed(2)
+      }x`,
     );
+    rows.push({
+      case: c.label,
+      batch: c.n,
+      imagesPerSecWinograd: perSec(r.a),
+      imagesPerSecIm2col: perSec(r.b),
+      msWinograd: r.aRuns,
+      msIm2col: r.bRuns,
+    });
+    auto.net.destroy();
+    im2col.net.destroy();
+    gpu.release(x, labels);
   }
-  if (fast.cifar?.size32) {
-    console.log(
-      `  CIFAR step 32x32: ${
-        (fast.cifar.size32.imagesPerSec / base.cifar32.imagesPerSec).toFixed(2)
-      }x with Winograd`,
-    );
-  }
+  report.convAlgorithms = rows;
 }
 
 const out = flags.out ?? `bench/results/${new Date().toISOString().slice(0, 10)}.json`;
