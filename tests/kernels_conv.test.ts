@@ -1,11 +1,12 @@
 // GPU convolution, locally connected and fully connected layers against the float64 CPU reference.
 import assert from "node:assert/strict";
 import * as ref from "../src/reference/index.ts";
-import { conv2dBackward, conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
+import { conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
 import { localBackward, localForward, localGeometry } from "../src/nn/ops/local.ts";
 import { linearBackward, linearForward, linearGeometry } from "../src/nn/ops/linear.ts";
 import { padMatrix, unpadMatrix } from "../src/nn/layout.ts";
 import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
+import { assertConvMatchesReference } from "./helpers/conv_check.ts";
 
 const TOL = 2e-5;
 
@@ -79,28 +80,8 @@ const convCases = [
 
 for (const c of convCases) {
   Deno.test(`conv2d forward and backward: ${c.name}`, async () => {
-    const gpu = await testGpu();
-    const g = convGeometry(c);
-    const x = randomData(c.n * c.cin * c.h * c.w, 1);
-    const w = randomData(c.cout * g.K, 2, 0.5);
-    const b = randomData(c.cout, 3);
-    const dy = randomData(c.n * c.cout * g.oh * g.ow, 4);
-    const tx = gpu.fromArray([c.n, c.cin, c.h, c.w], x);
-    const tw = gpu.fromArray([c.cout, g.Kp], padMatrix(w, c.cout, g.K, c.cout, g.Kp));
-    const tb = gpu.fromArray([c.cout], b);
-    const tdy = gpu.fromArray([c.n, c.cout, g.oh, g.ow], dy);
-    const dw = gpu.tensor([c.cout, g.Kp]);
-    const db = gpu.tensor([c.cout]);
-    const y = conv2dForward(gpu, tx, tw, tb, g);
-    const dx = conv2dBackward(gpu, tx, tw, tdy, g, { dw, db })!;
-    const shape = { ...c };
-    const want = ref.conv2dForward(x, w, b, shape);
-    const grads = ref.conv2dBackward(x, w, dy, shape);
-    assert.ok(maxRelDiff(await y.read(), want) < TOL, "forward");
-    assert.ok(maxRelDiff(await dx.read(), grads.dx) < TOL, "dx");
-    assert.ok(maxRelDiff(unpadMatrix(await dw.read(), c.cout, g.K, g.Kp), grads.dw) < TOL, "dw");
-    assert.ok(maxRelDiff(await db.read(), grads.db) < TOL, "db");
-    gpu.release(tx, tw, tb, tdy, dw, db, y, dx);
+    const g = convGeometry({ ...c, algorithm: "im2col" });
+    await assertConvMatchesReference(c, g, 1, TOL);
   });
 }
 

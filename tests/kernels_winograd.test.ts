@@ -1,12 +1,13 @@
 // Winograd convolution: the float64 transforms against direct correlation, then the GPU path (forward, input
-// gradient, and the im2col weight gradient beside it) against the CPU reference on awkward shapes.
+// gradient and weight gradient) against the CPU reference on awkward shapes.
 import assert from "node:assert/strict";
 import * as ref from "../src/reference/index.ts";
 import { winogradCorrelate2d, winogradMatrices } from "../src/reference/winograd.ts";
-import { conv2dBackward, conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
-import { padMatrix, unpadMatrix } from "../src/nn/layout.ts";
+import { conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
+import { padMatrix } from "../src/nn/layout.ts";
 import { resolveModel } from "../src/nn/spec.ts";
 import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
+import { assertConvMatchesReference } from "./helpers/conv_check.ts";
 
 const TOL = 2e-5;
 
@@ -88,27 +89,9 @@ const cases = [
 
 for (const c of cases) {
   Deno.test(`winograd conv2d forward and backward: ${c.name}`, async () => {
-    const gpu = await testGpu();
-    const shape = { ...c, stride: 1 };
-    const g = convGeometry({ ...shape, algorithm: "winograd" });
+    const g = convGeometry({ ...c, stride: 1, algorithm: "winograd" });
     assert.ok(g.winograd);
-    const x = randomData(c.n * c.cin * c.h * c.w, 11);
-    const w = randomData(c.cout * g.K, 12, 0.5);
-    const b = randomData(c.cout, 13);
-    const dy = randomData(c.n * c.cout * g.oh * g.ow, 14);
-    const tx = gpu.fromArray([c.n, c.cin, c.h, c.w], x);
-    const tw = gpu.fromArray([c.cout, g.Kp], padMatrix(w, c.cout, g.K, c.cout, g.Kp));
-    const tb = gpu.fromArray([c.cout], b);
-    const tdy = gpu.fromArray([c.n, c.cout, g.oh, g.ow], dy);
-    const dw = gpu.tensor([c.cout, g.Kp]), db = gpu.tensor([c.cout]);
-    const y = conv2dForward(gpu, tx, tw, tb, g);
-    const dx = conv2dBackward(gpu, tx, tw, tdy, g, { dw, db })!;
-    const grads = ref.conv2dBackward(x, w, dy, shape);
-    assert.ok(maxRelDiff(await y.read(), ref.conv2dForward(x, w, b, shape)) < TOL, "forward");
-    assert.ok(maxRelDiff(await dx.read(), grads.dx) < TOL, "dx");
-    assert.ok(maxRelDiff(unpadMatrix(await dw.read(), c.cout, g.K, g.Kp), grads.dw) < TOL, "dw");
-    assert.ok(maxRelDiff(await db.read(), grads.db) < TOL, "db");
-    gpu.release(tx, tw, tb, tdy, dw, db, y, dx);
+    await assertConvMatchesReference({ ...c, stride: 1 }, g, 11, TOL);
   });
 }
 

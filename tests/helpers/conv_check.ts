@@ -1,0 +1,30 @@
+// One conv2d layer on the GPU, forward and backward, against the float64 CPU reference.
+import assert from "node:assert/strict";
+import * as ref from "../../src/reference/index.ts";
+import { conv2dBackward, conv2dForward, type ConvGeometry } from "../../src/nn/ops/conv2d.ts";
+import { padMatrix, unpadMatrix } from "../../src/nn/layout.ts";
+import type { Conv2dShape } from "../../src/reference/conv2d.ts";
+import { maxRelDiff, randomData, testGpu } from "./gpu.ts";
+
+/** y, dx, dw and db of the geometry's algorithm each within `tol` (max abs error over max |reference|). */
+export async function assertConvMatchesReference(c: Conv2dShape, g: ConvGeometry, seed: number, tol: number) {
+  const gpu = await testGpu();
+  const x = randomData(c.n * c.cin * c.h * c.w, seed);
+  const w = randomData(c.cout * g.K, seed + 1, 0.5);
+  const b = randomData(c.cout, seed + 2);
+  const dy = randomData(c.n * c.cout * g.oh * g.ow, seed + 3);
+  const tx = gpu.fromArray([c.n, c.cin, c.h, c.w], x);
+  const tw = gpu.fromArray([c.cout, g.Kp], padMatrix(w, c.cout, g.K, c.cout, g.Kp));
+  const tb = gpu.fromArray([c.cout], b);
+  const tdy = gpu.fromArray([c.n, c.cout, g.oh, g.ow], dy);
+  const dw = gpu.tensor([c.cout, g.Kp]), db = gpu.tensor([c.cout]);
+  const y = conv2dForward(gpu, tx, tw, tb, g);
+  const dx = conv2dBackward(gpu, tx, tw, tdy, g, { dw, db })!;
+  const shape = { ...c };
+  const grads = ref.conv2dBackward(x, w, dy, shape);
+  assert.ok(maxRelDiff(await y.read(), ref.conv2dForward(x, w, b, shape)) < tol, "forward");
+  assert.ok(maxRelDiff(await dx.read(), grads.dx) < tol, "dx");
+  assert.ok(maxRelDiff(unpadMatrix(await dw.read(), c.cout, g.K, g.Kp), grads.dw) < tol, "dw");
+  assert.ok(maxRelDiff(await db.read(), grads.db) < tol, "db");
+  gpu.release(tx, tw, tb, tdy, dw, db, y, dx);
+}
