@@ -137,8 +137,8 @@ function printLayers(rows: LayerTiming[]) {
   }
 }
 
-async function forwardBench(spec: ModelSpec, n: number, label: string, convAlgorithm?: ConvAlgorithm) {
-  const net = new Network(gpu, spec, 1, { convAlgorithm });
+async function forwardBench(spec: ModelSpec, n: number, label: string) {
+  const net = new Network(gpu, spec);
   const x = randomInput(n, spec);
   const run = () => {
     const logits = net.forward(x, { training: false });
@@ -158,8 +158,8 @@ async function forwardBench(spec: ModelSpec, n: number, label: string, convAlgor
   return { batch: n, msPerBatch: ms, imagesPerSec: (n / ms) * 1000, gflops, layers };
 }
 
-async function trainBench(spec: ModelSpec, n: number, label: string, convAlgorithm?: ConvAlgorithm) {
-  const net = new Network(gpu, spec, 1, { convAlgorithm });
+async function trainBench(spec: ModelSpec, n: number, label: string) {
+  const net = new Network(gpu, spec);
   const x = randomInput(n, spec);
   const labels = labelsTensor(n, spec.classes);
   let step = 0;
