@@ -17,6 +17,10 @@ const runs: string[] = [];
 const failures = new Map<string, number>();
 /** Mutable "dataset" whose checksum `range` reports. */
 let datasetVersion = "v1";
+/** What `range`'s probe measures: an exact part and a float result (a stand-in for its code's numerics). */
+let probed = { code: "v1", value: 1 };
+/** Where the probes ran, to check they never touch a stage's real output folder. */
+const probeDirs: string[] = [];
 
 const rangeKind: StageKind = {
   name: "range",
@@ -25,7 +29,13 @@ const rangeKind: StageKind = {
     n: { type: "integer", doc: "how many", required: true, min: 1 },
     start: { type: "number", doc: "first value", default: 0 },
   },
-  codeFiles: ["code/range.txt"],
+  fingerprint(ctx) {
+    probeDirs.push(ctx.outDir);
+    return Promise.resolve({
+      exact: { code: probed.code },
+      measures: { value: [probed.value, 2 * probed.value] },
+    });
+  },
   datasetChecksums() {
     return Promise.resolve({ "toy-dataset": `sha-${datasetVersion}` });
   },
@@ -131,9 +141,9 @@ async function harness(): Promise<Harness> {
   runs.length = 0;
   failures.clear();
   datasetVersion = "v1";
+  probed = { code: "v1", value: 1 };
+  probeDirs.length = 0;
   const root = await Deno.makeTempDir({ prefix: "pipeline-runner-" });
-  await Deno.mkdir(join(root, "code"));
-  await Deno.writeTextFile(join(root, "code/range.txt"), "version 1");
   const lines: string[] = [];
   const results = join(root, "results");
   return {
@@ -285,14 +295,32 @@ Deno.test("a stage that throws midway is not marked done and resumes in its outD
   assert.equal(third.decisions.find((d) => d.id === "side")!.reason, "previous attempt was interrupted");
 });
 
-Deno.test("code, dataset and on-disk output changes rerun the affected stages", async () => {
+Deno.test("numerics, dataset and on-disk output changes rerun the affected stages", async () => {
   await using h = await harness();
   await h.run();
+  assert.ok(
+    probeDirs.length >= 2 && probeDirs.every((dir) => !dir.startsWith(h.results)),
+    "probes use scratch",
+  );
   runs.length = 0;
-  await Deno.writeTextFile(join(h.root, "code/range.txt"), "version 2");
+  // Rounding-sized differences (another adapter, another summation order) keep the stage cached.
+  probed = { code: "v1", value: 1 + 1e-6 };
   let summary = await h.run();
-  assert.equal(summary.decisions.find((d) => d.id === "side")!.reason, "code changed");
+  assert.match(summary.decisions.find((d) => d.id === "side")!.reason, /numerics equal within rounding/);
+  assert.deepEqual(runs, []);
+  probed = { code: "v1", value: 1.01 };
+  summary = await h.run();
+  assert.equal(summary.decisions.find((d) => d.id === "side")!.reason, "numerics changed: value");
   assert.deepEqual(runs, ["toy/data", "toy/side"], "same outputs, so fit stays cached");
+  runs.length = 0;
+  probed = { code: "v2", value: 1.01 };
+  summary = await h.run();
+  assert.equal(summary.decisions.find((d) => d.id === "side")!.reason, "numerics changed: code");
+  assert.deepEqual(runs, ["toy/data", "toy/side"]);
+  runs.length = 0;
+  summary = await h.run();
+  assert.match(summary.decisions.find((d) => d.id === "side")!.reason, /numerics bit-identical/);
+  assert.deepEqual(runs, []);
 
   runs.length = 0;
   datasetVersion = "v2";

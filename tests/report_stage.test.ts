@@ -15,7 +15,7 @@ import {
   tableRows,
   withChromium,
 } from "../src/report/browser.ts";
-import { reportStageKind } from "../src/report/stage.ts";
+import { reportStageKind } from "../src/experiments/report_stage.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 

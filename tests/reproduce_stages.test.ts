@@ -2,17 +2,17 @@
 // AlexNet's shapes, and the checks pipelines get before anything runs.
 
 import assert from "node:assert/strict";
-import { compareIterations, firstStepAtOrBelow, smooth } from "../src/pipeline/stages/iterations.ts";
-import { nearest, pickQueries } from "../src/pipeline/stages/neighbours_figure.ts";
-import { colourIndex } from "../src/pipeline/stages/kernels_figure.ts";
-import { alexnetMini } from "../src/pipeline/stages/models.ts";
-import { buildModelFor, trainStageKind } from "../src/pipeline/stages/train.ts";
-import { REPRODUCE_STAGE_KINDS } from "../src/pipeline/stages/index.ts";
+import { compareIterations, firstStepAtOrBelow, smooth } from "../src/experiments/iterations.ts";
+import { nearest, pickQueries } from "../src/experiments/neighbours_figure.ts";
+import { colourIndex } from "../src/experiments/kernels_figure.ts";
+import { alexnetMini } from "../src/experiments/models.ts";
+import { buildModelFor, trainStageKind } from "../src/experiments/train.ts";
+import { REPRODUCE_STAGE_KINDS } from "../src/experiments/stage_kinds.ts";
 import { parsePipeline } from "../src/pipeline/parse.ts";
 import { planPipeline } from "../src/pipeline/plan.ts";
 import { StageKindRegistry } from "../src/pipeline/registry.ts";
 import { formatIssue, PipelineValidationError } from "../src/pipeline/errors.ts";
-import { reportStageKind } from "../src/report/stage.ts";
+import { reportStageKind } from "../src/experiments/report_stage.ts";
 import { resolveModel } from "../src/nn/spec.ts";
 import type { ImageSet } from "../src/data/index.ts";
 

@@ -221,27 +221,33 @@ export class BatchLoader {
       indices = new Int32Array(n);
     }
     const order = this.order(epoch);
-    const { height: H, width: W } = this.set;
-    const centre = centerCropSpec(H, W, this.crop);
     for (let k = 0; k < n; k++) {
       const pos = index + k;
       const img = order[pos];
       indices[k] = img;
       labels[k] = this.set.labels[img];
-      let spec: CropSpec = centre;
-      let shift: Float32Array | null = null;
-      if (this.randomCrop || this.flip || this.pcaNoise > 0) {
-        // One generator per sample, keyed by its position: independent of batch boundaries and of history.
-        const rng = new Rng(this.seed, epoch, pos, 0x5eed);
-        const x0 = this.randomCrop ? rng.int(W - this.crop + 1) : centre.x;
-        const y0 = this.randomCrop ? rng.int(H - this.crop + 1) : centre.y;
-        const flip = this.flip ? rng.uniform() < 0.5 : false;
-        spec = { x: x0, y: y0, width: this.crop, height: this.crop, flip };
-        if (this.pcaNoise > 0) shift = pcaShift(this.pca!, this.pcaNoise, rng, this.#shift);
-      }
+      const { spec, shift } = this.augmentation(epoch, pos);
       writeCrop(this.set, img, spec, this.mean, this.scale, shift, x, k * size);
     }
     return { x, labels, n, indices, epoch, index, last: index + n >= this.samplesPerEpoch };
+  }
+
+  /**
+   * The crop, mirror and PCA colour shift of the sample at position `pos` of epoch `epoch`. The shift is a
+   * buffer the next call overwrites; null without colour noise.
+   */
+  augmentation(epoch: number, pos: number): { spec: CropSpec; shift: Float32Array | null } {
+    const { height: H, width: W } = this.set;
+    const centre = centerCropSpec(H, W, this.crop);
+    if (!(this.randomCrop || this.flip || this.pcaNoise > 0)) return { spec: centre, shift: null };
+    // One generator per sample, keyed by its position: independent of batch boundaries and of history.
+    const rng = new Rng(this.seed, epoch, pos, 0x5eed);
+    const x0 = this.randomCrop ? rng.int(W - this.crop + 1) : centre.x;
+    const y0 = this.randomCrop ? rng.int(H - this.crop + 1) : centre.y;
+    const flip = this.flip ? rng.uniform() < 0.5 : false;
+    const spec = { x: x0, y: y0, width: this.crop, height: this.crop, flip };
+    const shift = this.pcaNoise > 0 ? pcaShift(this.pca!, this.pcaNoise, rng, this.#shift) : null;
+    return { spec, shift };
   }
 }
 

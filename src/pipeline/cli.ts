@@ -1,24 +1,30 @@
 import { basename, extname, isAbsolute, join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { reportStageKind } from "../report/stage.ts";
-import { writeIndex } from "../report/index_page.ts";
 import type { PipelineDefinition } from "./definition.ts";
 import { collectEnvironment } from "./environment.ts";
 import { formatIssue, PipelineValidationError } from "./errors.ts";
 import type { PipelineIssue } from "./errors.ts";
-import { loadPipelineFile } from "./parse.ts";
+import { type LoadOptions, loadPipelineFile } from "./parse.ts";
 import { parseSetArgument, planPipeline, presetNames } from "./plan.ts";
 import type { PipelinePlan, SetOverride, StageInstance } from "./plan.ts";
 import { StageKindRegistry, toRegistry } from "./registry.ts";
 import { runPipeline } from "./runner.ts";
+import { acquireRunLock, describeTakeover, type RunLock, RunLockError } from "./run_lock.ts";
 import type { PipelineRunSummary } from "./runner.ts";
 import { describeParamType } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
-import type { StageKind } from "./types.ts";
+import type { PipelineInfo, StageKind } from "./types.ts";
 
 export interface ReproduceCliOptions {
-  /** Every stage kind pipelines may name. The `report` kind is added when missing. */
+  /** Every stage kind pipelines may name. */
   stageKinds: StageKindRegistry | Iterable<StageKind>;
+  /** Claim ids a pipeline's `claims:` may name (default: any). */
+  knownClaimIds?: readonly string[];
+  /**
+   * Called after a run that was not a dry run, with every pipeline file's title and claims (also those not
+   * selected): writes the overview page and returns its path.
+   */
+  writeIndex?: (resultsDir: string, pipelines: PipelineInfo[]) => Promise<string>;
   /**
    * Picks the preset when `--preset` is absent; called only then. Typically probes the GPU adapter and returns
    * `defaultPresetForAdapter(adapter.isSoftware)`.
@@ -98,7 +104,10 @@ async function listPipelineFiles(dir: string): Promise<string[]> {
 
 const stem = (file: string) => basename(file, extname(file));
 
-/** Parses the command line and runs; returns the exit code (0 ok, 1 a stage failed, 2 usage or validation). */
+/**
+ * Parses the command line and runs; returns the exit code (0 ok, 1 a stage failed, 2 usage or validation,
+ * 3 another run holds the results folder).
+ */
 export async function runReproduceCli(args: string[], opts: ReproduceCliOptions): Promise<number> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const projectRoot = opts.projectRoot ?? Deno.cwd();
@@ -137,9 +146,8 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
     log(USAGE);
     return 0;
   }
-  // A copy, so adding the report kind never changes the caller's registry.
-  const registry = new StageKindRegistry(toRegistry(opts.stageKinds).all());
-  if (!registry.has(reportStageKind.name)) registry.register(reportStageKind);
+  const registry = toRegistry(opts.stageKinds);
+  const loadOptions = (file: string) => ({ displayName: display(file), knownClaimIds: opts.knownClaimIds });
   const resultsDir = fromRoot(values.results ?? "results");
 
   const unknown = positionals.filter((name) => !files.some((file) => stem(file) === name));
@@ -161,7 +169,7 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
   const problems: string[] = [];
   for (const file of selected) {
     try {
-      definitions.push(await loadPipelineFile(file, registry, { displayName: display(file) }));
+      definitions.push(await loadPipelineFile(file, registry, loadOptions(file)));
     } catch (error) {
       if (!(error instanceof PipelineValidationError)) throw error;
       problems.push(...error.issues.map(formatIssue));
@@ -195,9 +203,58 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
 
   const force = makeForcePredicate(values.force ?? []);
   const dryRun = values["dry-run"] ?? false;
-  const adapter = dryRun ? "not probed (dry run)" : String(await opts.describeAdapter?.() ?? "unknown");
-  const environment = await collectEnvironment(projectRoot, adapter);
   const resources = opts.resources ?? new Map<string, unknown>();
+  let runLock: RunLock | undefined;
+  if (!dryRun) {
+    try {
+      runLock = await acquireRunLock(resultsDir, plans.map((plan) => plan.definition.name));
+    } catch (error) {
+      if (!(error instanceof RunLockError)) throw error;
+      log(error.message);
+      return 3;
+    }
+    const takeover = describeTakeover(runLock);
+    if (takeover) log(takeover);
+  }
+  try {
+    return await runPlans(plans, {
+      opts,
+      resultsDir,
+      projectRoot,
+      dryRun,
+      force,
+      resources,
+      log,
+      files,
+      registry,
+      loadOptions,
+      display,
+      adapter: dryRun ? "not probed (dry run)" : undefined,
+    });
+  } finally {
+    await runLock?.release();
+  }
+}
+
+interface RunPlansContext {
+  opts: ReproduceCliOptions;
+  resultsDir: string;
+  projectRoot: string;
+  dryRun: boolean;
+  force: (pipeline: string, instance: StageInstance) => boolean;
+  resources: Map<string, unknown>;
+  log: (line: string) => void;
+  files: string[];
+  registry: StageKindRegistry;
+  loadOptions: (file: string) => LoadOptions;
+  display: (file: string) => string;
+  adapter?: string;
+}
+
+async function runPlans(plans: PipelinePlan[], c: RunPlansContext): Promise<number> {
+  const { opts, resultsDir, projectRoot, dryRun, force, resources, log } = c;
+  const adapter = c.adapter ?? String(await opts.describeAdapter?.() ?? "unknown");
+  const environment = await collectEnvironment(projectRoot, adapter);
   const summaries: PipelineRunSummary[] = [];
   for (const plan of plans) {
     summaries.push(
@@ -212,11 +269,12 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
       }),
     );
   }
-  if (!dryRun) {
-    const indexPath = await writeIndex(resultsDir, {
-      pipelines: await loadAllInfos(files, registry, display),
-    });
-    log(`index: ${display(indexPath)}`);
+  if (!dryRun && opts.writeIndex) {
+    const indexPath = await opts.writeIndex(
+      resultsDir,
+      await loadAllInfos(c.files, c.registry, c.loadOptions),
+    );
+    log(`index: ${c.display(indexPath)}`);
   }
   const failed = summaries.filter((summary) => !summary.ok);
   for (const summary of failed) {
@@ -298,14 +356,20 @@ function checkForceNames(names: string[], plans: PipelinePlan[]): void {
 }
 
 /** Titles and claims of every pipeline file, so the index can list pipelines that have not run yet. */
-async function loadAllInfos(files: string[], registry: StageKindRegistry, display: (file: string) => string) {
-  const infos = [];
+async function loadAllInfos(
+  files: string[],
+  registry: StageKindRegistry,
+  loadOptions: (file: string) => LoadOptions,
+): Promise<PipelineInfo[]> {
+  const infos: PipelineInfo[] = [];
   for (const file of files) {
     try {
-      const { name, title, description, claims } = await loadPipelineFile(file, registry, {
-        displayName: display(file),
-      });
-      infos.push({ name, title, description, claims, file: display(file) });
+      const { name, title, description, claims, file: shown } = await loadPipelineFile(
+        file,
+        registry,
+        loadOptions(file),
+      );
+      infos.push({ name, title, description, claims, file: shown });
     } catch {
       // An invalid pipeline that was not selected must not stop the index from being written.
     }

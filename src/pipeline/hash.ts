@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { join, relative } from "node:path";
 
 /** JSON with sorted keys, so equal values always hash equally regardless of key order. */
 export function canonicalJson(value: unknown): string {
@@ -32,59 +31,4 @@ export async function hashFile(path: string): Promise<string> {
     hash.update(buffer.subarray(0, n));
   }
   return hash.digest("hex");
-}
-
-const SKIPPED_DIRECTORIES = new Set([".git", "node_modules", ".cache", ".gpu"]);
-
-async function listFilesSorted(dir: string): Promise<string[]> {
-  const entries: Deno.DirEntry[] = [];
-  for await (const entry of Deno.readDir(dir)) entries.push(entry);
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const files: string[] = [];
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory) {
-      if (!SKIPPED_DIRECTORIES.has(entry.name)) files.push(...await listFilesSorted(path));
-    } else if (entry.isFile) files.push(path);
-  }
-  return files;
-}
-
-/**
- * Content hashes of the code a stage kind declares (files or directories, repo-relative). Memoised per path
- * for the life of one invocation: a run hashes kernels/ once, not once per stage.
- */
-export class CodeHasher {
-  readonly #memo = new Map<string, Promise<string>>();
-
-  constructor(readonly projectRoot: string) {}
-
-  hashPaths(paths: readonly string[]): Promise<string> {
-    if (paths.length === 0) return Promise.resolve("");
-    return Promise.all(paths.map((path) => this.#hashPath(path)))
-      .then((hashes) => sha256(paths.map((path, i) => `${path}\0${hashes[i]}\n`).join("")));
-  }
-
-  #hashPath(path: string): Promise<string> {
-    let hash = this.#memo.get(path);
-    if (!hash) {
-      hash = this.#computePathHash(path);
-      this.#memo.set(path, hash);
-    }
-    return hash;
-  }
-
-  async #computePathHash(path: string): Promise<string> {
-    const absolute = join(this.projectRoot, path);
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.stat(absolute);
-    } catch {
-      throw new Error(`code file "${path}" does not exist under ${this.projectRoot}`);
-    }
-    const files = info.isDirectory ? await listFilesSorted(absolute) : [absolute];
-    const lines: string[] = [];
-    for (const file of files) lines.push(`${relative(this.projectRoot, file)}\0${await hashFile(file)}\n`);
-    return sha256(lines.join(""));
-  }
 }

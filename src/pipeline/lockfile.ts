@@ -1,5 +1,5 @@
 import { dirname, join } from "node:path";
-import type { ParamValues } from "./types.ts";
+import type { Fingerprint, ParamValues } from "./types.ts";
 
 export type StageStatus = "running" | "done" | "failed";
 
@@ -8,7 +8,7 @@ export interface LockEntry {
   kind: string;
   /** `running` stays behind when the process is killed; only `done` entries are reused. */
   status: StageStatus;
-  /** SHA-256 over kind, params, matrix arm, seed, upstream output hashes, code hash and dataset checksums. */
+  /** SHA-256 over kind, params, matrix arm, seed, upstream output hashes and dataset checksums. */
   inputHash: string;
   outputHash?: string;
   /** The parts of the input hash, kept so `--dry-run` can say what changed. */
@@ -16,7 +16,8 @@ export interface LockEntry {
   matrix?: Record<string, string>;
   seed: number;
   upstream: Record<string, string>;
-  codeHash: string;
+  /** What the stage's code computed on its probe when these outputs were made (docs/caching.md). */
+  fingerprint?: Fingerprint;
   datasets: Record<string, string>;
   preset: string;
   /** Relative to results/<pipeline>/. */
@@ -28,7 +29,7 @@ export interface LockEntry {
 }
 
 export interface Lockfile {
-  version: 1;
+  version: typeof LOCKFILE_VERSION;
   pipeline: string;
   title: string;
   description: string;
@@ -43,6 +44,8 @@ export interface Lockfile {
 }
 
 export const LOCKFILE_NAME = "pipeline.lock.json";
+/** 2: stages keyed by numerics fingerprints instead of hashes of source files. */
+export const LOCKFILE_VERSION = 2;
 
 export function lockfilePath(resultsDir: string, pipeline: string): string {
   return join(resultsDir, pipeline, LOCKFILE_NAME);
@@ -58,7 +61,7 @@ export async function readLockfile(path: string): Promise<Lockfile | undefined> 
   }
   try {
     const lock = JSON.parse(text) as Lockfile;
-    return lock.version === 1 && typeof lock.stages === "object" ? lock : undefined;
+    return lock.version === LOCKFILE_VERSION && typeof lock.stages === "object" ? lock : undefined;
   } catch {
     // A corrupt lockfile only costs a rerun; do not refuse to run.
     return undefined;

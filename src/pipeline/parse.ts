@@ -1,5 +1,4 @@
 import { basename, extname } from "node:path";
-import { PAPER_CLAIM_IDS } from "../paper/claims.ts";
 import type { PipelineIssue } from "./errors.ts";
 import { PipelineValidationError } from "./errors.ts";
 import type { PipelineDefinition, StageDefinition } from "./definition.ts";
@@ -16,7 +15,7 @@ const STAGE_KEYS = ["kind", "description", "params", "needs", "foreach"];
 const NAME_PATTERN = /^[a-z][a-z0-9_-]*$/;
 
 export interface LoadOptions {
-  /** Claim ids `claims:` may name; defaults to the paper's (src/paper/claims.ts). */
+  /** Claim ids `claims:` may name; without a list any id is accepted. */
   knownClaimIds?: readonly string[];
   /** File name used in messages (e.g. relative to the project root); default: the path as given. */
   displayName?: string;
@@ -78,7 +77,7 @@ export function parsePipeline(
     issues.push(source.issue([], 'missing required key "title"'));
   }
   const description = readString(source, root, "description", issues) ?? "";
-  const claims = readClaims(source, root, options.knownClaimIds ?? PAPER_CLAIM_IDS, issues);
+  const claims = readClaims(source, root, options.knownClaimIds, issues);
   let seed = 1;
   if ("seed" in root) {
     if (Number.isInteger(root.seed)) seed = root.seed as number;
@@ -125,7 +124,7 @@ function readString(
 function readClaims(
   source: YamlSource,
   root: Record<string, unknown>,
-  known: readonly string[],
+  known: readonly string[] | undefined,
   issues: PipelineIssue[],
 ): string[] {
   if (!("claims" in root)) return [];
@@ -135,7 +134,7 @@ function readClaims(
     return [];
   }
   claims.forEach((claim, i) => {
-    if (!known.includes(claim)) {
+    if (known && !known.includes(claim)) {
       issues.push(source.issue(["claims", i], `unknown paper claim "${claim}"${didYouMean(claim, known)}`));
     }
   });

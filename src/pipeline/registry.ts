@@ -39,18 +39,6 @@ export class StageKindRegistry {
   }
 }
 
-/** Process-wide registry for code that prefers registering at import time. */
-export const globalStageKinds = new StageKindRegistry();
-
-export function registerStageKind(kind: StageKind): void {
-  globalStageKinds.register(kind);
-}
-
-export function getStageKind(name: string): StageKind | undefined {
-  return globalStageKinds.get(name);
-}
-
-/** Accepts either a registry or a plain list of kinds (what the CLI options allow). */
 export function toRegistry(kinds: StageKindRegistry | Iterable<StageKind>): StageKindRegistry {
   return kinds instanceof StageKindRegistry ? kinds : new StageKindRegistry(kinds);
 }

@@ -1,16 +1,18 @@
-import { isAbsolute, join, normalize } from "node:path";
+import { join } from "node:path";
 import type { RunEnvironment } from "./environment.ts";
-import { canonicalJson, CodeHasher, hashFile, sha256 } from "./hash.ts";
+import { compareFingerprints, describeMatch } from "./fingerprint.ts";
+import { checkOutputFiles, hashOutputs, OUTPUTS_FILE, serializeOutputs } from "./outputs.ts";
+import { canonicalJson, sha256 } from "./hash.ts";
 import type { LockEntry, Lockfile } from "./lockfile.ts";
-import { lockfilePath, readLockfile, writeJsonAtomic } from "./lockfile.ts";
+import { LOCKFILE_VERSION, lockfilePath, readLockfile, writeJsonAtomic } from "./lockfile.ts";
 import type { PipelinePlan, StageInstance } from "./plan.ts";
-import type { RunInfo, StageContext, StageOutputs, StageResult } from "./types.ts";
+import type { Fingerprint, RunInfo, StageContext, StageOutputs, StageResult } from "./types.ts";
 
-export const OUTPUTS_FILE = "outputs.json";
+export { OUTPUTS_FILE } from "./outputs.ts";
 
 export interface RunnerOptions {
   resultsDir: string;
-  /** Where codeFiles resolve; defaults to the working directory. */
+  /** Where `published` outputs resolve; defaults to the working directory. */
   projectRoot?: string;
   /** Decide and print, run nothing, write nothing. */
   dryRun?: boolean;
@@ -22,7 +24,12 @@ export interface RunnerOptions {
   log?: (line: string) => void;
   /** Minimum time between two progress lines of one stage (the last one always prints). */
   progressIntervalMs?: number;
-  codeHasher?: CodeHasher;
+  /**
+   * Migration aid for lockfiles written before fingerprints: a done entry without one, whose inputs and
+   * outputs are intact, gets the current probe's recorded instead of rerunning. Only correct when those
+   * outputs are known to come from the current code.
+   */
+  recordMissingFingerprints?: boolean;
 }
 
 export type Action = "run" | "cached" | "blocked";
@@ -50,7 +57,6 @@ export interface PipelineRunSummary {
 interface InputIdentity {
   inputHash: string;
   upstream: Record<string, string>;
-  codeHash: string;
   datasets: Record<string, string>;
 }
 
@@ -58,50 +64,16 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** JSON with NaN/Infinity kept as strings: a diverged loss must stay visible rather than turn into null. */
-export function serializeOutputs(outputs: StageOutputs): string {
-  return JSON.stringify(
-    outputs,
-    (_key, value) => typeof value === "number" && !Number.isFinite(value) ? String(value) : value,
-    2,
-  ) + "\n";
-}
-
-/** Hash of outputs.json plus the content of every file it lists under `files`. */
-async function hashOutputs(outDir: string, outputsText: string, outputs: StageOutputs): Promise<string> {
-  const parts = [outputsText];
-  for (const [name, file] of Object.entries(outputs.files ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    let hash: string;
-    try {
-      hash = await hashFile(join(outDir, file));
-    } catch (error) {
-      throw new Error(`outputs.files.${name}: cannot read ${file} in ${outDir}: ${(error as Error).message}`);
-    }
-    parts.push(`\0${name}\0${file}\0${hash}`);
-  }
-  return sha256(parts.join(""));
-}
-
-function checkOutputFiles(outputs: StageOutputs): void {
-  if (typeof outputs !== "object" || outputs === null || Array.isArray(outputs)) {
-    throw new Error("a stage must return a JSON object of outputs");
-  }
-  for (const [name, file] of Object.entries(outputs.files ?? {})) {
-    if (typeof file !== "string" || isAbsolute(file) || normalize(file).startsWith("..")) {
-      throw new Error(`outputs.files.${name} must be a path relative to the stage's outDir, got ${file}`);
-    }
-  }
-}
-
 /** Loads stored outputs if they still match the lockfile's output hash; undefined when missing or altered. */
 async function loadStoredOutputs(
   outDir: string,
   expectedHash: string | undefined,
+  projectRoot: string,
 ): Promise<{ outputs: StageOutputs; outputHash: string } | undefined> {
   try {
     const text = await Deno.readTextFile(join(outDir, OUTPUTS_FILE));
     const outputs = JSON.parse(text) as StageOutputs;
-    const outputHash = await hashOutputs(outDir, text, outputs);
+    const outputHash = await hashOutputs(outDir, text, outputs, projectRoot);
     return outputHash === expectedHash ? { outputs, outputHash } : undefined;
   } catch {
     return undefined;
@@ -140,7 +112,6 @@ function reasonToRun(
     previous.upstream?.[id] !== identity.upstream[id]
   );
   if (upstream.length) reasons.push(`upstream changed: ${upstream.join(", ")}`);
-  if (previous.codeHash !== identity.codeHash) reasons.push("code changed");
   const datasets = [...new Set([...Object.keys(previous.datasets ?? {}), ...Object.keys(identity.datasets)])]
     .filter((name) => previous.datasets?.[name] !== identity.datasets[name]);
   if (datasets.length) reasons.push(`datasets changed: ${datasets.join(", ")}`);
@@ -154,7 +125,7 @@ function sameLock(a: Lockfile, b: Lockfile): boolean {
 function emptyLockfile(plan: PipelinePlan): Lockfile {
   const { definition } = plan;
   return {
-    version: 1,
+    version: LOCKFILE_VERSION,
     pipeline: definition.name,
     title: definition.title,
     description: definition.description,
@@ -177,7 +148,6 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
   const { definition } = plan;
   const log = options.log ?? ((line: string) => console.log(line));
   const projectRoot = options.projectRoot ?? Deno.cwd();
-  const hasher = options.codeHasher ?? new CodeHasher(projectRoot);
   const resources = options.resources ?? new Map<string, unknown>();
   const pipelineDir = join(options.resultsDir, definition.name);
   const lockPath = lockfilePath(options.resultsDir, definition.name);
@@ -251,7 +221,7 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     const previous = lock.stages[instance.id];
     let identity: InputIdentity;
     try {
-      identity = await computeIdentity(instance, plan.seed, completed, hasher, resources, projectRoot);
+      identity = await computeIdentity(instance, plan.seed, completed, resources, projectRoot);
     } catch (error) {
       const message = (error as Error).message;
       unavailable.add(instance.id);
@@ -263,14 +233,43 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     let reason = forced(instance) ? "forced" : reasonToRun(instance, identity, previous, plan.seed);
     let stored: Awaited<ReturnType<typeof loadStoredOutputs>>;
     if (reason === undefined) {
-      stored = await loadStoredOutputs(outDir, previous!.outputHash);
+      stored = await loadStoredOutputs(outDir, previous!.outputHash, projectRoot);
       if (!stored) reason = "outputs missing or changed on disk";
+    }
+    // The probe stands for the code: computed when it decides (inputs match) or when it is to be recorded.
+    let fingerprint: Fingerprint | undefined;
+    const probe = () => fingerprintOf(instance, plan, runInfo, resources, projectRoot, say);
+    let numerics = "";
+    if (reason === undefined) {
+      try {
+        fingerprint = await probe();
+      } catch (error) {
+        const message = (error as Error).message;
+        unavailable.add(instance.id);
+        summary.failed.push({ id: instance.id, error: message });
+        decide(instance.id, "blocked", `its probe failed: ${message}`);
+        if (!options.dryRun) say(instance.id, `FAILED before running: probe: ${message}`);
+        continue;
+      }
+      if (fingerprint && !previous!.fingerprint && options.recordMissingFingerprints && stored) {
+        lock.stages[instance.id] = { ...previous!, fingerprint };
+        numerics = ", fingerprint recorded";
+      } else if (fingerprint && !previous!.fingerprint) reason = "no numerics fingerprint recorded";
+      else if (fingerprint) {
+        const match = compareFingerprints(previous!.fingerprint!, fingerprint);
+        numerics = `, ${describeMatch(match)}`;
+        if (!match.same) reason = describeMatch(match);
+      }
     }
     if (reason === undefined && stored) {
       const result = toResult(instance, outDir, stored.outputs, stored.outputHash, previous!, true);
       completed.set(instance.id, result);
       summary.cached.push(instance.id);
-      decide(instance.id, "cached", `inputs unchanged since ${previous!.finishedAt ?? "an earlier run"}`);
+      decide(
+        instance.id,
+        "cached",
+        `inputs unchanged since ${previous!.finishedAt ?? "an earlier run"}${numerics}`,
+      );
       if (!options.dryRun) {
         say(instance.id, `cached (took ${seconds(previous!.durationMs ?? 0)} when it ran)`);
       }
@@ -281,7 +280,17 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
       willRun.add(instance.id);
       continue;
     }
-    const ok = await runInstance(instance, identity, {
+    try {
+      // Recorded from the code that is about to run, probed before it runs.
+      fingerprint ??= await probe();
+    } catch (error) {
+      const message = (error as Error).message;
+      unavailable.add(instance.id);
+      summary.failed.push({ id: instance.id, error: message });
+      say(instance.id, `FAILED before running: probe: ${message}`);
+      continue;
+    }
+    const ok = await runInstance(instance, identity, fingerprint, {
       reason: reason!,
       outDir,
       previous,
@@ -323,28 +332,100 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
   return summary;
 }
 
+/** The key of everything a stage is given: kind, parameters, arm, seed, upstream outputs, datasets. */
+export function inputHash(parts: {
+  kind: string;
+  params: unknown;
+  matrix?: Record<string, string>;
+  seed: number;
+  upstream: Record<string, string>;
+  datasets: Record<string, string>;
+}): string {
+  const { kind, params, matrix, seed, upstream, datasets } = parts;
+  return sha256(canonicalJson({ kind, params, matrix: matrix ?? null, seed, upstream, datasets }));
+}
+
 async function computeIdentity(
   instance: StageInstance,
   seed: number,
   completed: Map<string, StageResult>,
-  hasher: CodeHasher,
   resources: Map<string, unknown>,
   projectRoot: string,
 ): Promise<InputIdentity> {
   const upstream: Record<string, string> = {};
   for (const id of instance.needs.flatMap((need) => need.ids)) upstream[id] = completed.get(id)!.outputHash;
-  const codeHash = await hasher.hashPaths(instance.kind.codeFiles ?? []);
   const datasets = await instance.kind.datasetChecksums?.(instance.params, { resources, projectRoot }) ?? {};
-  const inputHash = sha256(canonicalJson({
+  const hash = inputHash({
     kind: instance.kind.name,
     params: instance.params,
-    matrix: instance.matrix ?? null,
+    matrix: instance.matrix,
     seed,
     upstream,
-    codeHash,
     datasets,
-  }));
-  return { inputHash, upstream, codeHash, datasets };
+  });
+  return { inputHash: hash, upstream, datasets };
+}
+
+/** Facts of the run a probe sees: fixed, so a page that prints provenance probes the same on every run. */
+function probeRunInfo(run: RunInfo): RunInfo {
+  return {
+    ...run,
+    adapter: "probe",
+    denoVersion: "probe",
+    gitCommit: "probe",
+    startedAt: "1970-01-01T00:00:00.000Z",
+    resultsDir: run.resultsDir,
+  };
+}
+
+/** Runs the kind's probe in a scratch folder that is removed afterwards; undefined for kinds without one. */
+async function fingerprintOf(
+  instance: StageInstance,
+  plan: PipelinePlan,
+  runInfo: RunInfo,
+  resources: Map<string, unknown>,
+  projectRoot: string,
+  say: (id: string, text: string) => void,
+): Promise<Fingerprint | undefined> {
+  if (!instance.kind.fingerprint) return undefined;
+  const scratch = await Deno.makeTempDir({ prefix: "probe-" });
+  try {
+    const ctx = stageContext(instance, plan, runInfo, {
+      outDir: scratch,
+      resuming: false,
+      resources,
+      projectRoot,
+      run: probeRunInfo(runInfo),
+      log: () => {},
+      progress: () => {},
+    });
+    const t0 = performance.now();
+    const fingerprint = await instance.kind.fingerprint(ctx);
+    const ms = performance.now() - t0;
+    if (ms > 1000) say(instance.id, `probed in ${seconds(ms)}`);
+    return fingerprint;
+  } finally {
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  }
+}
+
+function stageContext(
+  instance: StageInstance,
+  plan: PipelinePlan,
+  runInfo: RunInfo,
+  rest: Pick<StageContext, "outDir" | "resuming" | "resources" | "projectRoot" | "run" | "log" | "progress">,
+): StageContext {
+  return {
+    pipeline: plan.definition.name,
+    stage: instance.stage,
+    id: instance.id,
+    params: structuredClone(instance.params),
+    inputs: gatherInputs(instance, runInfo.completed),
+    preset: plan.preset,
+    seed: plan.seed,
+    matrix: instance.matrix,
+    ...rest,
+  };
 }
 
 function toResult(
@@ -402,6 +483,7 @@ async function prepareOutDir(outDir: string, resuming: boolean): Promise<void> {
 async function runInstance(
   instance: StageInstance,
   identity: InputIdentity,
+  fingerprint: Fingerprint | undefined,
   run: RunInstanceContext,
 ): Promise<{ result?: StageResult; error?: string }> {
   const { outDir, previous, say } = run;
@@ -418,7 +500,7 @@ async function runInstance(
     matrix: instance.matrix,
     seed: run.plan.seed,
     upstream: identity.upstream,
-    codeHash: identity.codeHash,
+    ...(fingerprint ? { fingerprint } : {}),
     datasets: identity.datasets,
     preset: run.plan.preset,
     outDir: instance.outDirRel,
@@ -430,17 +512,9 @@ async function runInstance(
 
   const t0 = performance.now();
   let lastProgress = -Infinity;
-  const ctx: StageContext = {
-    pipeline: run.plan.definition.name,
-    stage: instance.stage,
-    id: instance.id,
-    params: structuredClone(instance.params),
-    inputs: gatherInputs(instance, run.runInfo.completed),
+  const ctx = stageContext(instance, run.plan, run.runInfo, {
     outDir,
     resuming,
-    preset: run.plan.preset,
-    seed: run.plan.seed,
-    matrix: instance.matrix,
     resources: run.resources,
     projectRoot: run.projectRoot,
     run: run.runInfo,
@@ -455,13 +529,13 @@ async function runInstance(
         `${percent}% (${done}/${total})${note ? " " + note : ""}, ${seconds(now - t0)} elapsed`,
       );
     },
-  };
+  });
   try {
     const outputs = await instance.kind.run(ctx);
     checkOutputFiles(outputs);
     const text = serializeOutputs(outputs);
     const stored = JSON.parse(text) as StageOutputs;
-    const outputHash = await hashOutputs(outDir, text, stored);
+    const outputHash = await hashOutputs(outDir, text, stored, run.projectRoot);
     await Deno.writeTextFile(join(outDir, OUTPUTS_FILE), text);
     Object.assign(entry, {
       status: "done",

@@ -42,7 +42,28 @@ export type ParamValues = Record<string, unknown>;
  * Files listed under `files` (name -> path relative to outDir) are hashed into the output hash and must exist
  * for the stage to count as cached.
  */
-export type StageOutputs = Record<string, unknown> & { files?: Record<string, string> };
+export type StageOutputs = Record<string, unknown> & {
+  files?: Record<string, string>;
+  /**
+   * Files the stage writes outside its outDir (name -> path relative to the project root, e.g. a published
+   * model): hashed like `files`, so a changed byte there is noticed.
+   */
+  published?: Record<string, string>;
+};
+
+/**
+ * The results of a stage kind's probe. `exact` digests must match bit for bit; `measures` are float results
+ * compared within a relative tolerance, so float32 rounding that differs between adapters (or summation
+ * orders) does not count as changed code, while any change in what is computed does.
+ */
+export interface Fingerprint {
+  /** Named digests (hex): data order, augmentation draws, learning rates, initial weights, rendered bytes. */
+  exact: Record<string, string>;
+  /** Named vectors of float results: losses, weight updates, evaluation scores. */
+  measures: Record<string, number[]>;
+  /** Each vector matches when max |a_i - b_i| <= tolerance * max |a_i| (default 1e-4). */
+  tolerance?: number;
+}
 
 /** The stored result of one stage instance (one arm of a matrix stage, or the stage itself). */
 export interface StageResult {
@@ -111,7 +132,7 @@ export interface StageContext<P = ParamValues> {
   /**
    * Absolute output directory, results/<pipeline>/<stage>[/<arm>]/. It is emptied before a fresh run, but kept
    * when the previous attempt with the same input hash failed or was killed (`resuming` is then true), so a
-   * long stage can resume from checkpoints it wrote there.
+   * long stage can resume from checkpoints it wrote there. For `fingerprint`, an empty scratch folder.
    */
   outDir: string;
   resuming: boolean;
@@ -120,7 +141,7 @@ export interface StageContext<P = ParamValues> {
   matrix?: Record<string, string>;
   /** Shared by every stage of one invocation (all pipelines), so a dataset is decoded once. */
   resources: Map<string, unknown>;
-  /** Project root: codeFiles and relative data paths resolve against it. */
+  /** Project root: relative data paths and `published` files resolve against it. */
   projectRoot: string;
   run: RunInfo;
   log(message: string): void;
@@ -155,8 +176,13 @@ export interface StageKind<P = ParamValues> {
   name: string;
   description: string;
   params: ParamSchema;
-  /** Repo-relative files or directories whose content is part of the stage identity (e.g. kernels/, src/nn/). */
-  codeFiles?: string[];
+  /**
+   * What the stage's code computes on a cheap, deterministic probe of this instance's own configuration
+   * (docs/caching.md). It stands for the code in the stage's identity: a change that leaves the probe's
+   * results as they were keeps the stage cached, one that changes them reruns it. Called with `outDir` set to
+   * a scratch folder; without it, a kind is keyed by its parameters, inputs and datasets alone.
+   */
+  fingerprint?(ctx: StageContext<P>): Promise<Fingerprint>;
   /**
    * Checksums of the datasets the stage will read, computed BEFORE it runs (they are part of its identity, so
    * a changed dataset reruns it). Keep it cheap: cache in `resources` or next to the data.

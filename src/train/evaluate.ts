@@ -18,6 +18,10 @@ export interface EvalOptions {
   tenCrop: boolean;
   /** Network inputs per forward pass (views, so about batchSize/10 images with tenCrop). Default 128. */
   batchSize?: number;
+  /** Only the first N images (the numerics probe evaluates one batch); default all. */
+  limit?: number;
+  /** Sees each image's (view-averaged) class probabilities and label, in order. */
+  observe?: (probs: Float64Array, label: number) => void;
 }
 
 export interface EvalResult {
@@ -68,11 +72,12 @@ export async function evaluateSet(net: Network, set: ImageSet, o: EvalOptions): 
   const views = o.tenCrop ? 10 : 1;
   const perBatch = Math.max(1, Math.floor((o.batchSize ?? 128) / views));
   const eo = { crop: o.crop, mean: o.meanImage, scale: o.scale };
-  const build = (start: number) =>
-    o.tenCrop ? tenCropBatch(set, start, perBatch, eo) : centerCropBatch(set, start, perBatch, eo);
+  const build = (start: number, n: number) =>
+    o.tenCrop ? tenCropBatch(set, start, n, eo) : centerCropBatch(set, start, n, eo);
   const acc = { loss: 0, top1: 0, top5: 0 };
   const probs = new Float64Array(classes), view = new Float64Array(classes);
-  let next = set.count > 0 ? build(0) : null;
+  const count = Math.min(set.count, o.limit ?? set.count);
+  let next = count > 0 ? build(0, Math.min(perBatch, count)) : null;
   for (let start = 0; next && next.n > 0; start += perBatch) {
     const batch = next;
     const x = gpu.fromArray([batch.n * views, c, h, w], batch.x, "eval-input");
@@ -80,7 +85,8 @@ export async function evaluateSet(net: Network, set: ImageSet, o: EvalOptions): 
     const reading = logits.read();
     x.release();
     // Prepare the following batch while the GPU works on this one.
-    next = start + perBatch < set.count ? build(start + perBatch) : null;
+    const following = start + perBatch;
+    next = following < count ? build(following, Math.min(perBatch, count - following)) : null;
     const out = await reading;
     logits.release();
     const ld = net.classesP;
@@ -94,10 +100,11 @@ export async function evaluateSet(net: Network, set: ImageSet, o: EvalOptions): 
         }
       }
       score(probs, batch.labels[i], acc);
+      o.observe?.(probs, batch.labels[i]);
     }
   }
-  const n = Math.max(1, set.count);
-  return { top1Error: 1 - acc.top1 / n, top5Error: 1 - acc.top5 / n, loss: acc.loss / n, images: set.count };
+  const n = Math.max(1, count);
+  return { top1Error: 1 - acc.top1 / n, top5Error: 1 - acc.top5 / n, loss: acc.loss / n, images: count };
 }
 
 export interface EvaluateOptions {

@@ -130,3 +130,71 @@ export function describeSchedule(s: Schedule): string {
       return `lr x${s.factor} after ${s.patience} epoch(s) without improvement, at most ${s.maxDrops} times`;
   }
 }
+
+/**
+ * The learning rate a run uses at every step, around the JSON state a checkpoint carries (`holder.schedule`):
+ * step schedules are a function of the step count (milestones may fall inside an epoch), the others change
+ * after an epoch's evaluation. The trainer and the numerics probe (lrTrace) both go through it.
+ */
+export class LrSchedule {
+  constructor(
+    readonly baseLr: number,
+    readonly schedule: Schedule,
+    readonly stepsPerEpoch: number,
+    readonly holder: { schedule: ScheduleState },
+  ) {}
+
+  /** The lr of optimizer step `step` (0-based); call it once per step, in order. */
+  lrForStep(step: number): number {
+    if (this.schedule.kind === "step") {
+      const at = stepScheduleLrAtStep(this.baseLr, this.schedule, step, this.stepsPerEpoch);
+      this.holder.schedule = { ...this.holder.schedule, ...at };
+    }
+    return this.holder.schedule.lr;
+  }
+
+  /** The lr in force when an epoch starts at `step` (what its metrics report). */
+  epochStartLr(step: number): number {
+    return this.schedule.kind === "step"
+      ? stepScheduleLrAtStep(this.baseLr, this.schedule, step, this.stepsPerEpoch).lr
+      : this.holder.schedule.lr;
+  }
+
+  /** After `completed` epochs, with the monitored top-1 error of the last one. */
+  afterEpoch(completed: number, monitoredError: number): { state: ScheduleState; dropped: boolean } {
+    const next = scheduleAfterEpoch(
+      this.schedule,
+      this.baseLr,
+      this.holder.schedule,
+      completed,
+      monitoredError,
+    );
+    this.holder.schedule = next.state;
+    return next;
+  }
+}
+
+/**
+ * The lr of every step of a run of `totalSteps` steps, as the trainer would use them, with `monitored(e)` as
+ * the error after epoch e (1-based) for schedules that watch it.
+ */
+export function lrTrace(
+  baseLr: number,
+  schedule: Schedule,
+  stepsPerEpoch: number,
+  totalSteps: number,
+  monitored: (epoch: number) => number,
+): Float64Array {
+  const lrs = new Float64Array(totalSteps);
+  const lr = new LrSchedule(baseLr, schedule, stepsPerEpoch, {
+    schedule: scheduleAtStart(schedule, baseLr, 0),
+  });
+  for (let step = 0; step < totalSteps; step++) {
+    lrs[step] = lr.lrForStep(step);
+    if ((step + 1) % stepsPerEpoch === 0) {
+      const epoch = (step + 1) / stepsPerEpoch;
+      lr.afterEpoch(epoch, monitored(epoch));
+    }
+  }
+  return lrs;
+}

@@ -22,15 +22,11 @@ import {
 } from "../io/checkpoint.ts";
 import { resumeMismatches, validateTrainConfig } from "./config.ts";
 import { computePreprocessing, expandMean, loadTrainingData, type Preprocessing } from "./data.ts";
-import { type EvalResult, evaluateSet } from "./evaluate.ts";
-import {
-  describeSchedule,
-  scheduleAfterEpoch,
-  scheduleAtStart,
-  type ScheduleState,
-  stepScheduleLrAtStep,
-} from "./schedule.ts";
+import { type EvalOptions, type EvalResult, evaluateSet } from "./evaluate.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { describeSchedule, LrSchedule, scheduleAtStart, type ScheduleState } from "./schedule.ts";
 import type { EpochMetrics, StepMetrics, TrainConfig, TrainResult } from "./types.ts";
+import type { TrainingData } from "./data.ts";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 export const METRICS_FILE = "metrics.jsonl";
@@ -121,179 +117,292 @@ async function fileExists(path: string): Promise<boolean> {
 
 /** Trains config.model as config describes; see the file comment and TrainHooks. */
 export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  validateTrainConfig(config);
-  const log = hooks.log ?? ((line: string) => console.error(line));
-  const progressMs = (hooks.progressSeconds ?? 5) * 1000;
-  const { model, augment, optim } = config;
-
-  const data = await loadTrainingData(config.data, hooks.dataset);
-  const [C, H, W] = model.input;
-  const stored = data.train;
-  if (C !== stored.channels || H !== augment.crop || W !== augment.crop) {
-    throw new Error(
-      `model ${model.name} takes ${C}x${H}x${W} input, but ${data.name} gives ${stored.channels}-channel images ` +
-        `cropped to ${augment.crop}x${augment.crop} (augment.crop): build the model for that input`,
-    );
+  const run = await TrainingRun.open(gpu, config, hooks);
+  try {
+    while (run.epochsDone < config.epochs && run.step < run.totalSteps) {
+      run.startEpoch();
+      for (;;) {
+        if (hooks.signal?.aborted) {
+          await run.save();
+          run.log(`stopped at step ${run.step}; checkpoint saved to ${run.checkpointPath}`);
+          throw hooks.signal.reason ?? new DOMException("training aborted", "AbortError");
+        }
+        const { epochDone, stopping } = await run.trainStep();
+        if (config.checkpointEvery && run.step % config.checkpointEvery === 0 && !epochDone && !stopping) {
+          await run.save();
+        }
+        if (epochDone || stopping) {
+          // End of an epoch, or of the run (maxSteps) within one: evaluate and record.
+          await run.endEpoch(epochDone);
+          break;
+        }
+      }
+    }
+    // Nothing left to train (a resumed run that had already stopped): measure what there is.
+    if (!run.final) await run.measureOnly();
+  } finally {
+    await run.close();
   }
-  if (augment.crop > stored.height || augment.crop > stored.width) {
-    throw new Error(`augment.crop: ${augment.crop} does not fit the ${stored.width}x${stored.height} images`);
-  }
-  if (model.classes !== data.classes.length) {
-    throw new Error(
-      `model ${model.name} has ${model.classes} classes, ${data.name} has ${data.classes.length}`,
-    );
+  return await run.writeResult();
+}
+
+/**
+ * One training run: setup or resume (open), one SGD step at a time (trainStep), the end-of-epoch evaluation,
+ * schedule and checkpoint (endEpoch), and the result. `train` is the loop over it; the numerics probe of the
+ * pipeline's train stage drives the same object for a few steps.
+ */
+export class TrainingRun {
+  readonly net: Network;
+  readonly loader: BatchLoader;
+  readonly stepsPerEpoch: number;
+  readonly totalSteps: number;
+  readonly checkpointPath: string;
+  readonly log: (line: string) => void;
+  final: EpochMetrics | undefined;
+  #step: number;
+  #epochDone = false;
+  #epochStartLr = 0;
+  readonly #lr: LrSchedule;
+  readonly #ring: Tensor;
+  #pending: { step: number; epoch: number; n: number; slot: number }[] = [];
+  #inFlight: Promise<void>[] = [];
+  #lineAcc = zeroAcc();
+  #lastLine = performance.now();
+  #lastFlush = performance.now();
+  #mark = performance.now();
+  readonly #sessionSteps0: number;
+  readonly #sessionStart = performance.now();
+  readonly #progressMs: number;
+  readonly #metricsPath: string;
+  readonly #adapter: string;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: TrainConfig,
+    readonly hooks: TrainHooks,
+    readonly data: TrainingData,
+    readonly pre: Preprocessing,
+    readonly state: TrainState,
+    setup: { net: Network; loader: BatchLoader; step: number; checkpointPath: string; metricsPath: string },
+  ) {
+    this.net = setup.net;
+    this.loader = setup.loader;
+    this.#step = setup.step;
+    this.#sessionSteps0 = setup.step;
+    this.checkpointPath = setup.checkpointPath;
+    this.#metricsPath = setup.metricsPath;
+    this.log = hooks.log ?? ((line: string) => console.error(line));
+    this.#progressMs = (hooks.progressSeconds ?? 5) * 1000;
+    this.stepsPerEpoch = this.loader.batchesPerEpoch;
+    this.totalSteps = Math.min(config.maxSteps ?? Infinity, config.epochs * this.stepsPerEpoch);
+    this.#lr = new LrSchedule(config.optim.lr, config.optim.schedule, this.stepsPerEpoch, state);
+    this.#adapter = formatAdapter(gpu.adapter);
+    this.final = state.epochs[state.epochs.length - 1];
+    // Per-step loss statistics are copied into a ring on the GPU and read back every few seconds.
+    this.#ring = gpu.tensor([RING_SLOTS * config.optim.batchSize * 4], "loss-ring", true);
   }
 
-  await Deno.mkdir(config.outDir, { recursive: true });
-  const ckptPath = await Deno.realPath(config.outDir).then((d) => joinPath(d, CHECKPOINT_FILE));
-  const metricsPath = joinPath(config.outDir, METRICS_FILE);
+  /** Checks the config against the data, resumes from outDir's checkpoint when asked, builds net and loader. */
+  static async open(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainingRun> {
+    validateTrainConfig(config);
+    const log = hooks.log ?? ((line: string) => console.error(line));
+    const { model, augment, optim } = config;
+    const data = await loadTrainingData(config.data, hooks.dataset);
+    const [C, H, W] = model.input;
+    const stored = data.train;
+    if (C !== stored.channels || H !== augment.crop || W !== augment.crop) {
+      throw new Error(
+        `model ${model.name} takes ${C}x${H}x${W} input, but ${data.name} gives ${stored.channels}-channel images ` +
+          `cropped to ${augment.crop}x${augment.crop} (augment.crop): build the model for that input`,
+      );
+    }
+    if (augment.crop > stored.height || augment.crop > stored.width) {
+      throw new Error(
+        `augment.crop: ${augment.crop} does not fit the ${stored.width}x${stored.height} images`,
+      );
+    }
+    if (model.classes !== data.classes.length) {
+      throw new Error(
+        `model ${model.name} has ${model.classes} classes, ${data.name} has ${data.classes.length}`,
+      );
+    }
 
-  let resumed: Checkpoint | null = null;
-  let saved: TrainState | null = null;
-  if (await fileExists(ckptPath)) {
-    if (config.resume) {
-      resumed = await loadCheckpoint(ckptPath);
-      checkSameArchitecture(model, resumed.meta.model, ckptPath);
-      saved = resumed.meta.trainState as unknown as TrainState | null;
-      if (!saved?.config || !saved.loader || !saved.schedule) {
-        throw new Error(
-          `${ckptPath}: holds no training state (a weights-only checkpoint?); cannot resume from it`,
-        );
+    await Deno.mkdir(config.outDir, { recursive: true });
+    const checkpointPath = await Deno.realPath(config.outDir).then((d) => joinPath(d, CHECKPOINT_FILE));
+    const metricsPath = joinPath(config.outDir, METRICS_FILE);
+    const resumed = await openResume(config, data, checkpointPath, log);
+    const saved = resumed?.meta.trainState as unknown as TrainState | undefined;
+
+    const pre: Preprocessing = resumed
+      ? {
+        mean: resumed.mean ?? null,
+        meanImage: expandMean(resumed.mean, augment.mean, stored, checkpointPath),
+        pca: computePreprocessing(stored, { ...augment, mean: "none" }).pca,
       }
-      if (!resumed.momentum) {
-        throw new Error(`${ckptPath}: holds no optimizer momentum; cannot resume exactly`);
-      }
-      const diff = resumeMismatches(saved.config, config);
-      if (saved.datasetChecksum !== data.checksum) {
-        diff.push(`dataset checksum: checkpoint ${saved.datasetChecksum}, now ${data.checksum}`);
-      }
-      if (diff.length) {
-        throw new Error(
-          `${ckptPath}: cannot resume: the run was started with other settings (use the same ones, or another ` +
-            `output folder):\n  ${diff.join("\n  ")}`,
-        );
-      }
+      : computePreprocessing(stored, augment);
+    if (augment.mean !== "none" && !pre.mean) {
+      throw new Error(`${checkpointPath}: holds no preprocessing mean`);
+    }
+
+    const net = new Network(gpu, model, config.seed);
+    const bs = optim.batchSize;
+    const loader = new BatchLoader(stored, {
+      batchSize: bs,
+      crop: augment.crop,
+      randomCrop: augment.crop < stored.height || augment.crop < stored.width,
+      flip: augment.flip,
+      pcaNoise: augment.pcaNoise,
+      pca: pre.pca,
+      mean: pre.meanImage,
+      scale: augment.scale,
+      seed: config.seed,
+      shuffle: true,
+      // Equal-sized steps; with fewer images than a batch, one short batch per epoch.
+      dropLast: stored.count >= bs,
+      reuseBuffers: true,
+    });
+    const state: TrainState = saved ? { ...saved, config } : {
+      config,
+      loader: { epoch: 0, index: 0 },
+      schedule: scheduleAtStart(optim.schedule, optim.lr, 0),
+      epochs: [],
+      steps: [],
+      epochAcc: { ...zeroAcc(), trainSeconds: 0, seconds: 0 },
+      logAcc: zeroAcc(),
+      elapsed: 0,
+      datasetChecksum: data.checksum,
+    };
+    const step = resumed ? resumed.meta.step : 0;
+    if (resumed) {
+      // The constructor records clears of the momentum buffers; queue writes would overtake them if unsubmitted.
+      gpu.submit();
+      net.loadWeights(resumed.weights);
+      net.loadMomentum(resumed.momentum!);
+      loader.restore(state.loader);
+      // Metrics lines after the checkpoint belong to work that is about to be redone.
+      await Deno.writeTextFile(metricsPath, state.epochs.map((m) => JSON.stringify(m) + "\n").join(""));
+      log(
+        `resuming ${checkpointPath} at step ${step}, epoch ${
+          state.loader.epoch + 1
+        } (image ${state.loader.index} of ` +
+          `${loader.samplesPerEpoch})`,
+      );
     } else {
-      log(`${ckptPath} exists from an earlier run; starting over (resume continues it instead)`);
+      await Deno.writeTextFile(metricsPath, "");
     }
-  } else if (config.resume) {
-    log(`no checkpoint in ${config.outDir} to resume from; starting from scratch`);
+    const run = new TrainingRun(gpu, config, hooks, data, pre, state, {
+      net,
+      loader,
+      step,
+      checkpointPath,
+      metricsPath,
+    });
+    if (!resumed) run.#announce();
+    return run;
   }
 
-  const pre: Preprocessing = resumed
-    ? {
-      mean: resumed.mean ?? null,
-      meanImage: expandMean(resumed.mean, augment.mean, stored, ckptPath),
-      pca: computePreprocessing(stored, { ...augment, mean: "none" }).pca,
-    }
-    : computePreprocessing(stored, augment);
-  if (augment.mean !== "none" && !pre.mean) throw new Error(`${ckptPath}: holds no preprocessing mean`);
-  const preprocess: Preprocess = {
-    resize: stored.height,
-    crop: augment.crop,
-    scale: augment.scale,
-    mean: augment.mean,
-    channels: stored.channels,
-  };
-
-  const net = new Network(gpu, model, config.seed);
-  const bs = optim.batchSize;
-  const loader = new BatchLoader(stored, {
-    batchSize: bs,
-    crop: augment.crop,
-    randomCrop: augment.crop < stored.height || augment.crop < stored.width,
-    flip: augment.flip,
-    pcaNoise: augment.pcaNoise,
-    pca: pre.pca,
-    mean: pre.meanImage,
-    scale: augment.scale,
-    seed: config.seed,
-    shuffle: true,
-    // Equal-sized steps; with fewer images than a batch, one short batch per epoch.
-    dropLast: stored.count >= bs,
-    reuseBuffers: true,
-  });
-  const stepsPerEpoch = loader.batchesPerEpoch;
-  const totalSteps = Math.min(config.maxSteps ?? Infinity, config.epochs * stepsPerEpoch);
-
-  const state: TrainState = saved ? { ...saved, config } : {
-    config,
-    loader: { epoch: 0, index: 0 },
-    schedule: scheduleAtStart(optim.schedule, optim.lr, 0),
-    epochs: [],
-    steps: [],
-    epochAcc: { ...zeroAcc(), trainSeconds: 0, seconds: 0 },
-    logAcc: zeroAcc(),
-    elapsed: 0,
-    datasetChecksum: data.checksum,
-  };
-  let step = resumed ? resumed.meta.step : 0;
-  if (resumed) {
-    // The constructor records clears of the momentum buffers; queue writes would overtake them if unsubmitted.
-    gpu.submit();
-    net.loadWeights(resumed.weights);
-    net.loadMomentum(resumed.momentum!);
-    loader.restore(state.loader);
-    // Metrics lines after the checkpoint belong to work that is about to be redone.
-    await Deno.writeTextFile(metricsPath, state.epochs.map((m) => JSON.stringify(m) + "\n").join(""));
-    log(
-      `resuming ${ckptPath} at step ${step}, epoch ${
-        state.loader.epoch + 1
-      } (image ${state.loader.index} of ` +
-        `${loader.samplesPerEpoch})`,
-    );
-  } else {
-    await Deno.writeTextFile(metricsPath, "");
+  get step(): number {
+    return this.#step;
   }
 
-  const adapter = formatAdapter(gpu.adapter);
-  const scheduleOn = data.val ? "validation" : "test";
-  if (!resumed) {
-    log(
-      `training ${model.name} on ${data.name}: ${stored.count} train / ${
+  get epochsDone(): number {
+    return this.state.epochs.length;
+  }
+
+  #announce(): void {
+    const { model, optim } = this.config;
+    const { data } = this;
+    this.log(
+      `training ${model.name} on ${data.name}: ${data.train.count} train / ${
         data.val ? `${data.val.count} val / ` : ""
       }` +
-        `${data.test.count} test images, ${stepsPerEpoch} steps of ${bs} per epoch, ${config.epochs} epochs` +
-        (config.maxSteps ? ` (at most ${config.maxSteps} steps)` : "") +
+        `${data.test.count} test images, ${this.stepsPerEpoch} steps of ${optim.batchSize} per epoch, ` +
+        `${this.config.epochs} epochs` +
+        (this.config.maxSteps ? ` (at most ${this.config.maxSteps} steps)` : "") +
         `, ${describeSchedule(optim.schedule)}` +
-        (optim.schedule.kind === "plateau" ? ` on ${scheduleOn} error` : ""),
+        (optim.schedule.kind === "plateau" ? ` on ${this.#scheduleOn} error` : ""),
     );
   }
 
-  // Per-step loss statistics are copied into a ring on the GPU and read back every few seconds.
-  const ring = gpu.tensor([RING_SLOTS * bs * 4], "loss-ring", true);
-  let pending: { step: number; epoch: number; n: number; slot: number }[] = [];
-  let lastLine = performance.now();
-  let lastFlush = performance.now();
-  const sessionSteps0 = step;
-  const sessionStart = performance.now();
-  let inFlight: Promise<void>[] = [];
-  let lineAcc = zeroAcc();
-  const evalOpts = {
-    crop: augment.crop,
-    meanImage: pre.meanImage,
-    scale: augment.scale,
-    tenCrop: augment.tenCrop,
-  };
+  get #scheduleOn(): "validation" | "test" {
+    return this.data.val ? "validation" : "test";
+  }
 
-  // Wall-clock bookkeeping: every interval is charged to the epoch and the run, training intervals also to
-  // the images/s figure (evaluation and checkpoint writes are not).
-  let mark = performance.now();
-  const tick = (training: boolean) => {
+  /** Wall-clock bookkeeping: every interval is charged to the epoch and the run, training ones also to images/s. */
+  #tick(training: boolean): void {
     const now = performance.now();
-    const dt = (now - mark) / 1000;
-    mark = now;
-    state.epochAcc.seconds += dt;
-    if (training) state.epochAcc.trainSeconds += dt;
-    state.elapsed += dt;
-  };
+    const dt = (now - this.#mark) / 1000;
+    this.#mark = now;
+    this.state.epochAcc.seconds += dt;
+    if (training) this.state.epochAcc.trainSeconds += dt;
+    this.state.elapsed += dt;
+  }
 
-  const flush = async () => {
-    lastFlush = performance.now();
-    if (!pending.length) return;
+  /** Begins the next epoch: checks the loader agrees, notes the lr the epoch's metrics report. */
+  startEpoch(): void {
+    if (this.#pending.length === 0 && this.#step === this.#sessionSteps0) this.#mark = performance.now();
+    const epoch = this.loader.state().epoch;
+    if (epoch !== this.state.epochs.length) {
+      throw new Error(
+        `internal: the loader is at epoch ${epoch + 1} after ${this.state.epochs.length} epochs`,
+      );
+    }
+    this.#epochDone = false;
+    this.#epochStartLr = this.#lr.epochStartLr(this.#step);
+  }
+
+  /**
+   * Records the whole step (forward, loss, backward, SGD) on the next batch and submits it as one unit. It is
+   * submitted before the next batch is written: queue writes overtake commands recorded but unsubmitted.
+   */
+  async trainStep(): Promise<{ epochDone: boolean; stopping: boolean }> {
+    const { gpu, net, config } = this;
+    const { model, optim } = config;
+    const [C, H, W] = model.input;
+    const batch = this.loader.next();
+    const epoch = batch.epoch;
+    const lr = this.#lr.lrForStep(this.#step);
+    const x = gpu.tensor([batch.n, C, H, W], "input");
+    gpu.write(x, batch.x);
+    const labels = gpu.tensor([batch.n], "labels");
+    gpu.writeU32(labels, batch.labels);
+    const logits = net.forward(x, { training: true, seed: config.seed, step: this.#step });
+    const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, model.classes);
+    net.backward(dlogits);
+    net.sgdStep({ lr, momentum: optim.momentum, weightDecay: optim.weightDecay });
+    const slot = this.#pending.length;
+    gpu.copy(stats, this.#ring, batch.n * 4, 0, slot * optim.batchSize * 4);
+    gpu.submit();
+    gpu.release(x, labels, logits, dlogits, stats);
+    this.#step++;
+    this.#pending.push({ step: this.#step, epoch, n: batch.n, slot });
+    const epochDone = this.#epochDone = batch.last;
+    const stopping = this.#step >= this.totalSteps;
+    // The CPU builds the next batch while the GPU runs; at most two steps are queued, so progress lines and the
+    // loss readback stay close to the GPU.
+    this.#inFlight.push(gpu.device.queue.onSubmittedWorkDone());
+    if (!stopping) this.loader.prefetch();
+    if (this.#inFlight.length >= 2) await this.#inFlight.shift();
+    if (
+      epochDone || stopping || this.#pending.length >= RING_SLOTS ||
+      performance.now() - this.#lastFlush >= this.#progressMs
+    ) {
+      await this.flush();
+      this.#inFlight = [];
+    }
+    return { epochDone, stopping };
+  }
+
+  /** Reads the queued steps' loss statistics back into the running totals, `steps` records and progress lines. */
+  async flush(): Promise<void> {
+    const { state, config } = this;
+    const bs = config.optim.batchSize;
+    this.#lastFlush = performance.now();
+    if (!this.#pending.length) return;
+    const pending = this.#pending;
     const used = pending[pending.length - 1].slot + 1;
-    const stats = await gpu.read(ring, used * bs * 4);
-    tick(true);
+    const stats = await this.gpu.read(this.#ring, used * bs * 4);
+    this.#tick(true);
     for (const p of pending) {
       let loss = 0, correct = 0;
       for (let i = 0; i < p.n; i++) {
@@ -304,10 +413,10 @@ export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {
       if (!Number.isFinite(loss)) {
         throw new Error(
           `training diverged: the loss is ${loss / p.n} at step ${p.step} (epoch ${p.epoch + 1}); ` +
-            `lower the learning rate (optim.lr ${optim.lr}, now ${state.schedule.lr})`,
+            `lower the learning rate (optim.lr ${config.optim.lr}, now ${state.schedule.lr})`,
         );
       }
-      for (const a of [state.epochAcc, state.logAcc, lineAcc]) {
+      for (const a of [state.epochAcc, state.logAcc, this.#lineAcc]) {
         a.loss += loss;
         a.errors += p.n - correct;
         a.n += p.n;
@@ -321,76 +430,104 @@ export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {
         };
         state.steps.push(rec);
         state.logAcc = zeroAcc();
-        await hooks.onStep?.(rec);
+        await this.hooks.onStep?.(rec);
       }
     }
     const last = pending[pending.length - 1];
-    pending = [];
-    if (performance.now() - lastLine >= progressMs) {
-      lastLine = performance.now();
-      const recent = { ...lineAcc };
-      lineAcc = zeroAcc();
-      const a = state.epochAcc;
-      const secs = (performance.now() - sessionStart) / 1000;
-      const done = last.step - sessionSteps0;
-      // Loss and error of the batches since the previous line; speed over the epoch so far.
-      log(
-        `epoch ${last.epoch + 1}/${config.epochs} step ${last.step}/${totalSteps} loss ${
-          (recent.loss / Math.max(1, recent.n)).toFixed(4)
-        } error ${pct(recent.errors / Math.max(1, recent.n))} lr ${state.schedule.lr.toPrecision(3)} ` +
-          `${(a.trainSeconds > 0 ? a.n / a.trainSeconds : 0).toFixed(1)} images/s ` +
-          `ETA ${fmtTime(done > 0 ? (secs / done) * (totalSteps - last.step) : NaN)}`,
-      );
-    }
-  };
+    this.#pending = [];
+    if (performance.now() - this.#lastLine >= this.#progressMs) this.#progressLine(last);
+  }
 
-  const save = async () => {
-    await flush();
-    tick(true);
-    state.loader = loader.state();
+  #progressLine(last: { step: number; epoch: number }): void {
+    this.#lastLine = performance.now();
+    const recent = { ...this.#lineAcc };
+    this.#lineAcc = zeroAcc();
+    const a = this.state.epochAcc;
+    const secs = (performance.now() - this.#sessionStart) / 1000;
+    const done = last.step - this.#sessionSteps0;
+    // Loss and error of the batches since the previous line; speed over the epoch so far.
+    this.log(
+      `epoch ${last.epoch + 1}/${this.config.epochs} step ${last.step}/${this.totalSteps} loss ${
+        (recent.loss / Math.max(1, recent.n)).toFixed(4)
+      } error ${pct(recent.errors / Math.max(1, recent.n))} lr ${this.state.schedule.lr.toPrecision(3)} ` +
+        `${(a.trainSeconds > 0 ? a.n / a.trainSeconds : 0).toFixed(1)} images/s ` +
+        `ETA ${fmtTime(done > 0 ? (secs / done) * (this.totalSteps - last.step) : NaN)}`,
+    );
+  }
+
+  /** Writes the checkpoint: exact weights and momentum, loader position, schedule and metrics so far. */
+  async save(): Promise<void> {
+    await this.flush();
+    this.#tick(true);
+    const { config, data, state } = this;
+    state.loader = this.loader.state();
     const ckpt: Checkpoint = {
       meta: {
         format: CHECKPOINT_FORMAT,
-        model,
+        model: config.model,
         classes: data.classes,
-        step,
+        step: this.#step,
         epoch: state.epochs.length,
         seed: config.seed,
-        preprocess,
+        preprocess: this.#preprocess(),
         trainState: state as unknown as Record<string, unknown>,
         provenance: {
           dataset: data.name,
           datasetChecksum: data.checksum,
-          adapter,
+          adapter: this.#adapter,
           metrics: state.epochs[state.epochs.length - 1] ?? null,
         },
       },
-      weights: await net.exportWeights("value"),
-      momentum: await net.exportWeights("momentum"),
-      mean: pre.mean ?? undefined,
+      weights: await this.net.exportWeights("value"),
+      momentum: await this.net.exportWeights("momentum"),
+      mean: this.pre.mean ?? undefined,
     };
-    await saveCheckpoint(ckptPath, ckpt);
-    tick(false);
-  };
+    await saveCheckpoint(this.checkpointPath, ckpt);
+    this.#tick(false);
+  }
 
-  const evaluateAll = async () => {
-    gpu.submit();
-    tick(true);
-    const val = data.val ? await evaluateSet(net, data.val, { ...evalOpts, batchSize: bs }) : undefined;
-    const test = await evaluateSet(net, data.test, { ...evalOpts, batchSize: bs });
-    tick(false);
+  #preprocess(): Preprocess {
+    const { augment } = this.config;
+    const stored = this.data.train;
+    return {
+      resize: stored.height,
+      crop: augment.crop,
+      scale: augment.scale,
+      mean: augment.mean,
+      channels: stored.channels,
+    };
+  }
+
+  /** The evaluation options of this run (crop, mean, scale, 10 views), for `evaluateSet`. */
+  get evalOptions(): EvalOptions {
+    const { augment, optim } = this.config;
+    return {
+      crop: augment.crop,
+      meanImage: this.pre.meanImage,
+      scale: augment.scale,
+      tenCrop: augment.tenCrop,
+      batchSize: optim.batchSize,
+    };
+  }
+
+  async #evaluateAll(): Promise<{ val?: EvalResult; test: EvalResult }> {
+    this.gpu.submit();
+    this.#tick(true);
+    const val = this.data.val ? await evaluateSet(this.net, this.data.val, this.evalOptions) : undefined;
+    const test = await evaluateSet(this.net, this.data.test, this.evalOptions);
+    this.#tick(false);
     return { val, test };
-  };
+  }
 
-  const epochMetrics = (
+  #epochMetrics(
     r: { val?: EvalResult; test: EvalResult },
     lr: number,
     extras: EpochExtras,
-  ): EpochMetrics & EpochExtras => {
-    const a = state.epochAcc;
+  ): EpochMetrics & EpochExtras {
+    const a = this.state.epochAcc;
     return {
-      epoch: state.epochs.length + 1,
-      step,
+      epoch: this.state.epochs.length + 1,
+      step: this.#step,
       lr,
       trainLoss: a.loss / Math.max(1, a.n),
       trainError: a.errors / Math.max(1, a.n),
@@ -402,134 +539,115 @@ export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {
       imagesPerSecond: a.trainSeconds > 0 ? a.n / a.trainSeconds : 0,
       ...extras,
     };
-  };
-
-  let final: EpochMetrics | undefined = state.epochs[state.epochs.length - 1];
-  try {
-    mark = performance.now();
-    while (state.epochs.length < config.epochs && step < totalSteps) {
-      const epoch = loader.state().epoch;
-      if (epoch !== state.epochs.length) {
-        throw new Error(`internal: the loader is at epoch ${epoch + 1} after ${state.epochs.length} epochs`);
-      }
-      let epochDone = false;
-      const epochStartLr = optim.schedule.kind === "step"
-        ? stepScheduleLrAtStep(optim.lr, optim.schedule, step, stepsPerEpoch).lr
-        : state.schedule.lr;
-      for (;;) {
-        if (hooks.signal?.aborted) {
-          await save();
-          log(`stopped at step ${step}; checkpoint saved to ${ckptPath}`);
-          throw hooks.signal.reason ?? new DOMException("training aborted", "AbortError");
-        }
-        const batch = loader.next();
-        if (optim.schedule.kind === "step") {
-          // Step milestones may fall inside an epoch: the lr is a function of the step count alone.
-          const at = stepScheduleLrAtStep(optim.lr, optim.schedule, step, stepsPerEpoch);
-          state.schedule = { ...state.schedule, ...at };
-        }
-        // Record the whole step (forward, loss, backward, SGD) and submit it as one unit. It is submitted
-        // before the next batch is written: queue writes overtake commands that are recorded but unsubmitted.
-        const x = gpu.tensor([batch.n, C, H, W], "input");
-        gpu.write(x, batch.x);
-        const labels = gpu.tensor([batch.n], "labels");
-        gpu.writeU32(labels, batch.labels);
-        const logits = net.forward(x, { training: true, seed: config.seed, step });
-        const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, model.classes);
-        net.backward(dlogits);
-        net.sgdStep({ lr: state.schedule.lr, momentum: optim.momentum, weightDecay: optim.weightDecay });
-        const slot = pending.length;
-        gpu.copy(stats, ring, batch.n * 4, 0, slot * bs * 4);
-        gpu.submit();
-        gpu.release(x, labels, logits, dlogits, stats);
-        step++;
-        pending.push({ step, epoch, n: batch.n, slot });
-        epochDone = batch.last;
-        const stopping = step >= totalSteps;
-        // The CPU builds the next batch while the GPU runs; at most two steps are queued, so progress lines
-        // and the loss readback stay close to the GPU.
-        inFlight.push(gpu.device.queue.onSubmittedWorkDone());
-        if (!stopping) loader.prefetch();
-        if (inFlight.length >= 2) await inFlight.shift();
-        if (
-          epochDone || stopping || pending.length >= RING_SLOTS || performance.now() - lastFlush >= progressMs
-        ) {
-          await flush();
-          inFlight = [];
-        }
-        if (config.checkpointEvery && step % config.checkpointEvery === 0 && !epochDone && !stopping) {
-          await save();
-        }
-        if (epochDone || stopping) break;
-      }
-      // End of an epoch, or of the run (maxSteps) within one: evaluate and record.
-      const r = await evaluateAll();
-      if (epochDone) {
-        const lrUsed = epochStartLr;
-        const monitored = r.val ? r.val.top1Error : r.test.top1Error;
-        const next = scheduleAfterEpoch(
-          optim.schedule,
-          optim.lr,
-          state.schedule,
-          state.epochs.length + 1,
-          monitored,
-        );
-        const dropped = next.dropped || next.state.lr !== lrUsed;
-        const m = epochMetrics(r, lrUsed, {
-          ...(optim.schedule.kind === "plateau" ? { scheduleOn } : {}),
-          ...(dropped ? { lrDropped: true } : {}),
-        });
-        state.schedule = next.state;
-        state.epochs.push(m);
-        state.epochAcc = { ...zeroAcc(), trainSeconds: 0, seconds: 0 };
-        final = m;
-        await Deno.writeTextFile(metricsPath, JSON.stringify(m) + "\n", { append: true });
-        await save();
-        log(
-          `epoch ${m.epoch}/${config.epochs} done: train loss ${m.trainLoss.toFixed(4)} error ${
-            pct(m.trainError)
-          }` +
-            (r.val ? `, val top-1 ${pct(m.valTop1Error)} top-5 ${pct(m.valTop5Error)}` : "") +
-            `, test top-1 ${pct(m.testTop1Error)} top-5 ${pct(m.testTop5Error)}${
-              augment.tenCrop ? " (10 views)" : ""
-            }` +
-            `, lr ${lrUsed.toPrecision(3)}${dropped ? ` -> ${next.state.lr.toPrecision(3)}` : ""}, ` +
-            `${fmtTime(m.seconds)}, ${m.imagesPerSecond.toFixed(1)} images/s`,
-        );
-        await hooks.onEpoch?.(m);
-      } else {
-        const m = epochMetrics(r, state.schedule.lr, { partial: true });
-        final = m;
-        await Deno.writeTextFile(metricsPath, JSON.stringify(m) + "\n", { append: true });
-        await save();
-        log(
-          `stopped after ${step} steps (maxSteps) in epoch ${m.epoch}: test top-1 ${pct(m.testTop1Error)} ` +
-            `top-5 ${pct(m.testTop5Error)}`,
-        );
-      }
-    }
-    if (!final) {
-      // Nothing left to train (a resumed run that had already stopped): measure what there is.
-      const r = await evaluateAll();
-      final = epochMetrics(r, state.schedule.lr, { partial: true });
-    }
-  } finally {
-    await Promise.all(inFlight).catch(() => {});
-    ring.release();
-    net.destroy();
   }
 
-  const result: TrainResult = {
-    config,
-    epochs: state.epochs,
-    steps: state.steps,
-    final,
-    checkpoint: ckptPath,
-    classes: data.classes,
-    adapter,
-    seconds: state.elapsed,
-    datasetChecksum: data.checksum,
-  };
-  await Deno.writeTextFile(joinPath(config.outDir, RESULT_FILE), JSON.stringify(result, null, 2) + "\n");
-  return result;
+  /** Evaluates, then records the finished epoch (schedule, metrics line, checkpoint) or the partial one. */
+  async endEpoch(epochDone: boolean): Promise<void> {
+    const { state, config } = this;
+    const r = await this.#evaluateAll();
+    if (!epochDone) {
+      const m = this.#epochMetrics(r, state.schedule.lr, { partial: true });
+      this.final = m;
+      await Deno.writeTextFile(this.#metricsPath, JSON.stringify(m) + "\n", { append: true });
+      await this.save();
+      this.log(
+        `stopped after ${this.#step} steps (maxSteps) in epoch ${m.epoch}: test top-1 ${
+          pct(m.testTop1Error)
+        } ` +
+          `top-5 ${pct(m.testTop5Error)}`,
+      );
+      return;
+    }
+    const lrUsed = this.#epochStartLr;
+    const monitored = r.val ? r.val.top1Error : r.test.top1Error;
+    const next = this.#lr.afterEpoch(state.epochs.length + 1, monitored);
+    const dropped = next.dropped || next.state.lr !== lrUsed;
+    const m = this.#epochMetrics(r, lrUsed, {
+      ...(config.optim.schedule.kind === "plateau" ? { scheduleOn: this.#scheduleOn } : {}),
+      ...(dropped ? { lrDropped: true } : {}),
+    });
+    state.epochs.push(m);
+    state.epochAcc = { ...zeroAcc(), trainSeconds: 0, seconds: 0 };
+    this.final = m;
+    await Deno.writeTextFile(this.#metricsPath, JSON.stringify(m) + "\n", { append: true });
+    await this.save();
+    this.log(
+      `epoch ${m.epoch}/${config.epochs} done: train loss ${m.trainLoss.toFixed(4)} error ${
+        pct(m.trainError)
+      }` +
+        (r.val ? `, val top-1 ${pct(m.valTop1Error)} top-5 ${pct(m.valTop5Error)}` : "") +
+        `, test top-1 ${pct(m.testTop1Error)} top-5 ${pct(m.testTop5Error)}${
+          config.augment.tenCrop ? " (10 views)" : ""
+        }` +
+        `, lr ${lrUsed.toPrecision(3)}${dropped ? ` -> ${next.state.lr.toPrecision(3)}` : ""}, ` +
+        `${fmtTime(m.seconds)}, ${m.imagesPerSecond.toFixed(1)} images/s`,
+    );
+    await this.hooks.onEpoch?.(m);
+  }
+
+  /** Evaluates without training (a resumed run with nothing left to do). */
+  async measureOnly(): Promise<void> {
+    this.final = this.#epochMetrics(await this.#evaluateAll(), this.state.schedule.lr, { partial: true });
+  }
+
+  /** Waits for queued GPU work and frees the run's GPU memory. */
+  async close(): Promise<void> {
+    await Promise.all(this.#inFlight).catch(() => {});
+    this.#ring.release();
+    this.net.destroy();
+  }
+
+  async writeResult(): Promise<TrainResult> {
+    const { config, data, state } = this;
+    const result: TrainResult = {
+      config,
+      epochs: state.epochs,
+      steps: state.steps,
+      final: this.final!,
+      checkpoint: this.checkpointPath,
+      classes: data.classes,
+      adapter: this.#adapter,
+      seconds: state.elapsed,
+      datasetChecksum: data.checksum,
+    };
+    await Deno.writeTextFile(joinPath(config.outDir, RESULT_FILE), JSON.stringify(result, null, 2) + "\n");
+    return result;
+  }
+}
+
+/** The checkpoint in outDir to resume from (checked against this config and data), or null. */
+async function openResume(
+  config: TrainConfig,
+  data: TrainingData,
+  ckptPath: string,
+  log: (line: string) => void,
+): Promise<Checkpoint | null> {
+  if (!(await fileExists(ckptPath))) {
+    if (config.resume) log(`no checkpoint in ${config.outDir} to resume from; starting from scratch`);
+    return null;
+  }
+  if (!config.resume) {
+    log(`${ckptPath} exists from an earlier run; starting over (resume continues it instead)`);
+    return null;
+  }
+  const resumed = await loadCheckpoint(ckptPath);
+  checkSameArchitecture(config.model, resumed.meta.model, ckptPath);
+  const saved = resumed.meta.trainState as unknown as TrainState | null;
+  if (!saved?.config || !saved.loader || !saved.schedule) {
+    throw new Error(
+      `${ckptPath}: holds no training state (a weights-only checkpoint?); cannot resume from it`,
+    );
+  }
+  if (!resumed.momentum) throw new Error(`${ckptPath}: holds no optimizer momentum; cannot resume exactly`);
+  const diff = resumeMismatches(saved.config, config);
+  if (saved.datasetChecksum !== data.checksum) {
+    diff.push(`dataset checksum: checkpoint ${saved.datasetChecksum}, now ${data.checksum}`);
+  }
+  if (diff.length) {
+    throw new Error(
+      `${ckptPath}: cannot resume: the run was started with other settings (use the same ones, or another ` +
+        `output folder):\n  ${diff.join("\n  ")}`,
+    );
+  }
+  return resumed;
 }

@@ -2,7 +2,7 @@ import { basename, extname, join } from "node:path";
 import { directionMatches, findClaim } from "../paper/claims.ts";
 import { armDirName } from "../pipeline/matrix.ts";
 import type { RunInfo, StageResult } from "../pipeline/types.ts";
-import type { Block, Cell, ClaimRow, LineSeries, Provenance } from "./model.ts";
+import type { Block, Cell, ClaimRow, LineSeries, Provenance } from "../report/model.ts";
 import { parseRef, resolveNumber, resolveRef, valueAtPath } from "./refs.ts";
 import type { OutputRef } from "./refs.ts";
 import type { ChartSpec, ClaimRowSpec, DataTableSpec, FigureSpec, Section, TableSpec } from "./sections.ts";

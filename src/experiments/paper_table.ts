@@ -2,8 +2,9 @@
 // when an upstream evaluate stage measured a net trained on ImageNet-layout data; otherwise the page says what
 // data is needed and how to pass it.
 
-import { findClaim, type PaperClaim } from "../../paper/claims.ts";
-import { defineStageKind, type StageResult } from "../types.ts";
+import { fingerprintByRunning } from "../pipeline/fingerprint.ts";
+import { findClaim, type PaperClaim } from "../paper/claims.ts";
+import { defineStageKind, type StageResult } from "../pipeline/types.ts";
 
 export interface PaperTableParams {
   evaluate: string;
@@ -24,7 +25,9 @@ export const paperTableStageKind = defineStageKind<PaperTableParams>({
       doc: "text shown when no data was given: what is needed and the command that passes it",
     },
   },
-  codeFiles: ["src/pipeline/stages/paper_table.ts", "src/paper/claims.ts"],
+  fingerprint(ctx) {
+    return fingerprintByRunning((c) => this.run(c), ctx);
+  },
   validateParams(params, info) {
     if (!info.needs.includes(params.evaluate)) {
       return [{ path: ["evaluate"], message: `"${params.evaluate}" is not in this stage's needs` }];

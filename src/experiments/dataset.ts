@@ -1,9 +1,11 @@
 // `kind: dataset`: names the data a pipeline trains on, loads it once per process (ctx.resources) and reports
 // its checksum, so every stage downstream is keyed to the exact data.
 
-import { defineStageKind, type StageResult } from "../types.ts";
-import type { DataConfig } from "../../train/types.ts";
-import { loadTrainingData } from "../../train/data.ts";
+import { defineStageKind, type StageResult } from "../pipeline/types.ts";
+import { digestArray } from "../pipeline/fingerprint.ts";
+import { sha256 } from "../pipeline/hash.ts";
+import type { DataConfig } from "../train/types.ts";
+import { loadTrainingData } from "../train/data.ts";
 import { datasetAvailable, datasetChecksum, type DataSource, sharedDataset } from "./resources.ts";
 
 export interface DatasetParams {
@@ -55,12 +57,24 @@ export const datasetStageKind = defineStageKind<DatasetParams>({
       doc: "what to tell the reader when optional data is missing (how to get it, how to pass it)",
     },
   },
-  codeFiles: [
-    "src/pipeline/stages/dataset.ts",
-    "src/pipeline/stages/resources.ts",
-    "src/data/",
-    "src/train/data.ts",
-  ],
+  async fingerprint(ctx) {
+    // The decoded pixels and labels of every split, as the stages downstream see them: a change in decoding,
+    // resizing, subsets or the validation split shows here even when the source files are unchanged.
+    const source = toSource(ctx.params);
+    if (
+      !(await datasetAvailable(source)) &&
+      (ctx.params.optional || !source.path && source.kind === "image-folder")
+    ) {
+      return { exact: { available: "no" }, measures: {} };
+    }
+    const data = await loadTrainingData(dataConfig(ctx.params), await sharedDataset(ctx.resources, source));
+    const sets = { train: data.train, val: data.val, test: data.test };
+    const exact: Record<string, string> = { classes: sha256(JSON.stringify(data.classes)) };
+    for (const [name, set] of Object.entries(sets)) {
+      if (set) exact[name] = digestArray(set.pixels) + digestArray(set.labels);
+    }
+    return { exact, measures: {} };
+  },
   async datasetChecksums(params, { resources }) {
     const source = toSource(params);
     if (

@@ -2,7 +2,7 @@
 // there) text, encoded as PNG with imagescript.
 
 import { Image } from "imagescript";
-import type { ImageSet } from "../../data/index.ts";
+import type { ImageSet } from "../data/index.ts";
 
 export class Canvas {
   readonly image: Image;

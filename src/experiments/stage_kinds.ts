@@ -1,6 +1,6 @@
-// The stage kinds `deno task reproduce` offers pipelines (the `report` kind is added by the CLI).
+// The stage kinds `deno task reproduce` offers pipelines.
 
-import type { StageKind } from "../types.ts";
+import type { StageKind } from "../pipeline/types.ts";
 import { datasetStageKind } from "./dataset.ts";
 import { evaluateStageKind } from "./evaluate.ts";
 import { iterationsToErrorStageKind, reluVsTanhStageKind } from "./iterations.ts";
@@ -8,6 +8,7 @@ import { kernelsFigureStageKind } from "./kernels_figure.ts";
 import { neighboursFigureStageKind } from "./neighbours_figure.ts";
 import { paperTableStageKind } from "./paper_table.ts";
 import { publishModelStageKind } from "./publish_model.ts";
+import { reportStageKind } from "./report_stage.ts";
 import { trainStageKind } from "./train.ts";
 
 export {
@@ -19,6 +20,7 @@ export {
   paperTableStageKind,
   publishModelStageKind,
   reluVsTanhStageKind,
+  reportStageKind,
   trainStageKind,
 };
 
@@ -32,4 +34,5 @@ export const REPRODUCE_STAGE_KINDS: readonly StageKind[] = [
   neighboursFigureStageKind,
   paperTableStageKind,
   publishModelStageKind,
+  reportStageKind,
 ];

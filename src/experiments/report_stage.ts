@@ -1,12 +1,13 @@
+import { fingerprintByRunning } from "../pipeline/fingerprint.ts";
 import { join, relative } from "node:path";
 import type { StageKind } from "../pipeline/types.ts";
 import { defineStageKind } from "../pipeline/types.ts";
 import { buildProvenance, buildSection } from "./build.ts";
 import type { BuildContext } from "./build.ts";
-import { renderPage } from "./html.ts";
-import type { Block, Cell } from "./model.ts";
+import { renderPage } from "../report/html.ts";
+import type { Block, Cell } from "../report/model.ts";
 import type { StageResult } from "../pipeline/types.ts";
-import { escapeHtml, formatDuration } from "./format.ts";
+import { escapeHtml, formatDuration } from "../report/format.ts";
 import type { Section } from "./sections.ts";
 import { SECTION_KINDS, validateSections } from "./sections.ts";
 
@@ -41,7 +42,10 @@ export const reportStageKind: StageKind = defineStageKind<ReportParams>({
       doc: "end with a table of every stage's scale (data, epochs) and, below the full preset, a warning",
     },
   },
-  codeFiles: ["src/report/", "src/paper/claims.ts"],
+  // The page with the run's provenance frozen (the runner probes with fixed commit, adapter and time).
+  fingerprint(ctx) {
+    return fingerprintByRunning((c) => this.run(c), ctx);
+  },
   validateParams(params, info) {
     return validateSections(params.sections, info).map((issue) => ({
       ...issue,
@@ -63,12 +67,14 @@ export const reportStageKind: StageKind = defineStageKind<ReportParams>({
     if (ctx.params.what_ran) blocks.push(...whatRan([...ctx.run.completed.values()]));
     blocks.push({ type: "provenance", provenance: buildProvenance(ctx.run, ctx.preset) });
     const title = ctx.params.title ?? ctx.run.pipeline.title;
+    const pageDir = join(ctx.run.resultsDir, ctx.pipeline, ctx.stage);
     const claims = ctx.run.pipeline.claims;
     const html = await renderPage({
       title,
       subtitle: `pipeline ${ctx.pipeline} · preset ${ctx.preset}` +
         (claims.length ? ` · claims: ${claims.join(", ")}` : ""),
-      links: [{ text: "All results", href: join(relative(ctx.outDir, ctx.run.resultsDir), "index.html") }],
+      // From where the page lives in the results folder (not ctx.outDir, a scratch folder when probed).
+      links: [{ text: "All results", href: join(relative(pageDir, ctx.run.resultsDir), "index.html") }],
       blocks,
     });
     await Deno.writeTextFile(join(ctx.outDir, REPORT_PAGE), html);

@@ -1,6 +1,6 @@
 // Small helpers shared by the reproduce stage kinds.
 
-import { sha256File } from "../../data/index.ts";
+import { sha256File } from "../data/index.ts";
 
 /** sha-256 of a file, or "" when it does not exist (a stage that wrote nothing). */
 export async function fileSha256(path: string): Promise<string> {

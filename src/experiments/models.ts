@@ -2,9 +2,9 @@
 // topology (five convs, 11x11 conv1, two towers through groups, LRN, overlapping pooling, dropout) at a size
 // a CPU adapter can train in minutes. They stand in for AlexNet on Imagenette in the `cpu` preset.
 
-import type { LayerSpec, ModelSpec } from "../../nn/spec.ts";
-import { buildModel, type ModelOptions, MODELS } from "../../models/index.ts";
-import { PAPER_LRN } from "../../models/alexnet.ts";
+import type { LayerSpec, ModelSpec } from "../nn/spec.ts";
+import { buildModel, type ModelOptions, MODELS } from "../models/index.ts";
+import { PAPER_LRN } from "../models/alexnet.ts";
 
 export interface MiniAlexNetOptions {
   classes?: number;

@@ -2,13 +2,14 @@
 // the process's shared GPU, checkpointing into the stage's output folder so a killed run resumes there.
 
 import { join } from "node:path";
-import { defineStageKind, type ParamIssue, type StageResult } from "../types.ts";
-import type { ModelOptions } from "../../models/index.ts";
-import type { ModelSpec } from "../../nn/spec.ts";
-import { macsPerImage, parameterCount } from "../../nn/spec.ts";
-import { CHECKPOINT_FILE, train } from "../../train/trainer.ts";
-import type { EpochMetrics, Schedule, TrainConfig } from "../../train/types.ts";
-import { didYouMean } from "../suggest.ts";
+import { defineStageKind, type ParamIssue, type StageContext, type StageResult } from "../pipeline/types.ts";
+import { probeTraining } from "../train/probe.ts";
+import type { ModelOptions } from "../models/index.ts";
+import type { ModelSpec } from "../nn/spec.ts";
+import { macsPerImage, parameterCount } from "../nn/spec.ts";
+import { CHECKPOINT_FILE, train } from "../train/trainer.ts";
+import type { EpochMetrics, Schedule, TrainConfig } from "../train/types.ts";
+import { didYouMean } from "../pipeline/suggest.ts";
 import {
   checkNeedsOneDataset,
   dataConfig,
@@ -118,18 +119,11 @@ export const trainStageKind = defineStageKind<TrainParams>({
     seed: { type: "integer", default: 0, min: 0, doc: "0 = the pipeline's seed" },
     label: { type: "string", default: "", doc: "short name of this run for tables (default: the model)" },
   },
-  codeFiles: [
-    "src/pipeline/stages/train.ts",
-    "src/pipeline/stages/models.ts",
-    "src/train/",
-    "src/nn/",
-    "src/gpu/",
-    "src/models/",
-    "kernels/",
-    "src/reference/winograd.ts",
-    "src/data/loader.ts",
-    "src/data/augment.ts",
-  ],
+  async fingerprint(ctx) {
+    const setup = await trainSetup(ctx);
+    if (!setup) return { exact: { skipped: "no data" }, measures: {} };
+    return probeTraining(await sharedGpu(ctx.resources), setup.config, setup.dataset, ctx.outDir);
+  },
   validateParams(params, info) {
     const issues: ParamIssue[] = checkNeedsOneDataset(info, "a train stage");
     for (const [key, value] of Object.entries(params.lr_for ?? {})) {
@@ -163,10 +157,10 @@ export const trainStageKind = defineStageKind<TrainParams>({
   },
   async run(ctx) {
     const p = ctx.params;
-    const data = upstreamDataset(ctx.inputs);
-    const summary = data.outputs as unknown as DatasetSummary;
-    if (!summary.available) {
+    const setup = await trainSetup(ctx);
+    if (!setup) {
       // Optional data that is not there: nothing to train; dependants show what is missing.
+      const summary = upstreamDataset(ctx.inputs).outputs as unknown as DatasetSummary;
       ctx.log(`skipped: ${summary.reason}`);
       return {
         skipped: true,
@@ -175,41 +169,7 @@ export const trainStageKind = defineStageKind<TrainParams>({
         scale: "not run",
       };
     }
-    const dataParams = data.params as unknown as DatasetParams;
-    const dataset = await sharedDataset(ctx.resources, {
-      kind: dataParams.kind,
-      path: dataParams.path,
-      size: dataParams.size,
-    });
-    const [channels, height] = summary.image ?? [3, 32, 32];
-    const crop = p.crop || height;
-    const model = buildModelFor(p, { classes: dataset.train.classes.length, channels, inputSize: crop });
-    const config: TrainConfig = {
-      model,
-      data: dataConfig(dataParams),
-      augment: {
-        crop,
-        flip: p.flip,
-        pcaNoise: p.pca_noise,
-        mean: p.mean,
-        scale: p.scale,
-        tenCrop: p.ten_crop,
-      },
-      optim: {
-        lr: armLr(p, ctx.matrix),
-        momentum: p.momentum,
-        weightDecay: p.weight_decay,
-        batchSize: p.batch,
-        schedule: schedule(p),
-      },
-      epochs: p.epochs,
-      ...(p.max_steps > 0 ? { maxSteps: p.max_steps } : {}),
-      seed: p.seed || ctx.seed,
-      outDir: ctx.outDir,
-      resume: ctx.resuming,
-      ...(p.checkpoint_every > 0 ? { checkpointEvery: p.checkpoint_every } : {}),
-      logEvery: p.log_every,
-    };
+    const { config, dataset, summary, model } = setup;
     const gpu = await sharedGpu(ctx.resources);
     const perEpoch = Math.max(1, Math.floor((summary.train_images ?? 1) / p.batch));
     const total = Math.min(p.max_steps || Infinity, p.epochs * perEpoch);
@@ -272,6 +232,55 @@ export const trainStageKind = defineStageKind<TrainParams>({
     };
   },
 });
+
+/** What a train stage instance trains: its TrainConfig on the shared dataset; undefined when there is no data. */
+export async function trainSetup(
+  ctx: Pick<
+    StageContext<TrainParams>,
+    "params" | "inputs" | "matrix" | "seed" | "resources" | "outDir" | "resuming"
+  >,
+) {
+  const p = ctx.params;
+  const data = upstreamDataset(ctx.inputs);
+  const summary = data.outputs as unknown as DatasetSummary;
+  if (!summary.available) return undefined;
+  const dataParams = data.params as unknown as DatasetParams;
+  const dataset = await sharedDataset(ctx.resources, {
+    kind: dataParams.kind,
+    path: dataParams.path,
+    size: dataParams.size,
+  });
+  const [channels, height] = summary.image ?? [3, 32, 32];
+  const crop = p.crop || height;
+  const model = buildModelFor(p, { classes: dataset.train.classes.length, channels, inputSize: crop });
+  const config: TrainConfig = {
+    model,
+    data: dataConfig(dataParams),
+    augment: {
+      crop,
+      flip: p.flip,
+      pcaNoise: p.pca_noise,
+      mean: p.mean,
+      scale: p.scale,
+      tenCrop: p.ten_crop,
+    },
+    optim: {
+      lr: armLr(p, ctx.matrix),
+      momentum: p.momentum,
+      weightDecay: p.weight_decay,
+      batchSize: p.batch,
+      schedule: schedule(p),
+    },
+    epochs: p.epochs,
+    ...(p.max_steps > 0 ? { maxSteps: p.max_steps } : {}),
+    seed: p.seed || ctx.seed,
+    outDir: ctx.outDir,
+    resume: ctx.resuming,
+    ...(p.checkpoint_every > 0 ? { checkpointEvery: p.checkpoint_every } : {}),
+    logEvery: p.log_every,
+  };
+  return { config, dataset, summary, model };
+}
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 

@@ -3,12 +3,12 @@
 // reruns, so they must not re-read gigabytes).
 
 import { join } from "node:path";
-import { Gpu } from "../../gpu/runtime.ts";
-import { describeAdapter } from "../../gpu/device.ts";
-import { type Dataset, defaultCacheDir, openDataset } from "../../data/index.ts";
-import { CIFAR10_PREPARE_SCRIPT, IMAGENETTE_ARCHIVE } from "../../data/open.ts";
-import type { DatasetSpec } from "../../data/open.ts";
-import { FASHION_MNIST_DIR } from "../../data/fashion_mnist.ts";
+import { Gpu } from "../gpu/runtime.ts";
+import { describeAdapter } from "../gpu/device.ts";
+import { type Dataset, defaultCacheDir, openDataset } from "../data/index.ts";
+import { CIFAR10_PREPARE_SCRIPT, IMAGENETTE_ARCHIVE } from "../data/open.ts";
+import type { DatasetSpec } from "../data/open.ts";
+import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
 
 const GPU_KEY = "reproduce:gpu";
 

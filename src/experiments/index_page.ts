@@ -3,9 +3,9 @@ import { PAPER_CLAIMS } from "../paper/claims.ts";
 import type { Lockfile } from "../pipeline/lockfile.ts";
 import { LOCKFILE_NAME, readLockfile } from "../pipeline/lockfile.ts";
 import type { PipelineInfo } from "../pipeline/types.ts";
-import { escapeHtml, formatNumber, formatSigned } from "./format.ts";
-import { renderPage } from "./html.ts";
-import type { Cell, ClaimRow } from "./model.ts";
+import { escapeHtml, formatNumber, formatSigned } from "../report/format.ts";
+import { renderPage } from "../report/html.ts";
+import type { Cell, ClaimRow } from "../report/model.ts";
 
 export interface IndexOptions {
   /** Pipelines known from pipelines/*.yaml, so ones that never ran are listed too. */

@@ -2,14 +2,17 @@
 // stage reported), rebuild the data split it was trained and tested on, and run batches forward.
 
 import { join } from "node:path";
-import { centerCropBatch, type ImageSet } from "../../data/index.ts";
-import type { Gpu } from "../../gpu/runtime.ts";
-import { type Checkpoint, loadCheckpoint } from "../../io/checkpoint.ts";
-import { Network } from "../../nn/network.ts";
-import type { ModelSpec } from "../../nn/spec.ts";
-import { expandMean, loadTrainingData, type TrainingData } from "../../train/data.ts";
-import type { DataConfig } from "../../train/types.ts";
-import type { StageResult } from "../types.ts";
+import { centerCropBatch, type ImageSet } from "../data/index.ts";
+import type { Gpu } from "../gpu/runtime.ts";
+import { type Checkpoint, CHECKPOINT_FORMAT, loadCheckpoint } from "../io/checkpoint.ts";
+import { Network } from "../nn/network.ts";
+import type { ModelSpec } from "../nn/spec.ts";
+import { computePreprocessing, expandMean, loadTrainingData, type TrainingData } from "../train/data.ts";
+import { initialValues } from "../nn/init.ts";
+import { DATASET_KIND } from "./dataset.ts";
+import { type TrainParams, trainSetup } from "./train.ts";
+import type { DataConfig } from "../train/types.ts";
+import type { StageContext, StageResult } from "../pipeline/types.ts";
 import { sharedDataset, sharedGpu } from "./resources.ts";
 import { fileSha256 } from "./util.ts";
 
@@ -56,6 +59,66 @@ export async function loadTrainedRun(
   const pre = ckpt.meta.preprocess;
   const meanImage = expandMean(ckpt.mean, pre.mean, data.train, path);
   return { gpu: await sharedGpu(resources), ckpt, path, data, dataConfig, meanImage };
+}
+
+/**
+ * What a figure or evaluation stage probes with (docs/caching.md): the trained run's model, data and
+ * preprocessing, rebuilt from the train stage's parameters, with its initial weights in place of the trained
+ * ones, which a fresh clone does not have (checkpoints are not committed). `overrides` shrink the data to what a
+ * probe needs.
+ */
+export async function standInRun(
+  ctx: Pick<StageContext<unknown>, "run" | "seed" | "resources" | "outDir" | "resuming">,
+  trainResult: StageResult,
+  overrides: Partial<DataConfig> = {},
+): Promise<LoadedRun> {
+  const datasets = [...ctx.run.completed.values()].filter((r) => r.kind === DATASET_KIND);
+  if (datasets.length !== 1) {
+    throw new Error(`expected one dataset stage in the pipeline to probe with, found ${datasets.length}`);
+  }
+  const setup = await trainSetup({
+    seed: ctx.seed,
+    resources: ctx.resources,
+    outDir: ctx.outDir,
+    resuming: false,
+    params: trainResult.params as unknown as TrainParams,
+    inputs: { [datasets[0].stage]: datasets[0] },
+    matrix: trainResult.matrix,
+  });
+  if (!setup) throw new Error(`${trainResult.id} has no data to probe with`);
+  const { config, dataset } = setup;
+  const full = await loadTrainingData(config.data, dataset);
+  const pre = computePreprocessing(full.train, config.augment);
+  const dataConfig: DataConfig = { ...config.data, ...overrides };
+  const data = await loadTrainingData(dataConfig, dataset);
+  const ckpt: Checkpoint = {
+    meta: {
+      format: CHECKPOINT_FORMAT,
+      model: config.model,
+      classes: data.classes,
+      step: 0,
+      epoch: 0,
+      seed: config.seed,
+      preprocess: {
+        resize: data.train.height,
+        crop: config.augment.crop,
+        scale: config.augment.scale,
+        mean: config.augment.mean,
+        channels: data.train.channels,
+      },
+      trainState: { config: { ...config, outDir: "" } },
+    },
+    weights: initialValues(config.model, config.seed),
+    ...(pre.mean ? { mean: pre.mean } : {}),
+  };
+  return {
+    gpu: await sharedGpu(ctx.resources),
+    ckpt,
+    path: `initial weights of ${trainResult.id}`,
+    data,
+    dataConfig,
+    meanImage: pre.meanImage,
+  };
 }
 
 export function buildNetwork(run: LoadedRun): Network {

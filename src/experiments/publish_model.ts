@@ -2,10 +2,12 @@
 // with a JSON card beside it (metrics and provenance), so `deno task classify` works on a fresh clone with a
 // model this project's own pipeline trained.
 
-import { dirname, join } from "node:path";
-import { defineStageKind } from "../types.ts";
+import { basename, dirname, join } from "node:path";
+import { defineStageKind, type Fingerprint } from "../pipeline/types.ts";
 import { upstreamTrain } from "./train.ts";
-import { encodeCheckpoint, loadCheckpoint } from "../../io/checkpoint.ts";
+import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../io/checkpoint.ts";
+import { sha256 } from "../pipeline/hash.ts";
+import { standInRun } from "./inference.ts";
 
 export interface PublishParams {
   to: string;
@@ -27,30 +29,37 @@ export const publishModelStageKind = defineStageKind<PublishParams>({
       doc: "the train stage to publish (default: the only one in needs)",
     },
   },
-  codeFiles: ["src/pipeline/stages/publish_model.ts", "src/io/checkpoint.ts"],
   validateParams(params) {
     return params.to.endsWith(".safetensors") ? [] : [{ path: ["to"], message: "must end in .safetensors" }];
+  },
+  async fingerprint(ctx): Promise<Fingerprint> {
+    const trained = upstreamTrain(ctx.inputs, ctx.params.train || undefined);
+    if (trained.outputs.skipped) return { exact: { skipped: "yes" }, measures: {} };
+    // What publishing writes, from the initial weights (bit-exact everywhere): the stripped file's bytes.
+    const run = await standInRun(ctx, trained, { limitTrain: 1, limitTest: 1 });
+    return { exact: { published: sha256(publishedBytes(run.ckpt)) }, measures: {} };
   },
   async run(ctx) {
     const trained = upstreamTrain(ctx.inputs, ctx.params.train || undefined);
     const out = trained.outputs as Record<string, unknown>;
     if (out.skipped) return { skipped: true, reason: out.reason, scale: "not run" };
     // Smoke runs (tests) never write outside their results folder.
-    const target = ctx.preset === "smoke"
-      ? join(ctx.outDir, ctx.params.to.split("/").pop()!)
-      : join(ctx.projectRoot, ctx.params.to);
+    const smoke = ctx.preset === "smoke";
+    const to = smoke ? ctx.params.to.split("/").pop()! : ctx.params.to;
+    const target = join(smoke ? ctx.outDir : ctx.projectRoot, to);
+    const cardPath = to.replace(/\.safetensors$/, ".json");
     await Deno.mkdir(dirname(target), { recursive: true });
-    // Only what classification needs: the weights, the preprocessing mean and the metadata (no momentum or
-    // resume state), which halves the file.
-    const ckpt = await loadCheckpoint(join(trained.outDir, String(out.checkpoint)));
-    const { trainState: _dropped, ...meta } = ckpt.meta;
+    const bytes = publishedBytes(await loadCheckpoint(join(trained.outDir, String(out.checkpoint))));
     const tmp = `${target}.tmp-${Deno.pid}`;
-    await Deno.writeFile(tmp, encodeCheckpoint({ meta, weights: ckpt.weights, mean: ckpt.mean }));
+    await Deno.writeFile(tmp, bytes);
     await Deno.rename(tmp, target);
     const card = {
       model: out.model,
       description: out.model_description,
       parameters: out.parameters,
+      bytes: bytes.length,
+      // The published file itself, so a changed byte in it is noticed (the pipeline hashes it too).
+      sha256: sha256(bytes),
       classes: out.classes,
       test_top1_error: out.top1_error,
       test_top5_error: out.top5_error,
@@ -58,7 +67,7 @@ export const publishModelStageKind = defineStageKind<PublishParams>({
       images_seen: out.images_seen,
       training_seconds: out.seconds,
       scale: out.scale,
-      checkpoint_sha256: out.checkpoint_sha256,
+      training_checkpoint_sha256: out.checkpoint_sha256,
       dataset_checksum: out.dataset_checksum,
       trained_by: `deno task reproduce ${ctx.run.pipeline.name} --preset ${ctx.preset}`,
       pipeline_file: ctx.run.pipeline.file,
@@ -69,8 +78,18 @@ export const publishModelStageKind = defineStageKind<PublishParams>({
       git_commit: ctx.run.gitCommit,
       date: new Date().toISOString(),
     };
-    await Deno.writeTextFile(target.replace(/\.safetensors$/, ".json"), JSON.stringify(card, null, 2) + "\n");
+    await Deno.writeTextFile(join(dirname(target), basename(cardPath)), JSON.stringify(card, null, 2) + "\n");
     ctx.log(`published ${target} (test top-1 error ${(Number(out.top1_error) * 100).toFixed(2)}%)`);
-    return { path: ctx.params.to, ...card };
+    const where = smoke ? "files" : "published";
+    return { path: to, ...card, [where]: { model: to, card: cardPath } };
   },
 });
+
+/**
+ * Only what classification needs: the weights, the preprocessing mean and the metadata (no momentum or resume
+ * state), which halves the file.
+ */
+export function publishedBytes(ckpt: Checkpoint): Uint8Array {
+  const { trainState: _dropped, ...meta } = ckpt.meta;
+  return encodeCheckpoint({ meta, weights: ckpt.weights, mean: ckpt.mean });
+}

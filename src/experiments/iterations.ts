@@ -2,7 +2,13 @@
 // reaches 25% training error six times sooner than tanh) and section 4.2 (`iterations-to-error`: dropout
 // roughly doubles the iterations needed to converge).
 
-import { defineStageKind, type ParamIssue, type StageResult, type StageValidationInfo } from "../types.ts";
+import { fingerprintByRunning } from "../pipeline/fingerprint.ts";
+import {
+  defineStageKind,
+  type ParamIssue,
+  type StageResult,
+  type StageValidationInfo,
+} from "../pipeline/types.ts";
 
 interface CurvePoint {
   step: number;
@@ -210,7 +216,7 @@ export const reluVsTanhStageKind = defineStageKind<IterationsParams>({
         "never gets there)",
     },
   },
-  codeFiles: ["src/pipeline/stages/iterations.ts"],
+  fingerprint: (ctx) => fingerprintByRunning((c) => Promise.resolve(runComparison(c.params, c.inputs)), ctx),
   validateParams: validate,
   run(ctx) {
     return Promise.resolve(runComparison(ctx.params, ctx.inputs));
@@ -233,7 +239,7 @@ export const iterationsToErrorStageKind = defineStageKind<IterationsParams>({
       doc: "training errors tried in order; empty = the best level both arms reached (convergence)",
     },
   },
-  codeFiles: ["src/pipeline/stages/iterations.ts"],
+  fingerprint: (ctx) => fingerprintByRunning((c) => Promise.resolve(runComparison(c.params, c.inputs)), ctx),
   validateParams: validate,
   run(ctx) {
     return Promise.resolve(runComparison(ctx.params, ctx.inputs));

@@ -1,0 +1,152 @@
+// `kind: kernels-figure`: Figure 3, the first conv layer's kernels of a trained checkpoint as a PNG grid, each
+// kernel normalised to [0, 1] on its own, tower 1 and tower 2 in two blocks (the kernels feeding each group of
+// conv2). Also measures how colour-specific each tower's kernels are, the figure's qualitative claim.
+
+import { join } from "node:path";
+import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
+import { fingerprintByRunning } from "../pipeline/fingerprint.ts";
+import { standInRun } from "./inference.ts";
+import type { ConvLayer } from "./figure_types.ts";
+import { defineStageKind, type StageContext, type StageResult } from "../pipeline/types.ts";
+import { Canvas, systemFont } from "./canvas.ts";
+import { upstreamTrain } from "./train.ts";
+import { fileSha256 } from "./util.ts";
+
+export interface KernelsParams {
+  train: string;
+  layer: string;
+  zoom: number;
+  columns: number;
+}
+
+export const KERNELS_PNG = "conv1-kernels.png";
+
+/**
+ * Share of a kernel's variation that is chromatic: sum of squared deviations of each pixel's RGB from its grey
+ * (channel mean), over the sum of squared deviations from the kernel's mean. 0 = colour-agnostic (grey),
+ * larger = colour-specific.
+ */
+export function colourIndex(w: Float32Array, offset: number, k: number): number {
+  const plane = k * k;
+  let mean = 0;
+  for (let i = 0; i < 3 * plane; i++) mean += w[offset + i];
+  mean /= 3 * plane;
+  let chroma = 0, total = 0;
+  for (let p = 0; p < plane; p++) {
+    const r = w[offset + p], g = w[offset + plane + p], b = w[offset + 2 * plane + p];
+    const grey = (r + g + b) / 3;
+    chroma += (r - grey) ** 2 + (g - grey) ** 2 + (b - grey) ** 2;
+    total += (r - mean) ** 2 + (g - mean) ** 2 + (b - mean) ** 2;
+  }
+  return total > 0 ? chroma / total : 0;
+}
+
+export const kernelsFigureStageKind = defineStageKind<KernelsParams>({
+  name: "kernels-figure",
+  description: "Figure 3: a checkpoint's conv1 kernels as a PNG grid, one block per tower",
+  params: {
+    train: {
+      type: "string",
+      default: "",
+      doc: "train stage whose checkpoint is drawn (default: the only one)",
+    },
+    layer: { type: "string", default: "conv1", doc: "conv layer to draw (needs 3 input channels)" },
+    zoom: { type: "integer", default: 5, min: 1, max: 32, doc: "screen pixels per kernel pixel" },
+    columns: { type: "integer", default: 16, min: 1, doc: "kernels per row within a tower's block" },
+  },
+  validateParams(params, info) {
+    const trains = info.needs.filter((need) => info.stages[need]?.kind === "train");
+    if (params.train ? !info.needs.includes(params.train) : trains.length !== 1) {
+      return [{ path: params.train ? ["train"] : [], message: "needs exactly one train stage (or name it)" }];
+    }
+    return [];
+  },
+  async run(ctx) {
+    const p = ctx.params;
+    const trained = upstreamTrain(ctx.inputs, p.train || undefined);
+    if (trained.outputs.skipped) return { skipped: true, reason: trained.outputs.reason, scale: "not run" };
+    const path = join(trained.outDir, String(trained.outputs.checkpoint));
+    if ((await fileSha256(path)) !== trained.outputs.checkpoint_sha256) {
+      throw new Error(`${path} is missing or changed: rerun ${trained.stage} with --force ${trained.stage}`);
+    }
+    return await drawKernels(ctx, trained, await loadCheckpoint(path));
+  },
+  async fingerprint(ctx) {
+    const trained = upstreamTrain(ctx.inputs, ctx.params.train || undefined);
+    if (trained.outputs.skipped) return { exact: { skipped: "yes" }, measures: {} };
+    // The same drawing and statistics of the initial weights (computed on the CPU: bit-exact everywhere).
+    const run = await standInRun(ctx, trained, { limitTrain: 1, limitTest: 1 });
+    return fingerprintByRunning((c) => drawKernels(c, trained, run.ckpt), ctx);
+  },
+});
+
+async function drawKernels(ctx: StageContext<KernelsParams>, trained: StageResult, ckpt: Checkpoint) {
+  const p = ctx.params;
+  const layers = ckpt.meta.model.layers;
+  const index = layers.findIndex((l) => "name" in l && l.name === p.layer);
+  const layer = layers[index] as ConvLayer | undefined;
+  if (!layer || layer.type !== "conv") {
+    throw new Error(`${ckpt.meta.model.name} has no conv layer "${p.layer}"`);
+  }
+  const weights = ckpt.weights.get(`${p.layer}.weight`)!;
+  const k = layer.kernel, count = layer.out;
+  const cin = weights.length / (count * k * k);
+  if (cin !== 3) throw new Error(`${p.layer} reads ${cin} channels; the figure draws RGB kernels`);
+  // The towers are the groups of the next conv layer: each reads one half of this layer's kernels.
+  const next = layers.slice(index + 1).find((l) => l.type === "conv") as ConvLayer | undefined;
+  const towers = next?.groups ?? 1;
+  const perTower = count / towers;
+  const size = 3 * k * k;
+  const columns = Math.min(p.columns, perTower);
+  const rows = Math.ceil(perTower / columns);
+  const cell = k * p.zoom + 2, gap = 14, label = 18;
+  const font = await systemFont();
+  const blockH = label + rows * cell;
+  const canvas = new Canvas(columns * cell + 2, towers * blockH + (towers - 1) * gap + 2, 0xffffffff);
+  const indices: number[][] = [];
+  const normalised = new Float32Array(size);
+  for (let t = 0; t < towers; t++) {
+    const y0 = t * (blockH + gap);
+    await canvas.text(font, 2, y0 + 1, towers > 1 ? `tower ${t + 1}` : p.layer, 13);
+    const tower: number[] = [];
+    for (let j = 0; j < perTower; j++) {
+      const kernel = t * perTower + j;
+      let min = Infinity, max = -Infinity;
+      for (let i = 0; i < size; i++) {
+        const v = weights[kernel * size + i];
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      const range = max - min || 1;
+      for (let i = 0; i < size; i++) normalised[i] = (weights[kernel * size + i] - min) / range;
+      const x = 1 + (j % columns) * cell, y = y0 + label + Math.floor(j / columns) * cell;
+      canvas.planar(x + 1, y + 1, normalised, 3, k, k, p.zoom);
+      tower.push(colourIndex(weights, kernel * size, k));
+    }
+    indices.push(tower);
+  }
+  await Deno.writeFile(join(ctx.outDir, KERNELS_PNG), await canvas.encode());
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const towerStats = indices.map((xs, t) => ({
+    tower: t + 1,
+    kernels: xs.length,
+    mean_colour_index: mean(xs),
+    colour_specific_share: xs.filter((x) => x > 0.2).length / Math.max(1, xs.length),
+  }));
+  const sorted = [...towerStats].sort((a, b) => a.mean_colour_index - b.mean_colour_index);
+  return {
+    kernels: count,
+    kernel_size: k,
+    towers,
+    tower_stats: towerStats,
+    // The paper's observation, independent of which tower gets which role: one tower's kernels are far
+    // more colour-specific than the other's.
+    colour_contrast: towers > 1
+      ? sorted[sorted.length - 1].mean_colour_index / (sorted[0].mean_colour_index || 1)
+      : null,
+    model: ckpt.meta.model.name,
+    step: ckpt.meta.step,
+    scale: String(trained.outputs.scale ?? ""),
+    files: { figure: KERNELS_PNG },
+  };
+}

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { acquireRunLock, describeTakeover, RUN_LOCK_FILE, RunLockError } from "../src/pipeline/run_lock.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+Deno.test("a second lock on the same results folder is refused, naming the holder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "run-lock-" });
+  const first = await acquireRunLock(dir, ["a"]);
+  const error = await acquireRunLock(dir, ["b"]).catch((e) => e);
+  assert.ok(error instanceof RunLockError);
+  assert.match(error.message, new RegExp(`pid ${Deno.pid} on ${Deno.hostname()}, started .*pipelines a`));
+  await first.release();
+  const again = await acquireRunLock(dir, ["b"]);
+  assert.equal(again.tookOver, undefined);
+  await again.release();
+  await assert.rejects(Deno.stat(join(dir, RUN_LOCK_FILE)), Deno.errors.NotFound);
+});
+
+Deno.test("a lock left by a process that is gone is taken over with a message", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "run-lock-" });
+  // A pid above Linux's maximum (4194304) cannot be alive.
+  const dead = {
+    pid: 9_999_999,
+    host: Deno.hostname(),
+    startedAt: "2026-01-01T00:00:00.000Z",
+    pipelines: ["x"],
+  };
+  await Deno.writeTextFile(join(dir, RUN_LOCK_FILE), JSON.stringify(dead));
+  const lock = await acquireRunLock(dir, ["y"]);
+  assert.match(describeTakeover(lock)!, /stale lock .*pid 9999999/);
+  assert.equal(JSON.parse(await Deno.readTextFile(join(dir, RUN_LOCK_FILE))).pid, Deno.pid);
+  await lock.release();
+});
+
+Deno.test("deno task reproduce refuses at once while another run holds the results folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "run-lock-" });
+  // The holder: a live process with the lock, standing in for a long run.
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { acquireRunLock } from "${ROOT}src/pipeline/run_lock.ts";
+       await acquireRunLock(${JSON.stringify(dir)}, ["lrn-cifar"]); console.log("locked");
+       await new Promise((r) => setTimeout(r, 60000));`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = holder.stdout.getReader();
+    const { value } = await reader.read();
+    assert.equal(new TextDecoder().decode(value).trim(), "locked");
+    const second = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "src/cli/reproduce.ts", "dropout", "--preset", "smoke", "--results", dir],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(second.stdout) + new TextDecoder().decode(second.stderr);
+    assert.equal(second.code, 3, text);
+    assert.match(text, new RegExp(`another run holds this results folder \\(pid ${holder.pid} on `));
+    assert.match(text, /pipelines lrn-cifar/);
+    // Nothing was written for the refused run.
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [RUN_LOCK_FILE]);
+    reader.releaseLock();
+  } finally {
+    holder.kill();
+    await holder.status;
+    await holder.stdout.cancel().catch(() => {});
+  }
+});
