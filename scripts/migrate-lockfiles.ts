@@ -38,15 +38,8 @@ for (const name of names) {
       await migratePublish(join(resultsDir, name, String(entry.outDir)), entry);
     }
   }
-  // Upstream hashes of the publish stage's dependants follow its new output hash.
-  const outputHashes = Object.fromEntries(
-    Object.entries(lock.stages as Record<string, { outputHash: string }>).map((
-      [id, e],
-    ) => [id, e.outputHash]),
-  );
+  // Dependants of the publish stage keep its old output hash as upstream, so they rerun (its report page).
   for (const entry of Object.values(lock.stages) as Record<string, unknown>[]) {
-    const upstream = entry.upstream as Record<string, string>;
-    for (const id of Object.keys(upstream)) upstream[id] = outputHashes[id] ?? upstream[id];
     entry.inputHash = inputHash(entry as unknown as Parameters<typeof inputHash>[0]);
   }
   lock.version = LOCKFILE_VERSION;
