@@ -252,7 +252,8 @@ export function buildProvenance(run: RunInfo, preset: string): Provenance {
     adapter: run.adapter,
     denoVersion: run.denoVersion,
     gitCommit: run.gitCommit,
-    generatedAt: new Date().toISOString(),
+    // When the run began (a probe of the page sees a fixed time, so its fingerprint is stable).
+    generatedAt: run.startedAt,
     datasets,
     stages: stages.map((stage) => ({
       id: stage.id,

@@ -80,8 +80,9 @@ export class Canvas {
     return true;
   }
 
+  /** PNG bytes; the creation-time text chunk is fixed, so the same drawing gives the same file. */
   encode(): Promise<Uint8Array> {
-    return this.image.encode();
+    return this.image.encode(1, { creationTime: 0 });
   }
 }
 
