@@ -1,6 +1,8 @@
 // Models as data: a layer list that both executors (GPU and CPU reference) interpret, with shape inference,
 // parameter shapes and counts. Layouts follow docs/conventions.md.
 
+import { convOutSize } from "../math/window.ts";
+
 export interface InitSpec {
   /** Weights ~ N(0, std^2). */
   std: number;
@@ -92,14 +94,6 @@ const KNOWN_KEYS: Record<LayerSpec["type"], string[]> = {
   dropout: ["type", "p"],
 };
 
-export function outSize(inp: number, k: number, stride: number, pad: number, ceil = false): number {
-  const span = inp + 2 * pad - k;
-  if (span < 0) throw new Error(`window ${k} does not fit input ${inp} with padding ${pad}`);
-  let out = (ceil ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
-  if (ceil && (out - 1) * stride >= inp + pad) out--;
-  return out;
-}
-
 function weightParams(
   layer: string,
   shape: number[],
@@ -167,7 +161,7 @@ export function resolveModel(spec: ModelSpec): ResolvedLayer[] {
         if (!["auto", "im2col", "winograd"].includes(algorithm)) {
           throw new Error(`${where}: algorithm "${algorithm}" is not one of auto, im2col, winograd`);
         }
-        const oh = outSize(h, layer.kernel, stride, pad), ow = outSize(w, layer.kernel, stride, pad);
+        const oh = convOutSize(h, layer.kernel, stride, pad), ow = convOutSize(w, layer.kernel, stride, pad);
         const k = (c / groups) * layer.kernel * layer.kernel;
         shape = [layer.out, oh, ow];
         if (layer.type === "conv") {
@@ -204,8 +198,8 @@ export function resolveModel(spec: ModelSpec): ResolvedLayer[] {
         const [c, h, w] = shape;
         shape = [
           c,
-          outSize(h, layer.size, layer.stride, layer.pad ?? 0, layer.ceil),
-          outSize(w, layer.size, layer.stride, layer.pad ?? 0, layer.ceil),
+          convOutSize(h, layer.size, layer.stride, layer.pad ?? 0, layer.ceil),
+          convOutSize(w, layer.size, layer.stride, layer.pad ?? 0, layer.ceil),
         ];
         break;
       }

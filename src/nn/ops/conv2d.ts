@@ -7,7 +7,8 @@ import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { matmul } from "./matmul.ts";
 import { channelSum } from "./elementwise.ts";
-import { convOutSize, roundUp4 } from "./shapes.ts";
+import { convOutSize } from "../../math/window.ts";
+import { roundUp4 } from "./shapes.ts";
 import { winogradApplies, winogradConv, winogradPays, winogradWeightGradient } from "./winograd.ts";
 
 /** "auto" picks Winograd where it applies and pays (winogradPays), im2col elsewhere. */

@@ -2,7 +2,7 @@
 
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
-import { convOutSize } from "./shapes.ts";
+import { convOutSize } from "../../math/window.ts";
 
 export interface PoolGeometry {
   c: number;

@@ -1,4 +1,4 @@
-// Output sizes, shared by the GPU ops and the model builder; the same rule as src/reference/shapes.ts.
-export { convOutSize } from "../../reference/shapes.ts";
+// Padding helper shared by the GPU ops: GEMM operands are stored with rows a multiple of 4 wide (vec4 loads).
+// Window output sizes come from src/math/window.ts, the rule the model resolver and the reference use too.
 
 export const roundUp4 = (n: number): number => Math.ceil(n / 4) * 4;

@@ -4,7 +4,7 @@
 
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
-import { type WinogradMatrices, winogradMatrices } from "../../reference/winograd.ts";
+import { type WinogradMatrices, winogradMatrices } from "../../math/winograd.ts";
 import { matmul } from "./matmul.ts";
 import { roundUp4 } from "./shapes.ts";
 import type { ConvGeometry } from "./conv2d.ts";

@@ -126,7 +126,7 @@ export const trainStageKind = defineStageKind<TrainParams>({
     "src/gpu/",
     "src/models/",
     "kernels/",
-    "src/reference/winograd.ts",
+    "src/math/",
     "src/data/loader.ts",
     "src/data/augment.ts",
   ],
