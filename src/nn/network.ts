@@ -3,14 +3,8 @@
 
 import type { Gpu } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import {
-  columnBytes,
-  conv2dBackward,
-  conv2dForward,
-  type ConvAlgorithm,
-  type ConvGeometry,
-  convGeometry,
-} from "./ops/conv2d.ts";
+import { columnBytes, conv2dBackward, conv2dForward } from "./ops/conv2d.ts";
+import { type ConvAlgorithm, type ConvGeometry, convGeometry, layerConvShape } from "./ops/conv_geometry.ts";
 import { localBackward, localForward } from "./ops/local.ts";
 import { linearBackward, linearForward, type LinearGeometry, linearGeometry } from "./ops/linear.ts";
 import {
@@ -108,17 +102,8 @@ export class Network {
     const s = layer.spec;
     const run: LayerRun = { layer, params: [] };
     if (s.type === "conv" || s.type === "local") {
-      const [cin, h, w] = layer.inShape;
       run.conv = convGeometry({
-        cin,
-        h,
-        w,
-        cout: s.out,
-        kh: s.kernel,
-        kw: s.kernel,
-        stride: s.stride ?? 1,
-        pad: s.pad ?? 0,
-        groups: s.type === "conv" ? s.groups ?? 1 : 1,
+        ...layerConvShape(layer),
         // A network-wide choice (the benchmark's side-by-side runs) overrides the layer's own.
         algorithm: s.type === "conv" ? this.#convAlgorithm ?? s.algorithm : "im2col",
       });

@@ -2,6 +2,7 @@
 // parameter shapes and counts. Layouts follow docs/conventions.md.
 
 import { convOutSize } from "../math/window.ts";
+import { CONV_ALGORITHMS, type ConvAlgorithm } from "./ops/conv_geometry.ts";
 
 export interface InitSpec {
   /** Weights ~ N(0, std^2). */
@@ -28,7 +29,7 @@ export type LayerSpec =
     pad?: number;
     groups?: number;
     /** How the GPU computes it: "auto" (default) is Winograd for stride-1 3x3/5x5 layers with enough channels. */
-    algorithm?: "auto" | "im2col" | "winograd";
+    algorithm?: ConvAlgorithm;
     init?: InitSpec;
     learn?: LearnSpec;
   }
@@ -158,8 +159,8 @@ export function resolveModel(spec: ModelSpec): ResolvedLayer[] {
         }
         const stride = layer.stride ?? 1, pad = layer.pad ?? 0;
         const algorithm = layer.type === "conv" ? layer.algorithm ?? "auto" : "auto";
-        if (!["auto", "im2col", "winograd"].includes(algorithm)) {
-          throw new Error(`${where}: algorithm "${algorithm}" is not one of auto, im2col, winograd`);
+        if (!(CONV_ALGORITHMS as readonly string[]).includes(algorithm)) {
+          throw new Error(`${where}: algorithm "${algorithm}" is not one of ${CONV_ALGORITHMS.join(", ")}`);
         }
         const oh = convOutSize(h, layer.kernel, stride, pad), ow = convOutSize(w, layer.kernel, stride, pad);
         const k = (c / groups) * layer.kernel * layer.kernel;

@@ -1,61 +1,25 @@
 // 2-D convolution (any kernel, stride, padding, groups) as im2col + register-blocked GEMM, chunked over the
 // batch so the column matrix stays within the adapter's binding limit; stride-1 3x3 and 5x5 layers with
-// enough channels run all three products through Winograd instead (winograd.ts). Weights live on the GPU as
-// [Cout][Kp] with K = Cin/groups*KH*KW padded to Kp (a multiple of 4, zero columns) for vec4 loads.
+// enough channels run all three products through Winograd instead (winograd.ts); conv_geometry.ts holds the
+// geometry and which engine a layer uses. Weights live on the GPU as [Cout][Kp] with K = Cin/groups*KH*KW
+// padded to Kp (a multiple of 4, zero columns) for vec4 loads.
 
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { matmul } from "./matmul.ts";
 import { channelSum } from "./elementwise.ts";
-import { convOutSize } from "../../math/window.ts";
 import { roundUp4 } from "./shapes.ts";
-import { winogradApplies, winogradConv, winogradPays, winogradWeightGradient } from "./winograd.ts";
+import type { ConvGeometry } from "./conv_geometry.ts";
+import { winogradConv, winogradWeightGradient } from "./winograd.ts";
 
-/** "auto" picks Winograd where it applies and pays (winogradPays), im2col elsewhere. */
-export type ConvAlgorithm = "auto" | "im2col" | "winograd";
-
-export interface ConvSpec {
-  cin: number;
-  h: number;
-  w: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  pad: number;
-  groups: number;
-  algorithm?: ConvAlgorithm;
-}
-
-export interface ConvGeometry extends ConvSpec {
-  oh: number;
-  ow: number;
-  cg: number;
-  coutg: number;
-  K: number;
-  Kp: number;
-  /** Forward, input gradient and weight gradient through Winograd rather than im2col + GEMM. */
-  winograd: boolean;
-}
-
-export function convGeometry(s: ConvSpec): ConvGeometry {
-  if (s.cin % s.groups || s.cout % s.groups) {
-    throw new Error(`conv: channels ${s.cin} -> ${s.cout} are not divisible by groups=${s.groups}`);
-  }
-  const oh = convOutSize(s.h, s.kh, s.stride, s.pad);
-  const ow = convOutSize(s.w, s.kw, s.stride, s.pad);
-  const cg = s.cin / s.groups;
-  const K = cg * s.kh * s.kw;
-  const g = { ...s, oh, ow, cg, coutg: s.cout / s.groups, K, Kp: roundUp4(K), winograd: false };
-  const algorithm = s.algorithm ?? "auto";
-  if (algorithm === "winograd" && !winogradApplies(g)) {
-    throw new Error(
-      `conv: algorithm "winograd" needs stride 1 and a square 3x3 or 5x5 kernel with pad below its size (got ${s.kh}x${s.kw} stride ${s.stride} pad ${s.pad})`,
-    );
-  }
-  g.winograd = algorithm === "winograd" || (algorithm === "auto" && winogradPays(g));
-  return g;
-}
+export {
+  CONV_ALGORITHMS,
+  type ConvAlgorithm,
+  type ConvGeometry,
+  convGeometry,
+  type ConvShape,
+  type ConvSpec,
+} from "./conv_geometry.ts";
 
 /** Images per chunk so that the column matrix and the GEMM output each fit the binding limit and budget. */
 function chunkImages(gpu: Gpu, g: ConvGeometry, n: number): number {

@@ -4,7 +4,7 @@
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { rowSum } from "./elementwise.ts";
-import { type ConvGeometry, convGeometry, type ConvSpec } from "./conv2d.ts";
+import { type ConvGeometry, convGeometry, type ConvSpec } from "./conv_geometry.ts";
 
 export function localGeometry(s: Omit<ConvSpec, "groups">): ConvGeometry {
   return convGeometry({ ...s, groups: 1 });

@@ -7,23 +7,10 @@ import type { Tensor } from "../../gpu/tensor.ts";
 import { type WinogradMatrices, winogradMatrices } from "../../math/winograd.ts";
 import { matmul } from "./matmul.ts";
 import { roundUp4 } from "./shapes.ts";
-import type { ConvGeometry } from "./conv2d.ts";
+import { type ConvGeometry, winogradApplies } from "./conv_geometry.ts";
 
 /** Output tile side; F(2x2, r x r). Larger tiles cut more multiplications but lose fp32 accuracy fast. */
 const TILE = 2;
-/** Below this many channels per group the per-tile transforms cost more than the GEMM saves. */
-export const WINOGRAD_MIN_CHANNELS = 8;
-
-/** Whether the geometry can run through Winograd at all (stride 1, square 3x3 or 5x5, pad below the kernel). */
-export function winogradApplies(g: ConvGeometry): boolean {
-  return g.stride === 1 && g.kh === g.kw && (g.kh === 3 || g.kh === 5) && g.pad < g.kh;
-}
-
-/** Whether "auto" picks Winograd: it applies and both directions have channels enough to repay the transforms. */
-export function winogradPays(g: ConvGeometry): boolean {
-  return winogradApplies(g) && g.cg >= WINOGRAD_MIN_CHANNELS && g.coutg >= WINOGRAD_MIN_CHANNELS;
-}
-
 const matrices = new Map<number, WinogradMatrices>();
 function template(r: number) {
   let mat = matrices.get(r);
