@@ -1,8 +1,8 @@
-// The same ModelSpec run through the float64 CPU reference (src/reference): the yardstick for the GPU executor.
+// The same ModelSpec run through the float64 CPU reference: the yardstick for the GPU executor (src/nn/network.ts).
 
-import * as ref from "../reference/index.ts";
-import { type ModelSpec, resolveModel } from "./spec.ts";
-import { layerConvShape } from "./ops/conv_geometry.ts";
+import * as ref from "./index.ts";
+import { type ModelSpec, resolveModel } from "../nn/spec.ts";
+import { layerConvShape } from "../nn/ops/conv_geometry.ts";
 
 /** Inference forward (dropout is the identity). Returns logits [n][classes] in float64. */
 export function cpuForward(
