@@ -3,7 +3,7 @@
 
 import type { Gpu } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { columnBytes, conv2dBackward, conv2dForward } from "./ops/conv2d.ts";
+import { conv2dBackward, conv2dForward, type ConvColumns, keepColumns } from "./ops/conv2d.ts";
 import { type ConvAlgorithm, type ConvGeometry, convGeometry, layerConvShape } from "./ops/conv_geometry.ts";
 import { localBackward, localForward } from "./ops/local.ts";
 import { linearBackward, linearForward, type LinearGeometry, linearGeometry } from "./ops/linear.ts";
@@ -47,11 +47,9 @@ interface Saved {
   x?: Tensor;
   y?: Tensor;
   extra?: Tensor;
-  cols?: Tensor[];
+  /** A conv layer's im2col columns, kept from a training forward for its backward pass. */
+  cols?: ConvColumns;
 }
-
-/** Column matrices up to this size are kept from forward to backward instead of being rebuilt. */
-const KEEP_COLUMNS_BYTES = 256 * 2 ** 20;
 
 interface LayerRun {
   layer: ResolvedLayer;
@@ -228,9 +226,9 @@ export class Network {
     const gpu = this.gpu;
     switch (s.type) {
       case "conv": {
-        const keep = o.training && columnBytes(run.conv!, n) <= KEEP_COLUMNS_BYTES;
-        if (keep) saved.cols = [];
-        return conv2dForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!, saved.cols);
+        const keep = o.training ? keepColumns(run.conv!, n) : null;
+        if (keep) saved.cols = keep;
+        return conv2dForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!, keep);
       }
       case "local":
         return localForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!);
@@ -378,7 +376,7 @@ export class Network {
     for (const s of this.#saved) {
       s.y?.release();
       s.extra?.release();
-      for (const c of s.cols ?? []) c.release();
+      s.cols?.release();
     }
     this.#saved = [];
   }
