@@ -381,7 +381,11 @@ export class Network {
     this.#saved = [];
   }
 
-  /** The output of layer `name`'s following activation is what fig. 4 uses (fc7): run up to a layer. */
+  /**
+   * An inference forward through layers 0..lastLayerIndex only, returning that layer's output (x itself when
+   * the index is negative); the caller owns and releases it. Figure 4's features are the output of the ReLU
+   * after fc7, read this way. From the first fc layer on, rows are padded to a multiple of 4 values.
+   */
   forwardUntil(x: Tensor, lastLayerIndex: number): Tensor {
     let cur = x;
     for (let i = 0; i <= lastLayerIndex; i++) {
