@@ -22,7 +22,10 @@ export {
   type ConvSpec,
 } from "./conv_geometry.ts";
 
-/** One chunk of the batch: its images, its column count padded to a multiple of 4, and the uniform block. */
+/**
+ * One chunk of the batch: its images, its column count padded to a multiple of 4, and the uniform block
+ * (kernels/conv.wgsl's Params; the layer's geometry is compiled in, see shape()).
+ */
 interface ColumnChunk extends ImageChunk {
   NCp: number;
   params: number[];
@@ -40,33 +43,8 @@ function columnChunks(gpu: Gpu, g: ConvGeometry, n: number): ColumnChunk[] {
   }
   return imageChunks(n, Math.floor(chunkBudget(gpu) / perImage)).map(({ n0, cur }) => {
     const NCp = roundUp4(cur * g.oh * g.ow);
-    return { n0, cur, NCp, params: convParams(g, cur, n0, NCp) };
+    return { n0, cur, NCp, params: [cur, n0, NCp, 0] };
   });
-}
-
-function convParams(g: ConvGeometry, nb: number, n0: number, NCp: number): number[] {
-  return [
-    nb,
-    g.cin,
-    g.h,
-    g.w,
-    g.cg,
-    g.kh,
-    g.kw,
-    g.stride,
-    g.pad,
-    g.oh,
-    g.ow,
-    g.K,
-    g.Kp,
-    NCp,
-    n0,
-    g.groups,
-    g.cout,
-    0,
-    0,
-    0,
-  ];
 }
 
 /** Template values compiling the layer's geometry into kernels/conv.wgsl. */

@@ -10,20 +10,8 @@ export function localGeometry(s: Omit<ConvSpec, "groups">): ConvGeometry {
   return convGeometry({ ...s, groups: 1 });
 }
 
-const params = (g: ConvGeometry, n: number, hasBias: boolean) => [
-  n,
-  g.cin,
-  g.h,
-  g.w,
-  g.cout,
-  g.kh,
-  g.kw,
-  g.stride,
-  g.pad,
-  g.oh,
-  g.ow,
-  hasBias ? 1 : 0,
-];
+/** kernels/local.wgsl's Params: the batch size and whether a bias is bound (the geometry is compiled in). */
+const params = (n: number, hasBias: boolean) => [n, hasBias ? 1 : 0, 0, 0];
 
 const shape = (g: ConvGeometry) => ({
   C: g.cin,
@@ -41,7 +29,7 @@ const shape = (g: ConvGeometry) => ({
 export function localForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "local");
-  gpu.run("local", "forward", [x, w, b ?? w, y], params(g, n, b !== null), gpu.grid1d(y.size), shape(g));
+  gpu.run("local", "forward", [x, w, b ?? w, y], params(n, b !== null), gpu.grid1d(y.size), shape(g));
   return y;
 }
 
@@ -60,13 +48,13 @@ export function localBackward(
     "local",
     "backward_weight",
     [x, null, dy, grads.dw],
-    params(g, n, false),
+    params(n, false),
     gpu.grid1d(grads.dw.size),
     shape(g),
   );
   if (grads.db) rowSum(gpu, dy, grads.db, n, g.cout * P, g.cout * P);
   if (!needDx) return null;
   const dx = gpu.tensor(x.shape, "dlocal");
-  gpu.run("local", "backward_input", [w, dy, dx], params(g, n, false), gpu.grid1d(dx.size), shape(g));
+  gpu.run("local", "backward_input", [w, dy, dx], params(n, false), gpu.grid1d(dx.size), shape(g));
   return dx;
 }
