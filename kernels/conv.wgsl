@@ -115,7 +115,7 @@ fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   dst[(p.n0 + nl) * chw + (i % chw)] = acc;
 }
 
-// src: ycn [Cout][NCp]; dst: y NCHW (images n0..). H/W here are the output's OH/OW.
+// src: ycn [Cout][NCp]; dst: y NCHW (images n0..).
 @compute @workgroup_size(256)
 fn cn_to_nchw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);

@@ -5,6 +5,7 @@
 // Weights live on the GPU as [Cout][Kp] with K = Cin/groups*KH*KW padded to Kp (a multiple of 4, zero
 // columns) for vec4 loads.
 
+import type { TemplateValues } from "../../gpu/kernels.ts";
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { stackedMatmul } from "./matmul.ts";
@@ -24,7 +25,7 @@ export {
 
 /**
  * One chunk of the batch: its images, its column count padded to a multiple of 4, and the uniform block
- * (kernels/conv.wgsl's Params; the layer's geometry is compiled in, see shape()).
+ * (kernels/conv.wgsl's Params; the layer's geometry is compiled in, see convTemplate).
  */
 interface ColumnChunk extends ImageChunk {
   NCp: number;
@@ -47,24 +48,33 @@ function columnChunks(gpu: Gpu, g: ConvGeometry, n: number): ColumnChunk[] {
   });
 }
 
-/** Template values compiling the layer's geometry into kernels/conv.wgsl. */
-function shape(g: ConvGeometry) {
-  return {
-    C: g.cin,
-    H: g.h,
-    W: g.w,
-    CG: g.cg,
-    KH: g.kh,
-    KW: g.kw,
-    STRIDE: g.stride,
-    PAD: g.pad,
-    OH: g.oh,
-    OW: g.ow,
-    K: g.K,
-    KP: g.Kp,
-    G: g.groups,
-    COUT: g.cout,
-  };
+const templates = new WeakMap<ConvGeometry, TemplateValues>();
+/**
+ * Template values compiling a layer's geometry into kernels/conv.wgsl (and kernels/local.wgsl, which uses a
+ * subset): one pipeline per layer shape. Built once per geometry.
+ */
+export function convTemplate(g: ConvGeometry): TemplateValues {
+  let t = templates.get(g);
+  if (!t) {
+    t = {
+      C: g.cin,
+      H: g.h,
+      W: g.w,
+      CG: g.cg,
+      KH: g.kh,
+      KW: g.kw,
+      STRIDE: g.stride,
+      PAD: g.pad,
+      OH: g.oh,
+      OW: g.ow,
+      K: g.K,
+      KP: g.Kp,
+      G: g.groups,
+      COUT: g.cout,
+    };
+    templates.set(g, t);
+  }
+  return t;
 }
 
 function im2col(gpu: Gpu, x: Tensor, col: Tensor, g: ConvGeometry, c: ColumnChunk) {
@@ -72,7 +82,7 @@ function im2col(gpu: Gpu, x: Tensor, col: Tensor, g: ConvGeometry, c: ColumnChun
     Math.ceil(c.NCp / 4 / 64),
     Math.ceil(g.Kp / 4),
     g.groups,
-  ], shape(g));
+  ], convTemplate(g));
 }
 
 /** Column matrices up to this size are kept from forward to backward instead of being rebuilt. */
@@ -142,7 +152,14 @@ export function conv2dForward(
       biasMode: b ? "row" : "none",
       strideBias: g.coutg,
     });
-    gpu.run("conv", "cn_to_nchw", [ycn, y], c.params, gpu.grid1d(c.cur * g.cout * g.oh * g.ow), shape(g));
+    gpu.run(
+      "conv",
+      "cn_to_nchw",
+      [ycn, y],
+      c.params,
+      gpu.grid1d(c.cur * g.cout * g.oh * g.ow),
+      convTemplate(g),
+    );
     if (keep) keep.push(col);
     else col.release();
     ycn.release();
@@ -179,7 +196,7 @@ export function conv2dBackward(
     const col = kept ?? gpu.tensor([g.groups, g.Kp, c.NCp], "col");
     const dycn = gpu.tensor([g.cout, c.NCp], "dycn");
     if (!kept) im2col(gpu, x, col, g, c);
-    gpu.run("conv", "nchw_to_cn", [dy, dycn], c.params, gpu.grid1d(g.cout * c.NCp), shape(g));
+    gpu.run("conv", "nchw_to_cn", [dy, dycn], c.params, gpu.grid1d(g.cout * c.NCp), convTemplate(g));
     stackedMatmul(gpu, {
       layout: "nt",
       M: g.coutg,
@@ -203,7 +220,7 @@ export function conv2dBackward(
         c: col,
         batch: g.groups,
       });
-      gpu.run("conv", "col2im", [col, dx], c.params, gpu.grid1d(c.cur * g.cin * g.h * g.w), shape(g));
+      gpu.run("conv", "col2im", [col, dx], c.params, gpu.grid1d(c.cur * g.cin * g.h * g.w), convTemplate(g));
     }
     col.release();
     dycn.release();

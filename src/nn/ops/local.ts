@@ -4,6 +4,7 @@
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { rowSum } from "./elementwise.ts";
+import { convTemplate } from "./conv2d.ts";
 import { type ConvGeometry, convGeometry, type ConvSpec } from "./conv_geometry.ts";
 
 export function localGeometry(s: Omit<ConvSpec, "groups">): ConvGeometry {
@@ -13,23 +14,10 @@ export function localGeometry(s: Omit<ConvSpec, "groups">): ConvGeometry {
 /** kernels/local.wgsl's Params: the batch size and whether a bias is bound (the geometry is compiled in). */
 const params = (n: number, hasBias: boolean) => [n, hasBias ? 1 : 0, 0, 0];
 
-const shape = (g: ConvGeometry) => ({
-  C: g.cin,
-  H: g.h,
-  W: g.w,
-  COUT: g.cout,
-  KH: g.kh,
-  KW: g.kw,
-  STRIDE: g.stride,
-  PAD: g.pad,
-  OH: g.oh,
-  OW: g.ow,
-});
-
 export function localForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "local");
-  gpu.run("local", "forward", [x, w, b ?? w, y], params(n, b !== null), gpu.grid1d(y.size), shape(g));
+  gpu.run("local", "forward", [x, w, b ?? w, y], params(n, b !== null), gpu.grid1d(y.size), convTemplate(g));
   return y;
 }
 
@@ -50,11 +38,11 @@ export function localBackward(
     [x, null, dy, grads.dw],
     params(n, false),
     gpu.grid1d(grads.dw.size),
-    shape(g),
+    convTemplate(g),
   );
   if (grads.db) rowSum(gpu, dy, grads.db, n, g.cout * P, g.cout * P);
   if (!needDx) return null;
   const dx = gpu.tensor(x.shape, "dlocal");
-  gpu.run("local", "backward_input", [w, dy, dx], params(n, false), gpu.grid1d(dx.size), shape(g));
+  gpu.run("local", "backward_input", [w, dy, dx], params(n, false), gpu.grid1d(dx.size), convTemplate(g));
   return dx;
 }
