@@ -20,7 +20,7 @@ export * from "./src/nn/ops/elementwise.ts";
 export { softmax, softmaxCrossEntropy, summariseStats } from "./src/nn/ops/loss.ts";
 export * from "./src/nn/spec.ts";
 export { Network } from "./src/nn/network.ts";
-export { cpuForward } from "./src/nn/cpu_network.ts";
+export { cpuForward } from "./src/reference/cpu_network.ts";
 export { initialValues } from "./src/nn/init.ts";
 export { buildModel, loadModelFile, MODELS, resolveModelName } from "./src/models/index.ts";
 export * from "./src/io/checkpoint.ts";

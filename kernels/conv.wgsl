@@ -4,18 +4,15 @@
 // (rows K..Kp-1 are zero so K is a multiple of 4) and j = n*OH*OW + oh*OW + ow (columns NC..NCp-1 zero).
 // GEMM output is "channel-major" ycn[co][j]; permutes move it to and from NCHW.
 
+// The chunk: nb images from image n0, NCp columns. Padded to 16 bytes.
 struct Params {
-  nb: u32, C: u32, H: u32, W: u32,
-  Cg: u32, KH: u32, KW: u32, stride: u32,
-  pad: u32, OH: u32, OW: u32, K: u32,
-  Kp: u32, NCp: u32, n0: u32, G: u32,
-  Cout: u32, pad1: u32, pad2: u32, pad3: u32,
+  nb: u32, n0: u32, NCp: u32, pad0: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
 // The layer's geometry is compiled in (one pipeline per conv layer): integer division by a constant becomes a
 // multiply, which matters on CPU adapters where these gather kernels are bound by index arithmetic. Only the
-// chunk (nb images from n0, NCp columns) comes from the uniform block.
+// chunk comes from the uniform block.
 const S_C: u32 = {{C}};
 const S_H: u32 = {{H}};
 const S_W: u32 = {{W}};
@@ -118,7 +115,7 @@ fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   dst[(p.n0 + nl) * chw + (i % chw)] = acc;
 }
 
-// src: ycn [Cout][NCp]; dst: y NCHW (images n0..). H/W here are the output's OH/OW.
+// src: ycn [Cout][NCp]; dst: y NCHW (images n0..).
 @compute @workgroup_size(256)
 fn cn_to_nchw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);

@@ -2,10 +2,9 @@
 // filter bank. Weight [OH*OW][Cout][Cin*KH*KW], bias [Cout][OH][OW] (docs/conventions.md). Direct loops: the
 // layer is small (cuda-convnet uses it at 8x8 with 32-64 filters) and each output reads a different filter.
 
+// The batch size and whether a bias is bound; the geometry is compiled in below. Padded to 16 bytes.
 struct Params {
-  N: u32, C: u32, H: u32, W: u32,
-  Cout: u32, KH: u32, KW: u32, stride: u32,
-  pad: u32, OH: u32, OW: u32, hasBias: u32,
+  N: u32, hasBias: u32, pad0: u32, pad1: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 

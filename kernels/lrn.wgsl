@@ -3,10 +3,9 @@
 // window in the same channel (cuda-convnet's rnorm). Forward keeps s for the backward pass.
 // Backward: da_j = db_j * s_j^-beta - 2*alpha*beta * a_j * sum_{i : j in window(i)} db_i * a_i * s_i^(-beta-1).
 
+// The batch size and the constants; the shape and window size n are compiled in below.
 struct Params {
-  N: u32, C: u32, H: u32, W: u32,
-  n: u32, pad0: u32, pad1: u32, pad2: u32,
-  k: f32, alpha: f32, beta: f32, pad3: f32,
+  N: u32, k: f32, alpha: f32, beta: f32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 

@@ -1,9 +1,9 @@
 // Max and average pooling over NCHW planes. Windows are clipped to the input (padding never wins a max and
 // never counts in an average). Backward passes gather over the windows that cover an input pixel: no atomics.
 
+// Planes (images x channels) in the batch; the window geometry is compiled in below. Padded to 16 bytes.
 struct Params {
-  planes: u32, H: u32, W: u32, OH: u32,
-  OW: u32, k: u32, stride: u32, pad: u32,
+  planes: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 

@@ -3,7 +3,7 @@
 //   weights: U[xi][g][o][c] = (G w G^T)[xi]   (flip = 1: the rotated, transposed weights, for dx)
 //   GEMM:    M[xi][g] = U[xi][g] V[xi][g]     ALPHA^2 * groups products of [OG x CGP] [CGP x Pp]
 //   output:  y[o] at tile t = A^T M A         2x2 outputs per tile
-// ALPHA = R + 1; the matrices come from src/reference/winograd.ts, compiled in. The 5x5 layer's GEMMs do
+// ALPHA = R + 1; the matrices come from src/math/winograd.ts, compiled in. The 5x5 layer's GEMMs do
 // 36 multiply-adds per 2x2 outputs and channel pair where im2col does 100. Every loop over the tile is
 // unrolled so the patch and its transforms stay in registers; loads are clamped and masked, not branched.
 

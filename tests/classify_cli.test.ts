@@ -10,7 +10,7 @@ import { randomCheckpoint } from "../src/classify/random_checkpoint.ts";
 import { buildModel } from "../src/models/index.ts";
 import { initialValues } from "../src/nn/init.ts";
 import { resolveModel } from "../src/nn/spec.ts";
-import { cpuForward } from "../src/nn/cpu_network.ts";
+import { cpuForward } from "../src/reference/cpu_network.ts";
 import { centerCrop, decodeImage, flipHorizontal, resizeShortSide } from "../src/data/image_decode.ts";
 import { PROJECT_ROOT } from "../src/data/util.ts";
 import { testGpu } from "./helpers/gpu.ts";

@@ -2,7 +2,8 @@
 // gradient and weight gradient) against the CPU reference on awkward shapes.
 import assert from "node:assert/strict";
 import * as ref from "../src/reference/index.ts";
-import { winogradCorrelate2d, winogradMatrices } from "../src/reference/winograd.ts";
+import { winogradMatrices } from "../src/math/winograd.ts";
+import { winogradCorrelate2d } from "../src/reference/winograd.ts";
 import { conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
 import { padMatrix } from "../src/nn/layout.ts";
 import { resolveModel } from "../src/nn/spec.ts";

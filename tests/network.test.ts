@@ -1,7 +1,7 @@
 // The GPU executor against the CPU reference on whole models, and the determinism of training.
 import assert from "node:assert/strict";
 import { Network } from "../src/nn/network.ts";
-import { cpuForward } from "../src/nn/cpu_network.ts";
+import { cpuForward } from "../src/reference/cpu_network.ts";
 import { initialValues } from "../src/nn/init.ts";
 import { alexnet } from "../src/models/alexnet.ts";
 import { type ModelSpec, parameterCount } from "../src/nn/spec.ts";

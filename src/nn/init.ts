@@ -1,7 +1,7 @@
 // Seeded parameter initialisation: weights ~ N(0, std^2) (Box-Muller over the counter-based hash, so every
 // parameter's values depend only on the seed and its position), biases constant.
 
-import { uniform01 } from "../reference/rng.ts";
+import { uniform01 } from "../math/rng.ts";
 import { type ModelSpec, resolveModel } from "./spec.ts";
 
 export function gaussian(n: number, std: number, seed: number, stream: number): Float32Array {

@@ -3,14 +3,8 @@
 
 import type { Gpu } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import {
-  columnBytes,
-  conv2dBackward,
-  conv2dForward,
-  type ConvAlgorithm,
-  type ConvGeometry,
-  convGeometry,
-} from "./ops/conv2d.ts";
+import { conv2dBackward, conv2dForward, type ConvColumns, keepColumns } from "./ops/conv2d.ts";
+import { type ConvAlgorithm, type ConvGeometry, convGeometry, layerConvShape } from "./ops/conv_geometry.ts";
 import { localBackward, localForward } from "./ops/local.ts";
 import { linearBackward, linearForward, type LinearGeometry, linearGeometry } from "./ops/linear.ts";
 import {
@@ -53,11 +47,9 @@ interface Saved {
   x?: Tensor;
   y?: Tensor;
   extra?: Tensor;
-  cols?: Tensor[];
+  /** A conv layer's im2col columns, kept from a training forward for its backward pass. */
+  cols?: ConvColumns;
 }
-
-/** Column matrices up to this size are kept from forward to backward instead of being rebuilt. */
-const KEEP_COLUMNS_BYTES = 256 * 2 ** 20;
 
 interface LayerRun {
   layer: ResolvedLayer;
@@ -108,17 +100,8 @@ export class Network {
     const s = layer.spec;
     const run: LayerRun = { layer, params: [] };
     if (s.type === "conv" || s.type === "local") {
-      const [cin, h, w] = layer.inShape;
       run.conv = convGeometry({
-        cin,
-        h,
-        w,
-        cout: s.out,
-        kh: s.kernel,
-        kw: s.kernel,
-        stride: s.stride ?? 1,
-        pad: s.pad ?? 0,
-        groups: s.type === "conv" ? s.groups ?? 1 : 1,
+        ...layerConvShape(layer),
         // A network-wide choice (the benchmark's side-by-side runs) overrides the layer's own.
         algorithm: s.type === "conv" ? this.#convAlgorithm ?? s.algorithm : "im2col",
       });
@@ -243,9 +226,9 @@ export class Network {
     const gpu = this.gpu;
     switch (s.type) {
       case "conv": {
-        const keep = o.training && columnBytes(run.conv!, n) <= KEEP_COLUMNS_BYTES;
-        if (keep) saved.cols = [];
-        return conv2dForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!, saved.cols);
+        const keep = o.training ? keepColumns(run.conv!, n) : null;
+        if (keep) saved.cols = keep;
+        return conv2dForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!, keep);
       }
       case "local":
         return localForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!);
@@ -393,12 +376,16 @@ export class Network {
     for (const s of this.#saved) {
       s.y?.release();
       s.extra?.release();
-      for (const c of s.cols ?? []) c.release();
+      s.cols?.release();
     }
     this.#saved = [];
   }
 
-  /** The output of layer `name`'s following activation is what fig. 4 uses (fc7): run up to a layer. */
+  /**
+   * An inference forward through layers 0..lastLayerIndex only, returning that layer's output (x itself when
+   * the index is negative); the caller owns and releases it. Figure 4's features are the output of the ReLU
+   * after fc7, read this way. From the first fc layer on, rows are padded to a multiple of 4 values.
+   */
   forwardUntil(x: Tensor, lastLayerIndex: number): Tensor {
     let cur = x;
     for (let i = 0; i <= lastLayerIndex; i++) {

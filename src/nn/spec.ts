@@ -1,6 +1,9 @@
 // Models as data: a layer list that both executors (GPU and CPU reference) interpret, with shape inference,
 // parameter shapes and counts. Layouts follow docs/conventions.md.
 
+import { convOutSize } from "../math/window.ts";
+import { CONV_ALGORITHMS, type ConvAlgorithm } from "./ops/conv_geometry.ts";
+
 export interface InitSpec {
   /** Weights ~ N(0, std^2). */
   std: number;
@@ -26,7 +29,7 @@ export type LayerSpec =
     pad?: number;
     groups?: number;
     /** How the GPU computes it: "auto" (default) is Winograd for stride-1 3x3/5x5 layers with enough channels. */
-    algorithm?: "auto" | "im2col" | "winograd";
+    algorithm?: ConvAlgorithm;
     init?: InitSpec;
     learn?: LearnSpec;
   }
@@ -92,14 +95,6 @@ const KNOWN_KEYS: Record<LayerSpec["type"], string[]> = {
   dropout: ["type", "p"],
 };
 
-export function outSize(inp: number, k: number, stride: number, pad: number, ceil = false): number {
-  const span = inp + 2 * pad - k;
-  if (span < 0) throw new Error(`window ${k} does not fit input ${inp} with padding ${pad}`);
-  let out = (ceil ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
-  if (ceil && (out - 1) * stride >= inp + pad) out--;
-  return out;
-}
-
 function weightParams(
   layer: string,
   shape: number[],
@@ -164,10 +159,10 @@ export function resolveModel(spec: ModelSpec): ResolvedLayer[] {
         }
         const stride = layer.stride ?? 1, pad = layer.pad ?? 0;
         const algorithm = layer.type === "conv" ? layer.algorithm ?? "auto" : "auto";
-        if (!["auto", "im2col", "winograd"].includes(algorithm)) {
-          throw new Error(`${where}: algorithm "${algorithm}" is not one of auto, im2col, winograd`);
+        if (!(CONV_ALGORITHMS as readonly string[]).includes(algorithm)) {
+          throw new Error(`${where}: algorithm "${algorithm}" is not one of ${CONV_ALGORITHMS.join(", ")}`);
         }
-        const oh = outSize(h, layer.kernel, stride, pad), ow = outSize(w, layer.kernel, stride, pad);
+        const oh = convOutSize(h, layer.kernel, stride, pad), ow = convOutSize(w, layer.kernel, stride, pad);
         const k = (c / groups) * layer.kernel * layer.kernel;
         shape = [layer.out, oh, ow];
         if (layer.type === "conv") {
@@ -204,8 +199,8 @@ export function resolveModel(spec: ModelSpec): ResolvedLayer[] {
         const [c, h, w] = shape;
         shape = [
           c,
-          outSize(h, layer.size, layer.stride, layer.pad ?? 0, layer.ceil),
-          outSize(w, layer.size, layer.stride, layer.pad ?? 0, layer.ceil),
+          convOutSize(h, layer.size, layer.stride, layer.pad ?? 0, layer.ceil),
+          convOutSize(w, layer.size, layer.stride, layer.pad ?? 0, layer.ceil),
         ];
         break;
       }

@@ -1,17 +1,10 @@
 /** Grouped 2-D convolution (cross-correlation, as PyTorch), NCHW, weight [Cout][Cin/groups][KH][KW]. */
+import type { ConvShape } from "../nn/ops/conv_geometry.ts";
 import { type Arr, checkLen, convOutSize, type ParamGrads, toF64, validRange } from "./shapes.ts";
 
-export interface Conv2dShape {
+/** A conv layer's shape (the GPU side's ConvShape) with the batch size. */
+export interface Conv2dShape extends ConvShape {
   n: number;
-  cin: number;
-  h: number;
-  w: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  pad: number;
-  groups: number;
 }
 
 /** Output spatial size of a conv2d (floor rule). */

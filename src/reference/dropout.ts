@@ -1,5 +1,5 @@
 /** Inverted dropout: keep where uniform01(seed, counter, i) >= p, scale kept elements by 1/(1-p). */
-import { uniform01 } from "./rng.ts";
+import { uniform01 } from "../math/rng.ts";
 import { type Arr, checkLen } from "./shapes.ts";
 
 function keepScale(p: number): number {

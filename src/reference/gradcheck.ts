@@ -1,5 +1,5 @@
 /** Helpers for finite-difference gradient checks and array comparisons. */
-import { uniform01 } from "./rng.ts";
+import { uniform01 } from "../math/rng.ts";
 import { type Arr, checkLen } from "./shapes.ts";
 
 /** Central differences (f(x+eps) - f(x-eps)) / 2eps per element; x is restored afterwards. */

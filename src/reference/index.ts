@@ -6,7 +6,7 @@ export * from "./linear.ts";
 export * from "./pool.ts";
 export * from "./lrn.ts";
 export * from "./activation.ts";
-export * from "./rng.ts";
+export * from "../math/rng.ts";
 export * from "./dropout.ts";
 export * from "./softmax_xent.ts";
 export * from "./mean_subtract.ts";

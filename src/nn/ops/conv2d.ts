@@ -1,68 +1,40 @@
-// 2-D convolution (any kernel, stride, padding, groups) as im2col + register-blocked GEMM, chunked over the
-// batch so the column matrix stays within the adapter's binding limit; stride-1 3x3 and 5x5 layers with
-// enough channels run all three products through Winograd instead (winograd.ts). Weights live on the GPU as
-// [Cout][Kp] with K = Cin/groups*KH*KW padded to Kp (a multiple of 4, zero columns) for vec4 loads.
+// 2-D convolution (any kernel, stride, padding, groups): one op with two engines. The im2col engine here
+// builds column matrices and runs register-blocked GEMMs, chunked over the batch so the column matrix stays
+// within the adapter's binding limit; stride-1 3x3 and 5x5 layers with enough channels run all three products
+// through Winograd instead (winograd.ts). conv_geometry.ts holds the geometry and which engine a layer uses.
+// Weights live on the GPU as [Cout][Kp] with K = Cin/groups*KH*KW padded to Kp (a multiple of 4, zero
+// columns) for vec4 loads.
 
+import type { TemplateValues } from "../../gpu/kernels.ts";
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
-import { matmul } from "./matmul.ts";
+import { stackedMatmul } from "./matmul.ts";
 import { channelSum } from "./elementwise.ts";
-import { convOutSize, roundUp4 } from "./shapes.ts";
-import { winogradApplies, winogradConv, winogradPays, winogradWeightGradient } from "./winograd.ts";
+import { chunkBudget, type ImageChunk, imageChunks, roundUp4 } from "./shapes.ts";
+import type { ConvGeometry } from "./conv_geometry.ts";
+import { winogradConv, winogradWeightGradient } from "./winograd.ts";
 
-/** "auto" picks Winograd where it applies and pays (winogradPays), im2col elsewhere. */
-export type ConvAlgorithm = "auto" | "im2col" | "winograd";
+export {
+  CONV_ALGORITHMS,
+  type ConvAlgorithm,
+  type ConvGeometry,
+  convGeometry,
+  type ConvShape,
+  type ConvSpec,
+} from "./conv_geometry.ts";
 
-export interface ConvSpec {
-  cin: number;
-  h: number;
-  w: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  pad: number;
-  groups: number;
-  algorithm?: ConvAlgorithm;
+/**
+ * One chunk of the batch: its images, its column count padded to a multiple of 4, and the uniform block
+ * (kernels/conv.wgsl's Params; the layer's geometry is compiled in, see convTemplate).
+ */
+interface ColumnChunk extends ImageChunk {
+  NCp: number;
+  params: number[];
 }
 
-export interface ConvGeometry extends ConvSpec {
-  oh: number;
-  ow: number;
-  cg: number;
-  coutg: number;
-  K: number;
-  Kp: number;
-  /** Forward, input gradient and weight gradient through Winograd rather than im2col + GEMM. */
-  winograd: boolean;
-}
-
-export function convGeometry(s: ConvSpec): ConvGeometry {
-  if (s.cin % s.groups || s.cout % s.groups) {
-    throw new Error(`conv: channels ${s.cin} -> ${s.cout} are not divisible by groups=${s.groups}`);
-  }
-  const oh = convOutSize(s.h, s.kh, s.stride, s.pad);
-  const ow = convOutSize(s.w, s.kw, s.stride, s.pad);
-  const cg = s.cin / s.groups;
-  const K = cg * s.kh * s.kw;
-  const g = { ...s, oh, ow, cg, coutg: s.cout / s.groups, K, Kp: roundUp4(K), winograd: false };
-  const algorithm = s.algorithm ?? "auto";
-  if (algorithm === "winograd" && !winogradApplies(g)) {
-    throw new Error(
-      `conv: algorithm "winograd" needs stride 1 and a square 3x3 or 5x5 kernel with pad below its size (got ${s.kh}x${s.kw} stride ${s.stride} pad ${s.pad})`,
-    );
-  }
-  g.winograd = algorithm === "winograd" || (algorithm === "auto" && winogradPays(g));
-  return g;
-}
-
-/** Images per chunk so that the column matrix and the GEMM output each fit the binding limit and budget. */
-function chunkImages(gpu: Gpu, g: ConvGeometry, n: number): number {
-  const budget = Math.min(gpu.maxBinding, 512 * 2 ** 20);
+/** The batch in chunks whose column matrix and GEMM output each fit the binding limit and budget. */
+function columnChunks(gpu: Gpu, g: ConvGeometry, n: number): ColumnChunk[] {
   const perImage = g.oh * g.ow * 4 * Math.max(g.groups * g.Kp, g.cout);
-  const most = Math.max(1, Math.min(n, Math.floor(budget / perImage)));
-  // Even chunks: a small last chunk would run its GEMMs on too few columns.
-  const nb = Math.ceil(n / Math.ceil(n / most));
   if (perImage + 16 > gpu.maxBinding) {
     throw new Error(
       `conv ${g.cin}x${g.h}x${g.w} -> ${g.cout}: one image's column matrix needs ${
@@ -70,98 +42,111 @@ function chunkImages(gpu: Gpu, g: ConvGeometry, n: number): number {
       } MiB, over the adapter's binding limit`,
     );
   }
-  return nb;
+  return imageChunks(n, Math.floor(chunkBudget(gpu) / perImage)).map(({ n0, cur }) => {
+    const NCp = roundUp4(cur * g.oh * g.ow);
+    return { n0, cur, NCp, params: [cur, n0, NCp, 0] };
+  });
 }
 
-function convParams(g: ConvGeometry, nb: number, n0: number, NCp: number): number[] {
-  return [
-    nb,
-    g.cin,
-    g.h,
-    g.w,
-    g.cg,
-    g.kh,
-    g.kw,
-    g.stride,
-    g.pad,
-    g.oh,
-    g.ow,
-    g.K,
-    g.Kp,
-    NCp,
-    n0,
-    g.groups,
-    g.cout,
-    0,
-    0,
-    0,
-  ];
+const templates = new WeakMap<ConvGeometry, TemplateValues>();
+/**
+ * Template values compiling a layer's geometry into kernels/conv.wgsl (and kernels/local.wgsl, which uses a
+ * subset): one pipeline per layer shape. Built once per geometry.
+ */
+export function convTemplate(g: ConvGeometry): TemplateValues {
+  let t = templates.get(g);
+  if (!t) {
+    t = {
+      C: g.cin,
+      H: g.h,
+      W: g.w,
+      CG: g.cg,
+      KH: g.kh,
+      KW: g.kw,
+      STRIDE: g.stride,
+      PAD: g.pad,
+      OH: g.oh,
+      OW: g.ow,
+      K: g.K,
+      KP: g.Kp,
+      G: g.groups,
+      COUT: g.cout,
+    };
+    templates.set(g, t);
+  }
+  return t;
 }
 
-/** Template values compiling the layer's geometry into kernels/conv.wgsl. */
-function shape(g: ConvGeometry) {
-  return {
-    C: g.cin,
-    H: g.h,
-    W: g.w,
-    CG: g.cg,
-    KH: g.kh,
-    KW: g.kw,
-    STRIDE: g.stride,
-    PAD: g.pad,
-    OH: g.oh,
-    OW: g.ow,
-    K: g.K,
-    KP: g.Kp,
-    G: g.groups,
-    COUT: g.cout,
-  };
-}
-
-function im2col(gpu: Gpu, x: Tensor, col: Tensor, g: ConvGeometry, nb: number, n0: number, NCp: number) {
-  gpu.run("conv", "im2col", [x, col], convParams(g, nb, n0, NCp), [
-    Math.ceil(NCp / 4 / 64),
+function im2col(gpu: Gpu, x: Tensor, col: Tensor, g: ConvGeometry, c: ColumnChunk) {
+  gpu.run("conv", "im2col", [x, col], c.params, [
+    Math.ceil(c.NCp / 4 / 64),
     Math.ceil(g.Kp / 4),
     g.groups,
-  ], shape(g));
+  ], convTemplate(g));
+}
+
+/** Column matrices up to this size are kept from forward to backward instead of being rebuilt. */
+const KEEP_COLUMNS_BYTES = 256 * 2 ** 20;
+
+/**
+ * The im2col column matrices of one training forward pass, one per chunk, kept for its backward pass: one
+ * im2col per step instead of two, at the cost of holding them until then. conv2dBackward consumes them.
+ */
+export class ConvColumns {
+  readonly #chunks: Tensor[] = [];
+
+  push(col: Tensor): void {
+    this.#chunks.push(col);
+  }
+
+  /** The next chunk's columns, in forward order. */
+  take(): Tensor | undefined {
+    return this.#chunks.shift();
+  }
+
+  /** Frees what no backward pass consumed (a training forward that was never followed by one). */
+  release(): void {
+    for (const col of this.#chunks.splice(0)) col.release();
+  }
+}
+
+/** Bytes of column matrices a forward pass over `n` images would keep. */
+function columnBytes(g: ConvGeometry, n: number): number {
+  return 4 * g.groups * g.Kp * (n * g.oh * g.ow + 4);
 }
 
 /**
- * `keepCols`, when given, receives each chunk's column matrix instead of having it freed, so the backward pass
- * can reuse it (one im2col per step instead of two, at the cost of holding the columns until then).
+ * Somewhere for a training forward over `n` images to keep its columns, or null where none are worth keeping:
+ * a Winograd layer builds no column matrix, and columns over KEEP_COLUMNS_BYTES are rebuilt instead.
  */
+export function keepColumns(g: ConvGeometry, n: number): ConvColumns | null {
+  return !g.winograd && columnBytes(g, n) <= KEEP_COLUMNS_BYTES ? new ConvColumns() : null;
+}
+
+/** y = conv(x, w) + b. `keep` (from keepColumns) receives the column matrices instead of their being freed. */
 export function conv2dForward(
   gpu: Gpu,
   x: Tensor,
   w: Tensor,
   b: Tensor | null,
   g: ConvGeometry,
-  keepCols?: Tensor[],
+  keep: ConvColumns | null = null,
 ): Tensor {
   if (g.winograd) return winogradConv(gpu, x, w, b, g, "forward");
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
-  const nb = chunkImages(gpu, g, n);
-  for (let n0 = 0; n0 < n; n0 += nb) {
-    const cur = Math.min(nb, n - n0);
-    const NCp = roundUp4(cur * g.oh * g.ow);
-    const col = gpu.tensor([g.groups, g.Kp, NCp], "col");
-    const ycn = gpu.tensor([g.cout, NCp], "ycn");
-    im2col(gpu, x, col, g, cur, n0, NCp);
-    matmul(gpu, {
+  for (const c of columnChunks(gpu, g, n)) {
+    const col = gpu.tensor([g.groups, g.Kp, c.NCp], "col");
+    const ycn = gpu.tensor([g.cout, c.NCp], "ycn");
+    im2col(gpu, x, col, g, c);
+    stackedMatmul(gpu, {
       layout: "nn",
       M: g.coutg,
-      N: NCp,
+      N: c.NCp,
       K: g.Kp,
       a: w,
-      lda: g.Kp,
-      strideA: g.coutg * g.Kp,
       b: col,
-      ldb: NCp,
-      strideB: g.Kp * NCp,
       c: ycn,
-      ldc: NCp,
-      strideC: g.coutg * NCp,
       batch: g.groups,
       bias: b,
       biasMode: b ? "row" : "none",
@@ -171,11 +156,11 @@ export function conv2dForward(
       "conv",
       "cn_to_nchw",
       [ycn, y],
-      convParams(g, cur, n0, NCp),
-      gpu.grid1d(cur * g.cout * g.oh * g.ow),
-      shape(g),
+      c.params,
+      gpu.grid1d(c.cur * g.cout * g.oh * g.ow),
+      convTemplate(g),
     );
-    if (keepCols) keepCols.push(col);
+    if (keep) keep.push(col);
     else col.release();
     ycn.release();
   }
@@ -185,13 +170,8 @@ export function conv2dForward(
 export interface ConvGrads {
   dw: Tensor;
   db: Tensor | null;
-  /** Column matrices kept by the forward pass (conv2dForward's keepCols); consumed and freed here. */
-  cols?: Tensor[];
-}
-
-/** Bytes of column matrices a forward pass over `n` images would keep. */
-export function columnBytes(g: ConvGeometry, n: number): number {
-  return 4 * g.groups * g.Kp * (n * g.oh * g.ow + 4);
+  /** Column matrices kept by the forward pass (conv2dForward's `keep`); consumed and freed here. */
+  cols?: ConvColumns | null;
 }
 
 /** Writes dw (and db) and returns dx unless `needDx` is false (the first layer's input needs none). */
@@ -206,58 +186,41 @@ export function conv2dBackward(
 ): Tensor | null {
   const n = x.shape[0];
   if (g.winograd) {
-    for (const col of grads.cols?.splice(0) ?? []) col.release();
     winogradWeightGradient(gpu, x, dy, grads.dw, g);
     if (grads.db) channelSum(gpu, dy, grads.db, n, g.cout, g.oh * g.ow);
     return needDx ? winogradConv(gpu, dy, w, null, g, "input-gradient") : null;
   }
   const dx = needDx ? gpu.tensor(x.shape, "dconv") : null;
-  const nb = chunkImages(gpu, g, n);
-  for (let n0 = 0; n0 < n; n0 += nb) {
-    const cur = Math.min(nb, n - n0);
-    const NCp = roundUp4(cur * g.oh * g.ow);
-    const params = convParams(g, cur, n0, NCp);
-    const kept = grads.cols?.shift();
-    const col = kept ?? gpu.tensor([g.groups, g.Kp, NCp], "col");
-    const dycn = gpu.tensor([g.cout, NCp], "dycn");
-    if (!kept) im2col(gpu, x, col, g, cur, n0, NCp);
-    gpu.run("conv", "nchw_to_cn", [dy, dycn], params, gpu.grid1d(g.cout * NCp), shape(g));
-    matmul(gpu, {
+  for (const c of columnChunks(gpu, g, n)) {
+    const kept = grads.cols?.take();
+    const col = kept ?? gpu.tensor([g.groups, g.Kp, c.NCp], "col");
+    const dycn = gpu.tensor([g.cout, c.NCp], "dycn");
+    if (!kept) im2col(gpu, x, col, g, c);
+    gpu.run("conv", "nchw_to_cn", [dy, dycn], c.params, gpu.grid1d(g.cout * c.NCp), convTemplate(g));
+    stackedMatmul(gpu, {
       layout: "nt",
       M: g.coutg,
       N: g.Kp,
-      K: NCp,
+      K: c.NCp,
       a: dycn,
-      lda: NCp,
-      strideA: g.coutg * NCp,
       b: col,
-      ldb: NCp,
-      strideB: g.Kp * NCp,
       c: grads.dw,
-      ldc: g.Kp,
-      strideC: g.coutg * g.Kp,
       batch: g.groups,
-      accumulate: n0 > 0,
+      accumulate: c.n0 > 0,
     });
     if (dx) {
       // The column buffer is free again once the weight gradient above has read it (stream order).
-      matmul(gpu, {
+      stackedMatmul(gpu, {
         layout: "tn",
         M: g.Kp,
-        N: NCp,
+        N: c.NCp,
         K: g.coutg,
         a: w,
-        lda: g.Kp,
-        strideA: g.coutg * g.Kp,
         b: dycn,
-        ldb: NCp,
-        strideB: g.coutg * NCp,
         c: col,
-        ldc: NCp,
-        strideC: g.Kp * NCp,
         batch: g.groups,
       });
-      gpu.run("conv", "col2im", [col, dx], params, gpu.grid1d(cur * g.cin * g.h * g.w), shape(g));
+      gpu.run("conv", "col2im", [col, dx], c.params, gpu.grid1d(c.cur * g.cin * g.h * g.w), convTemplate(g));
     }
     col.release();
     dycn.release();

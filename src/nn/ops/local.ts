@@ -4,44 +4,20 @@
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { rowSum } from "./elementwise.ts";
-import { type ConvGeometry, convGeometry, type ConvSpec } from "./conv2d.ts";
+import { convTemplate } from "./conv2d.ts";
+import { type ConvGeometry, convGeometry, type ConvSpec } from "./conv_geometry.ts";
 
 export function localGeometry(s: Omit<ConvSpec, "groups">): ConvGeometry {
   return convGeometry({ ...s, groups: 1 });
 }
 
-const params = (g: ConvGeometry, n: number, hasBias: boolean) => [
-  n,
-  g.cin,
-  g.h,
-  g.w,
-  g.cout,
-  g.kh,
-  g.kw,
-  g.stride,
-  g.pad,
-  g.oh,
-  g.ow,
-  hasBias ? 1 : 0,
-];
-
-const shape = (g: ConvGeometry) => ({
-  C: g.cin,
-  H: g.h,
-  W: g.w,
-  COUT: g.cout,
-  KH: g.kh,
-  KW: g.kw,
-  STRIDE: g.stride,
-  PAD: g.pad,
-  OH: g.oh,
-  OW: g.ow,
-});
+/** kernels/local.wgsl's Params: the batch size and whether a bias is bound (the geometry is compiled in). */
+const params = (n: number, hasBias: boolean) => [n, hasBias ? 1 : 0, 0, 0];
 
 export function localForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "local");
-  gpu.run("local", "forward", [x, w, b ?? w, y], params(g, n, b !== null), gpu.grid1d(y.size), shape(g));
+  gpu.run("local", "forward", [x, w, b ?? w, y], params(n, b !== null), gpu.grid1d(y.size), convTemplate(g));
   return y;
 }
 
@@ -60,13 +36,13 @@ export function localBackward(
     "local",
     "backward_weight",
     [x, null, dy, grads.dw],
-    params(g, n, false),
+    params(n, false),
     gpu.grid1d(grads.dw.size),
-    shape(g),
+    convTemplate(g),
   );
   if (grads.db) rowSum(gpu, dy, grads.db, n, g.cout * P, g.cout * P);
   if (!needDx) return null;
   const dx = gpu.tensor(x.shape, "dlocal");
-  gpu.run("local", "backward_input", [w, dy, dx], params(g, n, false), gpu.grid1d(dx.size), shape(g));
+  gpu.run("local", "backward_input", [w, dy, dx], params(n, false), gpu.grid1d(dx.size), convTemplate(g));
   return dx;
 }

@@ -11,9 +11,9 @@ export interface LrnParams {
 }
 export type LrnMode = "cross" | "within";
 
+/** kernels/lrn.wgsl's Params: the batch size and the constants (the shape and window size are compiled in). */
 function params(x: Tensor, p: LrnParams) {
-  const [n, c, h, w] = x.shape;
-  return [n, c, h, w, p.n, 0, 0, 0, f32(p.k), f32(p.alpha), f32(p.beta), f32(0)];
+  return [x.shape[0], f32(p.k), f32(p.alpha), f32(p.beta)];
 }
 
 const shape = (x: Tensor, p: LrnParams) => ({ C: x.shape[1], H: x.shape[2], W: x.shape[3], N: p.n });

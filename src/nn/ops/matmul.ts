@@ -173,3 +173,18 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     tag,
   );
 }
+
+/** What stackedMatmul takes: matmul's arguments but the leading dimensions and batch strides. */
+export type StackedMatmulArgs = Omit<MatmulArgs, "lda" | "ldb" | "ldc" | "strideA" | "strideB" | "strideC">;
+
+/**
+ * `batch` products of dense row-major matrices stored one after another in each buffer (conv groups,
+ * Winograd positions): rows are K wide in A (M when A is transposed), N in B (K when B is transposed) and N
+ * in C, and each operand's matrices follow each other without gaps.
+ */
+export function stackedMatmul(gpu: Gpu, args: StackedMatmulArgs): void {
+  const { layout, M, N, K } = args;
+  const lda = layout === "tn" ? M : K;
+  const ldb = layout === "nt" ? K : N;
+  matmul(gpu, { ...args, lda, ldb, ldc: N, strideA: M * K, strideB: K * N, strideC: M * N });
+}

@@ -2,7 +2,7 @@
 
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
-import { convOutSize } from "./shapes.ts";
+import { convOutSize } from "../../math/window.ts";
 
 export interface PoolGeometry {
   c: number;
@@ -31,7 +31,8 @@ export function poolGeometry(
   };
 }
 
-const params = (g: PoolGeometry, n: number) => [n * g.c, g.h, g.w, g.oh, g.ow, g.k, g.stride, g.pad];
+/** kernels/pool.wgsl's Params: the planes in the batch (the window geometry is compiled in). */
+const params = (g: PoolGeometry, n: number) => [n * g.c, 0, 0, 0];
 const shape = (g: PoolGeometry) => ({
   H: g.h,
   W: g.w,

@@ -1,106 +1,60 @@
 // Winograd F(2x2, 3x3) and F(2x2, 5x5) convolution (kernels/winograd.wgsl) for stride-1 layers with enough
 // channels: the forward pass and the input gradient (a stride-1 convolution of dy with the rotated,
-// transposed filters), and the weight gradient (a GEMM over tiles in the transformed domain).
+// transposed filters), and the weight gradient (a GEMM over tiles in the transformed domain). conv2d.ts picks
+// this engine (ConvGeometry.winograd); a Plan holds the sizes every pass derives from the geometry.
 
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
-import { type WinogradMatrices, winogradMatrices } from "../../reference/winograd.ts";
-import { matmul } from "./matmul.ts";
-import { roundUp4 } from "./shapes.ts";
-import type { ConvGeometry } from "./conv2d.ts";
+import { winogradMatrices } from "../../math/winograd.ts";
+import { stackedMatmul } from "./matmul.ts";
+import { chunkBudget, imageChunks, roundUp4 } from "./shapes.ts";
+import { type ConvGeometry, winogradApplies } from "./conv_geometry.ts";
 
 /** Output tile side; F(2x2, r x r). Larger tiles cut more multiplications but lose fp32 accuracy fast. */
 const TILE = 2;
-/** Below this many channels per group the per-tile transforms cost more than the GEMM saves. */
-export const WINOGRAD_MIN_CHANNELS = 8;
 
-/** Whether the geometry can run through Winograd at all (stride 1, square 3x3 or 5x5, pad below the kernel). */
-export function winogradApplies(g: ConvGeometry): boolean {
-  return g.stride === 1 && g.kh === g.kw && (g.kh === 3 || g.kh === 5) && g.pad < g.kh;
-}
+/** Template values compiling F(TILE x TILE, r x r) into kernels/winograd.wgsl. */
+type WinogradTemplate = {
+  ALPHA: number;
+  R: number;
+  ALPHA2: number;
+  ALPHA_R: number;
+  TWO_ALPHA: number;
+  BT: string;
+  GM: string;
+  AT: string;
+};
 
-/** Whether "auto" picks Winograd: it applies and both directions have channels enough to repay the transforms. */
-export function winogradPays(g: ConvGeometry): boolean {
-  return winogradApplies(g) && g.cg >= WINOGRAD_MIN_CHANNELS && g.coutg >= WINOGRAD_MIN_CHANNELS;
-}
-
-const matrices = new Map<number, WinogradMatrices>();
-function template(r: number) {
-  let mat = matrices.get(r);
-  if (!mat) {
-    mat = winogradMatrices(TILE, r);
-    matrices.set(r, mat);
+const templates = new Map<number, WinogradTemplate>();
+/** Built once per kernel size: the matrices and their float32 literals. */
+function template(r: number): WinogradTemplate {
+  let t = templates.get(r);
+  if (!t) {
+    const mat = winogradMatrices(TILE, r);
+    const list = (a: Float64Array) =>
+      Array.from(a, (v) => `${Math.fround(v)}`).map((s) => s.includes(".") || s.includes("e") ? s : `${s}.0`)
+        .join(", ");
+    t = {
+      ALPHA: mat.alpha,
+      R: r,
+      ALPHA2: mat.alpha * mat.alpha,
+      ALPHA_R: mat.alpha * r,
+      TWO_ALPHA: TILE * mat.alpha,
+      BT: list(mat.BT),
+      GM: list(mat.G),
+      AT: list(mat.AT),
+    };
+    templates.set(r, t);
   }
-  const list = (a: Float64Array) =>
-    Array.from(a, (v) => `${Math.fround(v)}`).map((s) => s.includes(".") || s.includes("e") ? s : `${s}.0`)
-      .join(", ");
-  return {
-    ALPHA: mat.alpha,
-    R: r,
-    ALPHA2: mat.alpha * mat.alpha,
-    ALPHA_R: mat.alpha * r,
-    TWO_ALPHA: TILE * mat.alpha,
-    BT: list(mat.BT),
-    GM: list(mat.G),
-    AT: list(mat.AT),
-  };
+  return t;
 }
 
-/** Images per chunk: the transformed input and the GEMM output (the larger per image) within the binding limit. */
-function chunkImages(gpu: Gpu, plan: Plan, G: number, alpha2: number, n: number): number {
-  const rows = alpha2 * G * Math.max(roundUp4(plan.cg), plan.og);
-  const perImage = 4 * rows * Math.ceil(plan.oh / TILE) * Math.ceil(plan.ow / TILE);
-  const budget = Math.min(gpu.maxBinding, 512 * 2 ** 20);
-  // Each chunk's tile count is padded by up to three columns.
-  if (perImage + 16 * rows > budget) {
-    throw new Error(
-      `winograd conv ${plan.cin} -> ${
-        G * plan.og
-      } at ${plan.h}x${plan.w}: one image's transformed tiles exceed the binding limit`,
-    );
-  }
-  const most = Math.max(1, Math.floor((budget - 16 * rows) / perImage));
-  return Math.ceil(n / Math.ceil(n / most));
-}
-
-function paramList(
-  plan: Plan,
-  g: ConvGeometry,
-  cur: number,
-  n0: number,
-  P: number,
-  Pp: number,
-  flip: number,
-  hasBias: number,
-) {
-  const th = Math.ceil(plan.oh / TILE), tw = Math.ceil(plan.ow / TILE);
-  const cgp = roundUp4(plan.cg);
-  return [
-    cur,
-    n0,
-    plan.cin,
-    plan.h,
-    plan.w,
-    plan.pad,
-    th,
-    tw,
-    P,
-    Pp,
-    g.groups,
-    plan.cg,
-    cgp,
-    plan.og,
-    plan.oh,
-    plan.ow,
-    g.Kp,
-    flip,
-    hasBias,
-    0,
-  ];
-}
-
+/**
+ * One Winograd convolution: the layer's forward (also the weight gradient's) or its input gradient, which
+ * convolves dy back to the input's shape, so channels and sizes swap and the padding becomes k - 1 - pad.
+ */
 interface Plan {
-  /** This convolution's input channels (per group), output channels (per group), spatial sizes and padding. */
+  /** Input channels (all groups), input and output channels per group, spatial sizes and padding. */
   cin: number;
   cg: number;
   og: number;
@@ -109,6 +63,122 @@ interface Plan {
   oh: number;
   ow: number;
   pad: number;
+  groups: number;
+  /** Output channels over all groups. */
+  cout: number;
+  /** cg padded to a multiple of 4, the GEMMs' inner size. */
+  cgp: number;
+  /** Output tiles per image: rows, columns and in all. */
+  th: number;
+  tw: number;
+  tiles: number;
+  /** Transformed positions per tile. */
+  alpha2: number;
+  /** The layer's weight row width (conv2d.ts's Kp). */
+  Kp: number;
+  /** 1 for the input gradient: the weights kernel rotates and transposes the filters. */
+  flip: number;
+  template: WinogradTemplate;
+  /** The kernel size, for profile labels. */
+  kernel: string;
+}
+
+function plan(g: ConvGeometry, direction: "forward" | "input-gradient"): Plan {
+  if (!winogradApplies(g)) {
+    throw new Error(`winograd: ${g.kh}x${g.kw} stride ${g.stride} pad ${g.pad} does not apply`);
+  }
+  const fwd = direction === "forward";
+  const sizes = fwd
+    ? { cin: g.cin, cg: g.cg, og: g.coutg, h: g.h, w: g.w, oh: g.oh, ow: g.ow, pad: g.pad }
+    : { cin: g.cout, cg: g.coutg, og: g.cg, h: g.oh, w: g.ow, oh: g.h, ow: g.w, pad: g.kh - 1 - g.pad };
+  const t = template(g.kh);
+  const th = Math.ceil(sizes.oh / TILE), tw = Math.ceil(sizes.ow / TILE);
+  return {
+    ...sizes,
+    groups: g.groups,
+    cout: g.groups * sizes.og,
+    cgp: roundUp4(sizes.cg),
+    th,
+    tw,
+    tiles: th * tw,
+    alpha2: t.ALPHA2,
+    Kp: g.Kp,
+    flip: fwd ? 0 : 1,
+    template: t,
+    kernel: `${g.kh}x${g.kw}`,
+  };
+}
+
+/** The uniform block: the chunk (cur images from n0, P tiles padded to Pp) and the plan's sizes. */
+function params(p: Plan, hasBias: boolean, cur = 0, n0 = 0, P = 0, Pp = 0): number[] {
+  return [
+    cur,
+    n0,
+    p.cin,
+    p.h,
+    p.w,
+    p.pad,
+    p.th,
+    p.tw,
+    P,
+    Pp,
+    p.groups,
+    p.cg,
+    p.cgp,
+    p.og,
+    p.oh,
+    p.ow,
+    p.Kp,
+    p.flip,
+    hasBias ? 1 : 0,
+    0,
+  ];
+}
+
+interface Chunk {
+  n0: number;
+  cur: number;
+  /** Tiles in the chunk, and padded to a multiple of 4 (the GEMMs' column count). */
+  P: number;
+  Pp: number;
+  params: number[];
+}
+
+/** The batch in chunks whose transformed input and GEMM output (the larger per image) fit the binding limit. */
+function chunks(gpu: Gpu, p: Plan, n: number, hasBias: boolean): Chunk[] {
+  const rows = p.alpha2 * p.groups * Math.max(p.cgp, p.og);
+  const perImage = 4 * rows * p.tiles;
+  const budget = chunkBudget(gpu);
+  // Each chunk's tile count is padded by up to three columns.
+  if (perImage + 16 * rows > budget) {
+    throw new Error(
+      `winograd conv ${p.cin} -> ${p.cout} at ${p.h}x${p.w}: one image's transformed tiles exceed the binding limit`,
+    );
+  }
+  return imageChunks(n, Math.floor((budget - 16 * rows) / perImage)).map(({ n0, cur }) => {
+    const P = cur * p.tiles, Pp = roundUp4(P);
+    return { n0, cur, P, Pp, params: params(p, hasBias, cur, n0, P, Pp) };
+  });
+}
+
+/** One kernels/winograd.wgsl dispatch: one thread per (x, y), in rows of 64 along x. */
+function dispatch(
+  gpu: Gpu,
+  p: Plan,
+  entry: string,
+  buffers: Tensor[],
+  params: number[],
+  [x, y]: [number, number],
+  tag: string,
+): void {
+  gpu.run("winograd", entry, buffers, params, [Math.ceil(x / 64), y, 1], p.template, tag);
+}
+
+/** V = B^T d B for every tile of the chunk: [alpha2][G][cgp][Pp]. */
+function transformInput(gpu: Gpu, x: Tensor, p: Plan, c: Chunk): Tensor {
+  const V = gpu.tensor([p.alpha2, p.groups, p.cgp, c.Pp], "wino-v");
+  dispatch(gpu, p, "input", [x, V], c.params, [c.Pp, p.groups * p.cgp], `${c.P} tiles`);
+  return V;
 }
 
 /**
@@ -123,62 +193,27 @@ export function winogradConv(
   g: ConvGeometry,
   direction: "forward" | "input-gradient",
 ): Tensor {
-  if (!winogradApplies(g)) {
-    throw new Error(`winograd: ${g.kh}x${g.kw} stride ${g.stride} pad ${g.pad} does not apply`);
-  }
-  const fwd = direction === "forward";
-  const plan: Plan = fwd
-    ? { cin: g.cin, cg: g.cg, og: g.coutg, h: g.h, w: g.w, oh: g.oh, ow: g.ow, pad: g.pad }
-    : { cin: g.cout, cg: g.coutg, og: g.cg, h: g.oh, w: g.ow, oh: g.h, ow: g.w, pad: g.kh - 1 - g.pad };
-  const G = g.groups;
+  const p = plan(g, direction);
   const n = x.shape[0];
-  const t = template(g.kh);
-  const alpha2 = t.ALPHA2;
-  const cgp = roundUp4(plan.cg);
-  const th = Math.ceil(plan.oh / TILE), tw = Math.ceil(plan.ow / TILE);
-  const tilesPerImage = th * tw;
-  const cout = G * plan.og;
-  const y = gpu.tensor([n, cout, plan.oh, plan.ow], fwd ? "conv" : "dconv");
-  const nb = chunkImages(gpu, plan, G, alpha2, n);
-
-  const U = gpu.tensor([alpha2, G, plan.og, cgp], "wino-u");
-  const params = (cur: number, n0: number, P: number, Pp: number) =>
-    paramList(plan, g, cur, n0, P, Pp, fwd ? 0 : 1, bias ? 1 : 0);
-  gpu.run(
-    "winograd",
-    "weights",
-    [w, U],
-    params(0, 0, 0, 0),
-    [Math.ceil(cgp / 64), cout, 1],
-    t,
-    `${g.kh}x${g.kw}`,
-  );
-  for (let n0 = 0; n0 < n; n0 += nb) {
-    const cur = Math.min(nb, n - n0);
-    const P = cur * tilesPerImage;
-    const Pp = roundUp4(P);
-    const pr = params(cur, n0, P, Pp);
-    const V = gpu.tensor([alpha2, G, cgp, Pp], "wino-v");
-    const M = gpu.tensor([alpha2, G, plan.og, Pp], "wino-m");
-    gpu.run("winograd", "input", [x, V], pr, [Math.ceil(Pp / 64), G * cgp, 1], t, `${P} tiles`);
-    matmul(gpu, {
+  const y = gpu.tensor([n, p.cout, p.oh, p.ow], direction === "forward" ? "conv" : "dconv");
+  const parts = chunks(gpu, p, n, bias !== null);
+  const U = gpu.tensor([p.alpha2, p.groups, p.og, p.cgp], "wino-u");
+  dispatch(gpu, p, "weights", [w, U], params(p, bias !== null), [p.cgp, p.cout], p.kernel);
+  for (const c of parts) {
+    const V = transformInput(gpu, x, p, c);
+    const M = gpu.tensor([p.alpha2, p.groups, p.og, c.Pp], "wino-m");
+    stackedMatmul(gpu, {
       layout: "nn",
-      M: plan.og,
-      N: Pp,
-      K: cgp,
+      M: p.og,
+      N: c.Pp,
+      K: p.cgp,
       a: U,
-      lda: cgp,
-      strideA: plan.og * cgp,
       b: V,
-      ldb: Pp,
-      strideB: cgp * Pp,
       c: M,
-      ldc: Pp,
-      strideC: plan.og * Pp,
-      batch: alpha2 * G,
+      batch: p.alpha2 * p.groups,
     });
     V.release();
-    gpu.run("winograd", "output", [M, y, bias ?? M], pr, [Math.ceil(P / 64), cout, 1], t, `${P} tiles`);
+    dispatch(gpu, p, "output", [M, y, bias ?? M], c.params, [c.P, p.cout], `${c.P} tiles`);
     M.release();
   }
   U.release();
@@ -190,55 +225,27 @@ export function winogradConv(
  * batch ("nt", summing along the tile axis), then one small transform back. dw is overwritten.
  */
 export function winogradWeightGradient(gpu: Gpu, x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeometry): void {
-  if (!winogradApplies(g)) {
-    throw new Error(`winograd: ${g.kh}x${g.kw} stride ${g.stride} pad ${g.pad} does not apply`);
-  }
-  const plan: Plan = { cin: g.cin, cg: g.cg, og: g.coutg, h: g.h, w: g.w, oh: g.oh, ow: g.ow, pad: g.pad };
-  const G = g.groups;
-  const n = x.shape[0];
-  const t = template(g.kh);
-  const alpha2 = t.ALPHA2;
-  const cgp = roundUp4(plan.cg);
-  const tilesPerImage = Math.ceil(plan.oh / TILE) * Math.ceil(plan.ow / TILE);
-  const nb = chunkImages(gpu, plan, G, alpha2, n);
-  const dU = gpu.tensor([alpha2, G, plan.og, cgp], "wino-du");
-  for (let n0 = 0; n0 < n; n0 += nb) {
-    const cur = Math.min(nb, n - n0);
-    const P = cur * tilesPerImage;
-    const Pp = roundUp4(P);
-    const pr = paramList(plan, g, cur, n0, P, Pp, 0, 0);
-    const V = gpu.tensor([alpha2, G, cgp, Pp], "wino-v");
-    const E = gpu.tensor([alpha2, G, plan.og, Pp], "wino-e");
-    gpu.run("winograd", "input", [x, V], pr, [Math.ceil(Pp / 64), G * cgp, 1], t, `${P} tiles`);
-    gpu.run("winograd", "output_grad", [dy, E], pr, [Math.ceil(Pp / 64), G * plan.og, 1], t, `${P} tiles`);
-    matmul(gpu, {
+  const p = plan(g, "forward");
+  const parts = chunks(gpu, p, x.shape[0], false);
+  const dU = gpu.tensor([p.alpha2, p.groups, p.og, p.cgp], "wino-du");
+  for (const c of parts) {
+    const V = transformInput(gpu, x, p, c);
+    const E = gpu.tensor([p.alpha2, p.groups, p.og, c.Pp], "wino-e");
+    dispatch(gpu, p, "output_grad", [dy, E], c.params, [c.Pp, p.groups * p.og], `${c.P} tiles`);
+    // Summed over the batch: the first chunk overwrites dU, later ones add to it.
+    stackedMatmul(gpu, {
       layout: "nt",
-      M: plan.og,
-      N: cgp,
-      K: Pp,
+      M: p.og,
+      N: p.cgp,
+      K: c.Pp,
       a: E,
-      lda: Pp,
-      strideA: plan.og * Pp,
       b: V,
-      ldb: Pp,
-      strideB: cgp * Pp,
       c: dU,
-      ldc: cgp,
-      strideC: plan.og * cgp,
-      batch: alpha2 * G,
-      accumulate: n0 > 0,
+      batch: p.alpha2 * p.groups,
+      accumulate: c.n0 > 0,
     });
     gpu.release(V, E);
   }
-  const pr = paramList(plan, g, 0, 0, 0, 0, 0, 0);
-  gpu.run(
-    "winograd",
-    "weight_grad",
-    [dU, dw],
-    pr,
-    [Math.ceil(plan.cg / 64), G * plan.og, 1],
-    t,
-    `${g.kh}x${g.kw}`,
-  );
+  dispatch(gpu, p, "weight_grad", [dU, dw], params(p, false), [p.cg, p.groups * p.og], p.kernel);
   dU.release();
 }

@@ -1,7 +1,8 @@
-// The same ModelSpec run through the float64 CPU reference (src/reference): the yardstick for the GPU executor.
+// The same ModelSpec run through the float64 CPU reference: the yardstick for the GPU executor (src/nn/network.ts).
 
-import * as ref from "../reference/index.ts";
-import { type ModelSpec, resolveModel } from "./spec.ts";
+import * as ref from "./index.ts";
+import { type ModelSpec, resolveModel } from "../nn/spec.ts";
+import { layerConvShape } from "../nn/ops/conv_geometry.ts";
 
 /** Inference forward (dropout is the identity). Returns logits [n][classes] in float64. */
 export function cpuForward(
@@ -17,32 +18,10 @@ export function cpuForward(
     const [c, h, wd] = layer.inShape;
     switch (s.type) {
       case "conv":
-        cur = ref.conv2dForward(cur, w("weight"), w("bias"), {
-          n,
-          cin: c,
-          h,
-          w: wd,
-          cout: s.out,
-          kh: s.kernel,
-          kw: s.kernel,
-          stride: s.stride ?? 1,
-          pad: s.pad ?? 0,
-          groups: s.groups ?? 1,
-        });
+        cur = ref.conv2dForward(cur, w("weight"), w("bias"), { n, ...layerConvShape(layer) });
         break;
       case "local":
-        cur = ref.localForward(cur, w("weight"), w("bias"), {
-          n,
-          cin: c,
-          h,
-          w: wd,
-          cout: s.out,
-          kh: s.kernel,
-          kw: s.kernel,
-          stride: s.stride ?? 1,
-          pad: s.pad ?? 0,
-          groups: 1,
-        });
+        cur = ref.localForward(cur, w("weight"), w("bias"), { n, ...layerConvShape(layer) });
         break;
       case "fc":
         cur = ref.linearForward(cur, w("weight"), w("bias"), {

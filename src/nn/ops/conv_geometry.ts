@@ -1,0 +1,89 @@
+// A convolution's geometry and the choice of engine, in one place: the model resolver takes the algorithm
+// names from here, the GPU op (conv2d.ts, with its im2col and Winograd engines) the derived sizes, and the
+// CPU reference the same shapes. Pure arithmetic: nothing here touches the GPU.
+
+import { convOutSize } from "../../math/window.ts";
+import type { ResolvedLayer } from "../spec.ts";
+import { roundUp4 } from "./shapes.ts";
+
+/** How the GPU computes a conv layer: "auto" picks Winograd where it applies and pays (winogradPays), im2col elsewhere. */
+export const CONV_ALGORITHMS = ["auto", "im2col", "winograd"] as const;
+export type ConvAlgorithm = typeof CONV_ALGORITHMS[number];
+
+/** One conv (or locally connected) layer, without the batch: channels, input size, kernel, stride, padding. */
+export interface ConvShape {
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: number;
+  groups: number;
+}
+
+export interface ConvSpec extends ConvShape {
+  algorithm?: ConvAlgorithm;
+}
+
+export interface ConvGeometry extends ConvSpec {
+  oh: number;
+  ow: number;
+  cg: number;
+  coutg: number;
+  K: number;
+  Kp: number;
+  /** Forward, input gradient and weight gradient through Winograd rather than im2col + GEMM. */
+  winograd: boolean;
+}
+
+/** Below this many channels per group the per-tile transforms cost more than the GEMM saves. */
+export const WINOGRAD_MIN_CHANNELS = 8;
+
+/** Whether the geometry can run through Winograd at all (stride 1, square 3x3 or 5x5, pad below the kernel). */
+export function winogradApplies(g: ConvShape): boolean {
+  return g.stride === 1 && g.kh === g.kw && (g.kh === 3 || g.kh === 5) && g.pad < g.kh;
+}
+
+/** Whether "auto" picks Winograd: it applies and both directions have channels enough to repay the transforms. */
+export function winogradPays(g: ConvGeometry): boolean {
+  return winogradApplies(g) && g.cg >= WINOGRAD_MIN_CHANNELS && g.coutg >= WINOGRAD_MIN_CHANNELS;
+}
+
+export function convGeometry(s: ConvSpec): ConvGeometry {
+  if (s.cin % s.groups || s.cout % s.groups) {
+    throw new Error(`conv: channels ${s.cin} -> ${s.cout} are not divisible by groups=${s.groups}`);
+  }
+  const oh = convOutSize(s.h, s.kh, s.stride, s.pad);
+  const ow = convOutSize(s.w, s.kw, s.stride, s.pad);
+  const cg = s.cin / s.groups;
+  const K = cg * s.kh * s.kw;
+  const g = { ...s, oh, ow, cg, coutg: s.cout / s.groups, K, Kp: roundUp4(K), winograd: false };
+  const algorithm = s.algorithm ?? "auto";
+  if (algorithm === "winograd" && !winogradApplies(g)) {
+    throw new Error(
+      `conv: algorithm "winograd" needs stride 1 and a square 3x3 or 5x5 kernel with pad below its size (got ${s.kh}x${s.kw} stride ${s.stride} pad ${s.pad})`,
+    );
+  }
+  g.winograd = algorithm === "winograd" || (algorithm === "auto" && winogradPays(g));
+  return g;
+}
+
+/** The shape of a resolved conv or locally connected layer (a locally connected layer has one group). */
+export function layerConvShape(layer: ResolvedLayer): ConvShape {
+  const s = layer.spec;
+  if (s.type !== "conv" && s.type !== "local") throw new Error(`a ${s.type} layer has no convolution shape`);
+  const [cin, h, w] = layer.inShape;
+  return {
+    cin,
+    h,
+    w,
+    cout: s.out,
+    kh: s.kernel,
+    kw: s.kernel,
+    stride: s.stride ?? 1,
+    pad: s.pad ?? 0,
+    groups: s.type === "conv" ? s.groups ?? 1 : 1,
+  };
+}
