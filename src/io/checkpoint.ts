@@ -119,11 +119,20 @@ export function checkSameArchitecture(expected: ModelSpec, found: ModelSpec, sou
   }
 }
 
-/** Writes atomically (temporary file, then rename) so a killed run never leaves a half-written checkpoint. */
+/**
+ * Writes atomically (temporary file, then rename) so a killed run never leaves a half-written checkpoint. When
+ * the write or the rename fails (a full disk), the partial temporary file is removed and the error rethrown.
+ */
 export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<void> {
+  const bytes = encodeCheckpoint(ckpt);
   const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeFile(tmp, encodeCheckpoint(ckpt));
-  await Deno.rename(tmp, path);
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
 }
 
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
