@@ -1,7 +1,16 @@
 // Checkpoint writes that fail (full disk, file size limit) leave no partial checkpoint.safetensors.tmp-<pid>
 // behind, and the checkpoint that was there stays as it was.
 import assert from "node:assert/strict";
-import { type Checkpoint, CHECKPOINT_FORMAT, saveCheckpoint } from "../src/io/checkpoint.ts";
+import {
+  type Checkpoint,
+  CHECKPOINT_FORMAT,
+  decodeCheckpoint,
+  saveCheckpoint,
+} from "../src/io/checkpoint.ts";
+import { encodeSafetensors } from "../src/io/safetensors.ts";
+import { USAGE as CLASSIFY_USAGE } from "../src/cli/classify.ts";
+import { EVALUATE_USAGE } from "../src/cli/evaluate.ts";
+import { TRAIN_USAGE } from "../src/cli/train.ts";
 import type { ModelSpec } from "../src/nn/spec.ts";
 
 const spec: ModelSpec = {
@@ -99,5 +108,26 @@ Deno.test("saveCheckpoint: a successful write leaves only the checkpoint", async
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["checkpoint.safetensors"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("decodeCheckpoint: plain safetensors weights get a message naming options the CLIs have", () => {
+  const plain = encodeSafetensors(new Map([["w", { shape: [2], data: Float32Array.of(1, 2) }]]));
+  let message = "";
+  try {
+    decodeCheckpoint(plain, "plain.safetensors");
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert.match(message, /^plain\.safetensors: not an alexnet-webgpu checkpoint/);
+  assert.match(message, /deno task classify --model/);
+  assert.match(message, /deno task evaluate --checkpoint/);
+  // Every option the message names is one of the commands' own.
+  const usage = [CLASSIFY_USAGE, EVALUATE_USAGE, TRAIN_USAGE].join("\n");
+  for (const flag of message.match(/--[a-z][a-z-]*/g) ?? []) {
+    assert.ok(
+      new RegExp(`^\\s+${flag}\\b`, "m").test(usage),
+      `${flag} is no option of classify, evaluate or train`,
+    );
   }
 });

@@ -69,7 +69,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   if (file.metadata.format !== CHECKPOINT_FORMAT || !file.metadata.meta) {
     throw new Error(
       `${source}: not an alexnet-webgpu checkpoint (metadata format "${file.metadata.format ?? "none"}"); ` +
-        `plain safetensors weights load with --weights and a model name instead`,
+        `\`deno task classify --model\` and \`deno task evaluate --checkpoint\` take the checkpoints that ` +
+        `\`deno task train\` writes; plain safetensors weights (a torchvision state_dict) have no class names ` +
+        `or preprocessing: convert them with torchvisionCheckpoint() in src/io/torchvision.ts`,
     );
   }
   const meta = JSON.parse(file.metadata.meta) as CheckpointMeta;
