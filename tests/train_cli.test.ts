@@ -1,11 +1,16 @@
 // `deno task train` and an output folder that already holds a run: without --resume or --force it refuses,
-// exits non-zero and leaves the checkpoint byte for byte as it was.
+// exits non-zero and leaves the checkpoint byte for byte as it was. And CIFAR-10 data that matches no known
+// build: train and evaluate use it only with --allow-unknown-data, and the checkpoint's provenance says so.
 import assert from "node:assert/strict";
 import { checkOutputFolder, trainConfigFromArgs } from "../src/cli/train.ts";
 import { UsageError } from "../src/train/cli_args.ts";
-import { CHECKPOINT_FILE } from "../src/train/trainer.ts";
+import { CHECKPOINT_FILE, train } from "../src/train/trainer.ts";
+import { loadCheckpoint } from "../src/io/checkpoint.ts";
+import { testGpu } from "./helpers/gpu.ts";
+import { tinyCifar10Archive } from "./helpers/cifar10.ts";
 
 const TRAIN = new URL("../src/cli/train.ts", import.meta.url).pathname;
+const EVALUATE = new URL("../src/cli/evaluate.ts", import.meta.url).pathname;
 const TINY = ["--data", "fashion-mnist", "--limit-train", "64", "--limit-test", "32", "--batch", "32"];
 
 async function runTrain(args: string[]): Promise<{ code: number; text: string }> {
@@ -55,6 +60,41 @@ Deno.test("train CLI: --force lets a fresh run overwrite, --resume and --force t
       () => trainConfigFromArgs([...TINY, "--out", dir, "--resume", "--force"]),
       (e: Error) => e instanceof UsageError && /--resume and --force/.test(e.message),
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train and evaluate: unknown CIFAR-10 data needs --allow-unknown-data, recorded in the checkpoint", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "train-unknown-" });
+  try {
+    const archive = await tinyCifar10Archive(dir);
+    const args = ["--data", "cifar10", "--data-path", archive, "--batch", "8", "--max-steps", "1"];
+    const refused = (await trainConfigFromArgs([...args, "--out", `${dir}/refused`]))!;
+    assert.equal(refused.config.data.allowUnknownData, undefined);
+    await assert.rejects(
+      async () => train(await testGpu(), refused.config, { log: () => {} }),
+      /is not a known CIFAR-10 build.*--allow-unknown-data/s,
+    );
+    const allowed = (await trainConfigFromArgs([...args, "--allow-unknown-data", "--out", `${dir}/run`]))!;
+    assert.equal(allowed.config.data.allowUnknownData, true);
+    const r = await train(await testGpu(), allowed.config, { log: () => {} });
+    const ckpt = await loadCheckpoint(r.checkpoint);
+    assert.deepEqual(ckpt.meta.provenance?.dataVerification, { variant: "unknown", allowUnknownData: true });
+
+    // evaluate: the same data is refused again unless the flag is given there too.
+    const evaluate = (extra: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", EVALUATE, "--checkpoint", r.checkpoint, "--json", ...extra],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const no = await evaluate([]);
+    assert.equal(no.code, 1);
+    assert.match(new TextDecoder().decode(no.stderr), /not a known CIFAR-10 build.*--allow-unknown-data/s);
+    const yes = await evaluate(["--allow-unknown-data"]);
+    assert.equal(yes.code, 0, new TextDecoder().decode(yes.stderr));
+    assert.equal(JSON.parse(new TextDecoder().decode(yes.stdout)).images, 3);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

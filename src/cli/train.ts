@@ -37,6 +37,8 @@ Data
   --limit-train N        train on a fixed, class-balanced subset of N images
   --limit-test N         evaluate on a fixed, class-balanced subset of N test images
   --validation N         hold out the last N training images as a validation split
+  --allow-unknown-data   use CIFAR-10 files that match no known build (refused otherwise); the checkpoint's
+                         provenance records it
 Augmentation and preprocessing
   --crop N               network input side; random N x N crops in training, centre crop at test
                          (default: the whole stored image)
@@ -81,6 +83,7 @@ const OPTIONS = {
   "limit-train": { type: "string" },
   "limit-test": { type: "string" },
   validation: { type: "string" },
+  "allow-unknown-data": { type: "boolean" },
   crop: { type: "string" },
   flip: { type: "string" },
   pca: { type: "string" },
@@ -202,10 +205,16 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
   setData("limitTrain", numberFlag(v["limit-train"], "limit-train", { int: true, min: 1 }));
   setData("limitTest", numberFlag(v["limit-test"], "limit-test", { int: true, min: 1 }));
   setData("validation", numberFlag(v.validation, "validation", { int: true, min: 1 }));
+  if (v["allow-unknown-data"]) data.allowUnknownData = true;
   const geo = storedGeometry(data);
   let dataset: Dataset | undefined;
   if (geo.classes === null) {
-    dataset = await openDataset({ kind: data.kind, path: data.path, size: data.size });
+    dataset = await openDataset({
+      kind: data.kind,
+      path: data.path,
+      size: data.size,
+      allowUnknownData: data.allowUnknownData,
+    });
     geo.classes = dataset.train.classes.length;
   }
 

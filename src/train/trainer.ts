@@ -361,6 +361,7 @@ export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {
         provenance: {
           dataset: data.name,
           datasetChecksum: data.checksum,
+          ...(data.verification ? { dataVerification: data.verification } : {}),
           adapter,
           metrics: state.epochs[state.epochs.length - 1] ?? null,
         },
