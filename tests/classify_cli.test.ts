@@ -13,9 +13,10 @@ import { resolveModel } from "../src/nn/spec.ts";
 import { cpuForward } from "../src/nn/cpu_network.ts";
 import { centerCrop, decodeImage, flipHorizontal, resizeShortSide } from "../src/data/image_decode.ts";
 import { PROJECT_ROOT } from "../src/data/util.ts";
+import { SHARED_DATA_DIR } from "../src/data/open.ts";
 import { testGpu } from "./helpers/gpu.ts";
 
-const PHOTOS = "/work/shared/data/photos";
+const PHOTOS = `${SHARED_DATA_DIR}/photos`;
 const FIX = `${PROJECT_ROOT}/tests/fixtures/data`;
 const dir = await Deno.makeTempDir({ prefix: "classify-cli-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
