@@ -11,7 +11,7 @@ import { buildModel } from "../src/models/index.ts";
 import { initialValues } from "../src/nn/init.ts";
 import { resolveModel } from "../src/nn/spec.ts";
 import { cpuForward } from "../src/nn/cpu_network.ts";
-import { centerCrop, decodeImage, flipHorizontal, resizeShortSide } from "../src/data/image_decode.ts";
+import { crop, decodeImage, flipHorizontal, resizeShortSide } from "../src/data/image_decode.ts";
 import { PROJECT_ROOT } from "../src/data/util.ts";
 import { SHARED_DATA_DIR } from "../src/data/open.ts";
 import { testGpu } from "./helpers/gpu.ts";
@@ -67,7 +67,11 @@ Deno.test("--json: one line per photo in input order, top-K sorted, matching the
   // Independent path: decode, resize, crop, (pixel - channel mean) * scale by hand, float64 CPU network.
   const dog = results.find((x) => x.file.endsWith("darknet_dog.jpg"))!;
   assert.deepEqual([dog.width, dog.height], [768, 576]);
-  const img = centerCrop(resizeShortSide(await decodeImage(`${PHOTOS}/darknet_dog.jpg`), 32), 32);
+  // 768x576 resizes to 43x32: torchvision's CenterCrop(32) starts at int(round(11 / 2.0)) = 6 (Python rounds
+  // 5.5 to even), not at 5.
+  const resized = resizeShortSide(await decodeImage(`${PHOTOS}/darknet_dog.jpg`), 32);
+  assert.deepEqual([resized.width, resized.height], [43, 32]);
+  const img = crop(resized, 6, 0, 32, 32);
   const x = new Float32Array(3 * 32 * 32);
   for (let c = 0; c < 3; c++) {
     for (let p = 0; p < 32 * 32; p++) x[c * 1024 + p] = (img.rgb[p * 3 + c] - ckpt.mean![c]) / 255;
