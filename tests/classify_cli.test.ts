@@ -11,11 +11,13 @@ import { buildModel } from "../src/models/index.ts";
 import { initialValues } from "../src/nn/init.ts";
 import { resolveModel } from "../src/nn/spec.ts";
 import { cpuForward } from "../src/reference/cpu_network.ts";
-import { centerCrop, decodeImage, flipHorizontal, resizeShortSide } from "../src/data/image_decode.ts";
+import { crop, decodeImage, flipHorizontal, resizeShortSide } from "../src/data/image_decode.ts";
 import { PROJECT_ROOT } from "../src/data/util.ts";
+import { SHARED_DATA_DIR } from "../src/data/open.ts";
+import { storedPixels } from "../src/classify/preprocess.ts";
 import { testGpu } from "./helpers/gpu.ts";
 
-const PHOTOS = "/work/shared/data/photos";
+const PHOTOS = `${SHARED_DATA_DIR}/photos`;
 const FIX = `${PROJECT_ROOT}/tests/fixtures/data`;
 const dir = await Deno.makeTempDir({ prefix: "classify-cli-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -37,6 +39,7 @@ interface JsonResult {
   height?: number;
   views?: number;
   top?: { rank: number; class: string; index: number; probability: number }[];
+  logits?: number[];
   error?: string;
 }
 const parse = (lines: string[]) => lines.map((l) => JSON.parse(l) as JsonResult);
@@ -66,7 +69,11 @@ Deno.test("--json: one line per photo in input order, top-K sorted, matching the
   // Independent path: decode, resize, crop, (pixel - channel mean) * scale by hand, float64 CPU network.
   const dog = results.find((x) => x.file.endsWith("darknet_dog.jpg"))!;
   assert.deepEqual([dog.width, dog.height], [768, 576]);
-  const img = centerCrop(resizeShortSide(await decodeImage(`${PHOTOS}/darknet_dog.jpg`), 32), 32);
+  // 768x576 resizes to 43x32: torchvision's CenterCrop(32) starts at int(round(11 / 2.0)) = 6 (Python rounds
+  // 5.5 to even), not at 5.
+  const resized = resizeShortSide(await decodeImage(`${PHOTOS}/darknet_dog.jpg`), 32);
+  assert.deepEqual([resized.width, resized.height], [43, 32]);
+  const img = crop(resized, 6, 0, 32, 32);
   const x = new Float32Array(3 * 32 * 32);
   for (let c = 0; c < 3; c++) {
     for (let p = 0; p < 32 * 32; p++) x[c * 1024 + p] = (img.rgb[p * 3 + c] - ckpt.mean![c]) / 255;
@@ -75,6 +82,40 @@ Deno.test("--json: one line per photo in input order, top-K sorted, matching the
   const order = probs.map((_, i) => i).sort((a, b) => probs[b] - probs[a]).slice(0, 3);
   assert.deepEqual(dog.top!.map((p) => p.index), order);
   dog.top!.forEach((p, i) => assert.ok(Math.abs(p.probability - probs[order[i]]) < 1e-4));
+});
+
+Deno.test("--logits: the network's raw outputs for every class, as text or with --json", async () => {
+  const cat = `${PHOTOS}/gnome_cat.jpg`;
+  const j = await classify(["--model", MODEL, "--json", "--logits", "--top", "10", cat]);
+  assert.equal(j.code, 0, j.err);
+  const [r] = parse(j.out);
+  assert.equal(r.logits!.length, 10);
+  // They are the logits of the same input the CPU reference computes, and their softmax is the probabilities.
+  const px = storedPixels(await decodeImage(cat), ckpt.meta.preprocess);
+  const x = Float32Array.from(px, (v, i) => (v - ckpt.mean![Math.floor(i / 1024)]) / 255);
+  const ref = cpuForward(ckpt.meta.model, ckpt.weights, x, 1);
+  r.logits!.forEach((v, k) =>
+    assert.ok(Math.abs(v - ref[k]) < 1e-3 * Math.max(1, Math.abs(ref[k])), `class ${k}`)
+  );
+  const probs = softmax(r.logits!);
+  for (const p of r.top!) assert.ok(Math.abs(p.probability - probs[p.index]) < 1e-5);
+
+  const t = await classify(["--model", MODEL, "--logits", cat]);
+  assert.equal(t.code, 0, t.err);
+  const lines = t.out.join("\n").split("\n");
+  assert.equal(lines[0], `${cat} (512x512, logits)`);
+  assert.equal(lines.length, 11);
+  lines.slice(1).forEach((line, k) => {
+    const m = /^ +(\d+)\. (\S+) +(-?\d+\.\d+)$/.exec(line);
+    assert.ok(m, line);
+    assert.equal(Number(m[1]), k);
+    assert.equal(m[2], ckpt.meta.classes[k]);
+    assert.ok(Math.abs(Number(m[3]) - r.logits![k]) < 1e-5, line);
+  });
+  // Ten views have ten sets of logits: not what --logits prints.
+  const ten = await classify(["--model", MODEL, "--logits", "--ten-crop", cat]);
+  assert.equal(ten.code, 2);
+  assert.match(ten.err, /--logits .*--ten-crop/);
 });
 
 Deno.test("text output: --top K lines per image with class names and percentages", async () => {

@@ -9,42 +9,13 @@ import {
 } from "../src/data/cifar10.ts";
 import { readTarGz } from "../src/data/tar.ts";
 import { sha256File } from "../src/data/util.ts";
+import { tinyCifar10Archive } from "./helpers/cifar10.ts";
+import { realCifar10 } from "./helpers/real_cifar10.ts";
 
-const REAL = new URL("../.cache/data/", import.meta.url).pathname;
-const hasReal = (() => {
-  try {
-    return Deno.statSync(REAL + "cifar-10-batches-bin/test_batch.bin").isFile;
-  } catch {
-    return false;
-  }
-})();
+/** The loader's checksum of the shared CIFAR-10 rebuild, as committed results record it (results/<pipeline>/pipeline.lock.json). */
+const JPEG_Q75_CHECKSUM = "04c1eabae4815673e656c342af1f8db31f0bd1a6268615dfccd09764a1a82b42";
 
-const FILES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"];
-
-/**
- * A tiny archive packed like the official one (cifar-10-batches-bin/ with six .bin batches and batches.meta.txt),
- * `records` images per batch; image k of batch b has label (b + k) % 10 and every pixel byte (b * 16 + k) & 255.
- */
-async function tinyArchive(dir: string, records = 3): Promise<string> {
-  const bin = `${dir}/src/cifar-10-batches-bin`;
-  await Deno.mkdir(bin, { recursive: true });
-  for (let b = 0; b < FILES.length; b++) {
-    const data = new Uint8Array(records * 3073);
-    for (let k = 0; k < records; k++) {
-      data[k * 3073] = (b + k) % 10;
-      data.fill((b * 16 + k) & 255, k * 3073 + 1, (k + 1) * 3073);
-    }
-    await Deno.writeFile(`${bin}/${FILES[b]}.bin`, data);
-  }
-  await Deno.writeTextFile(`${bin}/batches.meta.txt`, CIFAR10_CLASSES.join("\n") + "\n\n");
-  const archive = `${dir}/cifar-10-binary.tar.gz`;
-  const out = await new Deno.Command("tar", {
-    args: ["-czf", archive, "-C", `${dir}/src`, "cifar-10-batches-bin"],
-  })
-    .output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return archive;
-}
+const tinyArchive = tinyCifar10Archive;
 
 Deno.test("loadCifar10: synthetic archive and folder give the same data and checksum", async () => {
   const dir = await Deno.makeTempDir();
@@ -159,22 +130,19 @@ Deno.test("downloadCifar10: local server, checksum mismatch, cache hit, local pa
   }
 });
 
-Deno.test({
-  name: "loadCifar10: the real data in .cache/data",
-  ignore: !hasReal,
-  fn: async () => {
-    const ds = await loadCifar10(REAL);
-    assert.equal(ds.train.count, 50000);
-    assert.equal(ds.test.count, 10000);
-    assert.equal(ds.train.pixels.length, 50000 * 3072);
-    assert.equal(ds.variant, "jpeg-q75");
-    assert.deepEqual(ds.files, CIFAR10_KNOWN_BIN_SHA256["jpeg-q75"]);
-    // README: test record j has class j mod 10; every class has 5000 training images.
-    for (let j = 0; j < 10000; j += 997) assert.equal(ds.test.labels[j], j % 10);
-    const counts = new Array(10).fill(0);
-    for (const l of ds.train.labels) counts[l]++;
-    assert.deepEqual(counts, new Array(10).fill(5000));
-  },
+Deno.test("loadCifar10: the real data in the default cache (built there with prepare.sh when missing)", async () => {
+  const ds = await loadCifar10(await realCifar10());
+  assert.equal(ds.train.count, 50000);
+  assert.equal(ds.test.count, 10000);
+  assert.equal(ds.train.pixels.length, 50000 * 3072);
+  assert.equal(ds.variant, "jpeg-q75");
+  assert.deepEqual(ds.files, CIFAR10_KNOWN_BIN_SHA256["jpeg-q75"]);
+  assert.equal(ds.checksum, JPEG_Q75_CHECKSUM);
+  // README: test record j has class j mod 10; every class has 5000 training images.
+  for (let j = 0; j < 10000; j += 997) assert.equal(ds.test.labels[j], j % 10);
+  const counts = new Array(10).fill(0);
+  for (const l of ds.train.labels) counts[l]++;
+  assert.deepEqual(counts, new Array(10).fill(5000));
 });
 
 Deno.test("readTarGz: GNU long names and pax paths", async () => {

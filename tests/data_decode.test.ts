@@ -15,6 +15,7 @@ import {
   tenCrops,
   toCHW,
 } from "../src/data/image_decode.ts";
+import { leftOut, requireShared } from "./helpers/needs.ts";
 
 const FIX = new URL("./fixtures/data/", import.meta.url).pathname;
 
@@ -247,40 +248,30 @@ async function bigPng(w: number, h: number): Promise<Uint8Array> {
   return out;
 }
 
-Deno.test("huge image: 4000x3000 decode + resize to 256 is quick", async () => {
+// How fast this is belongs in `deno task bench`; here only what comes out.
+Deno.test("huge image: 4000x3000 decode + resize to 256", async () => {
   const bytes = await bigPng(4000, 3000);
-  const t0 = performance.now();
   const img = await decodeImageBytes(bytes, "huge.png");
   const small = centerCrop(resizeShortSide(img, 256), 256);
-  const ms = performance.now() - t0;
   assert.deepEqual([img.width, img.height, small.width], [4000, 3000, 256]);
   // Centre pixel of the gradient survives the area filter.
   const [r, g, b] = pixel(small, 128, 128);
   assert.ok(Math.abs(r - 127) <= 2 && Math.abs(g - 127) <= 2 && b === 128, `${[r, g, b]}`);
-  assert.ok(ms < 4000, `decode + resize took ${ms.toFixed(0)} ms`);
-  const t1 = performance.now();
-  resizeShortSide(img, 256);
-  assert.ok(performance.now() - t1 < 1500, "resize alone should take well under a second");
 });
 
 Deno.test("huge image: 4000x3000 JPEG", async () => {
   const im = new Image(4000, 3000);
   im.fill(Image.rgbaToColor(40, 160, 220, 255));
   const bytes = await im.encodeJPEG(80);
-  const t0 = performance.now();
   const small = centerCrop(resizeShortSide(await decodeImageBytes(bytes, "huge.jpg"), 256), 256);
-  assert.ok(performance.now() - t0 < 5000);
+  assert.deepEqual([small.width, small.height], [256, 256]);
   assert.ok(maxDiff(Uint8Array.from(pixel(small, 3, 250)), Uint8Array.of(40, 160, 220)) <= 3);
 });
 
-Deno.test("photos from ../shared/data decode", async () => {
-  const dir = new URL("../../shared/data/photos/", import.meta.url).pathname;
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /\.(jpe?g|png)$/i.test(n)).sort();
-  } catch {
-    return; // shared data not present on this machine
-  }
+Deno.test({ name: "photos from ../shared/data decode", ignore: leftOut("shared-data") }, async () => {
+  const dir = requireShared("photos") + "/";
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /\.(jpe?g|png)$/i.test(n)).sort();
+  assert.ok(names.length > 0, `${dir} holds no photos`);
   for (const n of names.filter((_, i) => i % 8 === 0)) {
     const img = await decodeImage(dir + n);
     assert.ok(img.width >= 300 || img.height >= 300, n);

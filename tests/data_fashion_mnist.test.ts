@@ -1,19 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  FASHION_MNIST_CLASSES,
-  FASHION_MNIST_DIR,
-  loadFashionMnist,
-  parseIdx,
-} from "../src/data/fashion_mnist.ts";
+import { FASHION_MNIST_CLASSES, loadFashionMnist, parseIdx } from "../src/data/fashion_mnist.ts";
 import { classCounts, validateImageSet } from "../src/data/types.ts";
-
-const hasReal = (() => {
-  try {
-    return Deno.statSync(`${FASHION_MNIST_DIR}/train-images-idx3-ubyte.gz`).isFile;
-  } catch {
-    return false;
-  }
-})();
+import { leftOut, requireFashionMnist } from "./helpers/needs.ts";
 
 function idx(magicType: number, dims: number[], data: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + 4 * dims.length + data.length);
@@ -31,8 +19,9 @@ async function gz(bytes: Uint8Array): Promise<Uint8Array> {
 
 Deno.test({
   name: "loadFashionMnist: the installed dataset",
-  ignore: !hasReal,
+  ignore: leftOut("fashion-mnist"),
   fn: async () => {
+    requireFashionMnist();
     const ds = await loadFashionMnist();
     assert.equal(ds.name, "fashion-mnist");
     for (const [set, n] of [[ds.train, 60000], [ds.test, 10000]] as const) {

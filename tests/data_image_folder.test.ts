@@ -3,15 +3,7 @@ import { Image } from "imagescript";
 import { extractTarGz, loadImageFolder } from "../src/data/image_folder.ts";
 import { openDataset } from "../src/data/open.ts";
 import { classCounts, validateImageSet } from "../src/data/types.ts";
-
-const IMAGENETTE = new URL("../../shared/data/imagenette/imagenette2-224.tar.gz", import.meta.url).pathname;
-const hasImagenette = (() => {
-  try {
-    return Deno.statSync(IMAGENETTE).isFile;
-  } catch {
-    return false;
-  }
-})();
+import { leftOut, requireShared } from "./helpers/needs.ts";
 
 const quiet = { log: () => {}, warn: () => {} };
 
@@ -175,8 +167,9 @@ Deno.test("extractTarGz and openDataset on an image-folder archive", async () =>
 
 Deno.test({
   name: "Imagenette: two images per class and split from the shared archive",
-  ignore: !hasImagenette,
+  ignore: leftOut("shared-data"),
   fn: async () => {
+    const IMAGENETTE = requireShared("imagenette/imagenette2-224.tar.gz");
     const dir = await Deno.makeTempDir();
     try {
       const taken = new Map<string, number>();

@@ -2,14 +2,6 @@ import assert from "node:assert/strict";
 import { openDataset } from "../src/data/index.ts";
 import { defaultCacheDir, PROJECT_ROOT } from "../src/data/util.ts";
 
-const CIFAR_BUILT = (() => {
-  try {
-    return Deno.statSync(`${PROJECT_ROOT}/.cache/data/cifar-10-batches-bin/test_batch.bin`).isFile;
-  } catch {
-    return false;
-  }
-})();
-
 Deno.test("openDataset: missing data gives actionable errors", async () => {
   await assert.rejects(
     () => openDataset({ kind: "fashion-mnist", path: "/nonexistent/fmnist" }),
@@ -38,13 +30,14 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "openDataset: cifar10 from the default cache location",
-  ignore: !CIFAR_BUILT,
-  fn: async () => {
-    const ds = await openDataset({ kind: "cifar10", cacheDir: `${PROJECT_ROOT}/.cache` });
-    assert.equal(ds.name, "cifar10");
-    assert.equal(ds.train.count, 50000);
-    assert.equal(ds.test.count, 10000);
-  },
+Deno.test("openDataset: cifar10 from the default cache location (built there when missing), verified", async () => {
+  const ds = await openDataset({ kind: "cifar10" });
+  assert.equal(ds.name, "cifar10");
+  assert.equal(ds.train.count, 50000);
+  assert.equal(ds.test.count, 10000);
+  assert.deepEqual(ds.verification, { variant: "jpeg-q75" });
+  // The checksum committed results are keyed by (results/<pipeline>/pipeline.lock.json).
+  assert.equal(ds.checksum, "04c1eabae4815673e656c342af1f8db31f0bd1a6268615dfccd09764a1a82b42");
+  // Opened again (the files unchanged), it is verified from the marker: same answer.
+  assert.equal((await openDataset({ kind: "cifar10" })).checksum, ds.checksum);
 });

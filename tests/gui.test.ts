@@ -8,17 +8,19 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { Browser, Page } from "playwright-core";
-import { chromiumAvailable, launchChromium, paintedPixels } from "../src/report/browser.ts";
+import { launchChromium, paintedPixels } from "../src/report/browser.ts";
 import { startGuiServer } from "../src/gui/server.ts";
 import { main } from "../src/cli/classify.ts";
 import { encodeCheckpoint } from "../src/io/checkpoint.ts";
 import { randomCheckpoint } from "../src/classify/random_checkpoint.ts";
 import { PROJECT_ROOT } from "../src/data/util.ts";
 import { buildModel } from "../src/models/index.ts";
+import { SHARED_DATA_DIR } from "../src/data/open.ts";
 import { testGpu } from "./helpers/gpu.ts";
+import { leftOut, requireChromium, requireShared } from "./helpers/needs.ts";
 
-const PHOTO = "/work/shared/data/photos/gnome_cat.jpg";
-const DROPPED = "/work/shared/data/photos/opencv_orange.jpg";
+const PHOTO = `${SHARED_DATA_DIR}/photos/gnome_cat.jpg`;
+const DROPPED = `${SHARED_DATA_DIR}/photos/opencv_orange.jpg`;
 const FIX = `${PROJECT_ROOT}/tests/fixtures/data`;
 const WEBGPU_ARGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"];
 const dir = await Deno.makeTempDir({ prefix: "gui-test-" });
@@ -111,8 +113,10 @@ async function openGui(browser: Browser, url: string, withoutWebGpu = false) {
 
 Deno.test({
   name: "GUI in Chromium: WebGPU in the browser gives the CLI's top-5; without WebGPU the server does",
-  ignore: !chromiumAvailable(),
+  ignore: leftOut("chromium"),
   async fn(t) {
+    requireChromium();
+    requireShared("photos");
     const cli = await cliTop5(PHOTO);
     const cliGrey = await cliTop5(DROPPED, GREY);
     const logs: string[] = [];

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Image } from "imagescript";
-import {
-  chromiumAvailable,
-  openOffline,
-  paintedPixels,
-  tableRows,
-  withChromium,
-} from "../src/report/browser.ts";
+import { openOffline, paintedPixels, tableRows, withChromium } from "../src/report/browser.ts";
+import { leftOut, requireChromium } from "./helpers/needs.ts";
 import { renderPage } from "../src/report/html.ts";
 import type { ReportPage } from "../src/report/model.ts";
 import { formatNumber, formatSigned, inlineMarkup, jsonForScript } from "../src/report/format.ts";
@@ -97,8 +92,9 @@ Deno.test("a page without charts does not inline chart.js", async () => {
 
 Deno.test({
   name: "a report page renders offline in Chromium: chart drawn, claims table numbers, figure loaded",
-  ignore: !chromiumAvailable(),
+  ignore: leftOut("chromium"),
   async fn() {
+    requireChromium();
     const dir = await Deno.makeTempDir({ prefix: "report-html-" });
     try {
       await Deno.mkdir(join(dir, "figures"));

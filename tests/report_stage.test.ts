@@ -8,13 +8,8 @@ import { parsePipeline } from "../src/pipeline/parse.ts";
 import { planPipeline } from "../src/pipeline/plan.ts";
 import { StageKindRegistry } from "../src/pipeline/registry.ts";
 import type { StageKind } from "../src/pipeline/types.ts";
-import {
-  chromiumAvailable,
-  openOffline,
-  paintedPixels,
-  tableRows,
-  withChromium,
-} from "../src/report/browser.ts";
+import { openOffline, paintedPixels, tableRows, withChromium } from "../src/report/browser.ts";
+import { leftOut, requireChromium } from "./helpers/needs.ts";
 import { reportStageKind } from "../src/experiments/report_stage.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -120,8 +115,9 @@ Deno.test("report sections are validated before anything runs, with positions an
 
 Deno.test({
   name: "a pipeline with a report stage writes a page and the index; both open offline",
-  ignore: !chromiumAvailable(),
+  ignore: leftOut("chromium"),
   async fn() {
+    requireChromium();
     const dir = await Deno.makeTempDir({ prefix: "report-stage-" });
     try {
       await Deno.mkdir(join(dir, "pipelines"));

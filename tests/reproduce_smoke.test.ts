@@ -5,13 +5,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
-import {
-  chromiumAvailable,
-  openOffline,
-  paintedPixels,
-  tableRows,
-  withChromium,
-} from "../src/report/browser.ts";
+import { openOffline, paintedPixels, tableRows, withChromium } from "../src/report/browser.ts";
+import { leftOut, requireChromium } from "./helpers/needs.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -61,7 +56,8 @@ Deno.test({
       const names = await pipelineNames();
       assert.ok(names.length >= 9, `expected the paper's pipelines, found ${names.join(", ")}`);
 
-      await t.step("the rerun retrains nothing and takes under 10 s", async () => {
+      // (How long the rerun takes is reported, not asserted: a time limit fails correct code under load.)
+      await t.step("the rerun retrains nothing", async () => {
         const second = await reproduce(results);
         assert.equal(second.code, 0, second.output);
         assert.doesNotMatch(second.output, /: running \(/, second.output);
@@ -72,7 +68,6 @@ Deno.test({
             second.output,
           );
         }
-        assert.ok(second.seconds < 10, `rerun took ${second.seconds.toFixed(1)} s`);
         console.log(`smoke preset, cached rerun: ${second.seconds.toFixed(1)} s`);
       });
 
@@ -93,7 +88,8 @@ Deno.test({
         assert.match(table.note, /data\.path/);
       });
 
-      if (!chromiumAvailable()) return;
+      if (leftOut("chromium")) return;
+      requireChromium();
       await withChromium(async (browser) => {
         await t.step("results/index.html links every paper claim to a page", async () => {
           const index = await openOffline(browser, join(results, "index.html"));

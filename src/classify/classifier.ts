@@ -66,17 +66,36 @@ export class Classifier {
    * the next batch while the GPU runs this one.
    */
   run(stored: Uint8Array[], tenCrop: boolean): Promise<Float32Array[]> {
+    return this.#run(stored, tenCrop, false).then((r) => r.map((x) => x.probs));
+  }
+
+  /**
+   * As run, with the network's raw outputs too: for each stored square, its averaged probabilities and the
+   * logits (classes values, before the softmax) of each of its views.
+   */
+  runWithLogits(
+    stored: Uint8Array[],
+    tenCrop: boolean,
+  ): Promise<{ probs: Float32Array; logits: Float32Array[] }[]> {
+    return this.#run(stored, tenCrop, true);
+  }
+
+  #run(stored: Uint8Array[], tenCrop: boolean, withLogits: boolean) {
     const plan = this.plan(tenCrop);
     const views = plan.views.length;
     const perPass = Math.max(1, Math.floor(this.maxInputsPerPass / views));
-    const parts: Promise<Float32Array[]>[] = [];
+    const parts: Promise<{ probs: Float32Array; logits: Float32Array[] }[]>[] = [];
     for (let i = 0; i < stored.length; i += perPass) {
-      parts.push(this.#pass(plan, stored.slice(i, i + perPass)));
+      parts.push(this.#pass(plan, stored.slice(i, i + perPass), withLogits));
     }
     return Promise.all(parts).then((p) => p.flat());
   }
 
-  #pass(plan: InputPlan, stored: Uint8Array[]): Promise<Float32Array[]> {
+  #pass(
+    plan: InputPlan,
+    stored: Uint8Array[],
+    withLogits: boolean,
+  ): Promise<{ probs: Float32Array; logits: Float32Array[] }[]> {
     const views = plan.views.length, n = stored.length * views;
     const classes = this.checkpoint.meta.model.classes;
     const x = new Float32Array(n * plan.inputSize);
@@ -87,8 +106,9 @@ export class Classifier {
     const probs = softmax(this.gpu, logits, classes);
     // read() submits the copy synchronously, so the buffers can go back to the pool right away.
     const readback = this.gpu.read(probs);
+    const rawBack = withLogits ? this.gpu.read(logits) : Promise.resolve(null);
     this.gpu.release(input, logits, probs);
-    return readback.then((p) =>
+    return Promise.all([readback, rawBack]).then(([p, raw]) =>
       stored.map((_, i) => {
         const avg = new Float32Array(classes);
         for (let v = 0; v < views; v++) {
@@ -96,7 +116,11 @@ export class Classifier {
           for (let k = 0; k < classes; k++) avg[k] += p[row + k];
         }
         for (let k = 0; k < classes; k++) avg[k] /= views;
-        return avg;
+        const perView = raw
+          ? Array.from({ length: views }, (_, v) =>
+            raw.slice((i * views + v) * classes, (i * views + v + 1) * classes))
+          : [];
+        return { probs: avg, logits: perView };
       })
     );
   }

@@ -17,7 +17,23 @@ function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function walk(dir: string, out: string[]): Promise<void> {
+/** What walks have visited: the Deno.realPath of each folder and image file; `met` counts images met again too. */
+interface Visited {
+  seen: Set<string>;
+  met: number;
+}
+
+/**
+ * Collects the image files below `dir` into `out`, following symlinks but entering each real folder and taking
+ * each real file once, so link cycles end and linked images are not repeated.
+ */
+async function walk(dir: string, out: string[], v: Visited): Promise<void> {
+  const real = await Deno.realPath(dir);
+  if (v.seen.has(real)) {
+    v.met++; // (a folder already walked: its images, if any, are listed already)
+    return;
+  }
+  v.seen.add(real);
   const entries: Deno.DirEntry[] = [];
   for await (const entry of Deno.readDir(dir)) entries.push(entry);
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -33,8 +49,14 @@ async function walk(dir: string, out: string[]): Promise<void> {
         continue; // a dangling link is not an image the user meant
       }
     }
-    if (isDir) await walk(path, out);
-    else if (isFile && IMAGE_FILE.test(entry.name)) out.push(path);
+    if (isDir) await walk(path, out, v);
+    else if (isFile && IMAGE_FILE.test(entry.name)) {
+      v.met++;
+      const file = entry.isSymlink ? await Deno.realPath(path) : `${real}/${entry.name}`;
+      if (v.seen.has(file)) continue;
+      v.seen.add(file);
+      out.push(path);
+    }
   }
 }
 
@@ -42,10 +64,13 @@ export type InputItem = { path: string } | { path: string; error: string };
 
 /**
  * Files to classify, in argument order: a file is taken as named (whatever its extension, so a wrong file
- * gets a clear decode error); a folder contributes its .jpg/.jpeg/.png files, recursively, sorted.
+ * gets a clear decode error); a folder contributes its .jpg/.jpeg/.png files, recursively, sorted. Symlinks are
+ * followed, but each real folder and file is visited once over all folder arguments (an image is listed under
+ * the first path that reaches it, in sorted depth-first order).
  */
 export async function expandInputs(args: string[]): Promise<InputItem[]> {
   const items: InputItem[] = [];
+  const visited: Visited = { seen: new Set(), met: 0 };
   for (const arg of args) {
     let info: Deno.FileInfo;
     try {
@@ -60,13 +85,14 @@ export async function expandInputs(args: string[]): Promise<InputItem[]> {
       continue;
     }
     const found: string[] = [];
+    visited.met = 0;
     try {
-      await walk(arg, found);
+      await walk(arg, found, visited);
     } catch (e) {
       items.push({ path: arg, error: `${arg}: cannot list folder: ${describeError(e)}` });
       continue;
     }
-    if (found.length === 0) {
+    if (visited.met === 0) {
       items.push({ path: arg, error: `${arg}: folder holds no .jpg, .jpeg or .png files` });
     }
     for (const path of found) items.push({ path });

@@ -1,20 +1,29 @@
-// A decoded image to the network's input, exactly as the checkpoint's evaluation saw its test images: short
-// side to `resize`, the central resize x resize square (the stored image of an image-folder dataset), then the
-// centre crop (or the paper's ten views) written by the data layer's own writeCrop: (pixel - mean) * scale.
+// A decoded image to the network's input: short side to `resize`, the central resize x resize square (the
+// stored image of an image-folder dataset), then the centre crop (or the paper's ten views) written by the data
+// layer's own writeCrop: (pixel - mean) * scale.
+//
+// Both centre crops follow torchvision's CenterCrop exactly (crop_top = int(round((height - crop) / 2.0)),
+// Python's round taking halves to even) and the ten views torchvision's TenCrop, so a checkpoint classifies an
+// image as the usual torchvision transforms would present it. Training and evaluation keep the data layer's rule
+// (offsets rounded down: centerCropSpec in augment.ts, centerCrop in image_decode.ts), which committed results
+// were computed with; the two differ by one pixel where the margin is 3 mod 4.
 //
 // No Deno APIs here or in what it runs: the browser bundle uses this same module. (image_decode.ts is imported
 // for its pure geometric helpers; the bundle maps its imagescript import to a browser shim.)
 
 import type { Preprocess } from "../io/checkpoint.ts";
-import { centerCropSpec, type CropSpec, tenCropSpecs, writeCrop } from "../data/augment.ts";
+import { type CropSpec, writeCrop } from "../data/augment.ts";
 import type { ImageSet } from "../data/types.ts";
-import { centerCrop, resizeShortSide, type RgbImage, toCHW } from "../data/image_decode.ts";
+import { crop, resizeShortSide, type RgbImage, toCHW } from "../data/image_decode.ts";
 
 export interface InputPlan {
   pre: Preprocess;
   /** Mean at stored size (C*resize*resize, raw 0-255 units), or null. */
   mean: Float32Array | null;
-  /** Crop windows in the resize x resize square: 1 (centre) or 10 (corners, centre, and their mirrors). */
+  /**
+   * Crop windows in the resize x resize square: 1 (torchvision's CenterCrop) or 10 (torchvision's TenCrop:
+   * corners and centre, then those of the mirrored square).
+   */
   views: CropSpec[];
   /** Floats of one network input (C*crop*crop). */
   inputSize: number;
@@ -30,14 +39,54 @@ export function meanImage(pre: Preprocess, mean: Float32Array | undefined | null
   return out;
 }
 
+/**
+ * torchvision's CenterCrop offset of a `cropSize` window in `size`: int(round((size - cropSize) / 2.0)), with
+ * Python's round (a half goes to the even neighbour: margin 1 gives 0, 3 gives 2, 5 gives 2, 7 gives 4).
+ */
+export function torchvisionCenterOffset(size: number, cropSize: number): number {
+  const margin = size - cropSize;
+  if (!(margin >= 0)) throw new Error(`centre crop: ${cropSize} does not fit ${size}`);
+  const half = Math.floor(margin / 2);
+  return margin % 2 === 0 ? half : half % 2 === 0 ? half : half + 1;
+}
+
+/** torchvision's CenterCrop(s) of an image at least s x s. */
+export function torchvisionCenterCrop(img: RgbImage, s: number): RgbImage {
+  if (img.width < s || img.height < s) {
+    throw new Error(`centre crop: ${s}x${s} does not fit a ${img.width}x${img.height} image (resize first)`);
+  }
+  return crop(img, torchvisionCenterOffset(img.width, s), torchvisionCenterOffset(img.height, s), s, s);
+}
+
+/**
+ * torchvision's TenCrop(c) of a height x width image as crop windows: five_crop (top-left, top-right,
+ * bottom-left, bottom-right, centre), then five_crop of the mirrored image, in that order. A window at x of the
+ * mirrored image is the mirror of the window at (width - c - x) of the image.
+ */
+export function torchvisionTenCropSpecs(height: number, width: number, c: number): CropSpec[] {
+  if (c > height || c > width) throw new Error(`ten crops: ${c} does not fit ${width}x${height}`);
+  const five = [
+    [0, 0],
+    [width - c, 0],
+    [0, height - c],
+    [width - c, height - c],
+    [torchvisionCenterOffset(width, c), torchvisionCenterOffset(height, c)],
+  ];
+  return [
+    ...five.map(([x, y]) => ({ x, y, width: c, height: c, flip: false })),
+    ...five.map(([x, y]) => ({ x: width - c - x, y, width: c, height: c, flip: true })),
+  ];
+}
+
 export function inputPlan(
   pre: Preprocess,
   mean: Float32Array | undefined | null,
   tenCrop: boolean,
 ): InputPlan {
+  const centre = torchvisionCenterOffset(pre.resize, pre.crop);
   const views = tenCrop
-    ? tenCropSpecs(pre.resize, pre.resize, pre.crop)
-    : [centerCropSpec(pre.resize, pre.resize, pre.crop)];
+    ? torchvisionTenCropSpecs(pre.resize, pre.resize, pre.crop)
+    : [{ x: centre, y: centre, width: pre.crop, height: pre.crop, flip: false }];
   return { pre, mean: meanImage(pre, mean), views, inputSize: pre.channels * pre.crop * pre.crop };
 }
 
@@ -50,9 +99,12 @@ export function lumaCHW(rgbCHW: Uint8Array, plane: number): Uint8Array {
   return out;
 }
 
-/** The stored square: short side to `resize`, central resize x resize, CHW bytes with the model's channels. */
+/**
+ * The stored square: short side to `resize`, the central resize x resize (torchvision's CenterCrop), CHW bytes
+ * with the model's channels.
+ */
 export function storedPixels(img: RgbImage, pre: Preprocess): Uint8Array {
-  const chw = toCHW(centerCrop(resizeShortSide(img, pre.resize), pre.resize));
+  const chw = toCHW(torchvisionCenterCrop(resizeShortSide(img, pre.resize), pre.resize));
   return pre.channels === 1 ? lumaCHW(chw, pre.resize * pre.resize) : chw;
 }
 

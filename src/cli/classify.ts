@@ -14,8 +14,9 @@ export const USAGE = `Usage: deno task classify <image or folder>... [options]
 
 Classifies JPEG and PNG images (any size; grey, alpha and 16-bit included) with a trained checkpoint and
 prints each image's most probable classes. Preprocessing follows the checkpoint: short side resized, centre
-crop, its mean and scale; RGB is turned into grey for grey models. Folders are searched recursively for
-.jpg, .jpeg and .png files. Runs on WebGPU (the project's WGSL kernels), batching images on the GPU.
+crop (placed as torchvision's CenterCrop places it), its mean and scale; RGB is turned into grey for grey
+models. Folders are searched recursively for .jpg, .jpeg and .png files (symlinks followed, each real file
+once). Runs on WebGPU (the project's WGSL kernels), batching images on the GPU.
 
 Options:
   --model FILE   checkpoint (.safetensors written by training); default ${DEFAULT_MODEL}
@@ -23,6 +24,8 @@ Options:
   --json         one JSON object per line per input image, in input order:
                    {"file", "width", "height", "views", "top": [{"rank", "class", "index", "probability"}]}
                  or {"file", "error"} for an image that could not be classified
+  --logits       print the network's raw outputs (before the softmax) for every class, in class order; with
+                 --json they are added as "logits": [...] (not with --ten-crop: ten views, ten sets)
   --ten-crop     the paper's test-time averaging: softmax over the four corner and centre crops and their
                  mirrors, averaged
   --batch N      images per GPU batch (default 16, or 4 with --ten-crop)
@@ -41,6 +44,7 @@ export interface ClassifyOptions {
   top: number;
   json: boolean;
   tenCrop: boolean;
+  logits: boolean;
   batch: number | null;
   help: boolean;
 }
@@ -63,6 +67,7 @@ export function parseClassifyArgs(args: string[]): ClassifyOptions {
     top: 5,
     json: false,
     tenCrop: false,
+    logits: false,
     batch: null,
     help: false,
   };
@@ -83,6 +88,9 @@ export function parseClassifyArgs(args: string[]): ClassifyOptions {
         break;
       case "--ten-crop":
         o.tenCrop = true;
+        break;
+      case "--logits":
+        o.logits = true;
         break;
       case "--top":
         o.top = positiveInt("--top", value());
@@ -105,6 +113,9 @@ export function parseClassifyArgs(args: string[]): ClassifyOptions {
         o.inputs.push(arg);
     }
   }
+  if (o.logits && o.tenCrop) {
+    throw new UsageError("--logits prints one view's raw outputs; it cannot be combined with --ten-crop");
+  }
   return o;
 }
 
@@ -123,6 +134,8 @@ export interface ImageResult {
   height: number;
   views: number;
   top: Prediction[];
+  /** --logits: the network's outputs for each class, in class order. */
+  logits?: Float32Array;
 }
 
 export function jsonLine(r: ImageResult): string {
@@ -132,7 +145,20 @@ export function jsonLine(r: ImageResult): string {
     height: r.height,
     views: r.views,
     top: r.top.map((p) => ({ rank: p.rank, class: p.label, index: p.index, probability: p.probability })),
+    ...(r.logits ? { logits: Array.from(r.logits) } : {}),
   });
+}
+
+/** --logits as text: the file, then one line per class in class order with its raw output. */
+export function logitsBlock(r: ImageResult, classes: readonly string[]): string {
+  const logits = r.logits!;
+  const names = Array.from(logits, (_, k) => classes[k] ?? `class ${k}`);
+  const width = Math.max(...names.map((n) => n.length));
+  const digits = String(logits.length - 1).length;
+  const lines = names.map((n, k) =>
+    `  ${String(k).padStart(digits)}. ${n.padEnd(width)}  ${logits[k].toFixed(6)}`
+  );
+  return [`${r.file} (${r.width}x${r.height}, logits)`, ...lines].join("\n");
 }
 
 export function textBlock(r: ImageResult): string {
@@ -217,10 +243,14 @@ export async function main(args: string[], io: ClassifyIo = consoleIo): Promise<
   const batchSize = o.batch ?? (o.tenCrop ? 4 : 16);
   const views = o.tenCrop ? 10 : 1;
   type Decoded = { slot: number; file: string; width: number; height: number; px: Uint8Array };
-  const start = (batch: Decoded[]): { batch: Decoded[]; probs: Promise<Float32Array[]> } => {
-    let probs: Promise<Float32Array[]>;
+  type Outputs = { probs: Float32Array; logits: Float32Array[] }[];
+  const start = (batch: Decoded[]): { batch: Decoded[]; probs: Promise<Outputs> } => {
+    let probs: Promise<Outputs>;
     try {
-      probs = classifier.run(batch.map((b) => b.px), o.tenCrop);
+      const px = batch.map((b) => b.px);
+      probs = o.logits
+        ? classifier.runWithLogits(px, o.tenCrop)
+        : classifier.run(px, o.tenCrop).then((p) => p.map((probs) => ({ probs, logits: [] })));
     } catch (e) {
       probs = Promise.reject(e);
     }
@@ -228,8 +258,8 @@ export async function main(args: string[], io: ClassifyIo = consoleIo): Promise<
     probs.catch(() => {});
     return { batch, probs };
   };
-  const finish = async (p: { batch: Decoded[]; probs: Promise<Float32Array[]> }) => {
-    let probs: Float32Array[];
+  const finish = async (p: { batch: Decoded[]; probs: Promise<Outputs> }) => {
+    let probs: Outputs;
     try {
       probs = await p.probs;
     } catch (e) {
@@ -237,9 +267,16 @@ export async function main(args: string[], io: ClassifyIo = consoleIo): Promise<
       return;
     }
     p.batch.forEach(({ slot, file, width, height }, k) => {
-      const r: ImageResult = { file, width, height, views, top: topK(probs[k], ckpt.meta.classes, o.top) };
+      const r: ImageResult = {
+        file,
+        width,
+        height,
+        views,
+        top: topK(probs[k].probs, ckpt.meta.classes, o.top),
+        ...(o.logits ? { logits: probs[k].logits[0] } : {}),
+      };
       classified++;
-      emit(slot, o.json ? jsonLine(r) : textBlock(r));
+      emit(slot, o.json ? jsonLine(r) : o.logits ? logitsBlock(r, ckpt.meta.classes) : textBlock(r));
     });
   };
   // The batch in flight on the GPU is awaited only after the next one is decoded (CPU work), so both overlap.

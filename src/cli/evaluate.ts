@@ -18,6 +18,7 @@ Measures a trained checkpoint's top-1 and top-5 error, preprocessing images as i
   --split test|val       test (default) or the validation split (the last N training images)
   --validation N         size of the validation split (default: the run's)
   --limit-test N         use a fixed, class-balanced subset of N test images
+  --allow-unknown-data   use CIFAR-10 files that match no known build (refused otherwise)
   --ten-crop             average the softmax over 10 views (corners, centre, mirrors)
   --batch N              network inputs per forward pass (default 128)
   --json                 print the result as JSON on stdout
@@ -31,6 +32,7 @@ const OPTIONS = {
   split: { type: "string" },
   validation: { type: "string" },
   "limit-test": { type: "string" },
+  "allow-unknown-data": { type: "boolean" },
   "ten-crop": { type: "boolean" },
   batch: { type: "string" },
   json: { type: "boolean" },
@@ -64,6 +66,7 @@ async function main(): Promise<number> {
   data.size = numberFlag(v.size, "size", { int: true, min: 1 }) ?? data.size;
   data.validation = numberFlag(v.validation, "validation", { int: true, min: 1 }) ?? data.validation;
   data.limitTest = numberFlag(v["limit-test"], "limit-test", { int: true, min: 1 });
+  if (v["allow-unknown-data"]) data.allowUnknownData = true;
   const gpu = await Gpu.create();
   console.error(`adapter: ${formatAdapter(gpu.adapter)}`);
   const t0 = performance.now();

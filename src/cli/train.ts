@@ -37,6 +37,8 @@ Data
   --limit-train N        train on a fixed, class-balanced subset of N images
   --limit-test N         evaluate on a fixed, class-balanced subset of N test images
   --validation N         hold out the last N training images as a validation split
+  --allow-unknown-data   use CIFAR-10 files that match no known build (refused otherwise); the checkpoint's
+                         provenance records it
 Augmentation and preprocessing
   --crop N               network input side; random N x N crops in training, centre crop at test
                          (default: the whole stored image)
@@ -61,6 +63,8 @@ Run
   --out DIR              output folder (default results/runs/<model>-<data>)
   --resume               continue from <out>/checkpoint.safetensors (its settings are reused; flags given
                          again must agree)
+  --force                start over in an --out folder that holds a checkpoint, overwriting it (without
+                         --resume or --force such a folder is refused)
   --config FILE          a JSON file of TrainConfig fields; flags override it
   --checkpoint-every N   also save a checkpoint every N steps (default 200)
   --log-every N          record the training loss every N steps in result.json (default 20)
@@ -79,6 +83,7 @@ const OPTIONS = {
   "limit-train": { type: "string" },
   "limit-test": { type: "string" },
   validation: { type: "string" },
+  "allow-unknown-data": { type: "boolean" },
   crop: { type: "string" },
   flip: { type: "string" },
   pca: { type: "string" },
@@ -95,6 +100,7 @@ const OPTIONS = {
   seed: { type: "string" },
   out: { type: "string" },
   resume: { type: "boolean" },
+  force: { type: "boolean" },
   config: { type: "string" },
   "checkpoint-every": { type: "string" },
   "log-every": { type: "string" },
@@ -133,6 +139,28 @@ export interface CliTrainSetup {
   resumingFrom?: string;
   /** The dataset, when it had to be opened to learn its classes (image folders). */
   dataset?: Dataset;
+  /** --force: start over even where config.outDir holds a checkpoint. */
+  force: boolean;
+}
+
+/**
+ * Refuses to start a fresh run (no --resume) in a folder that holds a checkpoint, which training would
+ * overwrite at its first save, unless `setup.force` (--force) says so.
+ */
+export async function checkOutputFolder(setup: CliTrainSetup): Promise<void> {
+  const { config } = setup;
+  if (config.resume || setup.force) return;
+  const path = `${config.outDir.replace(/\/$/, "")}/${CHECKPOINT_FILE}`;
+  try {
+    await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  throw new Error(
+    `${config.outDir} holds a checkpoint from an earlier run (${path}); pass --resume to continue it, ` +
+      `--force to start over and overwrite it, or another --out folder`,
+  );
 }
 
 /** Builds the TrainConfig a command line describes: defaults < checkpoint (with --resume) < --config < flags. */
@@ -150,6 +178,7 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
   let saved: TrainConfig | undefined;
   let resumingFrom: string | undefined;
   const resume = v.resume ?? file.resume ?? false;
+  if (resume && v.force) throw new UsageError("--resume and --force contradict each other: pass one of them");
   if (resume) {
     if (!outDir) throw new UsageError("--resume needs --out (the folder of the run to continue)");
     const path = `${outDir.replace(/\/$/, "")}/${CHECKPOINT_FILE}`;
@@ -176,10 +205,16 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
   setData("limitTrain", numberFlag(v["limit-train"], "limit-train", { int: true, min: 1 }));
   setData("limitTest", numberFlag(v["limit-test"], "limit-test", { int: true, min: 1 }));
   setData("validation", numberFlag(v.validation, "validation", { int: true, min: 1 }));
+  if (v["allow-unknown-data"]) data.allowUnknownData = true;
   const geo = storedGeometry(data);
   let dataset: Dataset | undefined;
   if (geo.classes === null) {
-    dataset = await openDataset({ kind: data.kind, path: data.path, size: data.size });
+    dataset = await openDataset({
+      kind: data.kind,
+      path: data.path,
+      size: data.size,
+      allowUnknownData: data.allowUnknownData,
+    });
     geo.classes = dataset.train.classes.length;
   }
 
@@ -258,7 +293,7 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
   };
   if (config.maxSteps === undefined) delete config.maxSteps;
   validateTrainConfig(config, v.config ?? "");
-  return { config, resumingFrom, dataset };
+  return { config, resumingFrom, dataset, force: v.force ?? false };
 }
 
 async function main(): Promise<number> {
@@ -267,6 +302,7 @@ async function main(): Promise<number> {
     console.log(TRAIN_USAGE);
     return 0;
   }
+  await checkOutputFolder(setup);
   const { config, resumingFrom, dataset } = setup;
   const gpu = await Gpu.create();
   console.error(`adapter: ${formatAdapter(gpu.adapter)}`);

@@ -6,6 +6,7 @@ import type { Dataset, ImageSet } from "./types.ts";
 import { readTarGz } from "./tar.ts";
 import {
   basename,
+  dirname,
   errorMessage,
   exists,
   isDirectory,
@@ -50,7 +51,8 @@ const BIN_FILES = [
 ];
 
 /**
- * Per-file digests of two known builds, used only to label `variant` (never to reject data):
+ * Per-file digests of the two known builds, which label `variant` (openVerifiedCifar10 refuses data matching
+ * neither unless told otherwise):
  * "official" from the extracted official archive (as pinned by torchvision's Ruby port; not verified here because
  * the archive cannot be fetched in this environment), "jpeg-q75" from ../shared/data/cifar10/SHA256SUMS (the
  * binary files rebuilt from a JPEG quality-75 copy, so pixels differ slightly from the official ones).
@@ -149,36 +151,56 @@ async function readFromArchive(archive: string): Promise<Map<string, Uint8Array>
   return files;
 }
 
+/** Where a CIFAR-10 source's six batches are: a folder of .bin files, or an archive holding them. */
+export type Cifar10Location = { kind: "folder"; path: string } | { kind: "archive"; path: string };
+
+/**
+ * Resolves a CIFAR-10 source as loadCifar10 reads it: a folder holding cifar-10-batches-bin/, the bin folder
+ * itself, a folder holding only cifar-10-binary.tar.gz, or the archive.
+ */
+export async function locateCifar10(source: string): Promise<Cifar10Location> {
+  if (await isDirectory(source)) {
+    const nested = joinPath(source, "cifar-10-batches-bin");
+    if (await isDirectory(nested)) return { kind: "folder", path: nested };
+    if (await exists(joinPath(source, "data_batch_1.bin"))) return { kind: "folder", path: source };
+    const archive = joinPath(source, "cifar-10-binary.tar.gz");
+    if (await exists(archive)) return { kind: "archive", path: archive };
+    throw new Error(
+      `CIFAR-10: ${source} holds neither cifar-10-batches-bin/, data_batch_*.bin nor cifar-10-binary.tar.gz`,
+    );
+  }
+  if (await exists(source)) return { kind: "archive", path: source };
+  throw new Error(`CIFAR-10: ${source} does not exist`);
+}
+
+/** The known build whose per-file digests these are ("official", "jpeg-q75"), or "unknown". */
+export function cifar10Variant(digests: Record<string, string>): string {
+  return Object.entries(CIFAR10_KNOWN_BIN_SHA256).find(([, known]) =>
+    BIN_FILES.every((n) => known[n] === digests[n])
+  )?.[0] ?? "unknown";
+}
+
+export interface LoadCifar10Options {
+  /**
+   * The per-file sha-256 of exactly these files, already known (a verified marker, see openVerifiedCifar10):
+   * the files are then read but not hashed again.
+   */
+  digests?: Record<string, string>;
+}
+
 /**
  * Loads CIFAR-10. `source`: a folder holding cifar-10-batches-bin/, the bin folder itself, or a
  * cifar-10-binary.tar.gz (read in memory, nothing extracted). checksum = sha-256 of the sha256sum-style manifest
- * of the six .bin files, identical for a folder and the archive it was packed from.
+ * of the six .bin files, identical for a folder and the archive it was packed from. `variant` names the known
+ * build the files match; nothing is refused here (openVerifiedCifar10 and openDataset refuse unknown data).
  */
-export async function loadCifar10(source: string): Promise<Cifar10Dataset> {
-  let files: Map<string, Uint8Array>;
-  let where = source;
-  if (await isDirectory(source)) {
-    const nested = joinPath(source, "cifar-10-batches-bin");
-    if (await isDirectory(nested)) where = nested;
-    else if (!(await exists(joinPath(source, "data_batch_1.bin")))) {
-      const archive = joinPath(source, "cifar-10-binary.tar.gz");
-      if (await exists(archive)) return loadCifar10(archive);
-      throw new Error(
-        `CIFAR-10: ${source} holds neither cifar-10-batches-bin/, data_batch_*.bin nor cifar-10-binary.tar.gz`,
-      );
-    }
-    files = await readFromFolder(where);
-  } else if (await exists(source)) {
-    files = await readFromArchive(source);
-  } else {
-    throw new Error(`CIFAR-10: ${source} does not exist`);
-  }
+export async function loadCifar10(source: string, opts: LoadCifar10Options = {}): Promise<Cifar10Dataset> {
+  const at = await locateCifar10(source);
+  const where = at.path;
+  const files = at.kind === "folder" ? await readFromFolder(at.path) : await readFromArchive(at.path);
   const digests: Record<string, string> = {};
-  for (const n of BIN_FILES) digests[n] = await sha256Hex(files.get(n)!);
-  const variant =
-    Object.entries(CIFAR10_KNOWN_BIN_SHA256).find(([, known]) =>
-      BIN_FILES.every((n) => known[n] === digests[n])
-    )?.[0] ?? "unknown";
+  for (const n of BIN_FILES) digests[n] = opts.digests?.[n] ?? await sha256Hex(files.get(n)!);
+  const variant = cifar10Variant(digests);
   const classes = classesFromMeta(files.get("batches.meta.txt"));
   return {
     name: "cifar10",
@@ -188,6 +210,172 @@ export async function loadCifar10(source: string): Promise<Cifar10Dataset> {
     files: digests,
     variant,
   };
+}
+
+/** The CIFAR-10 source files a location stands for: the six .bin files of a folder, or the archive. */
+function locationFiles(at: Cifar10Location): string[] {
+  return at.kind === "folder" ? BIN_FILES.map((n) => joinPath(at.path, n)) : [at.path];
+}
+
+/**
+ * What identifies a file's content without reading it: size, modification and change times, inode and device.
+ * Writing the file changes the times (and ctime cannot be set back), so an unchanged identity means the digest
+ * recorded for it still holds. null when the file cannot be stat'ed.
+ */
+async function fileIdentity(path: string): Promise<string | null> {
+  try {
+    const s = await Deno.stat(path);
+    return [s.size, s.mtime?.getTime() ?? "-", s.ctime?.getTime() ?? "-", s.ino ?? "-", s.dev].join(":");
+  } catch {
+    return null;
+  }
+}
+
+interface MarkerEntry {
+  /** fileIdentity of each of the location's files, in locationFiles order. */
+  identity: string[];
+  digests: Record<string, string>;
+}
+
+interface MarkerFile {
+  format: string;
+  /** By the real path of the location (bin folder or archive). */
+  entries: Record<string, MarkerEntry>;
+}
+
+const MARKER_FORMAT = "alexnet-webgpu-cifar10-verified/1";
+
+async function readMarker(path: string): Promise<MarkerFile> {
+  try {
+    const m = JSON.parse(await Deno.readTextFile(path)) as MarkerFile;
+    if (m && m.format === MARKER_FORMAT && m.entries && typeof m.entries === "object") return m;
+  } catch {
+    // Missing or unreadable: nothing is remembered, the files are hashed.
+  }
+  return { format: MARKER_FORMAT, entries: {} };
+}
+
+/**
+ * Remembers the digests of the files at `source` under their current identity, in `markerFile` (written
+ * atomically; a marker that cannot be written only means the files are hashed again next time).
+ */
+export async function rememberCifar10Digests(
+  markerFile: string,
+  source: string,
+  digests: Record<string, string>,
+): Promise<void> {
+  try {
+    const at = await locateCifar10(source);
+    const identity = await Promise.all(locationFiles(at).map(fileIdentity));
+    if (identity.some((i) => i === null)) return;
+    const marker = await readMarker(markerFile);
+    marker.entries[await Deno.realPath(at.path)] = {
+      identity: identity as string[],
+      digests: { ...digests },
+    };
+    await Deno.mkdir(dirname(markerFile), { recursive: true });
+    const tmp = tempSibling(markerFile);
+    try {
+      await Deno.writeTextFile(tmp, JSON.stringify(marker, null, 1) + "\n");
+      await Deno.rename(tmp, markerFile);
+    } catch (e) {
+      await Deno.remove(tmp).catch(() => {});
+      throw e;
+    }
+  } catch {
+    // Best effort (a read-only cache): verification still happens, only by hashing.
+  }
+}
+
+/** The digests `markerFile` remembers for `source`, when its files are unchanged since; else null. */
+async function rememberedDigests(markerFile: string, source: string): Promise<Record<string, string> | null> {
+  const at = await locateCifar10(source);
+  const identity = await Promise.all(locationFiles(at).map(fileIdentity));
+  if (identity.some((i) => i === null)) return null;
+  let real: string;
+  try {
+    real = await Deno.realPath(at.path);
+  } catch {
+    return null;
+  }
+  const entry = (await readMarker(markerFile)).entries[real];
+  if (!entry || !Array.isArray(entry.identity) || entry.identity.join("|") !== identity.join("|")) {
+    return null;
+  }
+  return BIN_FILES.every((n) => typeof entry.digests?.[n] === "string") ? entry.digests : null;
+}
+
+/** Data that matches no known CIFAR-10 build, refused without allowUnknownData. */
+export class UnknownCifar10DataError extends Error {}
+
+/** Why digests are not a known build: the closest build and the files that differ from it. */
+export function describeCifar10Mismatch(digests: Record<string, string>): string {
+  const builds = Object.keys(CIFAR10_KNOWN_BIN_SHA256);
+  let best = builds[0], bestSame = -1;
+  for (const name of builds) {
+    const same = BIN_FILES.filter((n) => CIFAR10_KNOWN_BIN_SHA256[name][n] === digests[n]).length;
+    if (same > bestSame) [best, bestSame] = [name, same];
+  }
+  const short = (hex: string | undefined) => hex?.slice(0, 16) ?? "?";
+  if (bestSame === 0) {
+    return `none of its ${BIN_FILES.length} .bin files matches a known build (${builds.join(", ")}): ` +
+      BIN_FILES.map((n) => `${n} sha-256 ${short(digests[n])}`).join(", ");
+  }
+  const known = CIFAR10_KNOWN_BIN_SHA256[best];
+  const differ = BIN_FILES.filter((n) => known[n] !== digests[n]);
+  return `${bestSame} of its ${BIN_FILES.length} .bin files match the ${best} build, ` +
+    differ.map((n) => `${n} does not (sha-256 ${short(digests[n])}, expected ${short(known[n])})`).join(", ");
+}
+
+export interface VerifyCifar10Options {
+  /**
+   * JSON file remembering the digests of sources verified before, under their files' size, times and inode: a
+   * reopen of unchanged files costs a stat instead of hashing 180 MB. Without it every open hashes.
+   */
+  markerFile?: string;
+  /** Use data that matches no known build (the choice is reported in `verification`). */
+  allowUnknownData?: boolean;
+}
+
+/**
+ * loadCifar10, then a check of the six .bin files against the known builds (CIFAR10_KNOWN_BIN_SHA256): data
+ * that matches none is refused with UnknownCifar10DataError unless allowUnknownData. The digests come from
+ * `markerFile` when the files are unchanged since they were last hashed, else from hashing (and are
+ * remembered there). The dataset's `verification` says what was found.
+ */
+export async function openVerifiedCifar10(
+  source: string,
+  opts: VerifyCifar10Options = {},
+): Promise<Cifar10Dataset> {
+  const remembered = opts.markerFile ? await rememberedDigests(opts.markerFile, source) : null;
+  const ds = await loadCifar10(source, { digests: remembered ?? undefined });
+  if (opts.markerFile && !remembered) await rememberCifar10Digests(opts.markerFile, source, ds.files!);
+  if (ds.variant === "unknown") {
+    if (!opts.allowUnknownData) {
+      throw new UnknownCifar10DataError(
+        `CIFAR-10: ${source} is not a known CIFAR-10 build: ${describeCifar10Mismatch(ds.files!)}; ` +
+          `Pass --allow-unknown-data (train, evaluate; allowUnknownData: true in a data config) to use it ` +
+          `anyway; the choice is recorded in the checkpoint's provenance`,
+      );
+    }
+    ds.verification = { variant: "unknown", allowUnknownData: true };
+  } else {
+    ds.verification = { variant: ds.variant };
+  }
+  return ds;
+}
+
+/** sha-256 of each .bin file in a folder, streamed (verifying a fresh build before it is put in place). */
+export async function cifar10FolderDigests(dir: string): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const n of BIN_FILES) {
+    try {
+      digests[n] = await sha256File(joinPath(dir, n));
+    } catch (e) {
+      throw new Error(`CIFAR-10: cannot read ${joinPath(dir, n)}: ${errorMessage(e)}`);
+    }
+  }
+  return digests;
 }
 
 export interface DownloadProgress {

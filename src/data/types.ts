@@ -23,6 +23,15 @@ export interface Dataset {
   checksum: string;
   /** Per-source-file sha-256 where the loader knows them (file name -> hex digest). */
   files?: Record<string, string>;
+  /** What the source was checked against, where the loader knows reference digests (CIFAR-10), for provenance. */
+  verification?: DataVerification;
+}
+
+export interface DataVerification {
+  /** The known build the files match ("official", "jpeg-q75"), or "unknown". */
+  variant: string;
+  /** Set when unknown data was used because the user allowed it (--allow-unknown-data). */
+  allowUnknownData?: boolean;
 }
 
 /** Bytes of one image (C*H*W). */

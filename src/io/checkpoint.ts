@@ -69,7 +69,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   if (file.metadata.format !== CHECKPOINT_FORMAT || !file.metadata.meta) {
     throw new Error(
       `${source}: not an alexnet-webgpu checkpoint (metadata format "${file.metadata.format ?? "none"}"); ` +
-        `plain safetensors weights load with --weights and a model name instead`,
+        `\`deno task classify --model\` and \`deno task evaluate --checkpoint\` take the checkpoints that ` +
+        `\`deno task train\` writes; plain safetensors weights (a torchvision state_dict) have no class names ` +
+        `or preprocessing: convert them with torchvisionCheckpoint() in src/io/torchvision.ts`,
     );
   }
   const meta = JSON.parse(file.metadata.meta) as CheckpointMeta;
@@ -119,11 +121,20 @@ export function checkSameArchitecture(expected: ModelSpec, found: ModelSpec, sou
   }
 }
 
-/** Writes atomically (temporary file, then rename) so a killed run never leaves a half-written checkpoint. */
+/**
+ * Writes atomically (temporary file, then rename) so a killed run never leaves a half-written checkpoint. When
+ * the write or the rename fails (a full disk), the partial temporary file is removed and the error rethrown.
+ */
 export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<void> {
+  const bytes = encodeCheckpoint(ckpt);
   const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeFile(tmp, encodeCheckpoint(ckpt));
-  await Deno.rename(tmp, path);
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
 }
 
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {

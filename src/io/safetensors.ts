@@ -54,30 +54,28 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors data"
       `${source}: header length ${headerLength} does not fit the ${bytes.length}-byte file (truncated?)`,
     );
   }
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch (e) {
     throw new Error(`${source}: header is not JSON (${(e as Error).message})`);
   }
+  if (!header || typeof header !== "object" || Array.isArray(header)) {
+    throw new Error(`${source}: header is not a JSON object`);
+  }
   const base = 8 + headerLength;
   const tensors = new Map<string, NamedTensor>();
   let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
+  for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") {
-      metadata = entry as unknown as Record<string, string>;
+      metadata = raw as unknown as Record<string, string>;
       continue;
     }
+    const entry = checkEntry(raw, bytes.length - base, `${source}: tensor "${name}"`);
     const [begin, end] = entry.data_offsets;
     const count = entry.shape.reduce((a, b) => a * b, 1);
-    if (base + end > bytes.length) {
-      throw new Error(`${source}: tensor "${name}" runs past the end of the file (truncated?)`);
-    }
     let data: Float32Array;
     if (entry.dtype === "F32") {
-      if (end - begin !== count * 4) {
-        throw new Error(`${source}: tensor "${name}" size does not match its shape`);
-      }
       data = new Float32Array(count);
       new Uint8Array(data.buffer).set(bytes.subarray(base + begin, base + end));
     } else if (entry.dtype === "F16" || entry.dtype === "BF16") {
@@ -95,6 +93,71 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors data"
     tensors.set(name, { shape: entry.shape, data });
   }
   return { tensors, metadata };
+}
+
+/** Bytes per element of every dtype the safetensors format defines. */
+const DTYPE_BYTES: Record<string, number> = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
+};
+
+interface TensorEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/**
+ * A header entry checked against the data it describes (`dataBytes` after the header): a known dtype, a shape of
+ * whole numbers >= 0, offsets inside the data, and exactly as many bytes as the shape needs. `what` starts each
+ * message ("<file>: tensor "<name>"").
+ */
+function checkEntry(raw: unknown, dataBytes: number, what: string): TensorEntry {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new Error(`${what}: header entry is not an object (${JSON.stringify(raw)})`);
+  }
+  const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
+  if (typeof dtype !== "string") throw new Error(`${what}: header entry has no dtype`);
+  const size = DTYPE_BYTES[dtype];
+  if (size === undefined) throw new Error(`${what} has an unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new Error(`${what}: shape ${JSON.stringify(shape)} is not a list of whole numbers >= 0`);
+  }
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]
+  ) {
+    throw new Error(
+      `${what}: data_offsets ${JSON.stringify(offsets)} are not [begin, end] with 0 <= begin <= end`,
+    );
+  }
+  const [begin, end] = offsets as [number, number];
+  if (end > dataBytes) {
+    throw new Error(
+      `${what} runs past the end of the file (bytes ${begin}-${end} of ${dataBytes} data bytes; truncated?)`,
+    );
+  }
+  const needed = shape.reduce((a: number, b: number) => a * b, 1) * size;
+  if (end - begin !== needed) {
+    throw new Error(
+      `${what}: ${dtype} [${shape}] needs ${needed} bytes, the header gives it ${end - begin} ` +
+        `(data_offsets [${begin},${end}])`,
+    );
+  }
+  return { dtype, shape, data_offsets: [begin, end] };
 }
 
 function f16ToFloat(h: number): number {

@@ -6,6 +6,7 @@ import {
   computeMeanImage,
   computeRgbPca,
   type Dataset,
+  type DataVerification,
   type ImageSet,
   openDataset,
   type RgbPca,
@@ -22,6 +23,8 @@ export interface TrainingData {
   val?: ImageSet;
   test: ImageSet;
   checksum: string;
+  /** What the source was checked against (CIFAR-10's known builds), for the checkpoint's provenance. */
+  verification?: DataVerification;
 }
 
 const KINDS = ["cifar10", "fashion-mnist", "image-folder", "imagenette"];
@@ -80,6 +83,9 @@ export function validateDataConfig(d: DataConfig, where = "data"): void {
   positiveInt(d.limitTest, `${where}.limitTest`);
   positiveInt(d.validation, `${where}.validation`);
   if (d.path !== undefined && typeof d.path !== "string") throw new Error(`${where}.path: expected a string`);
+  if (d.allowUnknownData !== undefined && typeof d.allowUnknownData !== "boolean") {
+    throw new Error(`${where}.allowUnknownData: expected true or false`);
+  }
 }
 
 /**
@@ -88,7 +94,8 @@ export function validateDataConfig(d: DataConfig, where = "data"): void {
  */
 export async function loadTrainingData(d: DataConfig, preloaded?: Dataset): Promise<TrainingData> {
   validateDataConfig(d);
-  const ds = preloaded ?? await openDataset({ kind: d.kind, path: d.path, size: d.size });
+  const ds = preloaded ??
+    await openDataset({ kind: d.kind, path: d.path, size: d.size, allowUnknownData: d.allowUnknownData });
   let train = ds.train;
   let val: ImageSet | undefined;
   if (d.validation) {
@@ -102,7 +109,15 @@ export async function loadTrainingData(d: DataConfig, preloaded?: Dataset): Prom
   }
   if (d.limitTrain) train = balancedSubset(train, d.limitTrain);
   const test = d.limitTest ? balancedSubset(ds.test, d.limitTest) : ds.test;
-  return { name: ds.name, classes: ds.train.classes, train, val, test, checksum: ds.checksum };
+  return {
+    name: ds.name,
+    classes: ds.train.classes,
+    train,
+    val,
+    test,
+    checksum: ds.checksum,
+    ...(ds.verification ? { verification: ds.verification } : {}),
+  };
 }
 
 /** What the network's input pipeline needs, derived from the training images and the AugmentConfig. */

@@ -474,6 +474,7 @@ export class TrainingRun {
         provenance: {
           dataset: data.name,
           datasetChecksum: data.checksum,
+          ...(data.verification ? { dataVerification: data.verification } : {}),
           adapter: this.#adapter,
           metrics: state.epochs[state.epochs.length - 1] ?? null,
         },

@@ -14,6 +14,11 @@ export interface DataConfig {
   limitTest?: number;
   /** Hold out the last N training images as the validation split (the paper used a separate val set). */
   validation?: number;
+  /**
+   * CIFAR-10: use data whose .bin files match no known build (refused otherwise; --allow-unknown-data). The
+   * checkpoint's provenance records the choice (dataVerification).
+   */
+  allowUnknownData?: boolean;
 }
 
 export interface AugmentConfig {

@@ -1,0 +1,49 @@
+// What some tests need from the machine: Chromium, the shared data beside the project (../shared/data), the
+// Fashion-MNIST package. A test whose need is missing fails, saying what to install, instead of passing without
+// having checked anything. To leave such tests out on purpose, name the needs in ALEXNET_TEST_WITHOUT
+// (comma-separated: chromium, shared-data, fashion-mnist); those tests are then reported as ignored.
+import { existsSync } from "node:fs";
+import { CHROMIUM_PATH } from "../../src/report/browser.ts";
+import { FASHION_MNIST_DIR } from "../../src/data/fashion_mnist.ts";
+import { SHARED_DATA_DIR } from "../../src/data/open.ts";
+
+export type Need = "chromium" | "shared-data" | "fashion-mnist";
+
+/** true when ALEXNET_TEST_WITHOUT names `need`: the tests needing it are left out (as `ignore`). */
+export function leftOut(need: Need): boolean {
+  const list = Deno.env.get("ALEXNET_TEST_WITHOUT") ?? "";
+  return list.split(",").map((s) => s.trim()).includes(need);
+}
+
+function missing(need: Need, what: string, remedy: string): never {
+  throw new Error(
+    `this test needs ${what}, which is missing: ${remedy}. To leave the tests that need it out on purpose, ` +
+      `set ALEXNET_TEST_WITHOUT=${need}`,
+  );
+}
+
+/** Fails (loudly) unless the Chromium that src/report/browser.ts launches exists. */
+export function requireChromium(): void {
+  if (!existsSync(CHROMIUM_PATH)) {
+    missing("chromium", `Chromium at ${CHROMIUM_PATH}`, "apt-get install -y chromium, or set CHROMIUM_PATH");
+  }
+}
+
+/** The path of `rel` in ../shared/data (see its README.md); fails (loudly) when it is not there. */
+export function requireShared(rel: string): string {
+  const path = `${SHARED_DATA_DIR}/${rel}`;
+  if (!existsSync(path)) missing("shared-data", path, "the read-only shared data belongs beside the project");
+  return path;
+}
+
+/** The Fashion-MNIST folder; fails (loudly) when the package is not installed. */
+export function requireFashionMnist(): string {
+  if (!existsSync(`${FASHION_MNIST_DIR}/train-images-idx3-ubyte.gz`)) {
+    missing(
+      "fashion-mnist",
+      `Fashion-MNIST in ${FASHION_MNIST_DIR}`,
+      "apt-get install -y dataset-fashion-mnist",
+    );
+  }
+  return FASHION_MNIST_DIR;
+}

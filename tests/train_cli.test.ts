@@ -1,0 +1,101 @@
+// `deno task train` and an output folder that already holds a run: without --resume or --force it refuses,
+// exits non-zero and leaves the checkpoint byte for byte as it was. And CIFAR-10 data that matches no known
+// build: train and evaluate use it only with --allow-unknown-data, and the checkpoint's provenance says so.
+import assert from "node:assert/strict";
+import { checkOutputFolder, trainConfigFromArgs } from "../src/cli/train.ts";
+import { UsageError } from "../src/train/cli_args.ts";
+import { CHECKPOINT_FILE, train } from "../src/train/trainer.ts";
+import { loadCheckpoint } from "../src/io/checkpoint.ts";
+import { testGpu } from "./helpers/gpu.ts";
+import { tinyCifar10Archive } from "./helpers/cifar10.ts";
+
+const TRAIN = new URL("../src/cli/train.ts", import.meta.url).pathname;
+const EVALUATE = new URL("../src/cli/evaluate.ts", import.meta.url).pathname;
+const TINY = ["--data", "fashion-mnist", "--limit-train", "64", "--limit-test", "32", "--batch", "32"];
+
+async function runTrain(args: string[]): Promise<{ code: number; text: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", TRAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, text: dec.decode(out.stdout) + dec.decode(out.stderr) };
+}
+
+Deno.test("train CLI: an output folder with a checkpoint is refused without --resume or --force", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "train-cli-" });
+  try {
+    const ckpt = `${dir}/${CHECKPOINT_FILE}`;
+    const before = new Uint8Array(4096).map((_, i) => (i * 7) & 255);
+    await Deno.writeFile(ckpt, before);
+    const mtime = (await Deno.stat(ckpt)).mtime;
+    const r = await runTrain([...TINY, "--max-steps", "1", "--out", dir]);
+    assert.equal(r.code, 1, r.text);
+    assert.match(r.text, /holds a checkpoint.*--resume.*--force/s);
+    assert.ok(r.text.includes(ckpt), r.text);
+    assert.deepEqual(await Deno.readFile(ckpt), before);
+    assert.deepEqual((await Deno.stat(ckpt)).mtime, mtime);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [CHECKPOINT_FILE]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train CLI: --force lets a fresh run overwrite, --resume and --force together are a usage error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "train-cli-" });
+  try {
+    const fresh = (await trainConfigFromArgs([...TINY, "--out", dir]))!;
+    // Nothing there yet: no objection.
+    await checkOutputFolder(fresh);
+    await Deno.writeTextFile(`${dir}/${CHECKPOINT_FILE}`, "an earlier run");
+    await assert.rejects(() => checkOutputFolder(fresh), /holds a checkpoint/);
+    await checkOutputFolder((await trainConfigFromArgs([...TINY, "--out", dir, "--force"]))!);
+    // --resume reads the checkpoint (this one is not a real one, so it is rejected for that, not refused).
+    await assert.rejects(
+      () => trainConfigFromArgs([...TINY, "--out", dir, "--resume"]),
+      /checkpoint\.safetensors: header length \d+ does not fit/,
+    );
+    await assert.rejects(
+      () => trainConfigFromArgs([...TINY, "--out", dir, "--resume", "--force"]),
+      (e: Error) => e instanceof UsageError && /--resume and --force/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train and evaluate: unknown CIFAR-10 data needs --allow-unknown-data, recorded in the checkpoint", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "train-unknown-" });
+  try {
+    const archive = await tinyCifar10Archive(dir);
+    const args = ["--data", "cifar10", "--data-path", archive, "--batch", "8", "--max-steps", "1"];
+    const refused = (await trainConfigFromArgs([...args, "--out", `${dir}/refused`]))!;
+    assert.equal(refused.config.data.allowUnknownData, undefined);
+    await assert.rejects(
+      async () => train(await testGpu(), refused.config, { log: () => {} }),
+      /is not a known CIFAR-10 build.*--allow-unknown-data/s,
+    );
+    const allowed = (await trainConfigFromArgs([...args, "--allow-unknown-data", "--out", `${dir}/run`]))!;
+    assert.equal(allowed.config.data.allowUnknownData, true);
+    const r = await train(await testGpu(), allowed.config, { log: () => {} });
+    const ckpt = await loadCheckpoint(r.checkpoint);
+    assert.deepEqual(ckpt.meta.provenance?.dataVerification, { variant: "unknown", allowUnknownData: true });
+
+    // evaluate: the same data is refused again unless the flag is given there too.
+    const evaluate = (extra: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", EVALUATE, "--checkpoint", r.checkpoint, "--json", ...extra],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const no = await evaluate([]);
+    assert.equal(no.code, 1);
+    assert.match(new TextDecoder().decode(no.stderr), /not a known CIFAR-10 build.*--allow-unknown-data/s);
+    const yes = await evaluate(["--allow-unknown-data"]);
+    assert.equal(yes.code, 0, new TextDecoder().decode(yes.stderr));
+    assert.equal(JSON.parse(new TextDecoder().decode(yes.stdout)).images, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
