@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { compareIterations, firstStepAtOrBelow, smooth } from "../src/experiments/iterations.ts";
 import { nearest, pickQueries } from "../src/experiments/neighbours_figure.ts";
 import { colourIndex } from "../src/experiments/kernels_figure.ts";
-import { alexnetMini } from "../src/experiments/models.ts";
+import { alexnetMini } from "../src/models/alexnet_mini.ts";
 import { buildModelFor, trainStageKind } from "../src/experiments/train.ts";
 import { REPRODUCE_STAGE_KINDS } from "../src/experiments/stage_kinds.ts";
 import { parsePipeline } from "../src/pipeline/parse.ts";

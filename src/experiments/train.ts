@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { defineStageKind, type ParamIssue, type StageContext, type StageResult } from "../pipeline/types.ts";
 import { probeTraining } from "../train/probe.ts";
-import type { ModelOptions } from "../models/index.ts";
+import { buildModel, type ModelOptions, MODELS } from "../models/index.ts";
 import type { ModelSpec } from "../nn/spec.ts";
 import { macsPerImage, parameterCount } from "../nn/spec.ts";
 import { CHECKPOINT_FILE, train } from "../train/trainer.ts";
@@ -18,7 +18,6 @@ import {
   describeData,
   upstreamDataset,
 } from "./dataset.ts";
-import { MODEL_NAMES, resolveModel } from "./models.ts";
 import { sharedDataset, sharedGpu } from "./resources.ts";
 import { fileSha256, pct } from "./util.ts";
 
@@ -55,6 +54,7 @@ export interface TrainParams {
 }
 
 const SWITCH = ["default", "on", "off"] as const;
+const MODEL_NAMES = Object.keys(MODELS);
 
 export const trainStageKind = defineStageKind<TrainParams>({
   name: "train",
@@ -302,7 +302,7 @@ export function buildModelFor(
     dropout: switchValue(p.dropout),
     shallower: p.shallower,
   };
-  const model = resolveModel(p.towers === "one" ? `${p.model}-one-tower` : p.model, options);
+  const model = buildModel(p.towers === "one" ? `${p.model}-one-tower` : p.model, options);
   const [c, h, w] = model.input;
   if (c !== o.channels || h !== o.inputSize || w !== o.inputSize) {
     throw new Error(

@@ -3,6 +3,7 @@
 
 import type { ModelSpec } from "../nn/spec.ts";
 import { alexnet } from "./alexnet.ts";
+import { alexnetMini } from "./alexnet_mini.ts";
 import { cifar18pct, cifarAlexnet, convLocal11, convLocal13, fig1FourLayer } from "./cifar.ts";
 
 export interface ModelOptions {
@@ -49,6 +50,15 @@ export const MODELS: Record<string, ModelEntry> = {
         towers: 1,
       }),
   },
+  "alexnet-mini": {
+    description: "AlexNet at quarter width for Imagenette 64px (two towers as groups 2)",
+    build: (o = {}) => alexnetMini({ ...miniOptions(o), towers: 2 }),
+  },
+  "alexnet-mini-one-tower": {
+    description:
+      "alexnet-mini with one tower: half the kernels in conv1-conv4, conv5 and fc kept (section 3.2, footnote 2)",
+    build: (o = {}) => alexnetMini({ ...miniOptions(o), towers: 1 }),
+  },
   "cifar-alexnet": {
     description: "compact AlexNet-style CIFAR net: conv 64-64 (5x5), fc 384-192-10",
     build: (o = {}) => cifarAlexnet({ ...o, dropConv2: o.shallower }),
@@ -71,6 +81,11 @@ export const MODELS: Record<string, ModelEntry> = {
     build: (o = {}) => fig1FourLayer({ activation: o.activation, classes: o.classes }),
   },
 };
+
+function miniOptions(o: ModelOptions) {
+  const { classes, inputSize, lrn, pooling, activation, dropout, shallower } = o;
+  return { classes, inputSize, lrn, pooling, activation, dropout, shallower };
+}
 
 export function buildModel(name: string, options: ModelOptions = {}): ModelSpec {
   const entry = MODELS[name];

@@ -1,10 +1,9 @@
-// Model resolution for the train stage: the zoo (src/models) plus reduced-scale AlexNets that keep the paper's
-// topology (five convs, 11x11 conv1, two towers through groups, LRN, overlapping pooling, dropout) at a size
-// a CPU adapter can train in minutes. They stand in for AlexNet on Imagenette in the `cpu` preset.
+// A reduced-scale AlexNet that keeps the paper's topology (five convs, 11x11 conv1, two towers through groups,
+// LRN, overlapping pooling, dropout) at a size a CPU adapter can train in minutes. It stands in for AlexNet on
+// Imagenette in the pipelines' `cpu` preset.
 
-import type { LayerSpec, ModelSpec } from "../nn/spec.ts";
-import { buildModel, type ModelOptions, MODELS } from "../models/index.ts";
-import { PAPER_LRN } from "../models/alexnet.ts";
+import { type LayerSpec, type ModelSpec, resolveModel } from "../nn/spec.ts";
+import { PAPER_LRN } from "./alexnet.ts";
 
 export interface MiniAlexNetOptions {
   classes?: number;
@@ -87,7 +86,7 @@ export function alexnetMini(o: MiniAlexNetOptions = {}): ModelSpec {
     classes: 1,
     layers: [...layers, { type: "fc", name: "probe", out: 1 }],
   };
-  const flat = fanIn(probe);
+  const flat = resolveModel(probe).at(-1)!.inShape.reduce((x, y) => x * y, 1);
   layers.push(
     { type: "fc", name: "fc6", out: 256, init: he(flat) },
     act,
@@ -112,48 +111,4 @@ export function alexnetMini(o: MiniAlexNetOptions = {}): ModelSpec {
     classes: o.classes ?? 10,
     layers,
   };
-}
-
-/** Features entering the last layer of a spec whose last layer is a one-output fc. */
-function fanIn(spec: ModelSpec): number {
-  // Shape inference without importing the resolver's full validation path twice.
-  let [c, h, w] = spec.input;
-  for (const l of spec.layers) {
-    if (l.type === "conv") {
-      const s = l.stride ?? 1, p = l.pad ?? 0;
-      h = Math.floor((h + 2 * p - l.kernel) / s) + 1;
-      w = Math.floor((w + 2 * p - l.kernel) / s) + 1;
-      c = l.out;
-    } else if (l.type === "maxpool" || l.type === "avgpool") {
-      h = Math.floor((h + 2 * (l.pad ?? 0) - l.size) / l.stride) + 1;
-      w = Math.floor((w + 2 * (l.pad ?? 0) - l.size) / l.stride) + 1;
-    }
-  }
-  return c * h * w;
-}
-
-/** Reduced-scale models this stage kind knows besides the zoo (name -> description). */
-export const EXTRA_MODELS: Record<string, string> = {
-  "alexnet-mini": "AlexNet at quarter width for Imagenette 64px (two towers as groups 2)",
-  "alexnet-mini-one-tower":
-    "alexnet-mini with one tower: half the kernels in conv1-conv4, conv5 and fc kept (section 3.2, footnote 2)",
-};
-
-export const MODEL_NAMES: string[] = [...Object.keys(MODELS), ...Object.keys(EXTRA_MODELS)];
-
-/** A zoo model or one of EXTRA_MODELS, with the ablation switches. */
-export function resolveModel(name: string, o: ModelOptions & { inputSize?: number }): ModelSpec {
-  if (name === "alexnet-mini" || name === "alexnet-mini-one-tower") {
-    return alexnetMini({
-      classes: o.classes,
-      inputSize: o.inputSize,
-      towers: name === "alexnet-mini" ? 2 : 1,
-      lrn: o.lrn,
-      pooling: o.pooling,
-      activation: o.activation,
-      dropout: o.dropout,
-      shallower: o.shallower,
-    });
-  }
-  return buildModel(name, o);
 }
