@@ -334,3 +334,33 @@ Deno.test("numerics, dataset and on-disk output changes rerun the affected stage
   assert.equal(summary.decisions.find((d) => d.id === "side")!.reason, "outputs missing or changed on disk");
   assert.deepEqual(runs, ["toy/side"]);
 });
+
+Deno.test("a file a stage publishes outside its folder is part of its outputs: a changed byte reruns it", async () => {
+  await using h = await harness();
+  const publishKind: StageKind = {
+    name: "publish",
+    description: "writes a file into the project",
+    params: {},
+    async run(ctx) {
+      runs.push(`${ctx.pipeline}/${ctx.id}`);
+      await Deno.mkdir(join(ctx.projectRoot, "models"), { recursive: true });
+      await Deno.writeTextFile(join(ctx.projectRoot, "models/m.bin"), "weights");
+      return { published: { model: "models/m.bin" } };
+    },
+  };
+  const text = `title: Publish\nstages:\n  publish:\n    kind: publish\n`;
+  const local = new StageKindRegistry([publishKind]);
+  const run = () =>
+    runPipeline(planPipeline(parsePipeline("pipelines/p.yaml", text, local), local, { preset: "cpu" }), {
+      resultsDir: h.results,
+      projectRoot: h.root,
+      log: () => {},
+    });
+  await run();
+  runs.length = 0;
+  assert.deepEqual((await run()).cached, ["publish"]);
+  await Deno.writeTextFile(join(h.root, "models/m.bin"), "weightz");
+  const summary = await run();
+  assert.equal(summary.decisions[0].reason, "outputs missing or changed on disk");
+  assert.deepEqual(runs, ["p/publish"]);
+});
