@@ -8,6 +8,7 @@ import { upstreamTrain } from "./train.ts";
 import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../io/checkpoint.ts";
 import { sha256 } from "../pipeline/hash.ts";
 import { standInRun } from "./inference.ts";
+import { fileSha256 } from "./util.ts";
 
 export interface PublishParams {
   to: string;
@@ -49,7 +50,15 @@ export const publishModelStageKind = defineStageKind<PublishParams>({
     const target = join(smoke ? ctx.outDir : ctx.projectRoot, to);
     const cardPath = to.replace(/\.safetensors$/, ".json");
     await Deno.mkdir(dirname(target), { recursive: true });
-    const bytes = publishedBytes(await loadCheckpoint(join(trained.outDir, String(out.checkpoint))));
+    const checkpoint = join(trained.outDir, String(out.checkpoint));
+    if ((await fileSha256(checkpoint)) !== out.checkpoint_sha256) {
+      // Checkpoints are not committed: a fresh clone has the training's outputs but not its weights.
+      throw new Error(
+        `${checkpoint} is missing or changed, so ${ctx.params.to} cannot be written again: rerun the training ` +
+          `with --force ${trained.stage}`,
+      );
+    }
+    const bytes = publishedBytes(await loadCheckpoint(checkpoint));
     const tmp = `${target}.tmp-${Deno.pid}`;
     await Deno.writeFile(tmp, bytes);
     await Deno.rename(tmp, target);
