@@ -1,3 +1,6 @@
+import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
+import { reportStageKind } from "../src/experiments/report_stage.ts";
+import { writeIndex } from "../src/experiments/index_page.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { defaultPresetForAdapter, runReproduceCli } from "../src/pipeline/cli.ts";
@@ -49,7 +52,9 @@ async function project(files: Record<string, string> = { "alpha.yaml": ALPHA, "b
   let presetAsked = 0;
   const cli = (...args: string[]) =>
     runReproduceCli(args, {
-      stageKinds: [squareKind],
+      stageKinds: [squareKind, reportStageKind],
+      knownClaimIds: PAPER_CLAIM_IDS,
+      writeIndex: (dir, pipelines) => writeIndex(dir, { pipelines }),
       chooseDefaultPreset: () => {
         presetAsked++;
         return defaultPresetForAdapter(true);

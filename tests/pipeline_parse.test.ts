@@ -1,3 +1,4 @@
+import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
 import assert from "node:assert/strict";
 import { StageKindRegistry } from "../src/pipeline/registry.ts";
 import { parsePipeline } from "../src/pipeline/parse.ts";
@@ -38,7 +39,9 @@ function thrown(fn: () => unknown): unknown {
 
 /** Parses `text` as test.yaml and returns the formatted problems (or fails if it parses). */
 function problems(text: string): string[] {
-  const error = thrown(() => parsePipeline("pipelines/test.yaml", text, registry));
+  const error = thrown(() =>
+    parsePipeline("pipelines/test.yaml", text, registry, { knownClaimIds: PAPER_CLAIM_IDS })
+  );
   assert(error instanceof PipelineValidationError, String(error));
   return error.issues.map(formatIssue);
 }

@@ -1,3 +1,5 @@
+import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
+import { writeIndex } from "../src/experiments/index_page.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -127,10 +129,12 @@ Deno.test({
         runReproduceCli(
           ["--pipelines", join(dir, "pipelines"), "--results", join(dir, "results"), ...extra],
           {
-            stageKinds: [toyTrainKind],
+            stageKinds: [toyTrainKind, reportStageKind],
+            knownClaimIds: PAPER_CLAIM_IDS,
+            writeIndex: (dir, pipelines) => writeIndex(dir, { pipelines }),
             chooseDefaultPreset: () => "smoke",
             describeAdapter: () => "toy adapter",
-            projectRoot: REPO_ROOT, // the report kind hashes src/report/ as its code
+            projectRoot: REPO_ROOT,
             log: (line) => lines.push(line),
           },
         );

@@ -12,7 +12,6 @@ import { parsePipeline } from "../src/pipeline/parse.ts";
 import { planPipeline } from "../src/pipeline/plan.ts";
 import { StageKindRegistry } from "../src/pipeline/registry.ts";
 import { formatIssue, PipelineValidationError } from "../src/pipeline/errors.ts";
-import { reportStageKind } from "../src/experiments/report_stage.ts";
 import { resolveModel } from "../src/nn/spec.ts";
 import type { ImageSet } from "../src/data/index.ts";
 
@@ -96,7 +95,7 @@ Deno.test("alexnet-mini: AlexNet's topology; 3/2 and 2/2 pooling give the same s
 });
 
 Deno.test("pipelines using these kinds are checked before anything runs", () => {
-  const registry = new StageKindRegistry([...REPRODUCE_STAGE_KINDS, reportStageKind]);
+  const registry = new StageKindRegistry(REPRODUCE_STAGE_KINDS);
   const text = `title: t
 matrix:
   activation: [relu, tanh]

@@ -366,15 +366,19 @@ async function computeIdentity(
   return { inputHash: hash, upstream, datasets };
 }
 
-/** Facts of the run a probe sees: fixed, so a page that prints provenance probes the same on every run. */
+/**
+ * Facts of the run a probe sees: fixed, so a page that prints provenance probes the same on every run, and
+ * upstream results as if reused, so a probe right after they ran sees what a later one sees.
+ */
 function probeRunInfo(run: RunInfo): RunInfo {
+  const completed = new Map([...run.completed].map(([id, result]) => [id, { ...result, cached: true }]));
   return {
     ...run,
     adapter: "probe",
     denoVersion: "probe",
     gitCommit: "probe",
     startedAt: "1970-01-01T00:00:00.000Z",
-    resultsDir: run.resultsDir,
+    completed,
   };
 }
 
@@ -390,12 +394,13 @@ async function fingerprintOf(
   if (!instance.kind.fingerprint) return undefined;
   const scratch = await Deno.makeTempDir({ prefix: "probe-" });
   try {
-    const ctx = stageContext(instance, plan, runInfo, {
+    const run = probeRunInfo(runInfo);
+    const ctx = stageContext(instance, plan, run, {
       outDir: scratch,
       resuming: false,
       resources,
       projectRoot,
-      run: probeRunInfo(runInfo),
+      run,
       log: () => {},
       progress: () => {},
     });
