@@ -127,3 +127,29 @@ Deno.test("--set values are read as YAML scalars", () => {
   assert.deepEqual(parseSetArgument("a.b=x=y").value, "x=y");
   assert.deepEqual(parseSetArgument("a.b=").value, "");
 });
+
+Deno.test("a stage pattern in a preset or --set sets a parameter on every stage it matches; a named stage wins", () => {
+  const text = `title: Patterns
+presets:
+  cpu: {"*.lr": 0.5, train_a.lr: 0.2, train*.epochs: 2}
+stages:
+  train_a: {kind: train}
+  train_b: {kind: train}
+  other: {kind: train}
+`;
+  const d = parsePipeline("pipelines/patterns.yaml", text, registry);
+  const plan = planPipeline(d, registry, { preset: "cpu", sets: [parseSetArgument("train_b*.epochs=7")] });
+  const params = Object.fromEntries(plan.instances.map((i) => [i.id, [i.params.lr, i.params.epochs]]));
+  assert.deepEqual(params, { train_a: [0.2, 2], train_b: [0.5, 7], other: [0.5, 10] });
+  const bad = (line: string) => {
+    try {
+      parsePipeline("pipelines/patterns.yaml", text.replace("train*.epochs: 2", line), registry);
+    } catch (error) {
+      return String((error as Error).message);
+    }
+    return "";
+  };
+  assert.match(bad(`nope*.epochs: 2`), /no stage matches "nope\*"/);
+  assert.match(bad(`"*.size": 2`), /stage "train_a" \(kind "train"\) has no parameter "size"/);
+  assert.match(bad(`train*.epochs: "x"`), /stage "train_a": expected integer/);
+});

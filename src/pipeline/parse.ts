@@ -423,14 +423,34 @@ export function checkOverrideKey(
       didYouMean(key, ["seed", ...stageNames]);
   }
   const stageName = key.slice(0, dot), param = key.slice(dot + 1);
-  const stage = stages.find((candidate) => candidate.name === stageName);
-  if (!stage) return `unknown stage "${stageName}"${didYouMean(stageName, stageNames)}`;
-  const kind = registry.get(stage.kind);
-  if (!kind) return undefined; // already reported as an unknown kind
-  const spec = kind.params[param];
-  if (!spec) {
-    return `stage "${stageName}" (kind "${kind.name}") has no parameter "${param}"` +
-      didYouMean(param, Object.keys(kind.params));
+  const matched = matchStages(stageName, stages);
+  if (matched.length === 0) {
+    return stageName.includes("*")
+      ? `no stage matches "${stageName}" (stages: ${stageNames.join(", ")})`
+      : `unknown stage "${stageName}"${didYouMean(stageName, stageNames)}`;
   }
-  return checkParamValue(value, spec);
+  for (const stage of matched) {
+    const kind = registry.get(stage.kind);
+    if (!kind) continue; // already reported as an unknown kind
+    const spec = kind.params[param];
+    if (!spec) {
+      return `stage "${stage.name}" (kind "${kind.name}") has no parameter "${param}"` +
+        didYouMean(param, Object.keys(kind.params));
+    }
+    const problem = checkParamValue(value, spec);
+    if (problem) return matched.length > 1 ? `stage "${stage.name}": ${problem}` : problem;
+  }
+  return undefined;
+}
+
+/**
+ * The stages an override's stage part names: a stage name, or a pattern with `*` (any characters), so one
+ * preset line can set a parameter on every arm stage (`train*.batch: 64`).
+ */
+export function matchStages<S extends { name: string }>(pattern: string, stages: readonly S[]): S[] {
+  if (!pattern.includes("*")) return stages.filter((stage) => stage.name === pattern);
+  const re = new RegExp(
+    `^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`,
+  );
+  return stages.filter((stage) => re.test(stage.name));
 }

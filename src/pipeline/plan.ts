@@ -5,7 +5,7 @@ import type { PipelineIssue } from "./errors.ts";
 import { PipelineValidationError } from "./errors.ts";
 import { armAsStrings, armDirName, crossMatrix, instanceId, substituteMatrix } from "./matrix.ts";
 import type { MatrixArm } from "./matrix.ts";
-import { checkOverrideKey } from "./parse.ts";
+import { checkOverrideKey, matchStages } from "./parse.ts";
 import type { StageKindRegistry } from "./registry.ts";
 import { missingParams, schemaDefaults } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
@@ -107,7 +107,7 @@ export function planPipeline(
   const sets: SetOverride[] = [];
   for (const set of options.sets ?? []) {
     const stageName = set.key.split(".")[0];
-    const stageExists = definition.stages.some((stage) => stage.name === stageName);
+    const stageExists = matchStages(stageName, definition.stages).length > 0;
     if (options.skipSetsForMissingStages && set.key !== "seed" && !stageExists) continue;
     const problem = checkOverrideKey(set.key, set.value, definition.stages, registry);
     if (problem) {
@@ -116,13 +116,27 @@ export function planPipeline(
   }
   if (issues.length) throw new PipelineValidationError(issues);
 
+  // Patterns (`train*.batch`) first, so a line naming the stage itself wins; `--set` after the preset.
+  const ordered = (
+    keys: [string, unknown][],
+  ) => [
+    ...keys.filter(([key]) => key.split(".")[0].includes("*")),
+    ...keys.filter(([key]) => !key.split(".")[0].includes("*")),
+  ];
   const overridesFor = (stage: string): ParamValues => {
     const params: ParamValues = {};
-    for (const [key, value] of Object.entries(presetOverrides)) {
-      if (key.startsWith(stage + ".")) params[key.slice(stage.length + 1)] = structuredClone(value);
-    }
-    for (const set of sets) {
-      if (set.key.startsWith(stage + ".")) params[set.key.slice(stage.length + 1)] = set.value;
+    const layers = [
+      Object.entries(presetOverrides),
+      sets.map((set) => [set.key, set.value] as [string, unknown]),
+    ];
+    for (const layer of layers) {
+      for (const [key, value] of ordered(layer)) {
+        if (key === "seed") continue;
+        const dot = key.indexOf(".");
+        if (matchStages(key.slice(0, dot), [{ name: stage }]).length) {
+          params[key.slice(dot + 1)] = structuredClone(value);
+        }
+      }
     }
     return params;
   };
