@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
-import { join } from "node:path";
+import { join } from "@std/path";
 import { defaultPresetForAdapter, runReproduceCli } from "../src/pipeline/cli.ts";
 import { lockfilePath, readLockfile } from "../src/pipeline/lockfile.ts";
 import type { StageKind, StageResult } from "../src/pipeline/types.ts";

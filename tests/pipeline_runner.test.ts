@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
-import { join } from "node:path";
+import { join } from "@std/path";
 import { parsePipeline } from "../src/pipeline/parse.ts";
 import { parseSetArgument, planPipeline } from "../src/pipeline/plan.ts";
 import type { StageInstance } from "../src/pipeline/plan.ts";

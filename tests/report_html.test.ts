@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
-import { join } from "node:path";
+import { join } from "@std/path";
 import { Image } from "imagescript";
 import {
   chromiumAvailable,

@@ -1,6 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fromFileUrl, join } from "@std/path";
 import { Image } from "imagescript";
 import { runReproduceCli } from "../src/pipeline/cli.ts";
 import { formatIssue, PipelineValidationError } from "../src/pipeline/errors.ts";
@@ -17,7 +16,7 @@ import {
 } from "../src/report/browser.ts";
 import { reportStageKind } from "../src/report/stage.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const REPO_ROOT = fromFileUrl(new URL("..", import.meta.url));
 
 /** Final errors per arm (fractions), chosen so the expected table numbers are easy to state. */
 const FINAL = { on: { top1: 0.4125, top5: 0.18 }, off: { top1: 0.425, top5: 0.195 } };

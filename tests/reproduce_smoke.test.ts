@@ -2,8 +2,7 @@
 // then a rerun that must reuse everything, then the pages in headless Chromium.
 
 import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fromFileUrl, join } from "@std/path";
 import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
 import {
   chromiumAvailable,
@@ -13,7 +12,7 @@ import {
   withChromium,
 } from "../src/report/browser.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const REPO_ROOT = fromFileUrl(new URL("..", import.meta.url));
 
 async function reproduce(results: string): Promise<{ code: number; output: string; seconds: number }> {
   const t0 = performance.now();
