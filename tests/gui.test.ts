@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
 import { Buffer } from "node:buffer";
 import type { Browser, Page } from "playwright-core";
-import { chromiumAvailable, launchChromium, paintedPixels } from "../src/report/browser.ts";
+import { chromiumAvailable, launchChromium, paintedPixels } from "./helpers/browser.ts";
 import { startGuiServer } from "../src/gui/server.ts";
 import { main } from "../src/cli/classify.ts";
 import { encodeCheckpoint } from "../src/io/checkpoint.ts";

@@ -1,13 +1,7 @@
 import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
 import { join } from "@std/path";
 import { Image } from "imagescript";
-import {
-  chromiumAvailable,
-  openOffline,
-  paintedPixels,
-  tableRows,
-  withChromium,
-} from "../src/report/browser.ts";
+import { chromiumAvailable, openOffline, paintedPixels, tableRows, withChromium } from "./helpers/browser.ts";
 import { renderPage } from "../src/report/html.ts";
 import type { ReportPage } from "../src/report/model.ts";
 import { formatNumber, formatSigned, inlineMarkup, jsonForScript } from "../src/report/format.ts";

@@ -7,13 +7,7 @@ import { parsePipeline } from "../src/pipeline/parse.ts";
 import { planPipeline } from "../src/pipeline/plan.ts";
 import { StageKindRegistry } from "../src/pipeline/registry.ts";
 import type { StageKind } from "../src/pipeline/types.ts";
-import {
-  chromiumAvailable,
-  openOffline,
-  paintedPixels,
-  tableRows,
-  withChromium,
-} from "../src/report/browser.ts";
+import { chromiumAvailable, openOffline, paintedPixels, tableRows, withChromium } from "./helpers/browser.ts";
 import { reportStageKind } from "../src/report/stage.ts";
 
 const REPO_ROOT = fromFileUrl(new URL("..", import.meta.url));

@@ -4,13 +4,7 @@
 import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
 import { fromFileUrl, join } from "@std/path";
 import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
-import {
-  chromiumAvailable,
-  openOffline,
-  paintedPixels,
-  tableRows,
-  withChromium,
-} from "../src/report/browser.ts";
+import { chromiumAvailable, openOffline, paintedPixels, tableRows, withChromium } from "./helpers/browser.ts";
 
 const REPO_ROOT = fromFileUrl(new URL("..", import.meta.url));
 

@@ -1,6 +1,7 @@
 /**
- * Headless Chromium for tests that open generated pages (report tests now, GUI tests later). Uses the
- * system's Debian chromium through playwright-core (which downloads no browser of its own).
+ * Headless Chromium for the tests that open pages: the generated reports (report_html, report_stage,
+ * reproduce_smoke) and the GUI (gui). Uses the system's Debian chromium through playwright-core (which
+ * downloads no browser of its own).
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
