@@ -4,8 +4,7 @@
  * downloads no browser of its own).
  */
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { resolve, toFileUrl } from "@std/path";
 import { chromium } from "playwright-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 
@@ -40,7 +39,7 @@ export async function withChromium<T>(fn: (browser: Browser) => Promise<T>): Pro
 }
 
 export function fileUrl(path: string): string {
-  return pathToFileURL(resolve(path)).href;
+  return toFileUrl(resolve(path)).href;
 }
 
 /** Schemes a self-contained page may load; everything else counts as a network request and is blocked. */
