@@ -8,7 +8,6 @@
 // algorithm's gain is measured side by side. GFLOP/s are "effective": the direct convolution's FLOPs over the
 // time taken, whichever algorithm ran. Whole-model times are medians of 5 runs (1 with --quick).
 
-import { parseArgs } from "node:util";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { formatAdapter } from "../src/gpu/device.ts";
 import { Network } from "../src/nn/network.ts";
@@ -18,16 +17,26 @@ import { alexnet } from "../src/models/alexnet.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
 import { softmax, softmaxCrossEntropy } from "../src/nn/ops/loss.ts";
 import { benchGemm } from "./gemm.ts";
+import { parseCommandLine, UsageError } from "../src/train/cli_args.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean", default: false },
-    "skip-tfjs": { type: "boolean", default: false },
-    only: { type: "string" },
-    out: { type: "string" },
-  },
-});
+const BENCH_OPTIONS = {
+  quick: { type: "boolean" },
+  "skip-tfjs": { type: "boolean" },
+  only: { type: "string" },
+  out: { type: "string" },
+} as const;
+const flags = (() => {
+  try {
+    return parseCommandLine(Deno.args, BENCH_OPTIONS).values;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(
+      `error: ${e.message}\n\nUsage: deno task bench [--quick] [--skip-tfjs] ` +
+        `[--only gemm,alexnet,cifar,infer,tfjs,im2col] [--out FILE]`,
+    );
+    Deno.exit(2);
+  }
+})();
 const only = new Set((flags.only ?? "gemm,alexnet,cifar,infer,tfjs,im2col").split(","));
 if (flags["skip-tfjs"]) only.delete("tfjs");
 const reps = flags.quick ? 1 : 5;

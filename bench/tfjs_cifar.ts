@@ -15,8 +15,8 @@
  * Usage: deno run -A bench/tfjs_cifar.ts [--batch 128] [--steps 5] [--warmup 2] [--seed 1]
  *   (--backend cpu runs the same net on tfjs-backend-cpu, only to cross-check the losses)
  */
-import { parseArgs } from "node:util";
 import type * as TF from "@tensorflow/tfjs";
+import { parseCommandLine } from "../src/train/cli_args.ts";
 
 type Tf = typeof TF;
 
@@ -198,18 +198,24 @@ const run = async (
 const main = async () => {
   let result: Record<string, unknown>;
   try {
-    const { values } = parseArgs({
-      args: Deno.args,
-      options: {
-        batch: { type: "string", default: "128" },
-        steps: { type: "string", default: "5" },
-        warmup: { type: "string", default: "2" },
-        seed: { type: "string", default: "1" },
-        backend: { type: "string", default: "webgpu" }, // "cpu" only for cross-checking losses
-        // 32 = whole CIFAR images; 24 = the random crops cuda-convnet and TensorFlow's CIFAR tutorial train on.
-        size: { type: "string", default: "32" },
-      },
+    const { values: given } = parseCommandLine(Deno.args, {
+      batch: { type: "string" },
+      steps: { type: "string" },
+      warmup: { type: "string" },
+      seed: { type: "string" },
+      backend: { type: "string" }, // "cpu" only for cross-checking losses
+      size: { type: "string" },
     });
+    const values = {
+      batch: "128",
+      steps: "5",
+      warmup: "2",
+      seed: "1",
+      backend: "webgpu",
+      // 32 = whole CIFAR images; 24 = the random crops cuda-convnet and TensorFlow's CIFAR tutorial train on.
+      size: "32",
+      ...given,
+    };
     const batch = Number(values.batch), steps = Number(values.steps);
     const warmup = Number(values.warmup), seed = Number(values.seed);
     if (![batch, steps].every((n) => Number.isInteger(n) && n > 0)) {

@@ -4,7 +4,7 @@
 // current code's probe measures, and brings the publish stage's outputs to the form the current code writes
 // (the published file hashed into its outputs, the card naming the published file's sha-256). Nothing trains.
 
-import { join } from "node:path";
+import { join } from "@std/path";
 import { inputHash, runPipeline } from "../src/pipeline/runner.ts";
 import { hashOutputs, OUTPUTS_FILE } from "../src/pipeline/outputs.ts";
 import { LOCKFILE_VERSION, writeJsonAtomic } from "../src/pipeline/lockfile.ts";

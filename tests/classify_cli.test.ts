@@ -1,7 +1,7 @@
 // deno task classify: output formats, --top, --ten-crop, every kind of bad input, odd images, bad models and
 // exit statuses. Most runs call main() in-process on one shared GPU; two run the real command for its exit code.
 
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
 import { Image } from "imagescript";
 import { main } from "../src/cli/classify.ts";
 import { CHECKPOINT_FORMAT, encodeCheckpoint } from "../src/io/checkpoint.ts";
@@ -53,26 +53,26 @@ function softmax(logits: ArrayLike<number>): number[] {
 
 Deno.test("--json: one line per photo in input order, top-K sorted, matching the CPU reference", async () => {
   const r = await classify(["--model", MODEL, "--json", "--top", "3", "--batch", "7", PHOTOS]);
-  assert.equal(r.code, 0, r.err);
+  assertStrictEquals(r.code, 0, r.err);
   const results = parse(r.out);
   const photos = [...Deno.readDirSync(PHOTOS)].map((e) => e.name).filter((n) => /\.(jpg|png)$/.test(n))
     .sort();
-  assert.equal(photos.length, 39);
-  assert.deepEqual(results.map((x) => x.file), photos.map((n) => `${PHOTOS}/${n}`));
+  assertStrictEquals(photos.length, 39);
+  assertEquals(results.map((x) => x.file), photos.map((n) => `${PHOTOS}/${n}`));
   for (const x of results) {
-    assert.equal(x.views, 1);
-    assert.equal(x.top!.length, 3);
-    assert.deepEqual(x.top!.map((p) => p.rank), [1, 2, 3]);
-    for (let i = 1; i < 3; i++) assert.ok(x.top![i - 1].probability >= x.top![i].probability);
-    for (const p of x.top!) assert.equal(p.class, ckpt.meta.classes[p.index]);
+    assertStrictEquals(x.views, 1);
+    assertStrictEquals(x.top!.length, 3);
+    assertEquals(x.top!.map((p) => p.rank), [1, 2, 3]);
+    for (let i = 1; i < 3; i++) assert(x.top![i - 1].probability >= x.top![i].probability);
+    for (const p of x.top!) assertStrictEquals(p.class, ckpt.meta.classes[p.index]);
   }
   // Independent path: decode, resize, crop, (pixel - channel mean) * scale by hand, float64 CPU network.
   const dog = results.find((x) => x.file.endsWith("darknet_dog.jpg"))!;
-  assert.deepEqual([dog.width, dog.height], [768, 576]);
+  assertEquals([dog.width, dog.height], [768, 576]);
   // 768x576 resizes to 43x32: torchvision's CenterCrop(32) starts at int(round(11 / 2.0)) = 6 (Python rounds
   // 5.5 to even), not at 5.
   const resized = resizeShortSide(await decodeImage(`${PHOTOS}/darknet_dog.jpg`), 32);
-  assert.deepEqual([resized.width, resized.height], [43, 32]);
+  assertEquals([resized.width, resized.height], [43, 32]);
   const img = crop(resized, 6, 0, 32, 32);
   const x = new Float32Array(3 * 32 * 32);
   for (let c = 0; c < 3; c++) {
@@ -80,42 +80,42 @@ Deno.test("--json: one line per photo in input order, top-K sorted, matching the
   }
   const probs = softmax(cpuForward(ckpt.meta.model, ckpt.weights, x, 1));
   const order = probs.map((_, i) => i).sort((a, b) => probs[b] - probs[a]).slice(0, 3);
-  assert.deepEqual(dog.top!.map((p) => p.index), order);
-  dog.top!.forEach((p, i) => assert.ok(Math.abs(p.probability - probs[order[i]]) < 1e-4));
+  assertEquals(dog.top!.map((p) => p.index), order);
+  dog.top!.forEach((p, i) => assert(Math.abs(p.probability - probs[order[i]]) < 1e-4));
 });
 
 Deno.test("--logits: the network's raw outputs for every class, as text or with --json", async () => {
   const cat = `${PHOTOS}/gnome_cat.jpg`;
   const j = await classify(["--model", MODEL, "--json", "--logits", "--top", "10", cat]);
-  assert.equal(j.code, 0, j.err);
+  assertStrictEquals(j.code, 0, j.err);
   const [r] = parse(j.out);
-  assert.equal(r.logits!.length, 10);
+  assertStrictEquals(r.logits!.length, 10);
   // They are the logits of the same input the CPU reference computes, and their softmax is the probabilities.
   const px = storedPixels(await decodeImage(cat), ckpt.meta.preprocess);
   const x = Float32Array.from(px, (v, i) => (v - ckpt.mean![Math.floor(i / 1024)]) / 255);
   const ref = cpuForward(ckpt.meta.model, ckpt.weights, x, 1);
   r.logits!.forEach((v, k) =>
-    assert.ok(Math.abs(v - ref[k]) < 1e-3 * Math.max(1, Math.abs(ref[k])), `class ${k}`)
+    assert(Math.abs(v - ref[k]) < 1e-3 * Math.max(1, Math.abs(ref[k])), `class ${k}`)
   );
   const probs = softmax(r.logits!);
-  for (const p of r.top!) assert.ok(Math.abs(p.probability - probs[p.index]) < 1e-5);
+  for (const p of r.top!) assert(Math.abs(p.probability - probs[p.index]) < 1e-5);
 
   const t = await classify(["--model", MODEL, "--logits", cat]);
-  assert.equal(t.code, 0, t.err);
+  assertStrictEquals(t.code, 0, t.err);
   const lines = t.out.join("\n").split("\n");
-  assert.equal(lines[0], `${cat} (512x512, logits)`);
-  assert.equal(lines.length, 11);
+  assertStrictEquals(lines[0], `${cat} (512x512, logits)`);
+  assertStrictEquals(lines.length, 11);
   lines.slice(1).forEach((line, k) => {
     const m = /^ +(\d+)\. (\S+) +(-?\d+\.\d+)$/.exec(line);
-    assert.ok(m, line);
-    assert.equal(Number(m[1]), k);
-    assert.equal(m[2], ckpt.meta.classes[k]);
-    assert.ok(Math.abs(Number(m[3]) - r.logits![k]) < 1e-5, line);
+    assert(m, line);
+    assertStrictEquals(Number(m[1]), k);
+    assertStrictEquals(m[2], ckpt.meta.classes[k]);
+    assert(Math.abs(Number(m[3]) - r.logits![k]) < 1e-5, line);
   });
   // Ten views have ten sets of logits: not what --logits prints.
   const ten = await classify(["--model", MODEL, "--logits", "--ten-crop", cat]);
-  assert.equal(ten.code, 2);
-  assert.match(ten.err, /--logits .*--ten-crop/);
+  assertStrictEquals(ten.code, 2);
+  assertMatch(ten.err, /--logits .*--ten-crop/);
 });
 
 Deno.test("text output: --top K lines per image with class names and percentages", async () => {
@@ -127,20 +127,20 @@ Deno.test("text output: --top K lines per image with class names and percentages
     `${PHOTOS}/gnome_cat.jpg`,
     `${PHOTOS}/skimage_coffee.png`,
   ]);
-  assert.equal(r.code, 0, r.err);
+  assertStrictEquals(r.code, 0, r.err);
   const text = r.out.join("\n").split("\n");
-  assert.equal(text.length, 6);
-  assert.equal(text[0], `${PHOTOS}/gnome_cat.jpg (512x512)`);
-  assert.match(text[1], /^ {3}1\. [a-z]+ +\d+\.\d\d%$/);
-  assert.match(text[2], /^ {3}2\. [a-z]+ +\d+\.\d\d%$/);
-  assert.equal(text[3], `${PHOTOS}/skimage_coffee.png (600x400)`);
-  assert.match(r.err, /model cifar-alexnet, 10 classes/);
+  assertStrictEquals(text.length, 6);
+  assertStrictEquals(text[0], `${PHOTOS}/gnome_cat.jpg (512x512)`);
+  assertMatch(text[1], /^ {3}1\. [a-z]+ +\d+\.\d\d%$/);
+  assertMatch(text[2], /^ {3}2\. [a-z]+ +\d+\.\d\d%$/);
+  assertStrictEquals(text[3], `${PHOTOS}/skimage_coffee.png (600x400)`);
+  assertMatch(r.err, /model cifar-alexnet, 10 classes/);
   // --top beyond the class count lists every class once.
   const all = parse(
     (await classify(["--model", MODEL, "--json", "--top", "50", `${PHOTOS}/gnome_cat.jpg`])).out,
   );
-  assert.equal(all[0].top!.length, 10);
-  assert.ok(Math.abs(all[0].top!.reduce((s, p) => s + p.probability, 0) - 1) < 1e-4);
+  assertStrictEquals(all[0].top!.length, 10);
+  assert(Math.abs(all[0].top!.reduce((s, p) => s + p.probability, 0) - 1) < 1e-4);
 });
 
 Deno.test("--ten-crop averages ten views: invariant to mirroring the photo, unlike the centre crop", async () => {
@@ -161,13 +161,13 @@ Deno.test("--ten-crop averages ten views: invariant to mirroring the photo, unli
     (await classify(["--model", model, "--json", "--top", "10", "--ten-crop", ...inputs])).out,
   );
   const one = parse((await classify(["--model", model, "--json", "--top", "10", ...inputs])).out);
-  assert.deepEqual(ten.map((x) => x.views), [10, 10]);
+  assertEquals(ten.map((x) => x.views), [10, 10]);
   const byClass = (x: JsonResult) =>
     x.top!.slice().sort((a, b) => a.index - b.index).map((p) => p.probability);
   const diff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
-  assert.ok(diff(byClass(ten[0]), byClass(ten[1])) < 2e-3, "ten-crop of the mirror image differs");
-  assert.ok(diff(byClass(one[0]), byClass(one[1])) > 5 * diff(byClass(ten[0]), byClass(ten[1])));
-  assert.ok(diff(byClass(ten[0]), byClass(one[0])) > 1e-3, "ten-crop gave the centre crop's answer");
+  assert(diff(byClass(ten[0]), byClass(ten[1])) < 2e-3, "ten-crop of the mirror image differs");
+  assert(diff(byClass(one[0]), byClass(one[1])) > 5 * diff(byClass(ten[0]), byClass(ten[1])));
+  assert(diff(byClass(ten[0]), byClass(one[0])) > 1e-3, "ten-crop gave the centre crop's answer");
 });
 
 Deno.test("bad inputs are reported on stderr by name; the other images are still classified", async () => {
@@ -194,7 +194,7 @@ Deno.test("bad inputs are reported on stderr by name; the other images are still
     `${bad}/truncated.png`,
     `${bad}/mixed`,
   ]);
-  assert.equal(r.code, 0, r.err);
+  assertStrictEquals(r.code, 0, r.err);
   const expected: [string, RegExp][] = [
     [`${bad}/missing.jpg`, /no such file or folder/],
     [`${bad}/notes.txt`, /not a JPEG or PNG image \(looks like a text file\)/],
@@ -206,11 +206,11 @@ Deno.test("bad inputs are reported on stderr by name; the other images are still
   ];
   for (const [file, why] of expected) {
     const line = r.err.split("\n").find((l) => l.includes(file));
-    assert.ok(line, `no message names ${file}:\n${r.err}`);
-    assert.match(line!, why);
+    assert(line, `no message names ${file}:\n${r.err}`);
+    assertMatch(line!, why);
   }
   const results = parse(r.out);
-  assert.deepEqual(results.map((x) => x.file), [
+  assertEquals(results.map((x) => x.file), [
     `${bad}/missing.jpg`,
     `${bad}/notes.txt`,
     `${bad}/empty`,
@@ -221,7 +221,7 @@ Deno.test("bad inputs are reported on stderr by name; the other images are still
     `${bad}/mixed/fake.jpg`,
     `${bad}/mixed/orange.jpg`,
   ]);
-  assert.deepEqual(results.map((x) => x.top ? "ok" : "error"), [
+  assertEquals(results.map((x) => x.top ? "ok" : "error"), [
     "error",
     "error",
     "error",
@@ -232,7 +232,7 @@ Deno.test("bad inputs are reported on stderr by name; the other images are still
     "error",
     "ok",
   ]);
-  assert.match(r.err, /classified 2 of 9 inputs/);
+  assertMatch(r.err, /classified 2 of 9 inputs/);
 });
 
 Deno.test("any JPEG/PNG: grey, alpha, 16-bit, CMYK, progressive, palette, tiny and huge; grey models get luma", async () => {
@@ -252,12 +252,12 @@ Deno.test("any JPEG/PNG: grey, alpha, 16-bit, CMYK, progressive, palette, tiny a
   for (let i = 0; i < px.length; i++) px[i] = 0xff000000 | ((i % 4000) * 0x010203 & 0xffffff);
   await Deno.writeFile(`${dir}/huge.jpg`, await huge.encodeJPEG(70));
   const r = await classify(["--model", MODEL, "--json", ...odd, `${dir}/huge.jpg`]);
-  assert.equal(r.code, 0, r.err);
+  assertStrictEquals(r.code, 0, r.err);
   const results = parse(r.out);
-  assert.equal(results.length, odd.length + 1);
-  for (const x of results) assert.ok(x.top, `${x.file}: ${x.error}`);
-  assert.deepEqual([results[0].width, results[0].height], [37, 23]);
-  assert.deepEqual([results.at(-1)!.width, results.at(-1)!.height], [4000, 3000]);
+  assertStrictEquals(results.length, odd.length + 1);
+  for (const x of results) assert(x.top, `${x.file}: ${x.error}`);
+  assertEquals([results[0].width, results[0].height], [37, 23]);
+  assertEquals([results.at(-1)!.width, results.at(-1)!.height], [4000, 3000]);
 
   // A grey model (1 input channel): an RGB photo is converted to luma, so it classifies like its grey copy.
   const grey = randomCheckpoint({
@@ -282,10 +282,10 @@ Deno.test("any JPEG/PNG: grey, alpha, 16-bit, CMYK, progressive, palette, tiny a
     `${PHOTOS}/skimage_chelsea.png`,
     `${dir}/chelsea_grey.png`,
   ]);
-  assert.equal(g.code, 0, g.err);
+  assertStrictEquals(g.code, 0, g.err);
   const [colour, grey2] = parse(g.out);
-  assert.deepEqual(colour.top!.map((p) => p.index), grey2.top!.map((p) => p.index));
-  colour.top!.forEach((p, i) => assert.ok(Math.abs(p.probability - grey2.top![i].probability) < 2e-3));
+  assertEquals(colour.top!.map((p) => p.index), grey2.top!.map((p) => p.index));
+  colour.top!.forEach((p, i) => assert(Math.abs(p.probability - grey2.top![i].probability) < 2e-3));
 });
 
 Deno.test("unusable models: missing, not safetensors, plain weights, weights of another model, truncated", async () => {
@@ -307,10 +307,10 @@ Deno.test("unusable models: missing, not safetensors, plain weights, weights of 
   ];
   for (const [model, why] of cases) {
     const r = await classify(["--model", model, `${PHOTOS}/gnome_cat.jpg`]);
-    assert.equal(r.code, 1, model);
-    assert.equal(r.out.length, 0);
-    assert.ok(r.err.includes(model), r.err);
-    assert.match(r.err, why);
+    assertStrictEquals(r.code, 1, model);
+    assertStrictEquals(r.out.length, 0);
+    assert(r.err.includes(model), r.err);
+    assertMatch(r.err, why);
   }
 });
 
@@ -329,12 +329,12 @@ function mismatchedCheckpoint(): Uint8Array {
 Deno.test("usage errors exit 2; --help documents the exit statuses", async () => {
   for (const args of [["--top", "0", "x.jpg"], ["--frobnicate", "x.jpg"], [], ["--batch"], ["--model"]]) {
     const r = await classify(args);
-    assert.equal(r.code, 2, args.join(" "));
-    assert.match(r.err, /see --help/);
+    assertStrictEquals(r.code, 2, args.join(" "));
+    assertMatch(r.err, /see --help/);
   }
   const help = await classify(["--help"]);
-  assert.equal(help.code, 0);
-  assert.match(help.out.join("\n"), /Exit status: 0 when at least one image was classified; 1 when none/);
+  assertStrictEquals(help.code, 0);
+  assertMatch(help.out.join("\n"), /Exit status: 0 when at least one image was classified; 1 when none/);
 });
 
 Deno.test("the real command: exit 0 when some images were classified, 1 when none could be", async () => {
@@ -349,12 +349,12 @@ Deno.test("the real command: exit 0 when some images were classified, 1 when non
   };
   await Deno.mkdir(`${dir}/nothing`, { recursive: true });
   const some = await run(`${dir}/missing.png`, `${PHOTOS}/opencv_apple.jpg`);
-  assert.equal(some.code, 0, some.err);
-  assert.match(some.out, /opencv_apple\.jpg \(512x512\)\n {3}1\. /);
-  assert.match(some.err, /missing\.png: no such file or folder/);
+  assertStrictEquals(some.code, 0, some.err);
+  assertMatch(some.out, /opencv_apple\.jpg \(512x512\)\n {3}1\. /);
+  assertMatch(some.err, /missing\.png: no such file or folder/);
   const none = await run(`${dir}/nothing`, `${FIX}/truncated.jpg.bin`);
-  assert.equal(none.code, 1);
-  assert.equal(none.out, "");
-  assert.match(none.err, /nothing: folder holds no/);
-  assert.match(none.err, /truncated\.jpg\.bin: cannot decode: truncated JPEG/);
+  assertStrictEquals(none.code, 1);
+  assertStrictEquals(none.out, "");
+  assertMatch(none.err, /nothing: folder holds no/);
+  assertMatch(none.err, /truncated\.jpg\.bin: cannot decode: truncated JPEG/);
 });

@@ -1,6 +1,6 @@
 // Which files `deno task classify` takes from its folder arguments: symlinks are followed, but every real file
 // and folder is visited once, so link cycles neither repeat images nor hang the walk.
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
 import { expandInputs } from "../src/classify/files.ts";
 
 async function tree(): Promise<string> {
@@ -19,7 +19,7 @@ Deno.test("expandInputs: a folder linking to itself gives each image once", asyn
   const dir = await tree();
   try {
     await Deno.symlink(".", `${dir}/loop`);
-    assert.deepEqual(paths(await expandInputs([dir])), [`${dir}/a.png`, `${dir}/x/b.jpg`, `${dir}/y/c.jpeg`]);
+    assertEquals(paths(await expandInputs([dir])), [`${dir}/a.png`, `${dir}/x/b.jpg`, `${dir}/y/c.jpeg`]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -32,7 +32,7 @@ Deno.test("expandInputs: two folders linking to each other finish, each image on
     await Deno.symlink("../x", `${dir}/y/to-x`);
     await Deno.symlink("..", `${dir}/x/up`);
     // Sorted, depth-first: y's image is first met through x/to-y.
-    assert.deepEqual(paths(await expandInputs([dir])), [
+    assertEquals(paths(await expandInputs([dir])), [
       `${dir}/a.png`,
       `${dir}/x/b.jpg`,
       `${dir}/x/to-y/c.jpeg`,
@@ -50,14 +50,14 @@ Deno.test("expandInputs: links to files and folders elsewhere are followed once;
     await Deno.symlink(other, `${dir}/x/other`);
     await Deno.symlink(`${dir}/a.png`, `${dir}/y/alias.png`);
     await Deno.symlink(`${dir}/missing.png`, `${dir}/y/dangling.png`);
-    assert.deepEqual(paths(await expandInputs([dir])), [
+    assertEquals(paths(await expandInputs([dir])), [
       `${dir}/a.png`,
       `${dir}/x/b.jpg`,
       `${dir}/x/other/d.png`,
       `${dir}/y/c.jpeg`,
     ]);
     // Folder arguments share what was visited; files named on the command line are always taken.
-    assert.deepEqual(paths(await expandInputs([`${dir}/x`, dir, `${dir}/a.png`])), [
+    assertEquals(paths(await expandInputs([`${dir}/x`, dir, `${dir}/a.png`])), [
       `${dir}/x/b.jpg`,
       `${dir}/x/other/d.png`,
       `${dir}/a.png`,
@@ -65,8 +65,8 @@ Deno.test("expandInputs: links to files and folders elsewhere are followed once;
       `${dir}/a.png`,
     ]);
     // A folder already walked is no error ("holds no images"): its images are listed under the first one.
-    assert.deepEqual(await expandInputs([dir, `${dir}/x`]), await expandInputs([dir]));
-    assert.deepEqual(await expandInputs([`${dir}/y/dangling.png`]), [{
+    assertEquals(await expandInputs([dir, `${dir}/x`]), await expandInputs([dir]));
+    assertEquals(await expandInputs([`${dir}/y/dangling.png`]), [{
       path: `${dir}/y/dangling.png`,
       error: `${dir}/y/dangling.png: no such file or folder`,
     }]);

@@ -1,7 +1,7 @@
 // Classification's crops follow torchvision's CenterCrop exactly: crop_top = int(round((height - crop) / 2.0))
 // with Python's round (halves to even), so odd margins land where torchvision puts them. Training and
 // evaluation keep their own rule (offsets rounded down, src/data/augment.ts), which committed results used.
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { centerCropSpec, tenCropSpecs } from "../src/data/augment.ts";
 import type { RgbImage } from "../src/data/image_decode.ts";
 import type { Preprocess } from "../src/io/checkpoint.ts";
@@ -33,11 +33,11 @@ const pre = (resize: number, crop: number): Preprocess => ({
 Deno.test("torchvisionCenterOffset: Python's round of half the margin, halves to even", () => {
   // round(0.5) = 0, round(1.5) = 2, round(2.5) = 2, round(3.5) = 4, round(5.5) = 6 in Python 3.
   const want = [0, 0, 1, 2, 2, 2, 3, 4, 4, 4, 5, 6];
-  assert.deepEqual(want.map((_, m) => torchvisionCenterOffset(100 + m, 100)), want);
+  assertEquals(want.map((_, m) => torchvisionCenterOffset(100 + m, 100)), want);
   for (let m = 0; m < 200; m++) {
-    assert.equal(torchvisionCenterOffset(32 + m, 32), pythonRoundHalf(m), `m=${m}`);
+    assertStrictEquals(torchvisionCenterOffset(32 + m, 32), pythonRoundHalf(m), `m=${m}`);
   }
-  assert.throws(() => torchvisionCenterOffset(31, 32), /does not fit/);
+  assertMatch(assertThrows(() => torchvisionCenterOffset(31, 32), Error).message, /does not fit/);
 });
 
 Deno.test("storedPixels: the central square sits where torchvision's CenterCrop puts it", () => {
@@ -45,10 +45,10 @@ Deno.test("storedPixels: the central square sits where torchvision's CenterCrop 
   for (const [w, h, x0, y0] of [[35, 32, 2, 0], [32, 39, 0, 4], [37, 32, 2, 0], [32, 32, 0, 0]]) {
     const px = storedPixels(coordinates(w, h), pre(32, 32));
     const plane = 32 * 32;
-    assert.equal(px[0], x0, `${w}x${h}: first column`);
-    assert.equal(px[plane], y0, `${w}x${h}: first row`);
-    assert.equal(px[31], x0 + 31);
-    assert.equal(px[plane + 31 * 32], y0 + 31);
+    assertStrictEquals(px[0], x0, `${w}x${h}: first column`);
+    assertStrictEquals(px[plane], y0, `${w}x${h}: first row`);
+    assertStrictEquals(px[31], x0 + 31);
+    assertStrictEquals(px[plane + 31 * 32], y0 + 31);
   }
 });
 
@@ -56,7 +56,7 @@ Deno.test("inputPlan: the centre view of the stored square is torchvision's Cent
   for (const [resize, crop] of [[36, 33], [40, 32], [35, 32], [32, 32], [256, 224], [39, 32]]) {
     const [v] = inputPlan(pre(resize, crop), null, false).views;
     const o = pythonRoundHalf(resize - crop);
-    assert.deepEqual(v, { x: o, y: o, width: crop, height: crop, flip: false }, `${resize} -> ${crop}`);
+    assertEquals(v, { x: o, y: o, width: crop, height: crop, flip: false }, `${resize} -> ${crop}`);
   }
 });
 
@@ -65,7 +65,7 @@ Deno.test("inputPlan: ten views in torchvision's TenCrop order, its centre rule 
   // original's crop at (W - crop - x).
   const views = inputPlan(pre(36, 33), null, true).views;
   const c = pythonRoundHalf(3); // 2
-  assert.deepEqual(views.map(({ x, y, flip }) => [x, y, flip]), [
+  assertEquals(views.map(({ x, y, flip }) => [x, y, flip]), [
     [0, 0, false],
     [3, 0, false],
     [0, 3, false],
@@ -77,10 +77,10 @@ Deno.test("inputPlan: ten views in torchvision's TenCrop order, its centre rule 
     [0, 3, true],
     [3 - c, c, true],
   ]);
-  assert.ok(views.every((v) => v.width === 33 && v.height === 33));
+  assert(views.every((v) => v.width === 33 && v.height === 33));
 });
 
 Deno.test("training and evaluation keep their own centre rule (offsets rounded down)", () => {
-  assert.deepEqual(centerCropSpec(36, 36, 33), { x: 1, y: 1, width: 33, height: 33, flip: false });
-  assert.deepEqual(tenCropSpecs(36, 36, 33)[4], { x: 1, y: 1, width: 33, height: 33, flip: false });
+  assertEquals(centerCropSpec(36, 36, 33), { x: 1, y: 1, width: 33, height: 33, flip: false });
+  assertEquals(tenCropSpecs(36, 36, 33)[4], { x: 1, y: 1, width: 33, height: 33, flip: false });
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
 import {
   CIFAR10_ARCHIVE_SHA256,
   CIFAR10_CLASSES,
@@ -24,22 +24,22 @@ Deno.test("loadCifar10: synthetic archive and folder give the same data and chec
     const a = await loadCifar10(archive);
     const f = await loadCifar10(`${dir}/src`);
     const g = await loadCifar10(`${dir}/src/cifar-10-batches-bin`);
-    assert.equal(a.train.count, 15);
-    assert.equal(a.test.count, 3);
-    assert.deepEqual(a.train.classes, CIFAR10_CLASSES);
-    assert.deepEqual(Array.from(a.train.labels.subarray(0, 6)), [0, 1, 2, 1, 2, 3]);
+    assertStrictEquals(a.train.count, 15);
+    assertStrictEquals(a.test.count, 3);
+    assertEquals(a.train.classes, CIFAR10_CLASSES);
+    assertEquals(Array.from(a.train.labels.subarray(0, 6)), [0, 1, 2, 1, 2, 3]);
     // Image 4 of the train set = batch 2 (b = 1), record 1: pixels (16 + 1).
-    assert.equal(a.train.pixels[4 * 3072 + 100], 17);
-    assert.deepEqual(a.test.labels, Int32Array.of(5, 6, 7));
-    assert.equal(a.checksum, f.checksum);
-    assert.equal(g.checksum, f.checksum);
-    assert.deepEqual(a.train.pixels, f.train.pixels);
-    assert.equal(a.variant, "unknown");
+    assertStrictEquals(a.train.pixels[4 * 3072 + 100], 17);
+    assertEquals(a.test.labels, Int32Array.of(5, 6, 7));
+    assertStrictEquals(a.checksum, f.checksum);
+    assertStrictEquals(g.checksum, f.checksum);
+    assertEquals(a.train.pixels, f.train.pixels);
+    assertStrictEquals(a.variant, "unknown");
     // A folder holding only the archive also works.
     const only = `${dir}/only`;
     await Deno.mkdir(only);
     await Deno.copyFile(archive, `${only}/cifar-10-binary.tar.gz`);
-    assert.equal((await loadCifar10(only)).checksum, a.checksum);
+    assertStrictEquals((await loadCifar10(only)).checksum, a.checksum);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -48,20 +48,21 @@ Deno.test("loadCifar10: synthetic archive and folder give the same data and chec
 Deno.test("loadCifar10: clear errors", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await assert.rejects(() => loadCifar10(`${dir}/missing`), /does not exist/);
-    await assert.rejects(() => loadCifar10(dir), /holds neither cifar-10-batches-bin/);
+    await assertRejects(() => loadCifar10(`${dir}/missing`), Error, "does not exist");
+    await assertRejects(() => loadCifar10(dir), Error, "holds neither cifar-10-batches-bin");
     const archive = await tinyArchive(dir);
     // A truncated batch file.
     const b1 = `${dir}/src/cifar-10-batches-bin/data_batch_1.bin`;
     await Deno.writeFile(b1, (await Deno.readFile(b1)).subarray(0, 5000));
-    await assert.rejects(
+    await assertRejects(
       () => loadCifar10(`${dir}/src`),
-      /data_batch_1\.bin: 5000 bytes is not a whole number/,
+      Error,
+      "data_batch_1.bin: 5000 bytes is not a whole number",
     );
     // A truncated archive.
     const bytes = await Deno.readFile(archive);
     await Deno.writeFile(`${dir}/cut.tar.gz`, bytes.subarray(0, bytes.length >> 1));
-    await assert.rejects(() => loadCifar10(`${dir}/cut.tar.gz`), /cut\.tar\.gz: /);
+    await assertRejects(() => loadCifar10(`${dir}/cut.tar.gz`), Error, "cut.tar.gz: ");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -86,35 +87,36 @@ Deno.test("downloadCifar10: local server, checksum mismatch, cache hit, local pa
   try {
     const cacheDir = `${dir}/cache`;
     // Wrong digest (the default is the official archive's): error, nothing cached.
-    await assert.rejects(
-      () => downloadCifar10({ url, cacheDir, onProgress: () => {} }),
+    assertMatch(
+      (await assertRejects(() => downloadCifar10({ url, cacheDir, onProgress: () => {} }), Error)).message,
       new RegExp(`checksum mismatch.*expected sha-256 ${CIFAR10_ARCHIVE_SHA256}, got ${sha}`),
     );
-    assert.deepEqual([...Deno.readDirSync(cacheDir)], []);
+    assertEquals([...Deno.readDirSync(cacheDir)], []);
     // Right digest: downloaded with progress reports.
     const seen: DownloadProgress[] = [];
     const r = await downloadCifar10({ url, cacheDir, sha256: sha, onProgress: (p) => seen.push({ ...p }) });
-    assert.equal(r.cached, false);
-    assert.equal(r.sha256, sha);
-    assert.equal(seen.at(-1)!.received, body.length);
-    assert.equal(seen.at(-1)!.total, body.length);
-    assert.deepEqual(await Deno.readFile(r.path), body);
+    assertStrictEquals(r.cached, false);
+    assertStrictEquals(r.sha256, sha);
+    assertStrictEquals(seen.at(-1)!.received, body.length);
+    assertStrictEquals(seen.at(-1)!.total, body.length);
+    assertEquals(await Deno.readFile(r.path), body);
     const ds = await loadCifar10(r.path);
-    assert.equal(ds.train.count, 15);
+    assertStrictEquals(ds.train.count, 15);
     // Cache hit: no request.
     const before = requests;
     const again = await downloadCifar10({ url, cacheDir, sha256: sha.toUpperCase(), onProgress: () => {} });
-    assert.equal(again.cached, true);
-    assert.equal(requests, before);
+    assertStrictEquals(again.cached, true);
+    assertStrictEquals(requests, before);
     // HTTP errors name the address; local paths work like mirrors.
-    await assert.rejects(
+    await assertRejects(
       () =>
         downloadCifar10({
           url: url.replace("cifar-10-binary", "missing"),
           cacheDir: `${dir}/c2`,
           sha256: sha,
         }),
-      /HTTP 404/,
+      Error,
+      "HTTP 404",
     );
     const local = await downloadCifar10({
       url: archive,
@@ -122,7 +124,7 @@ Deno.test("downloadCifar10: local server, checksum mismatch, cache hit, local pa
       sha256: sha,
       onProgress: () => {},
     });
-    assert.equal(local.sha256, sha);
+    assertStrictEquals(local.sha256, sha);
   } finally {
     ac.abort();
     await server.finished;
@@ -132,17 +134,17 @@ Deno.test("downloadCifar10: local server, checksum mismatch, cache hit, local pa
 
 Deno.test("loadCifar10: the real data in the default cache (built there with prepare.sh when missing)", async () => {
   const ds = await loadCifar10(await realCifar10());
-  assert.equal(ds.train.count, 50000);
-  assert.equal(ds.test.count, 10000);
-  assert.equal(ds.train.pixels.length, 50000 * 3072);
-  assert.equal(ds.variant, "jpeg-q75");
-  assert.deepEqual(ds.files, CIFAR10_KNOWN_BIN_SHA256["jpeg-q75"]);
-  assert.equal(ds.checksum, JPEG_Q75_CHECKSUM);
+  assertStrictEquals(ds.train.count, 50000);
+  assertStrictEquals(ds.test.count, 10000);
+  assertStrictEquals(ds.train.pixels.length, 50000 * 3072);
+  assertStrictEquals(ds.variant, "jpeg-q75");
+  assertEquals(ds.files, CIFAR10_KNOWN_BIN_SHA256["jpeg-q75"]);
+  assertStrictEquals(ds.checksum, JPEG_Q75_CHECKSUM);
   // README: test record j has class j mod 10; every class has 5000 training images.
-  for (let j = 0; j < 10000; j += 997) assert.equal(ds.test.labels[j], j % 10);
+  for (let j = 0; j < 10000; j += 997) assertStrictEquals(ds.test.labels[j], j % 10);
   const counts = new Array(10).fill(0);
   for (const l of ds.train.labels) counts[l]++;
-  assert.deepEqual(counts, new Array(10).fill(5000));
+  assertEquals(counts, new Array(10).fill(5000));
 });
 
 Deno.test("readTarGz: GNU long names and pax paths", async () => {
@@ -155,13 +157,13 @@ Deno.test("readTarGz: GNU long names and pax paths", async () => {
       const out = await new Deno.Command("tar", {
         args: [`--format=${format}`, "-czf", `${dir}/${format}.tar.gz`, "-C", `${dir}/src`, "."],
       }).output();
-      assert.ok(out.success);
+      assert(out.success);
       const names: string[] = [];
       for await (const e of readTarGz(`${dir}/${format}.tar.gz`)) {
         names.push(e.name);
-        if (e.type === "file") assert.equal(new TextDecoder().decode(await e.bytes()), "hello");
+        if (e.type === "file") assertStrictEquals(new TextDecoder().decode(await e.bytes()), "hello");
       }
-      assert.ok(names.includes(long), `${format}: ${names}`);
+      assert(names.includes(long), `${format}: ${names}`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

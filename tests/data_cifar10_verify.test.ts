@@ -1,7 +1,13 @@
 // CIFAR-10 is checked against the known builds on every open: a build that fails or is refused leaves nothing
 // behind, corrupted files in the default location are refused each time, user data (path) that matches no
 // known build needs allowUnknownData, and unchanged files are not hashed again (the verified marker).
-import assert from "node:assert/strict";
+import {
+  assertEquals,
+  assertMatch,
+  assertNotStrictEquals,
+  assertRejects,
+  assertStrictEquals,
+} from "@std/assert";
 import { CIFAR10_KNOWN_BIN_SHA256, describeCifar10Mismatch, loadCifar10 } from "../src/data/cifar10.ts";
 import { type DatasetSpec, openDataset } from "../src/data/open.ts";
 import type { Dataset } from "../src/data/types.ts";
@@ -36,8 +42,12 @@ Deno.test("cifar10: a build that prepare refuses leaves nothing, so the next ope
     const spec: DatasetSpec = { kind: "cifar10", cacheDir: `${dir}/cache`, log: quiet };
     Object.assign(spec, { prepareScript: await fakePrepare(dir, bad, 1) });
     for (let attempt = 0; attempt < 2; attempt++) {
-      await assert.rejects(() => openDataset(spec), /failed \(exit 1\)/, `attempt ${attempt + 1}`);
-      assert.deepEqual(names(`${dir}/cache/data`), [], `attempt ${attempt + 1} left files behind`);
+      assertMatch(
+        (await assertRejects(() => openDataset(spec), Error)).message,
+        /failed \(exit 1\)/,
+        `attempt ${attempt + 1}`,
+      );
+      assertEquals(names(`${dir}/cache/data`), [], `attempt ${attempt + 1} left files behind`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -52,8 +62,11 @@ Deno.test("cifar10: a build whose files match no known build is refused and not 
     // prepare says it succeeded; the digests say otherwise.
     Object.assign(spec, { prepareScript: await fakePrepare(dir, bad, 0) });
     for (let attempt = 0; attempt < 2; attempt++) {
-      await assert.rejects(() => openDataset(spec), /not a known CIFAR-10 build.*nothing was kept/s);
-      assert.deepEqual(names(`${dir}/cache/data`), []);
+      assertMatch(
+        (await assertRejects(() => openDataset(spec), Error)).message,
+        /not a known CIFAR-10 build.*nothing was kept/s,
+      );
+      assertEquals(names(`${dir}/cache/data`), []);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -69,8 +82,8 @@ Deno.test("cifar10: builds of the default copy take turns", async () => {
     const spec: DatasetSpec = { kind: "cifar10", cacheDir: `${dir}/cache`, log: quiet };
     Object.assign(spec, { prepareScript: script });
     const results = await Promise.allSettled([openDataset(spec), openDataset(spec)]);
-    assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
-    assert.deepEqual((await Deno.readTextFile(log)).trim().split("\n"), ["start", "end", "start", "end"]);
+    assertEquals(results.map((r) => r.status), ["rejected", "rejected"]);
+    assertEquals((await Deno.readTextFile(log)).trim().split("\n"), ["start", "end", "start", "end"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -88,14 +101,17 @@ Deno.test("cifar10: corrupted files in the default location are refused on every
     await Deno.remove(`${dir}/cache/data/x`, { recursive: true });
     const spec: DatasetSpec = { kind: "cifar10", cacheDir: `${dir}/cache`, log: quiet };
     for (let attempt = 0; attempt < 2; attempt++) {
-      await assert.rejects(
-        () => openDataset(spec),
+      assertMatch(
+        (await assertRejects(() => openDataset(spec), Error)).message,
         /not a known CIFAR-10 build: none of its 6 \.bin files matches a known build \(official, jpeg-q75\): data_batch_1\.bin sha-256 [0-9a-f]{16}.*Remove .*cifar-10-batches-bin to have it built again/s,
       );
     }
     // A folder left half-written (no test batch) is refused as well, not half-used.
     await Deno.remove(`${dir}/cache/data/cifar-10-batches-bin/test_batch.bin`);
-    await assert.rejects(() => openDataset(spec), /cannot read .*test_batch\.bin.*to have it built again/s);
+    assertMatch(
+      (await assertRejects(() => openDataset(spec), Error)).message,
+      /cannot read .*test_batch\.bin.*to have it built again/s,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -107,17 +123,17 @@ Deno.test("cifar10: data at a given path that matches no known build needs allow
     const archive = await tinyCifar10Archive(dir);
     const cacheDir = `${dir}/cache`;
     for (const path of [archive, `${dir}/src`]) {
-      await assert.rejects(
-        () => openDataset({ kind: "cifar10", path, cacheDir }),
+      assertMatch(
+        (await assertRejects(() => openDataset({ kind: "cifar10", path, cacheDir }), Error)).message,
         /is not a known CIFAR-10 build.*--allow-unknown-data/s,
       );
       const spec: DatasetSpec = { kind: "cifar10", path, cacheDir };
       Object.assign(spec, { allowUnknownData: true });
       const ds = await openDataset(spec) as Dataset & { verification?: unknown };
-      assert.equal(ds.train.count, 15);
+      assertStrictEquals(ds.train.count, 15);
       // The checksum is the loader's, whether verified or not.
-      assert.equal(ds.checksum, (await loadCifar10(archive)).checksum);
-      assert.deepEqual(ds.verification, { variant: "unknown", allowUnknownData: true });
+      assertStrictEquals(ds.checksum, (await loadCifar10(archive)).checksum);
+      assertEquals(ds.verification, { variant: "unknown", allowUnknownData: true });
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -134,25 +150,25 @@ Deno.test("cifar10: unchanged files are not hashed again; a changed file is", as
     const markerFile = `${dir}/cache/data/cifar10-verified.json`;
     const marker = JSON.parse(await Deno.readTextFile(markerFile));
     const entry = marker.entries[await Deno.realPath(bin)];
-    assert.deepEqual(entry.digests, first.files);
+    assertEquals(entry.digests, first.files);
     // The marker is what a reopen of unchanged files goes by: a digest planted there comes back.
     entry.digests["test_batch.bin"] = "0".repeat(64);
     await Deno.writeTextFile(markerFile, JSON.stringify(marker));
-    assert.equal((await openDataset(spec)).files!["test_batch.bin"], "0".repeat(64));
+    assertStrictEquals((await openDataset(spec)).files!["test_batch.bin"], "0".repeat(64));
     // Rewriting a file (same size) changes its identity: it is hashed again.
     const tb = `${bin}/test_batch.bin`;
     const bytes = await Deno.readFile(tb);
     bytes[100] ^= 1;
     await Deno.writeFile(tb, bytes);
     const changed = await openDataset(spec);
-    assert.notEqual(changed.files!["test_batch.bin"], "0".repeat(64));
-    assert.notEqual(changed.files!["test_batch.bin"], first.files!["test_batch.bin"]);
-    assert.equal(changed.files!["data_batch_1.bin"], first.files!["data_batch_1.bin"]);
-    assert.notEqual(changed.checksum, first.checksum);
+    assertNotStrictEquals(changed.files!["test_batch.bin"], "0".repeat(64));
+    assertNotStrictEquals(changed.files!["test_batch.bin"], first.files!["test_batch.bin"]);
+    assertStrictEquals(changed.files!["data_batch_1.bin"], first.files!["data_batch_1.bin"]);
+    assertNotStrictEquals(changed.checksum, first.checksum);
     // The same goes for archives.
     const archive = await tinyCifar10Archive(`${dir}/a`);
     const a = await openDataset({ ...spec, path: archive });
-    assert.equal(a.checksum, first.checksum);
+    assertStrictEquals(a.checksum, first.checksum);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -160,7 +176,7 @@ Deno.test("cifar10: unchanged files are not hashed again; a changed file is", as
 
 Deno.test("describeCifar10Mismatch: names the closest build and the files that differ from it", () => {
   const digests = { ...CIFAR10_KNOWN_BIN_SHA256["jpeg-q75"], "data_batch_3.bin": "ab".repeat(32) };
-  assert.equal(
+  assertStrictEquals(
     describeCifar10Mismatch(digests),
     "5 of its 6 .bin files match the jpeg-q75 build, data_batch_3.bin does not (sha-256 abababababababab, " +
       "expected 99cb88ba00fca88b)",

@@ -1,4 +1,11 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { Image } from "imagescript";
 import {
   applyOrientation,
@@ -20,7 +27,7 @@ import { leftOut, requireShared } from "./helpers/needs.ts";
 const FIX = new URL("./fixtures/data/", import.meta.url).pathname;
 
 function maxDiff(a: Uint8Array, b: Uint8Array): number {
-  assert.equal(a.length, b.length);
+  assertStrictEquals(a.length, b.length);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
@@ -53,48 +60,55 @@ const cases: [string, number][] = [
 for (const [file, tol] of cases) {
   Deno.test(`decodeImage matches ImageMagick: ${file}`, async () => {
     const img = await decodeImage(FIX + file);
-    assert.equal(img.width, 37);
-    assert.equal(img.height, 23);
+    assertStrictEquals(img.width, 37);
+    assertStrictEquals(img.height, 23);
     const ref = await Deno.readFile(FIX + file.replace(/\.(png|jpg)$/, ".rgb"));
-    assert.ok(maxDiff(img.rgb, ref) <= tol, `${file}: max difference ${maxDiff(img.rgb, ref)} > ${tol}`);
+    assert(maxDiff(img.rgb, ref) <= tol, `${file}: max difference ${maxDiff(img.rgb, ref)} > ${tol}`);
   });
 }
 
 Deno.test("decodeImage: alpha is composited over white", async () => {
   // rgba8.png: alpha = x / width, so the left column is fully transparent -> white.
   const img = await decodeImage(FIX + "rgba8.png");
-  assert.deepEqual(pixel(img, 0, 12), [255, 255, 255]);
+  assertEquals(pixel(img, 0, 12), [255, 255, 255]);
   const trns = await decodeImage(FIX + "palette_trns.png");
-  assert.deepEqual(pixel(trns, 33, 18), [255, 255, 255]);
+  assertEquals(pixel(trns, 33, 18), [255, 255, 255]);
 });
 
 Deno.test("decodeImage: clear errors naming the file", async () => {
-  await assert.rejects(() => decodeImage(FIX + "nope.jpg"), /nope\.jpg: no such file/);
-  await assert.rejects(
+  await assertRejects(() => decodeImage(FIX + "nope.jpg"), Error, "nope.jpg: no such file");
+  await assertRejects(
     () => decodeImage(FIX + "make.sh"),
-    /make\.sh: not a JPEG or PNG image \(looks like a text file\)/,
+    Error,
+    "make.sh: not a JPEG or PNG image (looks like a text file)",
   );
-  await assert.rejects(
+  await assertRejects(
     () => decodeImage(FIX + "truncated.jpg.bin"),
-    /truncated\.jpg\.bin: cannot decode: truncated JPEG/,
+    Error,
+    "truncated.jpg.bin: cannot decode: truncated JPEG",
   );
-  await assert.rejects(() => decodeImage(FIX + "truncated.png.bin"), /truncated\.png\.bin: truncated PNG/);
-  await assert.rejects(() => decodeImageBytes(new Uint8Array(0), "empty.png"), /empty\.png: empty file/);
-  await assert.rejects(() => decodeImage(FIX), /is a directory/);
+  await assertRejects(
+    () => decodeImage(FIX + "truncated.png.bin"),
+    Error,
+    "truncated.png.bin: truncated PNG",
+  );
+  await assertRejects(() => decodeImageBytes(new Uint8Array(0), "empty.png"), Error, "empty.png: empty file");
+  await assertRejects(() => decodeImage(FIX), Error, "is a directory");
   const png = await Deno.readFile(FIX + "rgb8.png");
   // Cut just before IEND: all pixel data present, but the file is still incomplete.
-  await assert.rejects(
+  await assertRejects(
     () => decodeImageBytes(png.subarray(0, png.length - 12), "cut.png"),
-    /cut\.png: truncated PNG/,
+    Error,
+    "cut.png: truncated PNG",
   );
   // Damage the compressed data.
   const bad = png.slice();
   bad.fill(0xaa, 60, 90);
-  await assert.rejects(() => decodeImageBytes(bad, "bad.png"), /bad\.png: /);
+  await assertRejects(() => decodeImageBytes(bad, "bad.png"), Error, "bad.png: ");
   const r = await prepareImageFile(FIX + "truncated.jpg.bin", 16);
-  assert.equal(r.pixels, undefined);
-  assert.match(r.error!, /truncated\.jpg\.bin/);
-  assert.match(r.sha256!, /^[0-9a-f]{64}$/);
+  assertStrictEquals(r.pixels, undefined);
+  assertMatch(r.error!, /truncated\.jpg\.bin/);
+  assertMatch(r.sha256!, /^[0-9a-f]{64}$/);
 });
 
 Deno.test("decodeImage: tiny images (1x1, 3x2) in both formats", async () => {
@@ -102,15 +116,15 @@ Deno.test("decodeImage: tiny images (1x1, 3x2) in both formats", async () => {
     const im = new Image(w, h);
     im.fill(Image.rgbaToColor(200, 30, 60, 255));
     const png = await decodeImageBytes(await im.encode(), "tiny.png");
-    assert.equal(png.width, w);
-    assert.deepEqual(pixel(png, w - 1, h - 1), [200, 30, 60]);
+    assertStrictEquals(png.width, w);
+    assertEquals(pixel(png, w - 1, h - 1), [200, 30, 60]);
     const jpg = await decodeImageBytes(await im.encodeJPEG(95), "tiny.jpg");
-    assert.equal(jpg.height, h);
-    assert.ok(maxDiff(Uint8Array.from(pixel(jpg, 0, 0)), Uint8Array.of(200, 30, 60)) <= 4);
+    assertStrictEquals(jpg.height, h);
+    assert(maxDiff(Uint8Array.from(pixel(jpg, 0, 0)), Uint8Array.of(200, 30, 60)) <= 4);
     // Upscaling a tiny image to the network size works (bilinear).
     const big = centerCrop(resizeShortSide(png, 64), 64);
-    assert.equal(big.width, 64);
-    assert.deepEqual(pixel(big, 10, 50), [200, 30, 60]);
+    assertStrictEquals(big.width, 64);
+    assertEquals(pixel(big, 10, 50), [200, 30, 60]);
   }
 });
 
@@ -158,19 +172,19 @@ function withOrientation(jpeg: Uint8Array, o: number): Uint8Array {
 Deno.test("decodeImage: EXIF orientation gives the upright view", async () => {
   const jpg = await Deno.readFile(FIX + "rgb.jpg");
   const plain = await decodeImageBytes(jpg, "rgb.jpg");
-  assert.equal(jpegOrientation(jpg), 1);
+  assertStrictEquals(jpegOrientation(jpg), 1);
   for (let o = 2; o <= 8; o++) {
     const b = withOrientation(jpg, o);
-    assert.equal(jpegOrientation(b), o);
+    assertStrictEquals(jpegOrientation(b), o);
     const img = await decodeImageBytes(b, `o${o}.jpg`);
-    assert.deepEqual([img.width, img.height], o >= 5 ? [23, 37] : [37, 23]);
-    assert.deepEqual(img, applyOrientation(plain, o));
-    assert.deepEqual(await decodeImageBytes(b, "x", { orientation: false }), plain);
+    assertEquals([img.width, img.height], o >= 5 ? [23, 37] : [37, 23]);
+    assertEquals(img, applyOrientation(plain, o));
+    assertEquals(await decodeImageBytes(b, "x", { orientation: false }), plain);
   }
   // 6 = rotate 90 degrees clockwise: the green block (top left) moves to the top right.
   const r6 = await decodeImageBytes(withOrientation(jpg, 6), "o6.jpg");
   const [r, g, b] = pixel(r6, 20, 2);
-  assert.ok(g > 200 && r < 60 && b < 60, `expected green, got ${[r, g, b]}`);
+  assert(g > 200 && r < 60 && b < 60, `expected green, got ${[r, g, b]}`);
 });
 
 Deno.test("resize: area filter averages exactly; bilinear upscale keeps flat regions", () => {
@@ -179,31 +193,31 @@ Deno.test("resize: area filter averages exactly; bilinear upscale keeps flat reg
   const vals = [0, 10, 100, 200, 20, 30, 50, 50];
   vals.forEach((v, i) => src.rgb.fill(v, i * 3, i * 3 + 3));
   const out = resize(src, 2, 1);
-  assert.deepEqual(Array.from(out.rgb), [15, 15, 15, 100, 100, 100]);
+  assertEquals(Array.from(out.rgb), [15, 15, 15, 100, 100, 100]);
   // 3 -> 2 (fractional coverage): output 0 = (a + b/2) / 1.5.
   const s3: RgbImage = { width: 3, height: 1, rgb: Uint8Array.of(0, 0, 0, 90, 90, 90, 180, 180, 180) };
-  assert.deepEqual(Array.from(resize(s3, 2, 1).rgb), [30, 30, 30, 150, 150, 150]);
+  assertEquals(Array.from(resize(s3, 2, 1).rgb), [30, 30, 30, 150, 150, 150]);
   const up = resize({ width: 2, height: 1, rgb: Uint8Array.of(0, 0, 0, 100, 100, 100) }, 4, 1);
-  assert.deepEqual(Array.from(up.rgb).filter((_, i) => i % 3 === 0), [0, 25, 75, 100]);
+  assertEquals(Array.from(up.rgb).filter((_, i) => i % 3 === 0), [0, 25, 75, 100]);
 });
 
 Deno.test("resizeShortSide, centerCrop, tenCrops, CHW round trip", async () => {
   const img = await decodeImage(FIX + "rgb8.png");
   const r = resizeShortSide(img, 16);
-  assert.deepEqual([r.width, r.height], [26, 16]);
+  assertEquals([r.width, r.height], [26, 16]);
   const tall = resizeShortSide({ width: 10, height: 40, rgb: new Uint8Array(1200) }, 5);
-  assert.deepEqual([tall.width, tall.height], [5, 20]);
+  assertEquals([tall.width, tall.height], [5, 20]);
   const c = centerCrop(img, 20);
-  assert.deepEqual(pixel(c, 0, 0), pixel(img, 8, 1));
+  assertEquals(pixel(c, 0, 0), pixel(img, 8, 1));
   const ten = tenCrops(img, 20);
-  assert.equal(ten.length, 10);
-  assert.deepEqual(pixel(ten[0], 0, 0), pixel(img, 0, 0));
-  assert.deepEqual(pixel(ten[1], 19, 0), pixel(img, 36, 0));
-  assert.deepEqual(pixel(ten[3], 19, 19), pixel(img, 36, 22));
-  assert.deepEqual(ten[4], c);
-  assert.deepEqual(ten[5], flipHorizontal(ten[0]));
-  assert.deepEqual(fromCHW(toCHW(img), img.width, img.height), img);
-  assert.throws(() => centerCrop(img, 30), /does not fit/);
+  assertStrictEquals(ten.length, 10);
+  assertEquals(pixel(ten[0], 0, 0), pixel(img, 0, 0));
+  assertEquals(pixel(ten[1], 19, 0), pixel(img, 36, 0));
+  assertEquals(pixel(ten[3], 19, 19), pixel(img, 36, 22));
+  assertEquals(ten[4], c);
+  assertEquals(ten[5], flipHorizontal(ten[0]));
+  assertEquals(fromCHW(toCHW(img), img.width, img.height), img);
+  assertThrows(() => centerCrop(img, 30), Error, "does not fit");
 });
 
 /** A PNG with a smooth gradient, written with our own minimal encoder (fast for big images). */
@@ -253,10 +267,10 @@ Deno.test("huge image: 4000x3000 decode + resize to 256", async () => {
   const bytes = await bigPng(4000, 3000);
   const img = await decodeImageBytes(bytes, "huge.png");
   const small = centerCrop(resizeShortSide(img, 256), 256);
-  assert.deepEqual([img.width, img.height, small.width], [4000, 3000, 256]);
+  assertEquals([img.width, img.height, small.width], [4000, 3000, 256]);
   // Centre pixel of the gradient survives the area filter.
   const [r, g, b] = pixel(small, 128, 128);
-  assert.ok(Math.abs(r - 127) <= 2 && Math.abs(g - 127) <= 2 && b === 128, `${[r, g, b]}`);
+  assert(Math.abs(r - 127) <= 2 && Math.abs(g - 127) <= 2 && b === 128, `${[r, g, b]}`);
 });
 
 Deno.test("huge image: 4000x3000 JPEG", async () => {
@@ -264,18 +278,18 @@ Deno.test("huge image: 4000x3000 JPEG", async () => {
   im.fill(Image.rgbaToColor(40, 160, 220, 255));
   const bytes = await im.encodeJPEG(80);
   const small = centerCrop(resizeShortSide(await decodeImageBytes(bytes, "huge.jpg"), 256), 256);
-  assert.deepEqual([small.width, small.height], [256, 256]);
-  assert.ok(maxDiff(Uint8Array.from(pixel(small, 3, 250)), Uint8Array.of(40, 160, 220)) <= 3);
+  assertEquals([small.width, small.height], [256, 256]);
+  assert(maxDiff(Uint8Array.from(pixel(small, 3, 250)), Uint8Array.of(40, 160, 220)) <= 3);
 });
 
 Deno.test({ name: "photos from ../shared/data decode", ignore: leftOut("shared-data") }, async () => {
   const dir = requireShared("photos") + "/";
   const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /\.(jpe?g|png)$/i.test(n)).sort();
-  assert.ok(names.length > 0, `${dir} holds no photos`);
+  assert(names.length > 0, `${dir} holds no photos`);
   for (const n of names.filter((_, i) => i % 8 === 0)) {
     const img = await decodeImage(dir + n);
-    assert.ok(img.width >= 300 || img.height >= 300, n);
+    assert(img.width >= 300 || img.height >= 300, n);
     const s = centerCrop(resizeShortSide(img, 64), 64);
-    assert.equal(s.rgb.length, 64 * 64 * 3);
+    assertStrictEquals(s.rgb.length, 64 * 64 * 3);
   }
 });

@@ -1,4 +1,12 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotStrictEquals,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { Image } from "imagescript";
 import { extractTarGz, loadImageFolder } from "../src/data/image_folder.ts";
 import { openDataset } from "../src/data/open.ts";
@@ -38,8 +46,8 @@ Deno.test("loadImageFolder: decode, skip/fail bad images, cache hit and invalida
   const cacheDir = `${dir}/cache`;
   try {
     await makeFolder(root);
-    await assert.rejects(
-      () => loadImageFolder(root, { size: 8, cacheDir, ...quiet }),
+    assertMatch(
+      (await assertRejects(() => loadImageFolder(root, { size: 8, cacheDir, ...quiet }), Error)).message,
       /bad image .*train\/cat\/broken\.jpg: cannot decode: truncated JPEG.*onBadImage: "skip"/,
     );
     const warnings: string[] = [];
@@ -51,17 +59,17 @@ Deno.test("loadImageFolder: decode, skip/fail bad images, cache hit and invalida
       warn: (m: string) => warnings.push(m),
     };
     const ds = await loadImageFolder(root, opts);
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /skipping bad image .*train\/cat\/broken\.jpg/);
-    assert.equal(ds.fromCache, false);
-    assert.deepEqual(ds.skipped.map((s) => s.file), ["train/cat/broken.jpg"]);
-    assert.deepEqual(ds.train.classes, ["cat", "dog"]);
-    assert.equal(ds.train.count, 7);
-    assert.equal(ds.test.count, 2);
+    assertStrictEquals(warnings.length, 1);
+    assertMatch(warnings[0], /skipping bad image .*train\/cat\/broken\.jpg/);
+    assertStrictEquals(ds.fromCache, false);
+    assertEquals(ds.skipped.map((s) => s.file), ["train/cat/broken.jpg"]);
+    assertEquals(ds.train.classes, ["cat", "dog"]);
+    assertStrictEquals(ds.train.count, 7);
+    assertStrictEquals(ds.test.count, 2);
     validateImageSet(ds.train);
     validateImageSet(ds.test);
-    assert.deepEqual(classCounts(ds.train), [4, 3]);
-    assert.deepEqual(ds.trainFiles, [
+    assertEquals(classCounts(ds.train), [4, 3]);
+    assertEquals(ds.trainFiles, [
       "train/cat/a.png",
       "train/cat/b.jpg",
       "train/cat/c.PNG",
@@ -72,29 +80,29 @@ Deno.test("loadImageFolder: decode, skip/fail bad images, cache hit and invalida
     ]);
     // a.png is solid red: every pixel of its 8x8 CHW block is (255, 0, 0).
     const a = ds.train.pixels.subarray(0, 192);
-    assert.ok(a.subarray(0, 64).every((v) => v === 255) && a.subarray(64).every((v) => v === 0));
-    assert.deepEqual(ds.test.labels, Int32Array.of(0, 1));
+    assert(a.subarray(0, 64).every((v) => v === 255) && a.subarray(64).every((v) => v === 0));
+    assertEquals(ds.test.labels, Int32Array.of(0, 1));
     // The checksum covers every listed file, the bad one too.
-    assert.equal(Object.keys(ds.files!).length, 10);
+    assertStrictEquals(Object.keys(ds.files!).length, 10);
 
     // Second load: from the shards, identical, nothing decoded.
     const again = await loadImageFolder(root, opts);
-    assert.equal(again.fromCache, true);
-    assert.deepEqual(again.train.pixels, ds.train.pixels);
-    assert.deepEqual(again.test.labels, ds.test.labels);
-    assert.equal(again.checksum, ds.checksum);
-    assert.match(warnings.at(-1)!, /1 bad image\(s\) skipped/);
+    assertStrictEquals(again.fromCache, true);
+    assertEquals(again.train.pixels, ds.train.pixels);
+    assertEquals(again.test.labels, ds.test.labels);
+    assertStrictEquals(again.checksum, ds.checksum);
+    assertMatch(warnings.at(-1)!, /1 bad image\(s\) skipped/);
     // fail mode still refuses a cache that skipped files.
-    await assert.rejects(() => loadImageFolder(root, { size: 8, cacheDir, ...quiet }), /broken\.jpg/);
+    await assertRejects(() => loadImageFolder(root, { size: 8, cacheDir, ...quiet }), Error, "broken.jpg");
 
     // Changing a file (mtime) or S gives a new cache entry.
     await Deno.utime(`${root}/val/dog/i.png`, new Date(), new Date(Date.now() + 5000));
     const touched = await loadImageFolder(root, { ...opts, warn: () => {} });
-    assert.equal(touched.fromCache, false);
-    assert.notEqual(touched.cachePath, ds.cachePath);
+    assertStrictEquals(touched.fromCache, false);
+    assertNotStrictEquals(touched.cachePath, ds.cachePath);
     const s16 = await loadImageFolder(root, { ...opts, size: 16, warn: () => {} });
-    assert.equal(s16.train.height, 16);
-    assert.equal(s16.fromCache, false);
+    assertStrictEquals(s16.train.height, 16);
+    assertStrictEquals(s16.fromCache, false);
 
     // Workers and the calling thread decode identically.
     const inline = await loadImageFolder(root, {
@@ -103,11 +111,11 @@ Deno.test("loadImageFolder: decode, skip/fail bad images, cache hit and invalida
       workers: 0,
       warn: () => {},
     });
-    assert.deepEqual(inline.train.pixels, touched.train.pixels);
-    assert.equal(inline.checksum, touched.checksum);
+    assertEquals(inline.train.pixels, touched.train.pixels);
+    assertStrictEquals(inline.checksum, touched.checksum);
 
     const few = await loadImageFolder(root, { ...opts, maxPerClass: 1, cacheDir: `${dir}/c3` });
-    assert.deepEqual(few.trainFiles, ["train/cat/a.png", "train/dog/e.png"]);
+    assertEquals(few.trainFiles, ["train/cat/a.png", "train/dog/e.png"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -116,19 +124,23 @@ Deno.test("loadImageFolder: decode, skip/fail bad images, cache hit and invalida
 Deno.test("loadImageFolder: layout errors and class names from classes.tsv", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await assert.rejects(() => loadImageFolder(dir, quiet), /train is missing/);
+    await assertRejects(() => loadImageFolder(dir, quiet), Error, "train is missing");
     await Deno.mkdir(`${dir}/train/n01`, { recursive: true });
-    await assert.rejects(() => loadImageFolder(dir, quiet), /neither val\/ nor test\//);
+    await assertRejects(() => loadImageFolder(dir, quiet), Error, "neither val/ nor test/");
     await Deno.mkdir(`${dir}/test/n02`, { recursive: true });
     await solid(`${dir}/train/n01/x.png`, 10, 10, [9, 9, 9]);
-    await assert.rejects(() => loadImageFolder(dir, quiet), /test\/n02 is not a class of the training split/);
+    await assertRejects(
+      () => loadImageFolder(dir, quiet),
+      Error,
+      "test/n02 is not a class of the training split",
+    );
     await Deno.remove(`${dir}/test/n02`);
     await Deno.mkdir(`${dir}/test/n01`);
     await Deno.writeTextFile(`${dir}/classes.tsv`, "idx\twnid\tname\n0\tn01\ttench\n");
     const ds = await loadImageFolder(dir, { size: 4, cacheDir: `${dir}/.c`, ...quiet });
-    assert.deepEqual(ds.train.classes, ["tench"]);
-    assert.deepEqual(ds.train.classIds, ["n01"]);
-    assert.equal(ds.test.count, 0);
+    assertEquals(ds.train.classes, ["tench"]);
+    assertEquals(ds.train.classIds, ["n01"]);
+    assertStrictEquals(ds.test.count, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -141,11 +153,11 @@ Deno.test("extractTarGz and openDataset on an image-folder archive", async () =>
     await Deno.remove(`${dir}/src/pets/train/cat/broken.jpg`);
     const tgz = `${dir}/pets.tar.gz`;
     const out = await new Deno.Command("tar", { args: ["-czf", tgz, "-C", `${dir}/src`, "pets"] }).output();
-    assert.ok(out.success);
-    assert.equal(await extractTarGz(tgz, `${dir}/x`, { filter: (n) => !n.includes("/dog/") }), true);
-    assert.ok(Deno.statSync(`${dir}/x/pets/train/cat/a.png`).isFile);
-    assert.throws(() => Deno.statSync(`${dir}/x/pets/train/dog/e.png`));
-    assert.equal(await extractTarGz(tgz, `${dir}/x`), false); // already there: left alone
+    assert(out.success);
+    assertStrictEquals(await extractTarGz(tgz, `${dir}/x`, { filter: (n) => !n.includes("/dog/") }), true);
+    assert(Deno.statSync(`${dir}/x/pets/train/cat/a.png`).isFile);
+    assertThrows(() => Deno.statSync(`${dir}/x/pets/train/dog/e.png`));
+    assertStrictEquals(await extractTarGz(tgz, `${dir}/x`), false); // already there: left alone
     const ds = await openDataset({
       kind: "image-folder",
       path: tgz,
@@ -153,13 +165,13 @@ Deno.test("extractTarGz and openDataset on an image-folder archive", async () =>
       size: 8,
       ...quiet,
     });
-    assert.equal(ds.name, "pets");
-    assert.equal(ds.train.count, 7);
-    assert.ok(Deno.statSync(`${dir}/cache/data/pets/pets/val/dog/i.png`).isFile);
+    assertStrictEquals(ds.name, "pets");
+    assertStrictEquals(ds.train.count, 7);
+    assert(Deno.statSync(`${dir}/cache/data/pets/pets/val/dog/i.png`).isFile);
     const whole = await Deno.readFile(tgz);
     await Deno.writeFile(`${dir}/cut.tar.gz`, whole.subarray(0, whole.length >> 1));
-    await assert.rejects(() => extractTarGz(`${dir}/cut.tar.gz`, `${dir}/y`), /cut\.tar\.gz: /);
-    assert.throws(() => Deno.statSync(`${dir}/y`)); // nothing half-extracted left behind
+    await assertRejects(() => extractTarGz(`${dir}/cut.tar.gz`, `${dir}/y`), Error, "cut.tar.gz: ");
+    assertThrows(() => Deno.statSync(`${dir}/y`)); // nothing half-extracted left behind
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -188,15 +200,15 @@ Deno.test({
         cacheDir: `${dir}/cache`,
         ...quiet,
       });
-      assert.equal(ds.train.count, 20);
-      assert.equal(ds.test.count, 20);
-      assert.equal(ds.train.classes[0], "tench");
-      assert.equal(ds.train.classIds![0], "n01440764");
-      assert.deepEqual(classCounts(ds.test), new Array(10).fill(2));
+      assertStrictEquals(ds.train.count, 20);
+      assertStrictEquals(ds.test.count, 20);
+      assertStrictEquals(ds.train.classes[0], "tench");
+      assertStrictEquals(ds.train.classIds![0], "n01440764");
+      assertEquals(classCounts(ds.test), new Array(10).fill(2));
       // Real photos are not flat: some spread of values in every image.
       for (let i = 0; i < ds.train.count; i++) {
         const px = ds.train.pixels.subarray(i * 64 * 64 * 3, (i + 1) * 64 * 64 * 3);
-        assert.ok(Math.max(...px) - Math.min(...px) > 50, ds.trainFiles[i]);
+        assert(Math.max(...px) - Math.min(...px) > 50, ds.trainFiles[i]);
       }
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -5,10 +5,10 @@
 // The screenshot goes to a fresh temp folder (its path is printed); GUI_SCREENSHOT=1 writes
 // results/gui-screenshot.png instead, GUI_SCREENSHOT=<path> writes there.
 
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
 import { Buffer } from "node:buffer";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium, paintedPixels } from "../src/report/browser.ts";
+import { launchChromium, paintedPixels } from "./helpers/browser.ts";
 import { startGuiServer } from "../src/gui/server.ts";
 import { main } from "../src/cli/classify.ts";
 import { encodeCheckpoint } from "../src/io/checkpoint.ts";
@@ -64,7 +64,7 @@ async function cliTop5(image: string, model = MODEL): Promise<Bar[]> {
     err: () => {},
     gpu: testGpu,
   });
-  assert.equal(code, 0);
+  assertStrictEquals(code, 0);
   const top = JSON.parse(out[0]).top as { class: string; probability: number }[];
   return top.map((p) => ({ label: p.class, probability: p.probability }));
 }
@@ -79,10 +79,8 @@ function pageBars(page: Page, file: string): Promise<Bar[]> {
 
 /** Same pixels, same kernels: SwiftShader and llvmpipe agree to ~1e-7, so 1e-4 still catches decode drift. */
 function assertSameTop5(page: Bar[], cli: Bar[], where: string): void {
-  assert.deepEqual(page.map((b) => b.label), cli.map((b) => b.label), where);
-  page.forEach((b, i) =>
-    assert.ok(Math.abs(b.probability - cli[i].probability) < 1e-4, `${where}: ${b.label}`)
-  );
+  assertEquals(page.map((b) => b.label), cli.map((b) => b.label), where);
+  page.forEach((b, i) => assert(Math.abs(b.probability - cli[i].probability) < 1e-4, `${where}: ${b.label}`));
 }
 
 async function screenshotPath(): Promise<string> {
@@ -126,27 +124,30 @@ Deno.test({
     try {
       await t.step("WebGPU in the browser: pick, drop, switch models", async () => {
         const { page, errors, close } = await openGui(browser, server.url);
-        assert.equal(await page.getAttribute("#backend", "data-backend"), "webgpu");
-        assert.match((await page.textContent("#backend"))!, /runs in this browser on WebGPU/);
+        assertStrictEquals(await page.getAttribute("#backend", "data-backend"), "webgpu");
+        assertMatch((await page.textContent("#backend"))!, /runs in this browser on WebGPU/);
         const options = await page.$$eval("#model option", (els) => els.map((e) => e.getAttribute("value")));
-        assert.deepEqual(options, ["models/rgb.safetensors", "results/run/checkpoint.safetensors"]);
-        assert.equal(await page.inputValue("#model"), "models/rgb.safetensors");
+        assertEquals(options, ["models/rgb.safetensors", "results/run/checkpoint.safetensors"]);
+        assertStrictEquals(await page.inputValue("#model"), "models/rgb.safetensors");
         // conv1's 64 kernels (5x5) in a 16 x 4 grid with 1-pixel gaps.
-        assert.deepEqual(await canvasSize(page), [97, 25]);
-        assert.ok(await paintedPixels(page, "#filters") > 2000);
-        assert.match((await page.textContent("#filters-caption"))!, /64 kernels of conv1 \(5x5x3\)/);
+        assertEquals(await canvasSize(page), [97, 25]);
+        assert(await paintedPixels(page, "#filters") > 2000);
+        assertMatch((await page.textContent("#filters-caption"))!, /64 kernels of conv1 \(5x5x3\)/);
 
         await page.setInputFiles("#files", PHOTO);
         await page.waitForSelector(".result[data-file='gnome_cat.jpg'][data-state='done']", {
           timeout: 90_000,
         });
         assertSameTop5(await pageBars(page, "gnome_cat.jpg"), cli, "browser WebGPU");
-        assert.equal(await page.getAttribute(".result[data-file='gnome_cat.jpg']", "data-backend"), "webgpu");
-        assert.match(
+        assertStrictEquals(
+          await page.getAttribute(".result[data-file='gnome_cat.jpg']", "data-backend"),
+          "webgpu",
+        );
+        assertMatch(
           (await page.textContent(".result[data-file='gnome_cat.jpg'] .meta"))!,
           /WebGPU in the browser/,
         );
-        assert.equal(
+        assertStrictEquals(
           await page.$eval(".result img", (i) => (i as unknown as { naturalWidth: number }).naturalWidth),
           512,
         );
@@ -158,7 +159,7 @@ Deno.test({
           buffer: Buffer.from("just some text\n"),
         });
         await page.waitForSelector(".result[data-file='notes.jpg'][data-state='error']", { timeout: 30_000 });
-        assert.match(
+        assertMatch(
           (await page.textContent(".result[data-file='notes.jpg'] .meta"))!,
           /not a JPEG or PNG image/,
         );
@@ -166,7 +167,7 @@ Deno.test({
         // Switch to the grey model, then drop a photo on the drop zone.
         await page.selectOption("#model", "results/run/checkpoint.safetensors");
         await page.waitForSelector("body[data-ready='1'][data-model='results/run/checkpoint.safetensors']");
-        assert.match((await page.textContent("#filters-caption"))!, /64 kernels of conv1 \(5x5x1\)/);
+        assertMatch((await page.textContent("#filters-caption"))!, /64 kernels of conv1 \(5x5x1\)/);
         const b64 = Buffer.from(await Deno.readFile(DROPPED)).toString("base64");
         const transfer = await page.evaluateHandle(`(() => {
           const t = new DataTransfer();
@@ -191,29 +192,29 @@ Deno.test({
         const shot = await screenshotPath();
         await page.screenshot({ path: shot, fullPage: true });
         console.log(`GUI screenshot: ${shot}`);
-        assert.deepEqual(errors, []);
+        assertEquals(errors, []);
         await close();
       });
 
       await t.step("no WebGPU: the page says so and falls back to POST /api/classify", async () => {
         const { page, errors, close } = await openGui(browser, server.url, true);
-        assert.equal(await page.getAttribute("#backend", "data-backend"), "server");
-        assert.match((await page.textContent("#backend"))!, /WebGPU is not available here/);
+        assertStrictEquals(await page.getAttribute("#backend", "data-backend"), "server");
+        assertMatch((await page.textContent("#backend"))!, /WebGPU is not available here/);
         await page.setInputFiles("#files", PHOTO);
         await page.waitForSelector(".result[data-state='done']", { timeout: 90_000 });
         assertSameTop5(await pageBars(page, "gnome_cat.jpg"), cli, "server fallback");
-        assert.equal(await page.getAttribute(".result", "data-backend"), "server");
+        assertStrictEquals(await page.getAttribute(".result", "data-backend"), "server");
         await page.waitForFunction("document.getElementById('filters').width > 0");
-        assert.deepEqual(await canvasSize(page), [97, 25]);
-        assert.ok(await paintedPixels(page, "#filters") > 2000);
-        assert.deepEqual(errors, []);
+        assertEquals(await canvasSize(page), [97, 25]);
+        assert(await paintedPixels(page, "#filters") > 2000);
+        assertEquals(errors, []);
         await close();
       });
     } finally {
       await browser.close();
       await server.close();
     }
-    assert.deepEqual(logs, []);
+    assertEquals(logs, []);
   },
 });
 
@@ -241,11 +242,11 @@ Deno.test("deno task gui: serves on 127.0.0.1 and prints its URL", async () => {
     }
     reader.releaseLock();
     const url = text.match(/^GUI: (http:\/\/127\.0\.0\.1:\d+\/)$/m)?.[1];
-    assert.ok(url, `no URL printed: ${text}`);
+    assert(url, `no URL printed: ${text}`);
     const page = await (await fetch(url)).text();
-    assert.match(page, /<script type="module" src="\/app\.js">/);
+    assertMatch(page, /<script type="module" src="\/app\.js">/);
     const models = await (await fetch(`${url}api/models`)).json();
-    assert.equal(models.default, MODEL);
+    assertStrictEquals(models.default, MODEL);
   } finally {
     child.kill("SIGTERM");
     await child.status;
@@ -269,38 +270,38 @@ Deno.test("GUI server: checkpoint list, report browsing, path checks, server-sid
   const get = (path: string) => fetch(new URL(path, server.url));
   try {
     const models = await (await get("/api/models")).json();
-    assert.deepEqual(models.models.map((m: { id: string }) => m.id), [
+    assertEquals(models.models.map((m: { id: string }) => m.id), [
       "models/small.safetensors",
       "results/run2/checkpoints/last.safetensors",
     ]);
-    assert.equal(models.default, "models/small.safetensors");
-    assert.ok(
+    assertStrictEquals(models.default, "models/small.safetensors");
+    assert(
       logs.some((l) => l.includes("junk.safetensors") && l.includes("not a checkpoint")),
       logs.join("\n"),
     );
 
     const ckpt = await get("/api/checkpoint?id=models/small.safetensors");
-    assert.deepEqual(new Uint8Array(await ckpt.arrayBuffer()), await Deno.readFile(MODEL));
-    assert.equal((await get(`/api/checkpoint?id=${encodeURIComponent("/etc/passwd")}`)).status, 404);
+    assertEquals(new Uint8Array(await ckpt.arrayBuffer()), await Deno.readFile(MODEL));
+    assertStrictEquals((await get(`/api/checkpoint?id=${encodeURIComponent("/etc/passwd")}`)).status, 404);
     await (await get("/api/checkpoint?id=../deno.json")).body?.cancel();
 
     const { reports } = await (await get("/api/reports")).json();
-    assert.deepEqual(reports.map((r: { href: string }) => r.href), [
+    assertEquals(reports.map((r: { href: string }) => r.href), [
       "/results/index.html",
       "/results/run1/index.html",
     ]);
-    assert.equal(await (await get("/results/run1/")).text(), "<title>run1</title>");
+    assertStrictEquals(await (await get("/results/run1/")).text(), "<title>run1</title>");
     const redirect = await get("/results/run1");
-    assert.equal(redirect.url, new URL("/results/run1/", server.url).href);
+    assertStrictEquals(redirect.url, new URL("/results/run1/", server.url).href);
     await redirect.body?.cancel();
     const listing = await (await get("/results/run2/checkpoints/")).text();
-    assert.match(listing, /last\.safetensors/);
+    assertMatch(listing, /last\.safetensors/);
     const escape = await get("/results/..%2fmodels/small.safetensors");
-    assert.equal(escape.status, 400);
+    assertStrictEquals(escape.status, 400);
     await escape.body?.cancel();
 
     const png = await get("/api/filters.png?id=models/small.safetensors");
-    assert.equal(png.headers.get("content-type"), "image/png");
+    assertStrictEquals(png.headers.get("content-type"), "image/png");
     await png.body?.cancel();
 
     const bad = await fetch(new URL("/api/classify?model=models/small.safetensors", server.url), {
@@ -308,8 +309,8 @@ Deno.test("GUI server: checkpoint list, report browsing, path checks, server-sid
       headers: { "x-file-name": "notes.png" },
       body: "plain text",
     });
-    assert.equal(bad.status, 422);
-    assert.match((await bad.json()).error, /notes\.png: not a JPEG or PNG image/);
+    assertStrictEquals(bad.status, 422);
+    assertMatch((await bad.json()).error, /notes\.png: not a JPEG or PNG image/);
   } finally {
     await server.close();
   }

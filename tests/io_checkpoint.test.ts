@@ -1,6 +1,6 @@
 // Checkpoint writes that fail (full disk, file size limit) leave no partial checkpoint.safetensors.tmp-<pid>
 // behind, and the checkpoint that was there stays as it was.
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
 import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
@@ -77,10 +77,10 @@ try {
       stderr: "piped",
     }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 3, text);
-    assert.match(text, /failed: .*(File too large|No space)/);
-    assert.deepEqual(leftovers(dir), [], "a partial temporary checkpoint was left behind");
-    assert.equal(await Deno.readTextFile(target), "the previous checkpoint");
+    assertStrictEquals(out.code, 3, text);
+    assertMatch(text, /failed: .*(File too large|No space)/);
+    assertEquals(leftovers(dir), [], "a partial temporary checkpoint was left behind");
+    assertStrictEquals(await Deno.readTextFile(target), "the previous checkpoint");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -93,9 +93,9 @@ Deno.test("saveCheckpoint: a failed rename removes its temporary file", async ()
     const target = `${dir}/checkpoint.safetensors`;
     await Deno.mkdir(target);
     await Deno.writeTextFile(`${target}/keep`, "x");
-    await assert.rejects(() => saveCheckpoint(target, bigCheckpoint()));
-    assert.deepEqual(leftovers(dir), []);
-    assert.equal(await Deno.readTextFile(`${target}/keep`), "x");
+    await assertRejects(() => saveCheckpoint(target, bigCheckpoint()));
+    assertEquals(leftovers(dir), []);
+    assertStrictEquals(await Deno.readTextFile(`${target}/keep`), "x");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -105,7 +105,7 @@ Deno.test("saveCheckpoint: a successful write leaves only the checkpoint", async
   const dir = await Deno.makeTempDir({ prefix: "ckpt-ok-" });
   try {
     await saveCheckpoint(`${dir}/checkpoint.safetensors`, bigCheckpoint());
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["checkpoint.safetensors"]);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["checkpoint.safetensors"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -119,13 +119,13 @@ Deno.test("decodeCheckpoint: plain safetensors weights get a message naming opti
   } catch (e) {
     message = (e as Error).message;
   }
-  assert.match(message, /^plain\.safetensors: not an alexnet-webgpu checkpoint/);
-  assert.match(message, /deno task classify --model/);
-  assert.match(message, /deno task evaluate --checkpoint/);
+  assertMatch(message, /^plain\.safetensors: not an alexnet-webgpu checkpoint/);
+  assertMatch(message, /deno task classify --model/);
+  assertMatch(message, /deno task evaluate --checkpoint/);
   // Every option the message names is one of the commands' own.
   const usage = [CLASSIFY_USAGE, EVALUATE_USAGE, TRAIN_USAGE].join("\n");
   for (const flag of message.match(/--[a-z][a-z-]*/g) ?? []) {
-    assert.ok(
+    assert(
       new RegExp(`^\\s+${flag}\\b`, "m").test(usage),
       `${flag} is no option of classify, evaluate or train`,
     );

@@ -1,6 +1,6 @@
 // The safetensors reader on files whose header does not fit their data: every dtype is size-checked against
 // its shape, and the error names the file and the tensor (never a raw DataView RangeError).
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.ts";
 
 /** A safetensors file with the given header entries and `dataBytes` bytes of tensor data. */
@@ -26,8 +26,8 @@ Deno.test("decodeSafetensors: F16 and BF16 tensors decode", () => {
   new DataView(bytes.buffer).setUint16(base + 4, 0x3f80, true);
   new DataView(bytes.buffer).setUint16(base + 6, 0xc000, true);
   const f = decodeSafetensors(bytes, "ok.safetensors");
-  assert.deepEqual([...f.tensors.get("h")!.data], [1, -2]);
-  assert.deepEqual([...f.tensors.get("b")!.data], [1, -2]);
+  assertEquals([...f.tensors.get("h")!.data], [1, -2]);
+  assertEquals([...f.tensors.get("b")!.data], [1, -2]);
 });
 
 Deno.test("decodeSafetensors: tensors whose bytes do not match their shape fail naming file and tensor", () => {
@@ -67,22 +67,19 @@ Deno.test("decodeSafetensors: tensors whose bytes do not match their shape fail 
   ];
   for (const [entries, dataBytes, want] of cases) {
     const bytes = rawFile(entries, dataBytes);
-    assert.throws(
-      () => decodeSafetensors(bytes, "bad.safetensors"),
-      (e: Error) => {
-        assert.ok(!(e instanceof RangeError), `raw RangeError for ${JSON.stringify(entries)}: ${e.message}`);
-        assert.match(e.message, /^bad\.safetensors: /);
-        assert.match(e.message, want);
-        return true;
-      },
-      JSON.stringify(entries),
+    const e = assertThrows(() => decodeSafetensors(bytes, "bad.safetensors"), JSON.stringify(entries));
+    assert(
+      !(e instanceof RangeError),
+      `raw RangeError for ${JSON.stringify(entries)}: ${(e as Error).message}`,
     );
+    assertMatch((e as Error).message, /^bad\.safetensors: /);
+    assertMatch((e as Error).message, want);
   }
 });
 
 Deno.test("decodeSafetensors: an F32 round trip still works", () => {
   const tensors = new Map([["w", { shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) }]]);
   const back = decodeSafetensors(encodeSafetensors(tensors, { k: "v" }), "x");
-  assert.deepEqual(back.tensors.get("w"), tensors.get("w"));
-  assert.deepEqual(back.metadata, { k: "v" });
+  assertEquals(back.tensors.get("w"), tensors.get("w"));
+  assertEquals(back.metadata, { k: "v" });
 });

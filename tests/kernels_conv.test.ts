@@ -1,5 +1,5 @@
 // GPU convolution, locally connected and fully connected layers against the float64 CPU reference.
-import assert from "node:assert/strict";
+import { assert } from "@std/assert";
 import * as ref from "../src/reference/index.ts";
 import { conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
 import { localBackward, localForward, localGeometry } from "../src/nn/ops/local.ts";
@@ -103,7 +103,7 @@ Deno.test("conv2d splits the batch when the column matrix would exceed the bindi
       g,
     );
     (gpu as { maxBinding: number }).maxBinding = saved;
-    assert.ok(maxRelDiff(await y.read(), ref.conv2dForward(x, w, null, c)) < TOL);
+    assert(maxRelDiff(await y.read(), ref.conv2dForward(x, w, null, c)) < TOL);
   } finally {
     (gpu as { maxBinding: number }).maxBinding = saved;
   }
@@ -129,10 +129,10 @@ for (const c of localCases) {
     const dx = localBackward(gpu, tx, tw, tdy, g, { dw, db })!;
     const shape = { ...c, groups: 1 };
     const grads = ref.localBackward(x, w, dy, shape);
-    assert.ok(maxRelDiff(await y.read(), ref.localForward(x, w, b, shape)) < TOL, "forward");
-    assert.ok(maxRelDiff(await dx.read(), grads.dx) < TOL, "dx");
-    assert.ok(maxRelDiff(await dw.read(), grads.dw) < TOL, "dw");
-    assert.ok(maxRelDiff(await db.read(), grads.db) < TOL, "db");
+    assert(maxRelDiff(await y.read(), ref.localForward(x, w, b, shape)) < TOL, "forward");
+    assert(maxRelDiff(await dx.read(), grads.dx) < TOL, "dx");
+    assert(maxRelDiff(await dw.read(), grads.dw) < TOL, "dw");
+    assert(maxRelDiff(await db.read(), grads.db) < TOL, "db");
   });
 }
 
@@ -145,7 +145,7 @@ for (const c of linearCases) {
   Deno.test(`linear forward and backward: ${c.name}`, async () => {
     const gpu = await testGpu();
     const g = linearGeometry(c.inF, c.outF, c.maxBinding ?? gpu.maxBinding);
-    if (c.maxBinding) assert.ok(g.chunks.length > 1, "expected several chunks");
+    if (c.maxBinding) assert(g.chunks.length > 1, "expected several chunks");
     const x = randomData(c.n * c.inF, 11), w = randomData(c.outF * c.inF, 12), b = randomData(c.outF, 13);
     const dy = randomData(c.n * c.outF, 14);
     const wp = padMatrix(w, c.outF, c.inF, g.outP, g.inP);
@@ -161,13 +161,13 @@ for (const c of linearCases) {
     const dx = linearBackward(gpu, tx, tw, tdy, g, { dw, db })!;
     const s = { n: c.n, inF: c.inF, outF: c.outF };
     const grads = ref.linearBackward(x, w, dy, s);
-    assert.ok(
+    assert(
       maxRelDiff(unpadMatrix(await y.read(), c.n, c.outF, g.outP), ref.linearForward(x, w, b, s)) < TOL,
     );
-    assert.ok(maxRelDiff(unpadMatrix(await dx.read(), c.n, c.inF, g.inP), grads.dx) < TOL, "dx");
+    assert(maxRelDiff(unpadMatrix(await dx.read(), c.n, c.inF, g.inP), grads.dx) < TOL, "dx");
     const dwAll = new Float32Array(g.outP * g.inP);
     for (let i = 0; i < dw.length; i++) dwAll.set(await dw[i].read(), g.chunks[i][0] * g.inP);
-    assert.ok(maxRelDiff(unpadMatrix(dwAll, c.outF, c.inF, g.inP), grads.dw) < TOL, "dw");
-    assert.ok(maxRelDiff((await db.read()).subarray(0, c.outF), grads.db) < TOL, "db");
+    assert(maxRelDiff(unpadMatrix(dwAll, c.outF, c.inF, g.inP), grads.dw) < TOL, "dw");
+    assert(maxRelDiff((await db.read()).subarray(0, c.outF), grads.db) < TOL, "db");
   });
 }

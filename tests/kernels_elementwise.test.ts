@@ -1,5 +1,5 @@
 // Pooling, normalisation, activations, dropout, loss, mean subtraction and SGD against the CPU reference.
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import * as ref from "../src/reference/index.ts";
 import {
   avgPoolBackward,
@@ -59,10 +59,10 @@ for (const c of poolCases) {
     const dx = maxPoolBackward(gpu, tdy, argmax, g);
     const ya = avgPoolForward(gpu, tx, g);
     const dxa = avgPoolBackward(gpu, tdy, g);
-    assert.ok(maxRelDiff(await y.read(), ref.maxPoolForward(x, c).y) < TOL, "max forward");
-    assert.ok(maxRelDiff(await dx.read(), ref.maxPoolBackward(dy, x, c)) < TOL, "max backward");
-    assert.ok(maxRelDiff(await ya.read(), ref.avgPoolForward(x, c)) < TOL, "avg forward");
-    assert.ok(maxRelDiff(await dxa.read(), ref.avgPoolBackward(dy, c)) < TOL, "avg backward");
+    assert(maxRelDiff(await y.read(), ref.maxPoolForward(x, c).y) < TOL, "max forward");
+    assert(maxRelDiff(await dx.read(), ref.maxPoolBackward(dy, x, c)) < TOL, "max backward");
+    assert(maxRelDiff(await ya.read(), ref.avgPoolForward(x, c)) < TOL, "avg forward");
+    assert(maxRelDiff(await dxa.read(), ref.avgPoolBackward(dy, c)) < TOL, "avg backward");
   });
 }
 
@@ -88,8 +88,8 @@ for (const [mode, name, shape, p] of lrnCases) {
     const dx = lrnBackward(gpu, mode, tx, scale, tdy, p);
     const fwd = mode === "cross" ? ref.lrnCrossMapForward : ref.lrnWithinMapForward;
     const bwd = mode === "cross" ? ref.lrnCrossMapBackward : ref.lrnWithinMapBackward;
-    assert.ok(maxRelDiff(await y.read(), fwd(x, shape, p)) < TOL, "forward");
-    assert.ok(maxRelDiff(await dx.read(), bwd(x, dy, shape, p)) < TOL, "backward");
+    assert(maxRelDiff(await y.read(), fwd(x, shape, p)) < TOL, "forward");
+    assert(maxRelDiff(await dx.read(), bwd(x, dy, shape, p)) < TOL, "backward");
   });
 }
 
@@ -102,8 +102,8 @@ Deno.test("ReLU and tanh forward and backward", async () => {
     const dx = activationBackward(gpu, kind, y, tdy);
     const yRef = kind === "relu" ? ref.reluForward(x) : ref.tanhForward(x);
     const dxRef = kind === "relu" ? ref.reluBackward(x, dy) : ref.tanhBackward(yRef, dy);
-    assert.ok(maxRelDiff(await y.read(), yRef) < 1e-6, `${kind} forward`);
-    assert.ok(maxRelDiff(await dx.read(), dxRef) < 1e-5, `${kind} backward`);
+    assert(maxRelDiff(await y.read(), yRef) < 1e-6, `${kind} forward`);
+    assert(maxRelDiff(await dx.read(), dxRef) < 1e-5, `${kind} backward`);
   }
 });
 
@@ -117,13 +117,13 @@ Deno.test("dropout mask is the reference's, bit for bit, and reproducible from t
   const y2 = await dropoutForward(gpu, tx, draw).read();
   const y3 = await dropoutForward(gpu, tx, { ...draw, counter: 8 }).read();
   const want = ref.dropoutForward(x, 0.5, 1234, 7);
-  assert.deepEqual(y1, y2);
-  assert.ok(maxRelDiff(y1, want.y) < 1e-6);
+  assertEquals(y1, y2);
+  assert(maxRelDiff(y1, want.y) < 1e-6);
   let same = 0;
   for (let i = 0; i < n; i++) if ((y1[i] === 0) === (y3[i] === 0)) same++;
-  assert.ok(same / n < 0.6, "a new counter draws a new mask");
+  assert(same / n < 0.6, "a new counter draws a new mask");
   const dx = await dropoutBackward(gpu, tdy, draw).read();
-  assert.ok(maxRelDiff(dx, ref.dropoutBackward(dy, want.mask, 0.5)) < 1e-6);
+  assert(maxRelDiff(dx, ref.dropoutBackward(dy, want.mask, 0.5)) < 1e-6);
 });
 
 Deno.test("softmax cross-entropy: loss, gradient, top-1/top-5 counts (10 classes padded to 12)", async () => {
@@ -139,21 +139,21 @@ Deno.test("softmax cross-entropy: loss, gradient, top-1/top-5 counts (10 classes
   const { dlogits, stats } = softmaxCrossEntropy(gpu, tl, tlab, classes);
   const want = ref.softmaxCrossEntropy(logits, labels, n, classes);
   const s = summariseStats(await stats.read(), n);
-  assert.ok(Math.abs(s.loss - want.loss) < 1e-5);
-  assert.equal(s.top1, want.top1);
-  assert.equal(s.top5, want.top5);
+  assert(Math.abs(s.loss - want.loss) < 1e-5);
+  assertStrictEquals(s.top1, want.top1);
+  assertStrictEquals(s.top5, want.top5);
   const d = await dlogits.read();
   const dense = new Float32Array(n * classes);
   for (let i = 0; i < n; i++) {
     dense.set(d.subarray(i * ld, i * ld + classes), i * classes);
-    assert.equal(d[i * ld + 10], 0);
-    assert.equal(d[i * ld + 11], 0);
+    assertStrictEquals(d[i * ld + 10], 0);
+    assertStrictEquals(d[i * ld + 11], 0);
   }
-  assert.ok(maxRelDiff(dense, want.dlogits) < 1e-5);
+  assert(maxRelDiff(dense, want.dlogits) < 1e-5);
   const probs = await softmax(gpu, tl, classes).read();
   for (let i = 0; i < n; i++) {
     const row = probs.subarray(i * classes, (i + 1) * classes);
-    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+    assert(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5);
   }
 });
 
@@ -161,7 +161,7 @@ Deno.test("mean image subtraction broadcasts over the batch", async () => {
   const gpu = await testGpu();
   const x = randomData(3 * 75, 61), mean = randomData(75, 62);
   const y = subtractMean(gpu, gpu.fromArray([3, 75], x), gpu.fromArray([75], mean));
-  assert.ok(maxRelDiff(await y.read(), ref.meanSubtract(x, mean, 3, true)) < 1e-6);
+  assert(maxRelDiff(await y.read(), ref.meanSubtract(x, mean, 3, true)) < 1e-6);
 });
 
 Deno.test("SGD step is the paper's update", async () => {
@@ -172,6 +172,6 @@ Deno.test("SGD step is the paper's update", async () => {
   sgdUpdate(gpu, tw, tv, tg, h);
   const w64 = Float64Array.from(w), v64 = Float64Array.from(v);
   ref.sgdStep(w64, v64, g, h);
-  assert.ok(maxRelDiff(await tw.read(), w64) < 1e-6);
-  assert.ok(maxRelDiff(await tv.read(), v64) < 1e-6);
+  assert(maxRelDiff(await tw.read(), w64) < 1e-6);
+  assert(maxRelDiff(await tv.read(), v64) < 1e-6);
 });

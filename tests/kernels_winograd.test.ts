@@ -1,6 +1,6 @@
 // Winograd convolution: the float64 transforms against direct correlation, then the GPU path (forward, input
 // gradient and weight gradient) against the CPU reference on awkward shapes.
-import assert from "node:assert/strict";
+import { assert, assertStrictEquals, assertThrows } from "@std/assert";
 import * as ref from "../src/reference/index.ts";
 import { winogradMatrices } from "../src/math/winograd.ts";
 import { winogradCorrelate2d } from "../src/reference/winograd.ts";
@@ -15,7 +15,7 @@ const TOL = 2e-5;
 for (const r of [3, 5]) {
   Deno.test(`winograd F(2x2, ${r}x${r}) transforms equal direct correlation in float64`, () => {
     const mat = winogradMatrices(2, r);
-    assert.equal(mat.alpha, r + 1);
+    assertStrictEquals(mat.alpha, r + 1);
     for (const [h, w, pad] of [[7, 9, Math.floor(r / 2)], [r, r + 2, 0], [6, 5, r - 1]]) {
       const x = randomData(h * w, h + w), k = randomData(r * r, r);
       const got = winogradCorrelate2d(x, h, w, k, pad, mat);
@@ -31,7 +31,7 @@ for (const r of [3, 5]) {
         pad,
         groups: 1,
       });
-      assert.ok(maxRelDiff(got, want) < 1e-12, `${h}x${w} pad ${pad}`);
+      assert(maxRelDiff(got, want) < 1e-12, `${h}x${w} pad ${pad}`);
     }
   });
 }
@@ -91,7 +91,7 @@ const cases = [
 for (const c of cases) {
   Deno.test(`winograd conv2d forward and backward: ${c.name}`, async () => {
     const g = convGeometry({ ...c, stride: 1, algorithm: "winograd" });
-    assert.ok(g.winograd);
+    assert(g.winograd);
     await assertConvMatchesReference({ ...c, stride: 1 }, g, 11, TOL);
   });
 }
@@ -109,7 +109,7 @@ Deno.test("winograd conv2d splits the batch when its transformed tiles would exc
   try {
     const y = conv2dForward(gpu, tx, tw, null, g);
     (gpu as { maxBinding: number }).maxBinding = saved;
-    assert.ok(maxRelDiff(await y.read(), ref.conv2dForward(x, w, null, c)) < TOL);
+    assert(maxRelDiff(await y.read(), ref.conv2dForward(x, w, null, c)) < TOL);
     gpu.release(tx, tw, y);
   } finally {
     (gpu as { maxBinding: number }).maxBinding = saved;
@@ -118,12 +118,12 @@ Deno.test("winograd conv2d splits the batch when its transformed tiles would exc
 
 Deno.test("conv algorithm: auto picks winograd only where it applies and pays; a forced one that cannot run is refused", () => {
   const base = { cin: 64, h: 16, w: 16, cout: 64, kh: 5, kw: 5, stride: 1, pad: 2, groups: 1 };
-  assert.equal(convGeometry(base).winograd, true);
-  assert.equal(convGeometry({ ...base, algorithm: "im2col" }).winograd, false);
-  assert.equal(convGeometry({ ...base, cin: 3 }).winograd, false, "too few input channels");
-  assert.equal(convGeometry({ ...base, stride: 2 }).winograd, false);
-  assert.equal(convGeometry({ ...base, kh: 11, kw: 11 }).winograd, false);
-  assert.throws(() => convGeometry({ ...base, stride: 4, algorithm: "winograd" }), /stride 1/);
+  assertStrictEquals(convGeometry(base).winograd, true);
+  assertStrictEquals(convGeometry({ ...base, algorithm: "im2col" }).winograd, false);
+  assertStrictEquals(convGeometry({ ...base, cin: 3 }).winograd, false, "too few input channels");
+  assertStrictEquals(convGeometry({ ...base, stride: 2 }).winograd, false);
+  assertStrictEquals(convGeometry({ ...base, kh: 11, kw: 11 }).winograd, false);
+  assertThrows(() => convGeometry({ ...base, stride: 4, algorithm: "winograd" }), Error, "stride 1");
 });
 
 Deno.test("a model file naming an unknown conv algorithm is refused with the layer named", () => {
@@ -134,8 +134,9 @@ Deno.test("a model file naming an unknown conv algorithm is refused with the lay
     classes: 2,
     layers: [{ type: "conv" as const, name: "c1", out: 4, kernel: 3, algorithm: "fft" as "auto" }],
   };
-  assert.throws(
+  assertThrows(
     () => resolveModel(spec),
-    /layer 1 \(conv\): algorithm "fft" is not one of auto, im2col, winograd/,
+    Error,
+    `layer 1 (conv): algorithm "fft" is not one of auto, im2col, winograd`,
   );
 });

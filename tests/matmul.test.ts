@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertMatch } from "@std/assert";
 import { matmul, type MatmulLayout } from "../src/nn/ops/matmul.ts";
 import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
 
@@ -87,6 +87,6 @@ Deno.test("matmul refuses unaligned operands with a message naming the field", a
   } catch (e) {
     message = (e as Error).message;
   }
-  assert.match(message, /K=3 must be a multiple of 4/);
+  assertMatch(message, /K=3 must be a multiple of 4/);
   t.release();
 });

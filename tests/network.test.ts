@@ -1,5 +1,5 @@
 // The GPU executor against the CPU reference on whole models, and the determinism of training.
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertNotEquals, assertStrictEquals } from "@std/assert";
 import { Network } from "../src/nn/network.ts";
 import { cpuForward } from "../src/reference/cpu_network.ts";
 import { initialValues } from "../src/nn/init.ts";
@@ -10,7 +10,7 @@ import { unpadMatrix } from "../src/nn/layout.ts";
 import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
 
 Deno.test("paper AlexNet has 60,965,224 parameters", () => {
-  assert.equal(parameterCount(alexnet()), 60965224);
+  assertStrictEquals(parameterCount(alexnet()), 60965224);
 });
 
 Deno.test("paper AlexNet forward at batch 2 (two towers, LRN, overlapping pooling) matches the CPU reference", async () => {
@@ -29,8 +29,8 @@ Deno.test("paper AlexNet forward at batch 2 (two towers, LRN, overlapping poolin
   const got = unpadMatrix(await logits.read(), n, 1000, net.classesP);
   const want = cpuForward(spec, weights, x, n);
   const err = maxRelDiff(got, want);
-  assert.ok(err < 1e-4, `relative error ${err}`);
-  assert.ok(Math.max(...want.map(Math.abs)) > 1e-3, "logits are not vanishingly small");
+  assert(err < 1e-4, `relative error ${err}`);
+  assert(Math.max(...want.map(Math.abs)) > 1e-3, "logits are not vanishingly small");
   net.destroy();
 });
 
@@ -84,17 +84,17 @@ Deno.test("training a small CNN on a fixed batch lowers its loss, and the same s
   const a = await trainSteps(5, 30);
   const b = await trainSteps(5, 30);
   const lastFive = a.losses.slice(-5).reduce((s, v) => s + v, 0) / 5;
-  assert.ok(lastFive < a.losses[0] * 0.7, `loss ${a.losses[0]} -> ${lastFive} (mean of the last five steps)`);
-  for (const [name, v] of a.weights) assert.deepEqual(v, b.weights.get(name), `${name} differs between runs`);
+  assert(lastFive < a.losses[0] * 0.7, `loss ${a.losses[0]} -> ${lastFive} (mean of the last five steps)`);
+  for (const [name, v] of a.weights) assertEquals(v, b.weights.get(name), `${name} differs between runs`);
   const c = await trainSteps(6, 2);
-  assert.notDeepEqual(c.weights.get("c1.weight"), a.weights.get("c1.weight"));
+  assertNotEquals(c.weights.get("c1.weight"), a.weights.get("c1.weight"));
 });
 
 Deno.test("the GPU kernel variant (workgroup tiles) trains the same as the CPU variant", async () => {
   const cpu = await trainSteps(7, 5, "cpu");
   const gpu = await trainSteps(7, 5, "gpu");
   for (let i = 0; i < cpu.losses.length; i++) {
-    assert.ok(Math.abs(cpu.losses[i] - gpu.losses[i]) < 1e-4 * Math.max(1, cpu.losses[i]), `step ${i}`);
+    assert(Math.abs(cpu.losses[i] - gpu.losses[i]) < 1e-4 * Math.max(1, cpu.losses[i]), `step ${i}`);
   }
-  assert.ok(maxRelDiff(gpu.weights.get("c1.weight")!, cpu.weights.get("c1.weight")!) < 1e-3);
+  assert(maxRelDiff(gpu.weights.get("c1.weight")!, cpu.weights.get("c1.weight")!) < 1e-3);
 });

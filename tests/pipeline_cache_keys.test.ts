@@ -3,8 +3,8 @@
 // each edit affects. Edits that leave the numbers alone (comments everywhere, a renamed or moved function)
 // must keep everything cached.
 
-import assert from "node:assert/strict";
-import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
+import { join } from "@std/path";
 import { defaultCacheDir, openDataset } from "../src/data/index.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -14,7 +14,7 @@ async function copyProject(to: string): Promise<void> {
     const from = join(ROOT, path);
     if (await Deno.stat(from).then(() => true, () => false)) {
       const cp = await new Deno.Command("cp", { args: ["-r", from, join(to, path)] }).output();
-      assert.ok(cp.success, `copying ${path}`);
+      assert(cp.success, `copying ${path}`);
     }
   }
   await Deno.symlink(join(ROOT, "node_modules"), join(to, "node_modules"));
@@ -100,9 +100,9 @@ async function project(): Promise<Project> {
         if (m) decisions.set(m[1], `${m[2] === "would run" ? "run" : m[2]}: ${m[3]}`);
       }
       if (!dryRun) {
-        assert.equal(out.code, 0, text + new TextDecoder().decode(out.stderr));
+        assertStrictEquals(out.code, 0, text + new TextDecoder().decode(out.stderr));
       } else {
-        assert.deepEqual([...decisions.keys()], STAGES, text + new TextDecoder().decode(out.stderr));
+        assertEquals([...decisions.keys()], STAGES, text + new TextDecoder().decode(out.stderr));
       }
       return decisions;
     },
@@ -116,7 +116,11 @@ async function project(): Promise<Project> {
         const text = await Deno.readTextFile(file);
         if (typeof from === "string" ? text.includes(from) : from.test(text)) hits.push({ file, text });
       }
-      assert.equal(hits.length, 1, `expected one file containing ${from}, found ${hits.map((h) => h.file)}`);
+      assertStrictEquals(
+        hits.length,
+        1,
+        `expected one file containing ${from}, found ${hits.map((h) => h.file)}`,
+      );
       const [{ file, text }] = hits;
       await Deno.writeTextFile(file, text.replace(from, to));
       return () => Deno.writeTextFile(file, text);
@@ -137,7 +141,7 @@ Deno.test({
   async fn(t) {
     const p = await project();
     await p.reproduce(false);
-    assert.deepEqual(rerun(await p.reproduce(true)), []);
+    assertEquals(rerun(await p.reproduce(true)), []);
 
     await t.step(
       "comments in every .ts and .wgsl file, a renamed and a moved function: all cached",
@@ -161,11 +165,11 @@ Deno.test({
         const evaluate = files.find((file) => file.endsWith("src/train/evaluate.ts"))!;
         const text = await Deno.readTextFile(evaluate);
         const fn = /\n\/\*\* Softmax in float64[\s\S]*?\n}\n/.exec(text);
-        assert.ok(fn, "softmaxRow in src/train/evaluate.ts");
+        assert(fn, "softmaxRow in src/train/evaluate.ts");
         await Deno.writeTextFile(evaluate, text.replace(fn[0], "\n") + fn[0]);
         const decisions = await p.reproduce(true);
-        assert.deepEqual(rerun(decisions), []);
-        assert.ok([...decisions.values()].every((d) => d.includes("numerics bit-identical")));
+        assertEquals(rerun(decisions), []);
+        assert([...decisions.values()].every((d) => d.includes("numerics bit-identical")));
         await Promise.all(files.map((file, i) => Deno.writeTextFile(file, saved[i])));
       },
     );
@@ -217,7 +221,7 @@ Deno.test({
       await t.step(`${name}: reruns ${expected.join(", ")}`, async () => {
         const undo = await p.edit(from, to, where);
         try {
-          assert.deepEqual(rerun(await p.reproduce(true)), expected);
+          assertEquals(rerun(await p.reproduce(true)), expected);
         } finally {
           await undo();
         }
@@ -233,8 +237,8 @@ Deno.test({
         await Deno.writeFile(file, bytes);
         const decisions = await p.reproduce(true);
         // A changed byte in a known CIFAR-10 build is refused by name (it is no known build any more).
-        assert.match(decisions.get("data")!, /data_batch_1\.bin does not/);
-        assert.deepEqual(rerun(decisions), STAGES);
+        assertMatch(decisions.get("data")!, /data_batch_1\.bin does not/);
+        assertEquals(rerun(decisions), STAGES);
       },
     );
     await Deno.remove(p.dir, { recursive: true });

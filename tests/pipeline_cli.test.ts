@@ -1,8 +1,8 @@
 import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
 import { reportStageKind } from "../src/experiments/report_stage.ts";
 import { writeIndex } from "../src/experiments/index_page.ts";
-import assert from "node:assert/strict";
-import { join } from "node:path";
+import { assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
+import { join } from "@std/path";
 import { defaultPresetForAdapter, runReproduceCli } from "../src/pipeline/cli.ts";
 import { lockfilePath, readLockfile } from "../src/pipeline/lockfile.ts";
 import type { StageKind, StageResult } from "../src/pipeline/types.ts";
@@ -75,54 +75,54 @@ async function project(files: Record<string, string> = { "alpha.yaml": ALPHA, "b
 
 Deno.test("no names: runs every pipeline in file order, default preset, then writes the index", async () => {
   await using p = await project();
-  assert.equal(await p.cli(), 0, p.output());
-  assert.deepEqual(runs, ["alpha/source", "alpha/squared", "beta/source"]);
-  assert.equal(p.presetAsked(), 1);
+  assertStrictEquals(await p.cli(), 0, p.output());
+  assertEquals(runs, ["alpha/source", "alpha/squared", "beta/source"]);
+  assertStrictEquals(p.presetAsked(), 1);
   const lock = (await readLockfile(lockfilePath(join(p.root, "results"), "alpha")))!;
-  assert.equal(lock.preset, "cpu", "software adapter -> cpu preset, recorded in the lockfile");
+  assertStrictEquals(lock.preset, "cpu", "software adapter -> cpu preset, recorded in the lockfile");
   const squared = JSON.parse(await Deno.readTextFile(join(p.root, "results/alpha/squared/outputs.json")));
-  assert.deepEqual(squared.values, [1, 16]);
+  assertEquals(squared.values, [1, 16]);
   const index = await Deno.readTextFile(join(p.root, "results/index.html"));
-  assert.match(index, /Alpha/);
-  assert.match(index, /not run yet/, "claims no pipeline addresses are listed as not run yet");
+  assertMatch(index, /Alpha/);
+  assertMatch(index, /not run yet/, "claims no pipeline addresses are listed as not run yet");
 
   runs.length = 0;
-  assert.equal(await p.cli("alpha", "--preset", "full"), 0);
-  assert.deepEqual(runs, [], "same params under another preset: nothing to do");
-  assert.equal(p.presetAsked(), 1, "--preset given, so the adapter is not consulted");
+  assertStrictEquals(await p.cli("alpha", "--preset", "full"), 0);
+  assertEquals(runs, [], "same params under another preset: nothing to do");
+  assertStrictEquals(p.presetAsked(), 1, "--preset given, so the adapter is not consulted");
 });
 
 Deno.test("--set, --force and --dry-run from the command line", async () => {
   await using p = await project();
   await p.cli("--preset", "cpu");
   runs.length = 0;
-  assert.equal(await p.cli("--preset", "cpu", "--set", "seed=5"), 0);
-  assert.deepEqual(runs, ["alpha/source", "alpha/squared", "beta/source"], "seed is part of every identity");
+  assertStrictEquals(await p.cli("--preset", "cpu", "--set", "seed=5"), 0);
+  assertEquals(runs, ["alpha/source", "alpha/squared", "beta/source"], "seed is part of every identity");
   runs.length = 0;
-  assert.equal(await p.cli("alpha", "--preset", "cpu", "--set", "seed=5", "--set", "source.n=[1]"), 2);
-  assert.match(p.output(), /--set source\.n=\[1\]: source\.n: expected integer, got a list/);
+  assertStrictEquals(await p.cli("alpha", "--preset", "cpu", "--set", "seed=5", "--set", "source.n=[1]"), 2);
+  assertMatch(p.output(), /--set source\.n=\[1\]: source\.n: expected integer, got a list/);
 
   p.lines.length = 0;
-  assert.equal(
+  assertStrictEquals(
     await p.cli("--preset", "cpu", "--set", "seed=5", "--set", "squared.fail=true", "--dry-run"),
     0,
   );
-  assert.deepEqual(runs, []);
-  assert.match(p.output(), /\[alpha\] squared: would run \(params changed: fail false -> true\)/);
-  assert.match(p.output(), /\[beta\] source: cached/);
+  assertEquals(runs, []);
+  assertMatch(p.output(), /\[alpha\] squared: would run \(params changed: fail false -> true\)/);
+  assertMatch(p.output(), /\[beta\] source: cached/);
 
   runs.length = 0;
-  assert.equal(await p.cli("--preset", "cpu", "--set", "seed=5", "--force", "squared"), 0);
-  assert.deepEqual(runs, ["alpha/squared"]);
+  assertStrictEquals(await p.cli("--preset", "cpu", "--set", "seed=5", "--force", "squared"), 0);
+  assertEquals(runs, ["alpha/squared"]);
   runs.length = 0;
   // A bare --force followed by a pipeline name forces every stage of that pipeline.
-  assert.equal(await p.cli("--preset", "cpu", "--set", "seed=5", "--force", "beta"), 0);
-  assert.deepEqual(runs, ["beta/source"]);
+  assertStrictEquals(await p.cli("--preset", "cpu", "--set", "seed=5", "--force", "beta"), 0);
+  assertEquals(runs, ["beta/source"]);
   runs.length = 0;
-  assert.equal(await p.cli("--preset", "cpu", "--set", "seed=5", "--force=alpha/source"), 0);
-  assert.deepEqual(runs, ["alpha/source"]);
-  assert.equal(await p.cli("--preset", "cpu", "--force", "sqared"), 2);
-  assert.match(p.output(), /--force sqared: no stage "sqared" \(did you mean "squared"\?\)/);
+  assertStrictEquals(await p.cli("--preset", "cpu", "--set", "seed=5", "--force=alpha/source"), 0);
+  assertEquals(runs, ["alpha/source"]);
+  assertStrictEquals(await p.cli("--preset", "cpu", "--force", "sqared"), 2);
+  assertMatch(p.output(), /--force sqared: no stage "sqared" \(did you mean "squared"\?\)/);
 });
 
 Deno.test("problems stop the run before anything runs, with exit code 2", async () => {
@@ -130,35 +130,35 @@ Deno.test("problems stop the run before anything runs, with exit code 2", async 
     "alpha.yaml": ALPHA,
     "beta.yaml": BETA.replace("kind: square}", "kind: sqaure}"),
   });
-  assert.equal(await p.cli("--preset", "cpu"), 2);
-  assert.deepEqual(runs, []);
-  assert.match(
+  assertStrictEquals(await p.cli("--preset", "cpu"), 2);
+  assertEquals(runs, []);
+  assertMatch(
     p.output(),
     /pipelines\/beta\.yaml:6:12: stages\.source\.kind: unknown stage kind "sqaure" \(did you mean "square"\?\)/,
   );
-  assert.match(p.output(), /nothing was run/);
+  assertMatch(p.output(), /nothing was run/);
 
-  assert.equal(await p.cli("alpah"), 2);
-  assert.match(p.output(), /unknown pipeline "alpah" \(did you mean "alpha"\?\)/);
-  assert.equal(await p.cli("alpha", "--preset", "quick"), 2, "quick is only declared by beta");
-  assert.match(p.output(), /no preset "quick"/);
-  assert.equal(await p.cli("alpha", "--sett", "x=1"), 2);
-  assert.match(p.output(), /Unknown option '--sett'/);
-  assert.equal(await p.cli("alpha", "--preset", "cpu", "--set", "sorce.n=1"), 2);
-  assert.match(p.output(), /--set sorce\.n=1: sorce\.n: unknown stage "sorce" \(did you mean "source"\?\)/);
-  assert.deepEqual(runs, []);
+  assertStrictEquals(await p.cli("alpah"), 2);
+  assertMatch(p.output(), /unknown pipeline "alpah" \(did you mean "alpha"\?\)/);
+  assertStrictEquals(await p.cli("alpha", "--preset", "quick"), 2, "quick is only declared by beta");
+  assertMatch(p.output(), /no preset "quick"/);
+  assertStrictEquals(await p.cli("alpha", "--sett", "x=1"), 2);
+  assertMatch(p.output(), /Unknown option '--sett'/);
+  assertStrictEquals(await p.cli("alpha", "--preset", "cpu", "--set", "sorce.n=1"), 2);
+  assertMatch(p.output(), /--set sorce\.n=1: sorce\.n: unknown stage "sorce" \(did you mean "source"\?\)/);
+  assertEquals(runs, []);
 });
 
 Deno.test("a failing stage makes the exit code 1 and is listed; --list describes pipelines and kinds", async () => {
   await using p = await project();
-  assert.equal(await p.cli("alpha", "--preset", "cpu", "--set", "squared.fail=true"), 1);
-  assert.match(p.output(), /FAILED alpha\/squared: asked to fail/);
+  assertStrictEquals(await p.cli("alpha", "--preset", "cpu", "--set", "squared.fail=true"), 1);
+  assertMatch(p.output(), /FAILED alpha\/squared: asked to fail/);
 
   p.lines.length = 0;
-  assert.equal(await p.cli("--list"), 0);
-  assert.match(p.output(), /^alpha: Alpha {2}\(pipelines\/alpha\.yaml\)$/m);
-  assert.match(p.output(), /presets: smoke, cpu, full, quick/);
-  assert.match(p.output(), /- squared \(square\) <- source/);
-  assert.match(p.output(), /square: squares numbers\n\s+n: integer, default 3\./);
-  assert.match(p.output(), /report: Writes a self-contained HTML page/);
+  assertStrictEquals(await p.cli("--list"), 0);
+  assertMatch(p.output(), /^alpha: Alpha {2}\(pipelines\/alpha\.yaml\)$/m);
+  assertMatch(p.output(), /presets: smoke, cpu, full, quick/);
+  assertMatch(p.output(), /- squared \(square\) <- source/);
+  assertMatch(p.output(), /square: squares numbers\n\s+n: integer, default 3\./);
+  assertMatch(p.output(), /report: Writes a self-contained HTML page/);
 });

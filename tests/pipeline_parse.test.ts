@@ -1,5 +1,5 @@
 import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
-import assert from "node:assert/strict";
+import { assert, assertEquals, AssertionError, assertMatch, assertThrows } from "@std/assert";
 import { StageKindRegistry } from "../src/pipeline/registry.ts";
 import { parsePipeline } from "../src/pipeline/parse.ts";
 import { parseSetArgument, planPipeline } from "../src/pipeline/plan.ts";
@@ -34,7 +34,7 @@ function thrown(fn: () => unknown): unknown {
   } catch (error) {
     return error;
   }
-  throw new assert.AssertionError({ message: "expected an exception" });
+  throw new AssertionError("expected an exception");
 }
 
 /** Parses `text` as test.yaml and returns the formatted problems (or fails if it parses). */
@@ -68,10 +68,10 @@ stages:
 
 Deno.test("a valid pipeline parses into stages, matrix and presets", () => {
   const definition = parsePipeline("pipelines/test.yaml", VALID, registry);
-  assert.deepEqual(definition.name, "test");
-  assert.deepEqual(definition.stages.map((stage) => stage.name), ["train", "eval"]);
-  assert.deepEqual(definition.matrix, [{ name: "lrn", values: ["on", "off"] }]); // YAML 1.2: on/off stay strings
-  assert.deepEqual(definition.presets.smoke, { "train.epochs": 1 });
+  assertEquals(definition.name, "test");
+  assertEquals(definition.stages.map((stage) => stage.name), ["train", "eval"]);
+  assertEquals(definition.matrix, [{ name: "lrn", values: ["on", "off"] }]); // YAML 1.2: on/off stay strings
+  assertEquals(definition.presets.smoke, { "train.epochs": 1 });
 });
 
 Deno.test("unknown keys name file:line:col and suggest the closest key", () => {
@@ -94,7 +94,7 @@ Deno.test("unknown stage kind suggests a registered one", () => {
     /test\.yaml:13:5: stages\.eval\.kind: unknown stage kind "toy-evl" \(did you mean "toy-eval"\?\)/,
   );
   // A stage with a bad kind must not also make its dependants report a missing stage.
-  assert.deepEqual(list.length, 1);
+  assertEquals(list.length, 1);
 });
 
 Deno.test("parameters are checked against the kind's schema, with suggestions", () => {
@@ -181,33 +181,33 @@ Deno.test("planning rejects an unknown preset, bad --set keys and missing requir
     assert(error instanceof PipelineValidationError);
     return error.message;
   };
-  assert.match(
+  assertMatch(
     plan("smok"),
     /--preset smok: preset: pipeline pipelines\/test\.yaml has no preset "smok" \(did you mean "smoke"\?\)/,
   );
-  assert.match(
+  assertMatch(
     plan("cpu", ["train.epoch=3"]),
     /--set train\.epoch=3: train\.epoch: .*no parameter "epoch" \(did you mean "epochs"\?\)/,
   );
-  assert.match(
+  assertMatch(
     plan("cpu", ["trian.epochs=3"]),
     /--set trian\.epochs=3: .*unknown stage "trian" \(did you mean "train"\?\)/,
   );
-  assert.match(plan("cpu", ["train.epochs=many"]), /--set train\.epochs=many: .*expected integer/);
-  assert.match(plan("cpu", ["epochs=3"]), /override keys have the form <stage>\.<param>/);
-  assert.throws(() => parseSetArgument("novalue"), PipelineValidationError);
+  assertMatch(plan("cpu", ["train.epochs=many"]), /--set train\.epochs=many: .*expected integer/);
+  assertMatch(plan("cpu", ["epochs=3"]), /override keys have the form <stage>\.<param>/);
+  assertThrows(() => parseSetArgument("novalue"), PipelineValidationError);
 
   const noEpochs = parsePipeline("pipelines/test.yaml", VALID.replace("epochs: 3, ", ""), registry);
   const error = thrown(() => planPipeline(noEpochs, registry, { preset: "cpu" }));
-  assert.match(
+  assertMatch(
     String(error),
     /test\.yaml:11:5: stages\.train\.params: stage kind "toy-train" requires parameter "epochs"/,
   );
   // ...but a preset that supplies it makes the pipeline valid.
-  assert.deepEqual(planPipeline(noEpochs, registry, { preset: "smoke" }).instances[0].params.epochs, 1);
+  assertEquals(planPipeline(noEpochs, registry, { preset: "smoke" }).instances[0].params.epochs, 1);
 });
 
 Deno.test("edit distance counts a swap as one edit", () => {
-  assert.deepEqual(editDistance("epohcs", "epochs"), 1);
-  assert.deepEqual(editDistance("", "abc"), 3);
+  assertEquals(editDistance("epohcs", "epochs"), 1);
+  assertEquals(editDistance("", "abc"), 3);
 });

@@ -1,5 +1,5 @@
-import assert from "node:assert/strict";
-import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
+import { join } from "@std/path";
 import { acquireRunLock, describeTakeover, RUN_LOCK_FILE, RunLockError } from "../src/pipeline/run_lock.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -8,13 +8,13 @@ Deno.test("a second lock on the same results folder is refused, naming the holde
   const dir = await Deno.makeTempDir({ prefix: "run-lock-" });
   const first = await acquireRunLock(dir, ["a"]);
   const error = await acquireRunLock(dir, ["b"]).catch((e) => e);
-  assert.ok(error instanceof RunLockError);
-  assert.match(error.message, new RegExp(`pid ${Deno.pid} on ${Deno.hostname()}, started .*pipelines a`));
+  assert(error instanceof RunLockError);
+  assertMatch(error.message, new RegExp(`pid ${Deno.pid} on ${Deno.hostname()}, started .*pipelines a`));
   await first.release();
   const again = await acquireRunLock(dir, ["b"]);
-  assert.equal(again.tookOver, undefined);
+  assertStrictEquals(again.tookOver, undefined);
   await again.release();
-  await assert.rejects(Deno.stat(join(dir, RUN_LOCK_FILE)), Deno.errors.NotFound);
+  await assertRejects(() => Deno.stat(join(dir, RUN_LOCK_FILE)), Deno.errors.NotFound);
 });
 
 Deno.test("a lock left by a process that is gone is taken over with a message", async () => {
@@ -28,8 +28,8 @@ Deno.test("a lock left by a process that is gone is taken over with a message", 
   };
   await Deno.writeTextFile(join(dir, RUN_LOCK_FILE), JSON.stringify(dead));
   const lock = await acquireRunLock(dir, ["y"]);
-  assert.match(describeTakeover(lock)!, /stale lock .*pid 9999999/);
-  assert.equal(JSON.parse(await Deno.readTextFile(join(dir, RUN_LOCK_FILE))).pid, Deno.pid);
+  assertMatch(describeTakeover(lock)!, /stale lock .*pid 9999999/);
+  assertStrictEquals(JSON.parse(await Deno.readTextFile(join(dir, RUN_LOCK_FILE))).pid, Deno.pid);
   await lock.release();
 });
 
@@ -49,7 +49,7 @@ Deno.test("deno task reproduce refuses at once while another run holds the resul
   try {
     const reader = holder.stdout.getReader();
     const { value } = await reader.read();
-    assert.equal(new TextDecoder().decode(value).trim(), "locked");
+    assertStrictEquals(new TextDecoder().decode(value).trim(), "locked");
     const second = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "src/cli/reproduce.ts", "dropout", "--preset", "smoke", "--results", dir],
       cwd: ROOT,
@@ -57,11 +57,11 @@ Deno.test("deno task reproduce refuses at once while another run holds the resul
       stderr: "piped",
     }).output();
     const text = new TextDecoder().decode(second.stdout) + new TextDecoder().decode(second.stderr);
-    assert.equal(second.code, 3, text);
-    assert.match(text, new RegExp(`another run holds this results folder \\(pid ${holder.pid} on `));
-    assert.match(text, /pipelines lrn-cifar/);
+    assertStrictEquals(second.code, 3, text);
+    assertMatch(text, new RegExp(`another run holds this results folder \\(pid ${holder.pid} on `));
+    assertMatch(text, /pipelines lrn-cifar/);
     // Nothing was written for the refused run.
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [RUN_LOCK_FILE]);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), [RUN_LOCK_FILE]);
     reader.releaseLock();
   } finally {
     holder.kill();

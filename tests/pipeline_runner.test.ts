@@ -1,5 +1,5 @@
-import assert from "node:assert/strict";
-import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
+import { join } from "@std/path";
 import { parsePipeline } from "../src/pipeline/parse.ts";
 import { parseSetArgument, planPipeline } from "../src/pipeline/plan.ts";
 import type { StageInstance } from "../src/pipeline/plan.ts";
@@ -174,19 +174,19 @@ const ALL = ["toy/data", "toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/summary", "t
 Deno.test("first run runs everything in dependency order; matrix arms get their own directories", async () => {
   await using h = await harness();
   const summary = await h.run();
-  assert.deepEqual(runs, ALL);
-  assert.ok(summary.ok);
+  assertEquals(runs, ALL);
+  assert(summary.ok);
   const fit = JSON.parse(await Deno.readTextFile(join(h.results, "toy/fit/lr=0.3/outputs.json")));
-  assert.equal(fit.lrType, "number", "a whole-string ${matrix.lr} keeps the axis value's type");
-  assert.ok(fit.loss < 1e-3);
+  assertStrictEquals(fit.lrType, "number", "a whole-string ${matrix.lr} keeps the axis value's type");
+  assert(fit.loss < 1e-3);
   const summaryOut = JSON.parse(await Deno.readTextFile(join(h.results, "toy/summary/outputs.json")));
-  assert.deepEqual(summaryOut.arms, ["fit[lr=0.1]", "fit[lr=0.3]"], "a non-matrix stage receives every arm");
-  assert.equal(summaryOut.best, "0.3");
-  assert.ok(
+  assertEquals(summaryOut.arms, ["fit[lr=0.1]", "fit[lr=0.3]"], "a non-matrix stage receives every arm");
+  assertStrictEquals(summaryOut.best, "0.3");
+  assert(
     h.lines.some((line) => /\[toy\] fit\[lr=0\.1\]: 100% \(5\/5\) loss/.test(line)),
     "progress lines",
   );
-  assert.ok(h.lines.some((line) => /\[toy\] fit\[lr=0\.1\]: done in \d+\.\d s/.test(line)), "timing lines");
+  assert(h.lines.some((line) => /\[toy\] fit\[lr=0\.1\]: done in \d+\.\d s/.test(line)), "timing lines");
 });
 
 Deno.test("a second run runs nothing; the lockfile records every stage", async () => {
@@ -195,25 +195,25 @@ Deno.test("a second run runs nothing; the lockfile records every stage", async (
   runs.length = 0;
   const before = await Deno.readTextFile(lockfilePath(h.results, "toy"));
   const summary = await h.run();
-  assert.deepEqual(runs, []);
-  assert.deepEqual(summary.cached.length, 5);
+  assertEquals(runs, []);
+  assertEquals(summary.cached.length, 5);
   // Nothing ran, so the lockfile is byte for byte the same: a clean checkout stays clean.
-  assert.equal(await Deno.readTextFile(lockfilePath(h.results, "toy")), before);
+  assertStrictEquals(await Deno.readTextFile(lockfilePath(h.results, "toy")), before);
   const lock = (await readLockfile(lockfilePath(h.results, "toy")))!;
-  assert.equal(lock.pipeline, "toy");
-  assert.equal(lock.preset, "cpu");
-  assert.deepEqual(Object.keys(lock.stages), ["data", "fit[lr=0.1]", "fit[lr=0.3]", "summary", "side"]);
+  assertStrictEquals(lock.pipeline, "toy");
+  assertStrictEquals(lock.preset, "cpu");
+  assertEquals(Object.keys(lock.stages), ["data", "fit[lr=0.1]", "fit[lr=0.3]", "summary", "side"]);
   const fit = lock.stages["fit[lr=0.1]"];
-  assert.equal(fit.status, "done");
-  assert.match(fit.inputHash, /^[0-9a-f]{64}$/);
-  assert.match(fit.outputHash!, /^[0-9a-f]{64}$/);
-  assert.equal(typeof fit.durationMs, "number");
-  assert.deepEqual(fit.params, { epochs: 5, lr: 0.1 });
-  assert.deepEqual(fit.matrix, { lr: "0.1" });
-  assert.equal(fit.outDir, "fit/lr=0.1");
-  assert.deepEqual(Object.keys(fit.upstream), ["data"]);
-  assert.equal(fit.upstream.data, lock.stages.data.outputHash);
-  assert.deepEqual(lock.stages.data.datasets, { "toy-dataset": "sha-v1" });
+  assertStrictEquals(fit.status, "done");
+  assertMatch(fit.inputHash, /^[0-9a-f]{64}$/);
+  assertMatch(fit.outputHash!, /^[0-9a-f]{64}$/);
+  assertStrictEquals(typeof fit.durationMs, "number");
+  assertEquals(fit.params, { epochs: 5, lr: 0.1 });
+  assertEquals(fit.matrix, { lr: "0.1" });
+  assertStrictEquals(fit.outDir, "fit/lr=0.1");
+  assertEquals(Object.keys(fit.upstream), ["data"]);
+  assertStrictEquals(fit.upstream.data, lock.stages.data.outputHash);
+  assertEquals(lock.stages.data.datasets, { "toy-dataset": "sha-v1" });
 });
 
 Deno.test("changing one parameter reruns only that stage and its dependants; dry run explains first", async () => {
@@ -223,26 +223,30 @@ Deno.test("changing one parameter reruns only that stage and its dependants; dry
   const lockBefore = await Deno.readTextFile(lockfilePath(h.results, "toy"));
   h.lines.length = 0;
   const dry = await h.run({ sets: ["fit.epochs=6"], dryRun: true });
-  assert.deepEqual(runs, [], "a dry run runs nothing");
-  assert.equal(await Deno.readTextFile(lockfilePath(h.results, "toy")), lockBefore, "and writes nothing");
+  assertEquals(runs, [], "a dry run runs nothing");
+  assertStrictEquals(
+    await Deno.readTextFile(lockfilePath(h.results, "toy")),
+    lockBefore,
+    "and writes nothing",
+  );
   const reasons = Object.fromEntries(dry.decisions.map((d) => [d.id, `${d.action}: ${d.reason}`]));
-  assert.match(reasons["fit[lr=0.1]"], /^run: params changed: epochs 5 -> 6$/);
-  assert.match(reasons.summary, /^run: upstream will run: fit\[lr=0\.1\], fit\[lr=0\.3\]$/);
-  assert.match(reasons.data, /^cached/);
-  assert.ok(h.lines.some((line) => line === "[toy] fit[lr=0.3]: would run (params changed: epochs 5 -> 6)"));
+  assertMatch(reasons["fit[lr=0.1]"], /^run: params changed: epochs 5 -> 6$/);
+  assertMatch(reasons.summary, /^run: upstream will run: fit\[lr=0\.1\], fit\[lr=0\.3\]$/);
+  assertMatch(reasons.data, /^cached/);
+  assert(h.lines.some((line) => line === "[toy] fit[lr=0.3]: would run (params changed: epochs 5 -> 6)"));
 
   const summary = await h.run({ sets: ["fit.epochs=6"] });
-  assert.deepEqual(runs, ["toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/summary"]);
-  assert.deepEqual(summary.cached, ["data", "side"]);
+  assertEquals(runs, ["toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/summary"]);
+  assertEquals(summary.cached, ["data", "side"]);
   const lock = (await readLockfile(lockfilePath(h.results, "toy")))!;
-  assert.deepEqual(lock.overrides, { "fit.epochs": 6 }, "--set overrides are recorded");
+  assertEquals(lock.overrides, { "fit.epochs": 6 }, "--set overrides are recorded");
 
   runs.length = 0;
   await h.run({ text: PIPELINE.replace("{n: 2, start: 10}", "{n: 3, start: 10}"), sets: ["fit.epochs=6"] });
-  assert.deepEqual(runs, ["toy/side"]);
+  assertEquals(runs, ["toy/side"]);
   runs.length = 0;
   await h.run({ preset: "smoke" });
-  assert.deepEqual(
+  assertEquals(
     runs,
     ["toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/summary", "toy/side"],
     "preset changes epochs",
@@ -255,34 +259,34 @@ Deno.test("--force reruns named stages; identical outputs do not rerun dependant
   runs.length = 0;
   const summary = await h.run({ force: (instance) => instance.stage === "data" });
   // data reran and produced byte-identical outputs, so nothing downstream of it needed to run.
-  assert.deepEqual(runs, ["toy/data"]);
-  assert.equal(summary.decisions.find((d) => d.id === "data")!.reason, "forced");
+  assertEquals(runs, ["toy/data"]);
+  assertStrictEquals(summary.decisions.find((d) => d.id === "data")!.reason, "forced");
   runs.length = 0;
   await h.run({ force: true });
-  assert.deepEqual(runs, ALL);
+  assertEquals(runs, ALL);
 });
 
 Deno.test("a stage that throws midway is not marked done and resumes in its outDir next time", async () => {
   await using h = await harness();
   failures.set("fit[lr=0.3]", 3);
   const first = await h.run();
-  assert.equal(first.ok, false);
-  assert.deepEqual(first.failed.map((f) => f.id), ["fit[lr=0.3]"]);
-  assert.deepEqual(first.blocked, ["summary"], "dependants of a failed stage are skipped");
-  assert.deepEqual(runs, ["toy/data", "toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/side"]);
+  assertStrictEquals(first.ok, false);
+  assertEquals(first.failed.map((f) => f.id), ["fit[lr=0.3]"]);
+  assertEquals(first.blocked, ["summary"], "dependants of a failed stage are skipped");
+  assertEquals(runs, ["toy/data", "toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/side"]);
   let lock = (await readLockfile(lockfilePath(h.results, "toy")))!;
-  assert.equal(lock.stages["fit[lr=0.3]"].status, "failed");
-  assert.match(lock.stages["fit[lr=0.3]"].error!, /simulated crash at epoch 3/);
-  assert.equal(lock.stages.summary, undefined);
+  assertStrictEquals(lock.stages["fit[lr=0.3]"].status, "failed");
+  assertMatch(lock.stages["fit[lr=0.3]"].error!, /simulated crash at epoch 3/);
+  assertStrictEquals(lock.stages.summary, undefined);
 
   runs.length = 0;
   const second = await h.run();
-  assert.ok(second.ok);
-  assert.deepEqual(runs, ["toy/fit[lr=0.3]", "toy/summary"]);
+  assert(second.ok);
+  assertEquals(runs, ["toy/fit[lr=0.3]", "toy/summary"]);
   const fit = JSON.parse(await Deno.readTextFile(join(h.results, "toy/fit/lr=0.3/outputs.json")));
-  assert.equal(fit.resumedFrom, 2, "the stage found its checkpoint from the failed attempt");
-  assert.deepEqual(fit.history.map((entry: { epoch: number }) => entry.epoch), [1, 2, 3, 4, 5]);
-  assert.ok(
+  assertStrictEquals(fit.resumedFrom, 2, "the stage found its checkpoint from the failed attempt");
+  assertEquals(fit.history.map((entry: { epoch: number }) => entry.epoch), [1, 2, 3, 4, 5]);
+  assert(
     h.lines.some((line) => /fit\[lr=0\.3\]: running \(previous attempt failed .*\), resuming/.test(line)),
   );
 
@@ -292,13 +296,16 @@ Deno.test("a stage that throws midway is not marked done and resumes in its outD
   await Deno.writeTextFile(lockfilePath(h.results, "toy"), JSON.stringify(lock));
   runs.length = 0;
   const third = await h.run({ dryRun: true });
-  assert.equal(third.decisions.find((d) => d.id === "side")!.reason, "previous attempt was interrupted");
+  assertStrictEquals(
+    third.decisions.find((d) => d.id === "side")!.reason,
+    "previous attempt was interrupted",
+  );
 });
 
 Deno.test("numerics, dataset and on-disk output changes rerun the affected stages", async () => {
   await using h = await harness();
   await h.run();
-  assert.ok(
+  assert(
     probeDirs.length >= 2 && probeDirs.every((dir) => !dir.startsWith(h.results)),
     "probes use scratch",
   );
@@ -306,33 +313,36 @@ Deno.test("numerics, dataset and on-disk output changes rerun the affected stage
   // Rounding-sized differences (another adapter, another summation order) keep the stage cached.
   probed = { code: "v1", value: 1 + 1e-6 };
   let summary = await h.run();
-  assert.match(summary.decisions.find((d) => d.id === "side")!.reason, /numerics equal within rounding/);
-  assert.deepEqual(runs, []);
+  assertMatch(summary.decisions.find((d) => d.id === "side")!.reason, /numerics equal within rounding/);
+  assertEquals(runs, []);
   probed = { code: "v1", value: 1.01 };
   summary = await h.run();
-  assert.equal(summary.decisions.find((d) => d.id === "side")!.reason, "numerics changed: value");
-  assert.deepEqual(runs, ["toy/data", "toy/side"], "same outputs, so fit stays cached");
+  assertStrictEquals(summary.decisions.find((d) => d.id === "side")!.reason, "numerics changed: value");
+  assertEquals(runs, ["toy/data", "toy/side"], "same outputs, so fit stays cached");
   runs.length = 0;
   probed = { code: "v2", value: 1.01 };
   summary = await h.run();
-  assert.equal(summary.decisions.find((d) => d.id === "side")!.reason, "numerics changed: code");
-  assert.deepEqual(runs, ["toy/data", "toy/side"]);
+  assertStrictEquals(summary.decisions.find((d) => d.id === "side")!.reason, "numerics changed: code");
+  assertEquals(runs, ["toy/data", "toy/side"]);
   runs.length = 0;
   summary = await h.run();
-  assert.match(summary.decisions.find((d) => d.id === "side")!.reason, /numerics bit-identical/);
-  assert.deepEqual(runs, []);
+  assertMatch(summary.decisions.find((d) => d.id === "side")!.reason, /numerics bit-identical/);
+  assertEquals(runs, []);
 
   runs.length = 0;
   datasetVersion = "v2";
   summary = await h.run();
-  assert.equal(summary.decisions.find((d) => d.id === "data")!.reason, "datasets changed: toy-dataset");
-  assert.deepEqual(runs, ["toy/data", "toy/side"]);
+  assertStrictEquals(summary.decisions.find((d) => d.id === "data")!.reason, "datasets changed: toy-dataset");
+  assertEquals(runs, ["toy/data", "toy/side"]);
 
   runs.length = 0;
   await Deno.writeTextFile(join(h.results, "toy/side/values.json"), "[0]");
   summary = await h.run();
-  assert.equal(summary.decisions.find((d) => d.id === "side")!.reason, "outputs missing or changed on disk");
-  assert.deepEqual(runs, ["toy/side"]);
+  assertStrictEquals(
+    summary.decisions.find((d) => d.id === "side")!.reason,
+    "outputs missing or changed on disk",
+  );
+  assertEquals(runs, ["toy/side"]);
 });
 
 Deno.test("a file a stage publishes outside its folder is part of its outputs: a changed byte reruns it", async () => {
@@ -358,9 +368,9 @@ Deno.test("a file a stage publishes outside its folder is part of its outputs: a
     });
   await run();
   runs.length = 0;
-  assert.deepEqual((await run()).cached, ["publish"]);
+  assertEquals((await run()).cached, ["publish"]);
   await Deno.writeTextFile(join(h.root, "models/m.bin"), "weightz");
   const summary = await run();
-  assert.equal(summary.decisions[0].reason, "outputs missing or changed on disk");
-  assert.deepEqual(runs, ["p/publish"]);
+  assertStrictEquals(summary.decisions[0].reason, "outputs missing or changed on disk");
+  assertEquals(runs, ["p/publish"]);
 });

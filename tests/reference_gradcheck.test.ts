@@ -1,6 +1,6 @@
 // Finite-difference checks of every CPU reference backward, for inputs and parameters, on awkward shapes.
 // Loss = sum(y * r) for a fixed random r, so the analytic gradients come from backward(dy = r).
-import assert from "node:assert/strict";
+import { assert } from "@std/assert";
 import {
   avgPoolBackward,
   avgPoolForward,
@@ -54,7 +54,7 @@ function gradCheck(
   for (let k = 0; k < inputs.length; k++) {
     const numeric = numericGradient(() => dot(forward(inputs), r), inputs[k], eps);
     const err = maxRelError(analytic[k], numeric);
-    assert.ok(err < TOL, `${label}: d${names[k]} max rel error ${err}`);
+    assert(err < TOL, `${label}: d${names[k]} max rel error ${err}`);
   }
 }
 
@@ -261,6 +261,6 @@ Deno.test("gradcheck softmax cross-entropy", () => {
     const labels = Int32Array.from({ length: n }, (_, i) => (i * 7 + 2) % classes);
     const numeric = numericGradient((z) => softmaxCrossEntropy(z, labels, n, classes).loss, z, 1e-5);
     const err = maxRelError(softmaxCrossEntropy(z, labels, n, classes).dlogits, numeric);
-    assert.ok(err < TOL, `softmax n=${n}: max rel error ${err}`);
+    assert(err < TOL, `softmax n=${n}: max rel error ${err}`);
   }
 });

@@ -1,5 +1,5 @@
 // Cross-checks the CPU reference against PyTorch values (float64) from tools/make_torch_fixtures.py.
-import assert from "node:assert/strict";
+import { assert, assertStrictEquals } from "@std/assert";
 import {
   avgPoolBackward,
   avgPoolForward,
@@ -52,21 +52,21 @@ const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 /** Reads one stored array; decoded explicitly as little-endian so host byte order does not matter. */
 function arr(c: Case, name: string): Float64Array {
   const e = c.arrays[name];
-  assert.ok(e, `fixture array ${name} missing`);
+  assert(e, `fixture array ${name} missing`);
   const a = new Float64Array(e.length);
   for (let i = 0; i < e.length; i++) a[i] = view.getFloat64(8 * (e.offset + i), true);
   return a;
 }
 
 function close(label: string, got: ArrayLike<number>, want: ArrayLike<number>, tol = TOL): void {
-  assert.equal(got.length, want.length, `${label}: length`);
+  assertStrictEquals(got.length, want.length, `${label}: length`);
   const err = maxRelError(got, want);
-  assert.ok(err < tol, `${label}: max rel error ${err}`);
+  assert(err < tol, `${label}: max rel error ${err}`);
 }
 
 function casesWith(prefix: string): [string, Case][] {
   const list = Object.entries(manifest.cases).filter(([name]) => name.startsWith(prefix));
-  assert.ok(list.length > 0, `no fixtures named ${prefix}*`);
+  assert(list.length > 0, `no fixtures named ${prefix}*`);
   return list;
 }
 
@@ -162,8 +162,8 @@ Deno.test("torch fixtures: softmax cross-entropy", () => {
   const r = softmaxCrossEntropy(arr(c, "logits"), Int32Array.from(p.labels), p.n, p.classes);
   close("softmax loss", [r.loss], [p.loss]);
   close("softmax dlogits", r.dlogits, arr(c, "dlogits"));
-  assert.equal(r.top1, p.top1);
-  assert.equal(r.top5, p.top5);
+  assertStrictEquals(r.top1, p.top1);
+  assertStrictEquals(r.top5, p.top5);
 });
 
 Deno.test("torch fixtures: relu and tanh", () => {

@@ -1,7 +1,7 @@
-import assert from "node:assert/strict";
-import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
+import { join } from "@std/path";
 import { Image } from "imagescript";
-import { openOffline, paintedPixels, tableRows, withChromium } from "../src/report/browser.ts";
+import { openOffline, paintedPixels, tableRows, withChromium } from "./helpers/browser.ts";
 import { leftOut, requireChromium } from "./helpers/needs.ts";
 import { renderPage } from "../src/report/html.ts";
 import type { ReportPage } from "../src/report/model.ts";
@@ -75,19 +75,19 @@ const PAGE: ReportPage = {
 };
 
 Deno.test("formatting helpers", () => {
-  assert.equal(formatNumber(37.5), "37.5");
-  assert.equal(formatNumber(0.123456), "0.12");
-  assert.equal(formatNumber(-0.001), "0");
-  assert.equal(formatSigned(0.41), "+0.41");
-  assert.equal(formatSigned(-1.4), "-1.4");
-  assert.equal(inlineMarkup("<b> `x` [a](b.html)"), '&lt;b&gt; <code>x</code> <a href="b.html">a</a>');
-  assert.equal(jsonForScript({ s: "</script>" }), '{"s":"\\u003c/script>"}');
+  assertStrictEquals(formatNumber(37.5), "37.5");
+  assertStrictEquals(formatNumber(0.123456), "0.12");
+  assertStrictEquals(formatNumber(-0.001), "0");
+  assertStrictEquals(formatSigned(0.41), "+0.41");
+  assertStrictEquals(formatSigned(-1.4), "-1.4");
+  assertStrictEquals(inlineMarkup("<b> `x` [a](b.html)"), '&lt;b&gt; <code>x</code> <a href="b.html">a</a>');
+  assertStrictEquals(jsonForScript({ s: "</script>" }), '{"s":"\\u003c/script>"}');
 });
 
 Deno.test("a page without charts does not inline chart.js", async () => {
   const html = await renderPage({ title: "t", blocks: [{ type: "text", text: "x" }] });
-  assert.ok(html.length < 10_000);
-  assert.doesNotMatch(html, /<script/);
+  assert(html.length < 10_000);
+  assertNotMatch(html, /<script/);
 });
 
 Deno.test({
@@ -100,41 +100,44 @@ Deno.test({
       await Deno.mkdir(join(dir, "figures"));
       await Deno.writeFile(join(dir, "figures/filters.png"), await tinyPng());
       const html = await renderPage(PAGE);
-      assert.doesNotMatch(html, /(src|href)="https?:/, "nothing points at the network");
+      assertNotMatch(html, /(src|href)="https?:/, "nothing points at the network");
       await Deno.writeTextFile(join(dir, "index.html"), html);
       await withChromium(async (browser) => {
         const opened = await openOffline(browser, join(dir, "index.html"));
         try {
           const { page } = opened;
-          assert.equal(await page.title(), "LRN <ablation>");
-          assert.equal(await page.evaluate("window.reportCharts.length"), 1);
-          assert.equal(await page.evaluate("Object.keys(Chart.instances).length"), 1);
-          assert.ok(await paintedPixels(page, "#chart-0") > 1000, "the chart canvas has drawn pixels");
+          assertStrictEquals(await page.title(), "LRN <ablation>");
+          assertStrictEquals(await page.evaluate("window.reportCharts.length"), 1);
+          assertStrictEquals(await page.evaluate("Object.keys(Chart.instances).length"), 1);
+          assert(await paintedPixels(page, "#chart-0") > 1000, "the chart canvas has drawn pixels");
           const [cells] = await tableRows(page, "table.claims tbody tr");
-          assert.equal(cells[0], "lrn");
-          assert.equal(cells[3], "-1.4");
-          assert.equal(cells[4], "-1.25");
-          assert.equal(cells[5], "+0.15");
-          assert.equal(cells[6], "yes");
-          assert.equal(cells[7], "smoke");
-          assert.equal(await page.$eval("td.reproduced", (td) => td.getAttribute("data-value")), "-1.25");
-          assert.ok(
+          assertStrictEquals(cells[0], "lrn");
+          assertStrictEquals(cells[3], "-1.4");
+          assertStrictEquals(cells[4], "-1.25");
+          assertStrictEquals(cells[5], "+0.15");
+          assertStrictEquals(cells[6], "yes");
+          assertStrictEquals(cells[7], "smoke");
+          assertStrictEquals(
+            await page.$eval("td.reproduced", (td) => td.getAttribute("data-value")),
+            "-1.25",
+          );
+          assert(
             await page.$eval(
               "figure.image img",
               (img) => (img as unknown as { naturalWidth: number }).naturalWidth,
             ) === 16,
           );
-          assert.match(await page.textContent(".provenance") ?? "", /--set train\.epochs=3.*abc123/s);
-          assert.deepEqual(opened.errors, []);
-          assert.deepEqual(opened.blockedRequests, []);
-          assert.deepEqual(opened.failedRequests, []);
+          assertMatch(await page.textContent(".provenance") ?? "", /--set train\.epochs=3.*abc123/s);
+          assertEquals(opened.errors, []);
+          assertEquals(opened.blockedRequests, []);
+          assertEquals(opened.failedRequests, []);
         } finally {
           await opened.close();
         }
         // The guard itself: a page that reaches for the network is caught.
         await Deno.writeTextFile(join(dir, "online.html"), '<img src="http://example.invalid/x.png">');
         const online = await openOffline(browser, join(dir, "online.html"));
-        assert.deepEqual(online.blockedRequests, ["http://example.invalid/x.png"]);
+        assertEquals(online.blockedRequests, ["http://example.invalid/x.png"]);
         await online.close();
       });
     } finally {

@@ -1,8 +1,7 @@
 import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
 import { writeIndex } from "../src/experiments/index_page.ts";
-import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
+import { fromFileUrl, join } from "@std/path";
 import { Image } from "imagescript";
 import { runReproduceCli } from "../src/pipeline/cli.ts";
 import { formatIssue, PipelineValidationError } from "../src/pipeline/errors.ts";
@@ -10,11 +9,11 @@ import { parsePipeline } from "../src/pipeline/parse.ts";
 import { planPipeline } from "../src/pipeline/plan.ts";
 import { StageKindRegistry } from "../src/pipeline/registry.ts";
 import type { StageKind } from "../src/pipeline/types.ts";
-import { openOffline, paintedPixels, tableRows, withChromium } from "../src/report/browser.ts";
+import { openOffline, paintedPixels, tableRows, withChromium } from "./helpers/browser.ts";
 import { leftOut, requireChromium } from "./helpers/needs.ts";
 import { reportStageKind } from "../src/experiments/report_stage.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const REPO_ROOT = fromFileUrl(new URL("..", import.meta.url));
 
 /** Final errors per arm (fractions), chosen so the expected table numbers are easy to state. */
 const FINAL = { on: { top1: 0.4125, top5: 0.18 }, off: { top1: 0.425, top5: 0.195 } };
@@ -102,7 +101,7 @@ Deno.test("report sections are validated before anything runs, with positions an
   } catch (e) {
     error = e;
   }
-  assert.ok(error instanceof PipelineValidationError, String(error));
+  assert(error instanceof PipelineValidationError, String(error));
   const text = error.issues.map(formatIssue).join("\n");
   const expect = [
     /lrn-toy\.yaml:16:11: stages\.report\.params\.sections\[0\]\.haeding: unknown section "haeding" \(did you mean "heading"\?\)/,
@@ -111,8 +110,8 @@ Deno.test("report sections are validated before anything runs, with positions an
     /lrn-toy\.yaml:28:23: stages\.report\.params\.sections\[2\]\.claims\[1\]\.metric: claim "lrn" has no figure "top5" \(did you mean "top-5"\?\)/,
     /lrn-toy\.yaml:34:13: stages\.report\.params\.sections\[3\]\.table\.colour: unknown key "colour" in a table/,
   ];
-  for (const pattern of expect) assert.match(text, pattern);
-  assert.equal(error.issues.length, expect.length, text);
+  for (const pattern of expect) assertMatch(text, pattern);
+  assertStrictEquals(error.issues.length, expect.length, text);
 });
 
 Deno.test({
@@ -138,56 +137,56 @@ Deno.test({
             log: (line) => lines.push(line),
           },
         );
-      assert.equal(await cli("--set", "seed=3"), 0, lines.join("\n"));
+      assertStrictEquals(await cli("--set", "seed=3"), 0, lines.join("\n"));
 
       const outputs = JSON.parse(await Deno.readTextFile(join(dir, "results/lrn-toy/report/outputs.json")));
-      assert.equal(outputs.page, "index.html");
+      assertStrictEquals(outputs.page, "index.html");
       const [top1, top5] = outputs.claims;
-      assert.equal(top1.paper, -1.4);
-      assert.ok(Math.abs(top1.reproduced - -1.25) < 1e-9);
-      assert.ok(Math.abs(top1.difference - 0.15) < 1e-9);
-      assert.equal(top1.directionMatches, true);
-      assert.equal(top1.preset, "smoke");
-      assert.equal(top1.scale, "toy data, 4 epochs");
-      assert.ok(Math.abs(top5.reproduced - -1.5) < 1e-9);
+      assertStrictEquals(top1.paper, -1.4);
+      assert(Math.abs(top1.reproduced - -1.25) < 1e-9);
+      assert(Math.abs(top1.difference - 0.15) < 1e-9);
+      assertStrictEquals(top1.directionMatches, true);
+      assertStrictEquals(top1.preset, "smoke");
+      assertStrictEquals(top1.scale, "toy data, 4 epochs");
+      assert(Math.abs(top5.reproduced - -1.5) < 1e-9);
 
       await withChromium(async (browser) => {
         const report = await openOffline(browser, join(dir, "results/lrn-toy/report/index.html"));
         try {
           const { page } = report;
-          assert.ok(await paintedPixels(page, "#chart-0") > 1000);
+          assert(await paintedPixels(page, "#chart-0") > 1000);
           const labels = await page.evaluate("window.reportCharts[0].data.datasets.map((d) => d.label)");
-          assert.deepEqual(labels, ["LRN on", "LRN off"]);
+          assertEquals(labels, ["LRN on", "LRN off"]);
           const lastPoint = await page.evaluate("window.reportCharts[0].data.datasets[1].data.at(-1)");
-          assert.deepEqual(lastPoint, { x: 4, y: 42.5 });
+          assertEquals(lastPoint, { x: 4, y: 42.5 });
           const claimCells = await tableRows(page, "table.claims tbody tr");
-          assert.deepEqual(claimCells.map((cells) => cells.slice(3, 8)), [
+          assertEquals(claimCells.map((cells) => cells.slice(3, 8)), [
             ["-1.4", "-1.25", "+0.15", "yes", "smoke"],
             ["-1.2", "-1.5", "-0.3", "yes", "smoke"],
           ]);
           const tableCells = await tableRows(page, "table.data tbody tr");
-          assert.deepEqual(tableCells, [["on", "41.25"], ["off", "42.5"]]);
+          assertEquals(tableCells, [["on", "41.25"], ["off", "42.5"]]);
           const images = await page.$$eval(
             "figure.image img",
             (imgs) => imgs.map((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
           );
-          assert.deepEqual(images, [12, 12, 12]);
+          assertEquals(images, [12, 12, 12]);
           const sources = await page.$$eval(
             "figure.image img",
             (imgs) => imgs.map((img) => img.getAttribute("src")),
           );
-          assert.deepEqual(sources.map((src) => src!.slice(0, 32)), [
+          assertEquals(sources.map((src) => src!.slice(0, 32)), [
             "figures/train-lrn=on-filters.png",
             "figures/train-lrn=off-filters.pn",
             "data:image/png;base64,iVBORw0KGg",
           ]);
           const provenance = await page.textContent(".provenance") ?? "";
-          assert.match(provenance, /--set seed=3/);
-          assert.match(provenance, /toy adapter/);
-          assert.match(provenance, /train\[lrn=off\]/);
-          assert.deepEqual(report.errors, []);
-          assert.deepEqual(report.blockedRequests, []);
-          assert.deepEqual(report.failedRequests, []);
+          assertMatch(provenance, /--set seed=3/);
+          assertMatch(provenance, /toy adapter/);
+          assertMatch(provenance, /train\[lrn=off\]/);
+          assertEquals(report.errors, []);
+          assertEquals(report.blockedRequests, []);
+          assertEquals(report.failedRequests, []);
         } finally {
           await report.close();
         }
@@ -196,24 +195,24 @@ Deno.test({
         try {
           const { page } = index;
           const href = await page.$eval('tr:has(code:text-is("lrn")) a', (a) => a.getAttribute("href"));
-          assert.equal(href, "lrn-toy/report/index.html");
+          assertStrictEquals(href, "lrn-toy/report/index.html");
           const overlapRow = await page.textContent('tr:has(code:text-is("overlap"))') ?? "";
-          assert.match(overlapRow, /not run yet/);
+          assertMatch(overlapRow, /not run yet/);
           const lrnRow = await page.textContent('tr:has(code:text-is("lrn"))') ?? "";
-          assert.match(lrnRow, /top-1: -1\.25 \(paper -1\.4, direction matches; smoke\)/);
+          assertMatch(lrnRow, /top-1: -1\.25 \(paper -1\.4, direction matches; smoke\)/);
           // The page's link back to the index resolves.
           await page.goto(new URL(href!, page.url()).href);
           await page.click("text=All results");
-          assert.match(page.url(), /results\/index\.html$/);
-          assert.deepEqual(index.errors, []);
+          assertMatch(page.url(), /results\/index\.html$/);
+          assertEquals(index.errors, []);
         } finally {
           await index.close();
         }
       });
 
       lines.length = 0;
-      assert.equal(await cli("--set", "seed=3"), 0);
-      assert.match(lines.join("\n"), /0 ran, 3 cached/);
+      assertStrictEquals(await cli("--set", "seed=3"), 0);
+      assertMatch(lines.join("\n"), /0 ran, 3 cached/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -1,14 +1,13 @@
 // End to end: `deno task reproduce --preset smoke` over every pipelines/*.yaml into a temporary results folder,
 // then a rerun that must reuse everything, then the pages in headless Chromium.
 
-import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
+import { fromFileUrl, join } from "@std/path";
 import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
-import { openOffline, paintedPixels, tableRows, withChromium } from "../src/report/browser.ts";
+import { openOffline, paintedPixels, tableRows, withChromium } from "./helpers/browser.ts";
 import { leftOut, requireChromium } from "./helpers/needs.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const REPO_ROOT = fromFileUrl(new URL("..", import.meta.url));
 
 async function reproduce(results: string): Promise<{ code: number; output: string; seconds: number }> {
   const t0 = performance.now();
@@ -51,18 +50,18 @@ Deno.test({
     const results = await Deno.makeTempDir({ prefix: "reproduce-smoke-" });
     try {
       const first = await reproduce(results);
-      assert.equal(first.code, 0, first.output);
+      assertStrictEquals(first.code, 0, first.output);
       console.log(`smoke preset, first run: ${first.seconds.toFixed(1)} s`);
       const names = await pipelineNames();
-      assert.ok(names.length >= 9, `expected the paper's pipelines, found ${names.join(", ")}`);
+      assert(names.length >= 9, `expected the paper's pipelines, found ${names.join(", ")}`);
 
       // (How long the rerun takes is reported, not asserted: a time limit fails correct code under load.)
       await t.step("the rerun retrains nothing", async () => {
         const second = await reproduce(results);
-        assert.equal(second.code, 0, second.output);
-        assert.doesNotMatch(second.output, /: running \(/, second.output);
+        assertStrictEquals(second.code, 0, second.output);
+        assertNotMatch(second.output, /: running \(/, second.output);
         for (const name of names) {
-          assert.match(
+          assertMatch(
             second.output,
             new RegExp(`\\[${name}\\] 0 ran, \\d+ cached, 0 failed`),
             second.output,
@@ -77,15 +76,15 @@ Deno.test({
           readJson(join(results, `overlap-pooling/train/pooling=${pooling}/outputs.json`));
         const [on, off] = [await arm("overlap"), await arm("non-overlap")];
         const report = await readJson(join(results, "overlap-pooling/report/outputs.json"));
-        assert.ok(close(report.claims[0].reproduced, 100 * (on.top1_error - off.top1_error)));
-        assert.match(report.claims[0].scale, /Imagenette.*alexnet-mini/);
-        assert.equal(report.claims[0].preset, "smoke");
+        assert(close(report.claims[0].reproduced, 100 * (on.top1_error - off.top1_error)));
+        assertMatch(report.claims[0].scale, /Imagenette.*alexnet-mini/);
+        assertStrictEquals(report.claims[0].preset, "smoke");
         const fig1 = await readJson(join(results, "fig1-relu-tanh/fig1/outputs.json"));
         const fig1Report = await readJson(join(results, "fig1-relu-tanh/report/outputs.json"));
-        assert.equal(fig1Report.claims[0].reproduced, fig1.ratio);
+        assertStrictEquals(fig1Report.claims[0].reproduced, fig1.ratio);
         const table = await readJson(join(results, "tables/table/outputs.json"));
-        assert.equal(table.available, false);
-        assert.match(table.note, /data\.path/);
+        assertStrictEquals(table.available, false);
+        assertMatch(table.note, /data\.path/);
       });
 
       if (leftOut("chromium")) return;
@@ -99,10 +98,10 @@ Deno.test({
                 `h2:text-is("Paper claims") + table tr:has(td:first-child code:text-is("${id}")) a`,
                 (links) => links.map((a) => a.getAttribute("href")),
               );
-              assert.ok(hrefs.length > 0, `claim ${id} is not linked from the index`);
+              assert(hrefs.length > 0, `claim ${id} is not linked from the index`);
               for (const href of hrefs) await Deno.stat(join(results, decodeURI(href!)));
             }
-            assert.deepEqual(index.errors, []);
+            assertEquals(index.errors, []);
           } finally {
             await index.close();
           }
@@ -115,7 +114,7 @@ Deno.test({
             try {
               const charts = await page.page.$$eval("canvas", (canvases) => canvases.map((c) => c.id));
               for (const id of charts) {
-                assert.ok(
+                assert(
                   await paintedPixels(page.page, `#${id}`) > 500,
                   `${name}: chart ${id} drew nothing`,
                 );
@@ -124,24 +123,24 @@ Deno.test({
                 "table.claims tbody tr td.reproduced",
                 (tds) => tds.map((td) => td.getAttribute("data-value")),
               );
-              assert.equal(cells.length, outputs.claims.length);
+              assertStrictEquals(cells.length, outputs.claims.length);
               outputs.claims.forEach((row: { reproduced: number | null }, i: number) => {
-                if (row.reproduced === null) assert.equal(cells[i], null);
-                else assert.ok(close(Number(cells[i]), row.reproduced), `${name} row ${i}: ${cells[i]}`);
+                if (row.reproduced === null) assertStrictEquals(cells[i], null);
+                else assert(close(Number(cells[i]), row.reproduced), `${name} row ${i}: ${cells[i]}`);
               });
               const text = await page.page.textContent("body") ?? "";
-              assert.match(text, /preset smoke/);
-              assert.match(text, /Reduced-scale run/);
+              assertMatch(text, /preset smoke/);
+              assertMatch(text, /Reduced-scale run/);
               const whatRan = await tableRows(page.page, "table.what-ran tbody tr");
-              assert.ok(whatRan.length > 0, `${name}: no "What ran" table`);
+              assert(whatRan.length > 0, `${name}: no "What ran" table`);
               const images = await page.page.$$eval(
                 "figure.image img",
                 (imgs) => imgs.map((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
               );
-              for (const width of images) assert.ok(width > 0, `${name}: a figure did not load`);
-              assert.deepEqual(page.errors, [], `${name}: console errors`);
-              assert.deepEqual(page.blockedRequests, []);
-              assert.deepEqual(page.failedRequests, []);
+              for (const width of images) assert(width > 0, `${name}: a figure did not load`);
+              assertEquals(page.errors, [], `${name}: console errors`);
+              assertEquals(page.blockedRequests, []);
+              assertEquals(page.failedRequests, []);
             } finally {
               await page.close();
             }

@@ -1,7 +1,7 @@
 // The reproduce stage kinds' pure parts: iteration counting, nearest neighbours, the colour index, the reduced
 // AlexNet's shapes, and the checks pipelines get before anything runs.
 
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { compareIterations, firstStepAtOrBelow, smooth } from "../src/experiments/iterations.ts";
 import { nearest, pickQueries } from "../src/experiments/neighbours_figure.ts";
 import { colourIndex } from "../src/experiments/kernels_figure.ts";
@@ -22,30 +22,30 @@ Deno.test("iterations to a training error: the first level both arms reach, else
   const tanh = { name: "tanh", curve: curve([0.9, 0.8, 0.6, 0.45, 0.35]), steps: 50 };
   // tanh never reaches 25%, but both reach 35%.
   const r = compareIterations(tanh, relu, [0.25, 0.35, 0.5]);
-  assert.equal(r.threshold, 0.35);
-  assert.equal(r.primary, false);
-  assert.deepEqual(r.iterations, { tanh: 50, relu: 30 });
-  assert.ok(Math.abs(r.ratio! - 50 / 30) < 1e-12);
-  assert.equal(r.lowerBound, false);
+  assertStrictEquals(r.threshold, 0.35);
+  assertStrictEquals(r.primary, false);
+  assertEquals(r.iterations, { tanh: 50, relu: 30 });
+  assert(Math.abs(r.ratio! - 50 / 30) < 1e-12);
+  assertStrictEquals(r.lowerBound, false);
   // Only the faster arm reaches the only level: the ratio is a lower bound over the slower arm's steps.
   const bound = compareIterations(tanh, relu, [0.25]);
-  assert.equal(bound.lowerBound, true);
-  assert.equal(bound.ratio, 50 / 40);
-  assert.equal(compareIterations(tanh, relu, [0.1]).ratio, null);
+  assertStrictEquals(bound.lowerBound, true);
+  assertStrictEquals(bound.ratio, 50 / 40);
+  assertStrictEquals(compareIterations(tanh, relu, [0.1]).ratio, null);
   // No thresholds: the best level both reached (the higher of the two minima).
   const auto = compareIterations(tanh, relu, []);
-  assert.equal(auto.threshold, 0.35);
-  assert.deepEqual(smooth(curve([1, 0, 1, 0]), 2).map((p) => p.error), [1, 0.5, 0.5, 0.5]);
-  assert.equal(firstStepAtOrBelow(curve([0.9, 0.2]), 0.25), 20);
+  assertStrictEquals(auto.threshold, 0.35);
+  assertEquals(smooth(curve([1, 0, 1, 0]), 2).map((p) => p.error), [1, 0.5, 0.5, 0.5]);
+  assertStrictEquals(firstStepAtOrBelow(curve([0.9, 0.2]), 0.25), 20);
 });
 
 Deno.test("nearest neighbours by Euclidean distance, and queries spread over classes", () => {
   const rows = Float32Array.from([0, 0, 3, 4, 1, 1, 10, 10]);
   const found = nearest(rows, 2, Float32Array.from([1, 0]), 2);
-  assert.deepEqual(found.map((f) => f.index), [0, 2]);
-  assert.equal(found[0].distance, 1);
+  assertEquals(found.map((f) => f.index), [0, 2]);
+  assertStrictEquals(found[0].distance, 1);
   const set = { count: 5, labels: Int32Array.from([2, 2, 0, 1, 0]) } as unknown as ImageSet;
-  assert.deepEqual(pickQueries(set, 4), [0, 2, 3, 1]);
+  assertEquals(pickQueries(set, 4), [0, 2, 3, 1]);
 });
 
 Deno.test("colour index: 0 for grey kernels, high for single-channel ones", () => {
@@ -56,20 +56,20 @@ Deno.test("colour index: 0 for grey kernels, high for single-channel ones", () =
     grey[p] = grey[plane + p] = grey[2 * plane + p] = p;
     red[p] = p;
   }
-  assert.equal(colourIndex(grey, 0, k), 0);
-  assert.ok(colourIndex(red, 0, k) > 0.6);
+  assertStrictEquals(colourIndex(grey, 0, k), 0);
+  assert(colourIndex(red, 0, k) > 0.6);
 });
 
 Deno.test("alexnet-mini: AlexNet's topology; 3/2 and 2/2 pooling give the same sizes; towers and depth", () => {
   const shapes = (o = {}) => resolveModel(alexnetMini(o)).map((l) => l.outShape.join("x"));
-  assert.deepEqual(shapes(), shapes({ pooling: "non-overlap" }));
+  assertEquals(shapes(), shapes({ pooling: "non-overlap" }));
   const two = alexnetMini(), one = alexnetMini({ towers: 1 });
   const conv = (spec: typeof two, name: string) =>
     spec.layers.find((l) => "name" in l && l.name === name) as { out: number; groups?: number };
-  assert.equal(conv(two, "conv2").groups, 2);
-  assert.equal(conv(one, "conv2").out * 2, conv(two, "conv2").out);
-  assert.equal(conv(two, "conv1").out, 32);
-  assert.ok(!alexnetMini({ shallower: true }).layers.some((l) => "name" in l && l.name === "conv4"));
+  assertStrictEquals(conv(two, "conv2").groups, 2);
+  assertStrictEquals(conv(one, "conv2").out * 2, conv(two, "conv2").out);
+  assertStrictEquals(conv(two, "conv1").out, 32);
+  assert(!alexnetMini({ shallower: true }).layers.some((l) => "name" in l && l.name === "conv4"));
   // The train stage's switches reach the model, and a wrong crop is explained.
   const base = {
     model: "alexnet-mini",
@@ -81,17 +81,18 @@ Deno.test("alexnet-mini: AlexNet's topology; 3/2 and 2/2 pooling give the same s
     towers: "one",
   } as const;
   const built = buildModelFor(base, { classes: 10, channels: 3, inputSize: 55 });
-  assert.equal(built.name, "alexnet-mini-one-tower");
-  assert.ok(!built.layers.some((l) => l.type === "lrn" || l.type === "dropout"));
-  assert.throws(
+  assertStrictEquals(built.name, "alexnet-mini-one-tower");
+  assert(!built.layers.some((l) => l.type === "lrn" || l.type === "dropout"));
+  const tooSmall = assertThrows(
     () =>
       buildModelFor({ ...base, model: "fig1-four-layer", towers: "default" }, {
         classes: 10,
         channels: 3,
         inputSize: 24,
       }),
-    /takes 3x32x32 input.*set crop to 32/,
+    Error,
   );
+  assertMatch(tooSmall.message, /takes 3x32x32 input.*set crop to 32/);
 });
 
 Deno.test("pipelines using these kinds are checked before anything runs", () => {
@@ -118,11 +119,11 @@ stages:
   } catch (e) {
     error = e;
   }
-  assert.ok(error instanceof PipelineValidationError);
+  assert(error instanceof PipelineValidationError);
   const messages = error.issues.map(formatIssue).join("\n");
-  assert.match(messages, /a train stage needs a dataset stage/);
-  assert.match(messages, /unknown model "alexnet-mnii" \(did you mean "alexnet-mini"\?\)/);
-  assert.match(messages, /lr_for\.sigmoid: "sigmoid" is not a value of any matrix axis/);
-  assert.match(messages, /no matrix axis "activaton"/);
-  assert.ok(trainStageKind.params.model.required);
+  assertMatch(messages, /a train stage needs a dataset stage/);
+  assertMatch(messages, /unknown model "alexnet-mnii" \(did you mean "alexnet-mini"\?\)/);
+  assertMatch(messages, /lr_for\.sigmoid: "sigmoid" is not a value of any matrix axis/);
+  assertMatch(messages, /no matrix axis "activaton"/);
+  assert(trainStageKind.params.model.required);
 });

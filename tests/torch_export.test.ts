@@ -1,6 +1,13 @@
 // PyTorch interchange: parameter names of the torchvision-style layout, the export/import round trip, and (when
 // Debian's python3-torch is installed) PyTorch loading an exported file and reproducing our GPU logits.
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { alexnet } from "../src/models/alexnet.ts";
 import { loadModelFile } from "../src/models/index.ts";
 import { initialValues } from "../src/nn/init.ts";
@@ -20,7 +27,7 @@ import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
 
 Deno.test("torchvision names: the paper AlexNet maps onto features.N / classifier.N", () => {
   const names = torchParameterNames(alexnet());
-  assert.deepEqual(Object.fromEntries([...names].filter(([k]) => k.endsWith(".weight"))), {
+  assertEquals(Object.fromEntries([...names].filter(([k]) => k.endsWith(".weight"))), {
     "conv1.weight": "features.0.weight",
     "conv2.weight": "features.4.weight",
     "conv3.weight": "features.8.weight",
@@ -31,15 +38,15 @@ Deno.test("torchvision names: the paper AlexNet maps onto features.N / classifie
     "fc8.weight": "classifier.6.weight",
   });
   const src = torchModuleSource(alexnet());
-  assert.match(src, /nn\.Conv2d\(96, 256, kernel_size=5, padding=2, groups=2\), {2}# features\.4 \(conv2\)/);
-  assert.match(src, /nn\.LocalResponseNorm\(5, alpha=0\.0005, beta=0\.75, k=2\), {2}# features\.2/);
-  assert.match(src, /nn\.Linear\(9216, 4096\), {2}# classifier\.0 \(fc6\)/);
+  assertMatch(src, /nn\.Conv2d\(96, 256, kernel_size=5, padding=2, groups=2\), {2}# features\.4 \(conv2\)/);
+  assertMatch(src, /nn\.LocalResponseNorm\(5, alpha=0\.0005, beta=0\.75, k=2\), {2}# features\.2/);
+  assertMatch(src, /nn\.Linear\(9216, 4096\), {2}# classifier\.0 \(fc6\)/);
 });
 
 Deno.test("torchvision import: models/torchvision-alexnet.json names are torchvision's own", async () => {
   const spec = await loadModelFile(TORCHVISION_ALEXNET_FILE);
-  for (const [ours, theirs] of torchParameterNames(spec)) assert.equal(ours, theirs);
-  assert.match(
+  for (const [ours, theirs] of torchParameterNames(spec)) assertStrictEquals(ours, theirs);
+  assertMatch(
     torchModuleSource(spec),
     /nn\.Dropout\(p=0\.5\), {2}# classifier\.0\n\s+nn\.Linear\(9216, 4096\), {2}# classifier\.1/,
   );
@@ -80,32 +87,35 @@ const mini: ModelSpec = {
 Deno.test("torch export: names and shapes round-trip; bad files fail naming the tensor", async () => {
   const weights = initialValues(mini, 5);
   const file = decodeSafetensors(exportForTorch({ meta: { model: mini }, weights }), "export");
-  assert.deepEqual(file.tensors.get("features.4.weight")!.shape, [32, 8, 5, 5]);
-  assert.deepEqual(file.tensors.get("classifier.6.weight")!.shape, [10, 64]);
-  assert.equal(file.metadata.format, "pt");
-  assert.deepEqual(weightsFromTorch(file.tensors, mini, "export"), weights);
+  assertEquals(file.tensors.get("features.4.weight")!.shape, [32, 8, 5, 5]);
+  assertEquals(file.tensors.get("classifier.6.weight")!.shape, [10, 64]);
+  assertStrictEquals(file.metadata.format, "pt");
+  assertEquals(weightsFromTorch(file.tensors, mini, "export"), weights);
 
   const dir = await Deno.makeTempDir({ prefix: "torch-export-" });
   await Deno.writeFile(`${dir}/w.safetensors`, exportForTorch({ meta: { model: mini }, weights }));
-  assert.deepEqual((await importTorchvisionWeights(`${dir}/w.safetensors`, mini)).weights, weights);
+  assertEquals((await importTorchvisionWeights(`${dir}/w.safetensors`, mini)).weights, weights);
 
   const broken = new Map(file.tensors);
   broken.set("features.0.weight", { shape: [16, 3, 11, 10], data: new Float32Array(16 * 3 * 110) });
   await Deno.writeFile(`${dir}/bad.safetensors`, encodeSafetensors(broken));
-  await assert.rejects(
-    importTorchvisionWeights(`${dir}/bad.safetensors`, mini),
-    /bad\.safetensors: "features\.0\.weight" has shape \[16,3,11,10\], model mini-alexnet expects \[16,3,11,11\]/,
+  await assertRejects(
+    () => importTorchvisionWeights(`${dir}/bad.safetensors`, mini),
+    Error,
+    `bad.safetensors: "features.0.weight" has shape [16,3,11,10], model mini-alexnet expects [16,3,11,11]`,
   );
   broken.delete("features.0.weight");
   broken.set("features.1.running_mean", { shape: [1], data: new Float32Array(1) });
-  assert.throws(
+  assertThrows(
     () => weightsFromTorch(broken, mini, "f"),
-    /"features\.0\.weight" \(conv1\.weight of model mini-alexnet/,
+    Error,
+    `"features.0.weight" (conv1.weight of model mini-alexnet`,
   );
   // torchvision's own layout file is the default spec: our mini weights do not fit it.
-  await assert.rejects(
-    importTorchvisionWeights(`${dir}/w.safetensors`),
-    /"features\.0\.weight" has shape \[16,3,11,11\], model torchvision-alexnet expects \[64,3,11,11\]/,
+  await assertRejects(
+    () => importTorchvisionWeights(`${dir}/w.safetensors`),
+    Error,
+    `"features.0.weight" has shape [16,3,11,11], model torchvision-alexnet expects [64,3,11,11]`,
   );
   await Deno.remove(dir, { recursive: true });
 });
@@ -172,12 +182,12 @@ Deno.test({
     await Deno.writeTextFile(`${dir}/run.py`, PY_RUNNER);
     const out = await new Deno.Command("/usr/bin/python3", { args: [`${dir}/run.py`, dir] }).output();
     const err = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, err);
+    assert(out.success, err);
     const theirs = JSON.parse(new TextDecoder().decode(out.stdout)) as number[];
-    assert.equal(theirs.length, n * 10);
+    assertStrictEquals(theirs.length, n * 10);
     const diff = maxRelDiff(ours, theirs);
-    assert.ok(diff < 1e-4, `max relative difference ${diff}`);
-    assert.ok(Math.max(...theirs.map(Math.abs)) > 1e-2, "logits are not vanishingly small");
+    assert(diff < 1e-4, `max relative difference ${diff}`);
+    assert(Math.max(...theirs.map(Math.abs)) > 1e-2, "logits are not vanishingly small");
     await Deno.remove(dir, { recursive: true });
   },
 });

@@ -1,6 +1,6 @@
 // What a training checkpoint holds (weights, momentum, mean, loader and schedule state), its round trip
 // through the file format and the GPU, and evaluate() reproducing the trainer's own test numbers from it.
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { openDataset } from "../src/data/index.ts";
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint } from "../src/io/checkpoint.ts";
 import { Network } from "../src/nn/network.ts";
@@ -38,61 +38,66 @@ Deno.test("train: maxSteps mid-epoch writes a partial record and a complete chec
     outDir: dir,
     resume: false,
   }, { dataset, log: () => {} });
-  assert.equal(result.epochs.length, 0);
-  assert.equal(result.final.step, 6);
-  assert.equal((result.final as { partial?: boolean }).partial, true);
+  assertStrictEquals(result.epochs.length, 0);
+  assertStrictEquals(result.final.step, 6);
+  assertStrictEquals((result.final as { partial?: boolean }).partial, true);
   const lines = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n").map((l) =>
     JSON.parse(l)
   );
-  assert.equal(lines.length, 1);
-  assert.equal(lines[0].partial, true);
-  assert.ok(lines[0].trainLoss > 0 && lines[0].imagesPerSecond > 0);
-  assert.equal(result.checkpoint, await Deno.realPath(`${dir}/${CHECKPOINT_FILE}`));
+  assertStrictEquals(lines.length, 1);
+  assertStrictEquals(lines[0].partial, true);
+  assert(lines[0].trainLoss > 0 && lines[0].imagesPerSecond > 0);
+  assertStrictEquals(result.checkpoint, await Deno.realPath(`${dir}/${CHECKPOINT_FILE}`));
 
   const ckpt = await loadCheckpoint(result.checkpoint);
-  assert.equal(ckpt.meta.step, 6);
-  assert.equal(ckpt.meta.epoch, 0);
-  assert.equal(ckpt.meta.seed, 3);
-  assert.deepEqual(ckpt.meta.preprocess, {
+  assertStrictEquals(ckpt.meta.step, 6);
+  assertStrictEquals(ckpt.meta.epoch, 0);
+  assertStrictEquals(ckpt.meta.seed, 3);
+  assertEquals(ckpt.meta.preprocess, {
     resize: 28,
     crop: 24,
     scale: 1 / 255,
     mean: "channel",
     channels: 1,
   });
-  assert.equal(ckpt.meta.classes.length, 10);
+  assertStrictEquals(ckpt.meta.classes.length, 10);
   // Per-channel mean of the 256-image subset, in 0-255 units (Fashion-MNIST's is about 73).
-  assert.equal(ckpt.mean!.length, 1);
-  assert.ok(ckpt.mean![0] > 40 && ckpt.mean![0] < 110, `mean ${ckpt.mean![0]}`);
+  assertStrictEquals(ckpt.mean!.length, 1);
+  assert(ckpt.mean![0] > 40 && ckpt.mean![0] < 110, `mean ${ckpt.mean![0]}`);
   const state = ckpt.meta.trainState as unknown as TrainState;
-  assert.deepEqual(state.loader, { epoch: 0, index: 192 });
-  assert.equal(state.schedule.lr, 0.05);
-  assert.ok([...ckpt.momentum!.get("conv1.weight")!].some((v) => v !== 0), "momentum was saved");
+  assertEquals(state.loader, { epoch: 0, index: 192 });
+  assertStrictEquals(state.schedule.lr, 0.05);
+  assert([...ckpt.momentum!.get("conv1.weight")!].some((v) => v !== 0), "momentum was saved");
 
   // File format round trip.
   const again = decodeCheckpoint(encodeCheckpoint(ckpt), "round trip");
-  assert.deepEqual(again.meta, ckpt.meta);
-  assert.deepEqual(again.weights, ckpt.weights);
-  assert.deepEqual(again.momentum, ckpt.momentum);
-  assert.deepEqual(again.mean, ckpt.mean);
+  assertEquals(again.meta, ckpt.meta);
+  assertEquals(again.weights, ckpt.weights);
+  assertEquals(again.momentum, ckpt.momentum);
+  assertEquals(again.mean, ckpt.mean);
   // GPU round trip.
   const net = new Network(gpu, ckpt.meta.model, 99);
   net.loadWeights(ckpt.weights);
-  assert.deepEqual(await net.exportWeights(), ckpt.weights);
+  assertEquals(await net.exportWeights(), ckpt.weights);
   net.destroy();
 
   // evaluate() preprocesses as training did: the same numbers as the trainer's own evaluation.
   const data = { kind: "fashion-mnist" as const, limitTest: 200 };
   const r = await evaluate(gpu, result.checkpoint, data);
-  assert.equal(r.top1Error, result.final.testTop1Error);
-  assert.equal(r.top5Error, result.final.testTop5Error);
-  assert.equal(r.images, 200);
+  assertStrictEquals(r.top1Error, result.final.testTop1Error);
+  assertStrictEquals(r.top5Error, result.final.testTop5Error);
+  assertStrictEquals(r.images, 200);
   const ten = await evaluate(gpu, result.checkpoint, data, { tenCrop: true, batchSize: 50 });
-  assert.ok(ten.top1Error < 0.8 && ten.top5Error <= ten.top1Error, JSON.stringify(ten));
-  await assert.rejects(evaluate(gpu, result.checkpoint, data, { split: "val" }), /no validation split/);
-  await assert.rejects(
-    evaluate(gpu, result.checkpoint, { kind: "cifar10", limitTest: 10 }),
-    /trained on 1x28x28 images/,
+  assert(ten.top1Error < 0.8 && ten.top5Error <= ten.top1Error, JSON.stringify(ten));
+  await assertRejects(
+    () => evaluate(gpu, result.checkpoint, data, { split: "val" }),
+    Error,
+    "no validation split",
+  );
+  await assertRejects(
+    () => evaluate(gpu, result.checkpoint, { kind: "cifar10", limitTest: 10 }),
+    Error,
+    "trained on 1x28x28 images",
   );
   await Deno.remove(dir, { recursive: true });
 });

@@ -1,7 +1,7 @@
 // `deno task train` and an output folder that already holds a run: without --resume or --force it refuses,
 // exits non-zero and leaves the checkpoint byte for byte as it was. And CIFAR-10 data that matches no known
 // build: train and evaluate use it only with --allow-unknown-data, and the checkpoint's provenance says so.
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
 import { checkOutputFolder, trainConfigFromArgs } from "../src/cli/train.ts";
 import { UsageError } from "../src/train/cli_args.ts";
 import { CHECKPOINT_FILE, train } from "../src/train/trainer.ts";
@@ -31,12 +31,12 @@ Deno.test("train CLI: an output folder with a checkpoint is refused without --re
     await Deno.writeFile(ckpt, before);
     const mtime = (await Deno.stat(ckpt)).mtime;
     const r = await runTrain([...TINY, "--max-steps", "1", "--out", dir]);
-    assert.equal(r.code, 1, r.text);
-    assert.match(r.text, /holds a checkpoint.*--resume.*--force/s);
-    assert.ok(r.text.includes(ckpt), r.text);
-    assert.deepEqual(await Deno.readFile(ckpt), before);
-    assert.deepEqual((await Deno.stat(ckpt)).mtime, mtime);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [CHECKPOINT_FILE]);
+    assertStrictEquals(r.code, 1, r.text);
+    assertMatch(r.text, /holds a checkpoint.*--resume.*--force/s);
+    assert(r.text.includes(ckpt), r.text);
+    assertEquals(await Deno.readFile(ckpt), before);
+    assertEquals((await Deno.stat(ckpt)).mtime, mtime);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), [CHECKPOINT_FILE]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -49,16 +49,20 @@ Deno.test("train CLI: --force lets a fresh run overwrite, --resume and --force t
     // Nothing there yet: no objection.
     await checkOutputFolder(fresh);
     await Deno.writeTextFile(`${dir}/${CHECKPOINT_FILE}`, "an earlier run");
-    await assert.rejects(() => checkOutputFolder(fresh), /holds a checkpoint/);
+    assertMatch((await assertRejects(() => checkOutputFolder(fresh), Error)).message, /holds a checkpoint/);
     await checkOutputFolder((await trainConfigFromArgs([...TINY, "--out", dir, "--force"]))!);
     // --resume reads the checkpoint (this one is not a real one, so it is rejected for that, not refused).
-    await assert.rejects(
-      () => trainConfigFromArgs([...TINY, "--out", dir, "--resume"]),
+    assertMatch(
+      (await assertRejects(() => trainConfigFromArgs([...TINY, "--out", dir, "--resume"]), Error)).message,
       /checkpoint\.safetensors: header length \d+ does not fit/,
     );
-    await assert.rejects(
-      () => trainConfigFromArgs([...TINY, "--out", dir, "--resume", "--force"]),
-      (e: Error) => e instanceof UsageError && /--resume and --force/.test(e.message),
+    assertMatch(
+      (await assertRejects(
+        () => trainConfigFromArgs([...TINY, "--out", dir, "--resume", "--force"]),
+        UsageError,
+      ))
+        .message,
+      /--resume and --force/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -71,16 +75,17 @@ Deno.test("train and evaluate: unknown CIFAR-10 data needs --allow-unknown-data,
     const archive = await tinyCifar10Archive(dir);
     const args = ["--data", "cifar10", "--data-path", archive, "--batch", "8", "--max-steps", "1"];
     const refused = (await trainConfigFromArgs([...args, "--out", `${dir}/refused`]))!;
-    assert.equal(refused.config.data.allowUnknownData, undefined);
-    await assert.rejects(
-      async () => train(await testGpu(), refused.config, { log: () => {} }),
+    assertStrictEquals(refused.config.data.allowUnknownData, undefined);
+    assertMatch(
+      (await assertRejects(async () => train(await testGpu(), refused.config, { log: () => {} }), Error))
+        .message,
       /is not a known CIFAR-10 build.*--allow-unknown-data/s,
     );
     const allowed = (await trainConfigFromArgs([...args, "--allow-unknown-data", "--out", `${dir}/run`]))!;
-    assert.equal(allowed.config.data.allowUnknownData, true);
+    assertStrictEquals(allowed.config.data.allowUnknownData, true);
     const r = await train(await testGpu(), allowed.config, { log: () => {} });
     const ckpt = await loadCheckpoint(r.checkpoint);
-    assert.deepEqual(ckpt.meta.provenance?.dataVerification, { variant: "unknown", allowUnknownData: true });
+    assertEquals(ckpt.meta.provenance?.dataVerification, { variant: "unknown", allowUnknownData: true });
 
     // evaluate: the same data is refused again unless the flag is given there too.
     const evaluate = (extra: string[]) =>
@@ -90,11 +95,11 @@ Deno.test("train and evaluate: unknown CIFAR-10 data needs --allow-unknown-data,
         stderr: "piped",
       }).output();
     const no = await evaluate([]);
-    assert.equal(no.code, 1);
-    assert.match(new TextDecoder().decode(no.stderr), /not a known CIFAR-10 build.*--allow-unknown-data/s);
+    assertStrictEquals(no.code, 1);
+    assertMatch(new TextDecoder().decode(no.stderr), /not a known CIFAR-10 build.*--allow-unknown-data/s);
     const yes = await evaluate(["--allow-unknown-data"]);
-    assert.equal(yes.code, 0, new TextDecoder().decode(yes.stderr));
-    assert.equal(JSON.parse(new TextDecoder().decode(yes.stdout)).images, 3);
+    assertStrictEquals(yes.code, 0, new TextDecoder().decode(yes.stderr));
+    assertStrictEquals(JSON.parse(new TextDecoder().decode(yes.stdout)).images, 3);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,6 +1,6 @@
 // End to end on real data: a small CNN trained on a fixed 2,000-image Fashion-MNIST subset for two epochs
 // classifies the test images far better than chance (10%).
-import assert from "node:assert/strict";
+import { assert, assertStrictEquals } from "@std/assert";
 import type { ModelSpec } from "../src/nn/spec.ts";
 import { train } from "../src/train/trainer.ts";
 import { testGpu } from "./helpers/gpu.ts";
@@ -37,12 +37,12 @@ Deno.test("train: 2,000 Fashion-MNIST images, 2 epochs -> test accuracy well abo
     logEvery: 10,
   }, { log: () => {} });
   const accuracy = 1 - r.final.testTop1Error;
-  assert.ok(accuracy > 0.6, `test accuracy ${accuracy}`);
-  assert.ok(r.final.testTop5Error < 0.1, `top-5 error ${r.final.testTop5Error}`);
-  assert.ok(r.epochs[1].trainLoss < r.epochs[0].trainLoss, "training loss falls");
-  assert.equal(r.steps.length, 12);
-  assert.ok(r.steps[r.steps.length - 1].loss < r.steps[0].loss);
+  assert(accuracy > 0.6, `test accuracy ${accuracy}`);
+  assert(r.final.testTop5Error < 0.1, `top-5 error ${r.final.testTop5Error}`);
+  assert(r.epochs[1].trainLoss < r.epochs[0].trainLoss, "training loss falls");
+  assertStrictEquals(r.steps.length, 12);
+  assert(r.steps[r.steps.length - 1].loss < r.steps[0].loss);
   const saved = JSON.parse(await Deno.readTextFile(`${dir}/result.json`));
-  assert.equal(saved.final.testTop1Error, r.final.testTop1Error);
+  assertStrictEquals(saved.final.testTop1Error, r.final.testTop1Error);
   await Deno.remove(dir, { recursive: true });
 });

@@ -1,6 +1,6 @@
 // Checkpoint/resume: a run stopped midway (AbortSignal, or the CLI killed with SIGKILL) and resumed reaches
 // bit-identical weights to an uninterrupted run; resuming into another model or other settings fails clearly.
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
 import { openDataset } from "../src/data/index.ts";
 import type { Dataset } from "../src/data/index.ts";
 import { loadCheckpoint } from "../src/io/checkpoint.ts";
@@ -71,18 +71,18 @@ function uninterrupted() {
 async function assertSameState(dirA: string, dirB: string) {
   const a = await loadCheckpoint(`${dirA}/${CHECKPOINT_FILE}`);
   const b = await loadCheckpoint(`${dirB}/${CHECKPOINT_FILE}`);
-  assert.equal(b.meta.step, a.meta.step);
-  assert.ok(a.weights.size > 0);
+  assertStrictEquals(b.meta.step, a.meta.step);
+  assert(a.weights.size > 0);
   for (const [name, w] of a.weights) {
     const v = b.weights.get(name)!;
     // Bit-identical: compare the raw bytes, not values within a tolerance.
-    assert.deepEqual(
+    assertEquals(
       new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
       new Uint8Array(w.buffer, w.byteOffset, w.byteLength),
       `${name} differs`,
     );
     const ma = a.momentum!.get(name)!, mb = b.momentum!.get(name)!;
-    assert.deepEqual(mb, ma, `momentum of ${name} differs`);
+    assertEquals(mb, ma, `momentum of ${name} differs`);
   }
 }
 
@@ -92,32 +92,30 @@ const numbers = (r: TrainResult) => r.epochs.map(({ seconds: _s, imagesPerSecond
 Deno.test("train: a run aborted midway and resumed ends with bit-identical weights and the same metrics", async () => {
   const gpu = await testGpu();
   const ref = await uninterrupted();
-  assert.equal(ref.result.final.step, 24);
-  assert.equal(ref.result.epochs.length, 3);
-  assert.equal(ref.result.steps.length, 24);
+  assertStrictEquals(ref.result.final.step, 24);
+  assertStrictEquals(ref.result.epochs.length, 3);
+  assertStrictEquals(ref.result.steps.length, 24);
 
   const dir = await Deno.makeTempDir({ prefix: "train-abort-" });
   const abort = new AbortController();
-  await assert.rejects(
-    train(gpu, config(dir), {
-      dataset: await fashion(),
-      log: quiet,
-      signal: abort.signal,
-      onStep: (m) => {
-        if (m.step >= 11) abort.abort(new DOMException("test stop", "AbortError"));
-      },
-    }),
-    (e: unknown) => e instanceof DOMException && e.name === "AbortError",
-  );
+  const aborted = train(gpu, config(dir), {
+    dataset: await fashion(),
+    log: quiet,
+    signal: abort.signal,
+    onStep: (m) => {
+      if (m.step >= 11) abort.abort(new DOMException("test stop", "AbortError"));
+    },
+  });
+  assertStrictEquals((await assertRejects(() => aborted, DOMException)).name, "AbortError");
   const stopped = await loadCheckpoint(`${dir}/${CHECKPOINT_FILE}`);
-  assert.ok(stopped.meta.step >= 11 && stopped.meta.step < 24, `stopped at step ${stopped.meta.step}`);
+  assert(stopped.meta.step >= 11 && stopped.meta.step < 24, `stopped at step ${stopped.meta.step}`);
 
   const resumed = await train(gpu, config(dir, { resume: true }), { dataset: await fashion(), log: quiet });
   await assertSameState(ref.dir, dir);
-  assert.deepEqual(numbers(resumed), numbers(ref.result));
-  assert.deepEqual(resumed.steps, ref.result.steps);
+  assertEquals(numbers(resumed), numbers(ref.result));
+  assertEquals(resumed.steps, ref.result.steps);
   const lines = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n");
-  assert.equal(lines.length, 3);
+  assertStrictEquals(lines.length, 3);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -167,11 +165,11 @@ Deno.test("train: the CLI killed with SIGKILL and resumed ends with bit-identica
   if (!exited) child.kill("SIGKILL");
   const status = await child.status;
   const log = await stderr;
-  assert.ok(!status.success, `the run finished before it could be killed:\n${log}`);
-  assert.equal(status.signal, "SIGKILL", log);
-  await assert.rejects(Deno.stat(`${out}/result.json`));
+  assert(!status.success, `the run finished before it could be killed:\n${log}`);
+  assertStrictEquals(status.signal, "SIGKILL", log);
+  await assertRejects(() => Deno.stat(`${out}/result.json`));
   const killedAt = (await loadCheckpoint(ckpt)).meta.step;
-  assert.ok(killedAt < 24, `checkpoint at step ${killedAt}`);
+  assert(killedAt < 24, `checkpoint at step ${killedAt}`);
 
   await train(await testGpu(), config(out, { resume: true }), { dataset: await fashion(), log: quiet });
   await assertSameState(ref.dir, out);
@@ -186,26 +184,31 @@ Deno.test("train: resuming into another architecture or with other settings fail
     name: "wider",
     layers: tiny.layers.map((l) => (l.type === "fc" && l.name === "fc3" ? { ...l, out: 48 } : l)),
   };
-  await assert.rejects(
-    train(gpu, config(ref.dir, { model: wider, resume: true }), { dataset: await fashion(), log: quiet }),
-    /checkpoint holds model "resume-test-cnn", which differs from "wider" at layer 7: fc:32/,
+  const intoWider = train(gpu, config(ref.dir, { model: wider, resume: true }), {
+    dataset: await fashion(),
+    log: quiet,
+  });
+  await assertRejects(
+    () => intoWider,
+    Error,
+    `checkpoint holds model "resume-test-cnn", which differs from "wider" at layer 7: fc:32`,
   );
-  await assert.rejects(
-    train(gpu, config(ref.dir, { seed: 8, resume: true, optim: { ...config("").optim, lr: 0.05 } }), {
-      dataset: await fashion(),
-      log: quiet,
-    }),
-    (e: Error) =>
-      /cannot resume/.test(e.message) && /seed: checkpoint 7, now 8/.test(e.message) &&
-      /optim\.lr/.test(e.message),
+  const otherSettings = train(
+    gpu,
+    config(ref.dir, { seed: 8, resume: true, optim: { ...config("").optim, lr: 0.05 } }),
+    { dataset: await fashion(), log: quiet },
   );
+  const mismatch = await assertRejects(() => otherSettings, Error);
+  assertMatch(mismatch.message, /cannot resume/);
+  assertMatch(mismatch.message, /seed: checkpoint 7, now 8/);
+  assertMatch(mismatch.message, /optim\.lr/);
   // More epochs on a finished run continue it.
   const more = await train(gpu, config(ref.dir, { resume: true, epochs: 4 }), {
     dataset: await fashion(),
     log: quiet,
   });
-  assert.equal(more.epochs.length, 4);
-  assert.deepEqual(numbers(more).slice(0, 3), numbers(ref.result));
+  assertStrictEquals(more.epochs.length, 4);
+  assertEquals(numbers(more).slice(0, 3), numbers(ref.result));
   reference = null;
   await Deno.remove(ref.dir, { recursive: true });
 });

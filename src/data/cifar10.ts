@@ -34,12 +34,11 @@ export const CIFAR10_CLASSES = [
 export const CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 
 /**
- * sha-256 and size of the official cifar-10-binary.tar.gz. Not published by the authors (their page gives only
- * the MD5, c32a1d4ab5d03f1284b67883e8d87530); this value is the one several independent projects pin
- * (e.g. torchvision's Ruby port, gomlx's CIFAR downloader), together with the 170,052,171-byte size.
+ * sha-256 of the official cifar-10-binary.tar.gz (170,052,171 bytes). Not published by the authors (their page
+ * gives only the MD5, c32a1d4ab5d03f1284b67883e8d87530); this value is the one several independent projects
+ * pin (e.g. torchvision's Ruby port, gomlx's CIFAR downloader), together with that size.
  */
 export const CIFAR10_ARCHIVE_SHA256 = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd";
-export const CIFAR10_ARCHIVE_BYTES = 170052171;
 
 const BIN_FILES = [
   "data_batch_1.bin",

@@ -1,4 +1,4 @@
-import { basename, extname, join } from "node:path";
+import { basename, extname, join } from "@std/path";
 import { directionMatches, findClaim } from "../paper/claims.ts";
 import { armDirName } from "../pipeline/matrix.ts";
 import type { RunInfo, StageResult } from "../pipeline/types.ts";

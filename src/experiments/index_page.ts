@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join } from "@std/path";
 import { PAPER_CLAIMS } from "../paper/claims.ts";
 import type { Lockfile } from "../pipeline/lockfile.ts";
 import { LOCKFILE_NAME, readLockfile } from "../pipeline/lockfile.ts";

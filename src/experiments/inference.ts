@@ -1,7 +1,7 @@
 // Running a trained checkpoint for the evaluation and figure stages: load it (checking it is the one the train
 // stage reported), rebuild the data split it was trained and tested on, and run batches forward.
 
-import { join } from "node:path";
+import { join } from "@std/path";
 import { centerCropBatch, type ImageSet } from "../data/index.ts";
 import type { Gpu } from "../gpu/runtime.ts";
 import { type Checkpoint, CHECKPOINT_FORMAT, loadCheckpoint } from "../io/checkpoint.ts";

@@ -2,7 +2,7 @@
 // kernel normalised to [0, 1] on its own, tower 1 and tower 2 in two blocks (the kernels feeding each group of
 // conv2). Also measures how colour-specific each tower's kernels are, the figure's qualitative claim.
 
-import { join } from "node:path";
+import { join } from "@std/path";
 import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
 import { fingerprintByRunning } from "../pipeline/fingerprint.ts";
 import { standInRun } from "./inference.ts";

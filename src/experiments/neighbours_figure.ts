@@ -2,7 +2,7 @@
 // red, as in the paper), and the six training images whose feature vectors (AlexNet: the 4096-d output of fc7's
 // ReLU; smaller nets: their penultimate fc activation) are nearest by Euclidean distance.
 
-import { join } from "node:path";
+import { join } from "@std/path";
 import type { ImageSet } from "../data/index.ts";
 import { defineStageKind, type StageContext, type StageResult } from "../pipeline/types.ts";
 import { fingerprintByRunning } from "../pipeline/fingerprint.ts";

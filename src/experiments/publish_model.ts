@@ -2,7 +2,7 @@
 // with a JSON card beside it (metrics and provenance), so `deno task classify` works on a fresh clone with a
 // model this project's own pipeline trained.
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "@std/path";
 import { defineStageKind, type Fingerprint } from "../pipeline/types.ts";
 import { upstreamTrain } from "./train.ts";
 import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../io/checkpoint.ts";

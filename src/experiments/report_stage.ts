@@ -1,5 +1,5 @@
 import { fingerprintByRunning } from "../pipeline/fingerprint.ts";
-import { join, relative } from "node:path";
+import { join, relative } from "@std/path";
 import type { StageKind } from "../pipeline/types.ts";
 import { defineStageKind } from "../pipeline/types.ts";
 import { buildProvenance, buildSection } from "./build.ts";

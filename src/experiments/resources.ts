@@ -2,7 +2,7 @@
 // once, and cheap dataset checksums (the runner asks for them before every decision, also on fully cached
 // reruns, so they must not re-read gigabytes).
 
-import { join } from "node:path";
+import { join } from "@std/path";
 import { Gpu } from "../gpu/runtime.ts";
 import { describeAdapter } from "../gpu/device.ts";
 import { type Dataset, defaultCacheDir, openDataset } from "../data/index.ts";

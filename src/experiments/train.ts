@@ -1,7 +1,7 @@
 // `kind: train`: turns flat pipeline parameters into a TrainConfig (src/train/types.ts) and runs the trainer on
 // the process's shared GPU, checkpointing into the stage's output folder so a killed run resumes there.
 
-import { join } from "node:path";
+import { join } from "@std/path";
 import { defineStageKind, type ParamIssue, type StageContext, type StageResult } from "../pipeline/types.ts";
 import { probeTraining } from "../train/probe.ts";
 import { buildModel, type ModelOptions, MODELS } from "../models/index.ts";

@@ -1,4 +1,4 @@
-import { basename, extname, isAbsolute, join, relative } from "node:path";
+import { basename, extname, isAbsolute, join, relative } from "@std/path";
 import { parseArgs } from "node:util";
 import type { PipelineDefinition } from "./definition.ts";
 import { collectEnvironment } from "./environment.ts";

@@ -1,4 +1,4 @@
-import { dirname, join } from "node:path";
+import { dirname, join } from "@std/path";
 import type { Fingerprint, ParamValues } from "./types.ts";
 
 export type StageStatus = "running" | "done" | "failed";

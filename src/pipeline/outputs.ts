@@ -1,6 +1,6 @@
 // A stage's outputs on disk: outputs.json and the files it lists, and the hash downstream stages are keyed by.
 
-import { isAbsolute, join, normalize } from "node:path";
+import { isAbsolute, join, normalize } from "@std/path";
 import { hashFile, sha256 } from "./hash.ts";
 import type { StageOutputs } from "./types.ts";
 

@@ -1,4 +1,4 @@
-import { basename, extname } from "node:path";
+import { basename, extname } from "@std/path";
 import type { PipelineIssue } from "./errors.ts";
 import { PipelineValidationError } from "./errors.ts";
 import type { PipelineDefinition, StageDefinition } from "./definition.ts";

@@ -2,7 +2,7 @@
 // overwrite each other's lockfiles. The lock is a file created exclusively; a lock whose process is gone (same
 // host, no such pid) is stale and is taken over.
 
-import { join } from "node:path";
+import { join } from "@std/path";
 
 export const RUN_LOCK_FILE = ".reproduce.lock";
 

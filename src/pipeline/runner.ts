@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join } from "@std/path";
 import type { RunEnvironment } from "./environment.ts";
 import { compareFingerprints, describeMatch } from "./fingerprint.ts";
 import { checkOutputFiles, hashOutputs, OUTPUTS_FILE, serializeOutputs } from "./outputs.ts";

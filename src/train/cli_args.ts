@@ -1,29 +1,119 @@
-// Command-line helpers shared by the train, evaluate and model commands: node:util parseArgs with errors that
-// name the flag (and suggest the closest known one), and typed readers for flag values.
+// Command-line helpers shared by the train, evaluate and model commands and the benchmarks: a strict
+// command-line parser on top of @std/cli's parseArgs, with errors that name the flag (and suggest the
+// closest known one), and typed readers for flag values.
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseArgs } from "@std/cli/parse-args";
 import { closestMatch } from "../pipeline/suggest.ts";
 
 /** A bad command line: the commands print the message and the usage, and exit with status 2. */
 export class UsageError extends Error {}
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
+/** A flag: a string value (`--name VALUE` or `--name=VALUE`) or an on/off switch, with an optional `-x` form. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  short?: string;
+}
+export type FlagSpecs = Record<string, FlagSpec>;
+/** Each flag's value; undefined when it was not given. */
+export type FlagValues<O extends FlagSpecs> = {
+  -readonly [K in keyof O]?: O[K]["type"] extends "string" ? string : boolean;
+};
 
-export function parseCommandLine<O extends Options>(args: string[], options: O, positionals = false) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: positionals });
-  } catch (e) {
-    const msg = (e as Error).message;
-    const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(msg);
-    if (unknown) {
-      const names = Object.keys(options);
-      const near = closestMatch(unknown[1].replace(/^-+/, ""), names);
-      throw new UsageError(`unknown option ${unknown[1]}${near ? ` (did you mean --${near}?)` : ""}`);
+function unknownOption(flag: string, names: string[]): UsageError {
+  const near = closestMatch(flag.replace(/^-+/, ""), names);
+  return new UsageError(`unknown option ${flag}${near ? ` (did you mean --${near}?)` : ""}`);
+}
+
+/**
+ * Parses `args` strictly: every flag must be one of `options`, a string flag needs a value (one that starts
+ * with "-" only as `--name=-5`), a switch takes none, and positionals (also those after `--`) are allowed only
+ * when `positionals` is true. A short flag stands for its long one, and short switches group (`-h`).
+ *
+ * @std/cli's parseArgs is lenient where these commands are not (it reads `--switch=false`, `--switch false`
+ * and `--no-switch`, gives a string flag without a value "" and turns number-like positionals into numbers),
+ * so the command line is first checked and rewritten, flag by flag in order, into `--name=value` and
+ * `--switch=true` tokens followed by `--` and the positionals, which parseArgs then reads as they are.
+ */
+export function parseCommandLine<O extends FlagSpecs>(
+  args: string[],
+  options: O,
+  positionals = false,
+): { values: FlagValues<O>; positionals: string[] } {
+  const names = Object.keys(options);
+  const spec = (name: string): FlagSpec | undefined =>
+    Object.hasOwn(options, name) ? options[name] : undefined;
+  const longOfShort = new Map<string, string>();
+  for (const [name, o] of Object.entries(options)) if (o.short) longOfShort.set(o.short, name);
+  const shortAndLong = (name: string) => `${options[name].short ? `-${options[name].short}, ` : ""}--${name}`;
+  const missing = (name: string) => new UsageError(`Option '${shortAndLong(name)} <value>' argument missing`);
+  const ambiguous = (raw: string, example: string) =>
+    new UsageError(
+      `Option '${raw}' argument is ambiguous.\nDid you forget to specify the option argument for '${raw}'?\n` +
+        `To specify an option argument starting with a dash use ${example}.`,
+    );
+  const unexpected = (arg: string) => new UsageError(`unexpected argument "${arg}"`);
+  // The value of a string flag that stands alone (`--name VALUE`, `-x VALUE`): the next argument.
+  const separateValue = (i: number, name: string, raw: string) => {
+    const value = args[i + 1];
+    if (value === undefined) throw missing(name);
+    if (value.length > 1 && value.startsWith("-")) {
+      throw ambiguous(raw, raw.startsWith("--") ? `'${raw}=-XYZ'` : `'--${name}=-XYZ' or '${raw}-XYZ'`);
     }
-    const positional = /Unexpected argument '([^']+)'/.exec(msg);
-    if (positional) throw new UsageError(`unexpected argument "${positional[1]}"`);
-    throw new UsageError(msg.split(". ")[0]);
+    return value;
+  };
+
+  const flags: string[] = [];
+  const rest: string[] = [];
+  let i = 0;
+  for (; i < args.length && args[i] !== "--"; i++) {
+    const arg = args[i];
+    if (arg.length > 2 && arg.startsWith("--")) {
+      const eq = arg.indexOf("=", 3);
+      const name = arg.slice(2, eq === -1 ? undefined : eq);
+      const o = spec(name);
+      if (!o) throw unknownOption(`--${name}`, names);
+      if (o.type === "boolean") {
+        if (eq !== -1) throw new UsageError(`Option '${shortAndLong(name)}' does not take an argument`);
+        flags.push(`--${name}=true`);
+      } else if (eq !== -1) flags.push(`--${name}=${arg.slice(eq + 1)}`);
+      else flags.push(`--${name}=${separateValue(i++, name, arg)}`);
+    } else if (arg.length > 1 && arg.startsWith("-")) {
+      // One short flag or a group of short switches; a short string flag takes the rest of the group
+      // (`-xVALUE`) or, last, the next argument.
+      for (let j = 1; j < arg.length; j++) {
+        const letter = arg[j];
+        const name = longOfShort.get(letter) ?? (spec(letter) ? letter : undefined);
+        if (name === undefined) throw unknownOption(`-${letter}`, names);
+        if (options[name].type === "boolean") flags.push(`--${name}=true`);
+        else {
+          const value = j + 1 < arg.length ? arg.slice(j + 1) : separateValue(i++, name, `-${letter}`);
+          flags.push(`--${name}=${value}`);
+          break;
+        }
+      }
+    } else if (positionals) rest.push(arg);
+    else throw unexpected(arg);
   }
+  rest.push(...args.slice(i + 1));
+  if (!positionals && rest.length) throw unexpected(rest[0]);
+
+  const parsed = parseArgs([...flags, "--", ...rest], {
+    string: names.filter((n) => options[n].type === "string"),
+    boolean: names.filter((n) => options[n].type === "boolean"),
+    "--": true,
+    unknown: (arg: string, key?: string) => {
+      throw key === undefined ? unexpected(arg) : unknownOption(`--${key}`, names);
+    },
+  }) as Record<string, unknown> & { "--": string[] };
+  const values: Record<string, string | boolean> = {};
+  for (const name of names) {
+    // parseArgs sets every switch; one that was not given is false, and left out here.
+    const v = parsed[name];
+    if (options[name].type === "string" ? typeof v === "string" : v === true) {
+      values[name] = v as string | boolean;
+    }
+  }
+  return { values: values as FlagValues<O>, positionals: parsed["--"] };
 }
 
 /** A number flag; undefined when absent. `int` requires a whole number; `min`/`max` bound it. */

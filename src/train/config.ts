@@ -17,11 +17,6 @@ export const PAPER_OPTIM: OptimConfig = {
   schedule: { kind: "fixed" },
 };
 
-/** No augmentation: the whole stored image, image mean subtracted, pixels scaled to [0, 1]. */
-export function defaultAugment(storedSize: number): AugmentConfig {
-  return { crop: storedSize, flip: false, pcaNoise: 0, mean: "image", scale: 1 / 255, tenCrop: false };
-}
-
 function fail(field: string, want: string, got: unknown): never {
   throw new Error(`${field}: expected ${want}, got ${JSON.stringify(got)}`);
 }

@@ -1,5 +1,5 @@
 // Tiny CIFAR-10 stand-ins for the data tests (see real_cifar10.ts for the real data).
-import assert from "node:assert/strict";
+import { assert } from "@std/assert";
 import { CIFAR10_CLASSES } from "../../src/data/cifar10.ts";
 
 export const CIFAR10_FILES = [
@@ -38,6 +38,6 @@ export async function tinyCifar10Archive(dir: string, records = 3): Promise<stri
     args: ["-czf", archive, "-C", `${dir}/src`, "cifar-10-batches-bin"],
   })
     .output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  assert(out.success, new TextDecoder().decode(out.stderr));
   return archive;
 }

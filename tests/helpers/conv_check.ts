@@ -1,5 +1,5 @@
 // One conv2d layer on the GPU, forward and backward, against the float64 CPU reference.
-import assert from "node:assert/strict";
+import { assert } from "@std/assert";
 import * as ref from "../../src/reference/index.ts";
 import { conv2dBackward, conv2dForward, type ConvGeometry } from "../../src/nn/ops/conv2d.ts";
 import { padMatrix, unpadMatrix } from "../../src/nn/layout.ts";
@@ -22,9 +22,9 @@ export async function assertConvMatchesReference(c: Conv2dShape, g: ConvGeometry
   const dx = conv2dBackward(gpu, tx, tw, tdy, g, { dw, db })!;
   const shape = { ...c };
   const grads = ref.conv2dBackward(x, w, dy, shape);
-  assert.ok(maxRelDiff(await y.read(), ref.conv2dForward(x, w, b, shape)) < tol, "forward");
-  assert.ok(maxRelDiff(await dx.read(), grads.dx) < tol, "dx");
-  assert.ok(maxRelDiff(unpadMatrix(await dw.read(), c.cout, g.K, g.Kp), grads.dw) < tol, "dw");
-  assert.ok(maxRelDiff(await db.read(), grads.db) < tol, "db");
+  assert(maxRelDiff(await y.read(), ref.conv2dForward(x, w, b, shape)) < tol, "forward");
+  assert(maxRelDiff(await dx.read(), grads.dx) < tol, "dx");
+  assert(maxRelDiff(unpadMatrix(await dw.read(), c.cout, g.K, g.Kp), grads.dw) < tol, "dw");
+  assert(maxRelDiff(await db.read(), grads.db) < tol, "db");
   gpu.release(tx, tw, tb, tdy, dw, db, y, dx);
 }

@@ -3,7 +3,7 @@
 // having checked anything. To leave such tests out on purpose, name the needs in ALEXNET_TEST_WITHOUT
 // (comma-separated: chromium, shared-data, fashion-mnist); those tests are then reported as ignored.
 import { existsSync } from "node:fs";
-import { CHROMIUM_PATH } from "../../src/report/browser.ts";
+import { CHROMIUM_PATH } from "./browser.ts";
 import { FASHION_MNIST_DIR } from "../../src/data/fashion_mnist.ts";
 import { SHARED_DATA_DIR } from "../../src/data/open.ts";
 

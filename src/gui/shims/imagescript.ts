@@ -3,14 +3,9 @@
 // same jpeg.wasm (served by the GUI server from node_modules) and repeats imagescript 1.3.1's conversion of
 // its output (Image.decode in ImageScript.js) exactly, so the browser sees the pixels the command line sees.
 
-let wasmUrl = "/vendor/imagescript/jpeg.wasm";
-let module: Promise<WebAssembly.Module> | null = null;
-
 /** Where the page finds imagescript's wasm/any/jpeg.wasm. */
-export function setJpegWasmUrl(url: string): void {
-  wasmUrl = url;
-  module = null;
-}
+const wasmUrl = "/vendor/imagescript/jpeg.wasm";
+let module: Promise<WebAssembly.Module> | null = null;
 
 interface JpegExports {
   memory: WebAssembly.Memory;

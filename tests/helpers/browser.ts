@@ -1,10 +1,10 @@
 /**
- * Headless Chromium for tests that open generated pages (report tests now, GUI tests later). Uses the
- * system's Debian chromium through playwright-core (which downloads no browser of its own).
+ * Headless Chromium for the tests that open pages: the generated reports (report_html, report_stage,
+ * reproduce_smoke) and the GUI (gui). Uses the system's Debian chromium through playwright-core (which
+ * downloads no browser of its own).
  */
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { resolve, toFileUrl } from "@std/path";
 import { chromium } from "playwright-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 
@@ -39,7 +39,7 @@ export async function withChromium<T>(fn: (browser: Browser) => Promise<T>): Pro
 }
 
 export function fileUrl(path: string): string {
-  return pathToFileURL(resolve(path)).href;
+  return toFileUrl(resolve(path)).href;
 }
 
 /** Schemes a self-contained page may load; everything else counts as a network request and is blocked. */
