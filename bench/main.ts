@@ -17,7 +17,7 @@ import { alexnet } from "../src/models/alexnet.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
 import { softmax, softmaxCrossEntropy } from "../src/nn/ops/loss.ts";
 import { benchGemm } from "./gemm.ts";
-import { parseCommandLine, UsageError } from "../src/train/cli_args.ts";
+import { parseCommandLine, UsageError } from "../src/util/args.ts";
 
 const BENCH_OPTIONS = {
   quick: { type: "boolean" },

@@ -16,7 +16,7 @@
  *   (--backend cpu runs the same net on tfjs-backend-cpu, only to cross-check the losses)
  */
 import type * as TF from "@tensorflow/tfjs";
-import { parseCommandLine } from "../src/train/cli_args.ts";
+import { parseCommandLine } from "../src/util/args.ts";
 
 type Tf = typeof TF;
 

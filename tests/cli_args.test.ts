@@ -1,6 +1,6 @@
 // The commands' strict command-line parser (src/train/cli_args.ts): what it reads and what it refuses.
 import { assertEquals, assertThrows } from "@std/assert";
-import { parseCommandLine, UsageError } from "../src/train/cli_args.ts";
+import { parseCommandLine, UsageError } from "../src/util/args.ts";
 
 const OPTIONS = {
   epochs: { type: "string" },

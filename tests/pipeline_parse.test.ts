@@ -5,7 +5,7 @@ import { parsePipeline } from "../src/pipeline/parse.ts";
 import { parseSetArgument, planPipeline } from "../src/pipeline/plan.ts";
 import { formatIssue, PipelineValidationError } from "../src/pipeline/errors.ts";
 import type { StageKind } from "../src/pipeline/types.ts";
-import { editDistance } from "../src/pipeline/suggest.ts";
+import { editDistance } from "../src/util/suggest.ts";
 
 // Test-only kinds: validation never runs them, so `run` just returns its params.
 const echo = async (ctx: { params: Record<string, unknown> }) => await Promise.resolve({ ...ctx.params });

@@ -3,7 +3,7 @@
 // build: train and evaluate use it only with --allow-unknown-data, and the checkpoint's provenance says so.
 import { assert, assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
 import { checkOutputFolder, trainConfigFromArgs } from "../src/cli/train.ts";
-import { UsageError } from "../src/train/cli_args.ts";
+import { UsageError } from "../src/util/args.ts";
 import { CHECKPOINT_FILE, train } from "../src/train/trainer.ts";
 import { loadCheckpoint } from "../src/io/checkpoint.ts";
 import { testGpu } from "./helpers/gpu.ts";

@@ -18,7 +18,7 @@ import {
 import { canonicalJson, resumeMismatches, validateTrainConfig } from "../src/train/config.ts";
 import { balancedSubset } from "../src/train/data.ts";
 import { parseSchedule, trainConfigFromArgs } from "../src/cli/train.ts";
-import { UsageError } from "../src/train/cli_args.ts";
+import { UsageError } from "../src/util/args.ts";
 import type { Schedule, TrainConfig } from "../src/train/types.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
 

@@ -5,7 +5,7 @@ import { Gpu } from "../gpu/runtime.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import type { DataConfig } from "../train/types.ts";
-import { choiceFlag, numberFlag, parseCommandLine, runCommand, UsageError } from "../train/cli_args.ts";
+import { choiceFlag, numberFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
 export const EVALUATE_USAGE = `Usage: deno task evaluate --checkpoint FILE [options]
 

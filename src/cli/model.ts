@@ -2,14 +2,7 @@
 
 import { buildModel, type ModelOptions, MODELS, resolveModelName } from "../models/index.ts";
 import { type LayerSpec, type ModelSpec, resolveModel } from "../nn/spec.ts";
-import {
-  choiceFlag,
-  numberFlag,
-  onOffFlag,
-  parseCommandLine,
-  runCommand,
-  UsageError,
-} from "../train/cli_args.ts";
+import { choiceFlag, numberFlag, onOffFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
 export const MODEL_USAGE = `Usage: deno task model NAME|FILE.json [options]
        deno task model --list

@@ -9,14 +9,7 @@ import { PAPER_OPTIM, readTrainConfigFile, validateTrainConfig } from "../train/
 import { storedGeometry } from "../train/data.ts";
 import { CHECKPOINT_FILE, train, type TrainState } from "../train/trainer.ts";
 import type { AugmentConfig, DataConfig, OptimConfig, Schedule, TrainConfig } from "../train/types.ts";
-import {
-  choiceFlag,
-  numberFlag,
-  onOffFlag,
-  parseCommandLine,
-  runCommand,
-  UsageError,
-} from "../train/cli_args.ts";
+import { choiceFlag, numberFlag, onOffFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
 export const TRAIN_USAGE = `Usage: deno task train [options]
 

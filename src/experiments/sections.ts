@@ -1,5 +1,5 @@
 import { findClaim, PAPER_CLAIM_IDS } from "../paper/claims.ts";
-import { didYouMean } from "../pipeline/suggest.ts";
+import { didYouMean } from "../util/suggest.ts";
 import type { ParamIssue, StageValidationInfo } from "../pipeline/types.ts";
 import { parseRef } from "./refs.ts";
 

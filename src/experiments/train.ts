@@ -9,7 +9,7 @@ import type { ModelSpec } from "../nn/spec.ts";
 import { macsPerImage, parameterCount } from "../nn/spec.ts";
 import { CHECKPOINT_FILE, train } from "../train/trainer.ts";
 import type { EpochMetrics, Schedule, TrainConfig } from "../train/types.ts";
-import { didYouMean } from "../pipeline/suggest.ts";
+import { didYouMean } from "../util/suggest.ts";
 import {
   checkNeedsOneDataset,
   dataConfig,

@@ -1,5 +1,5 @@
 import { basename, extname, isAbsolute, join, relative } from "@std/path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../util/args.ts";
 import type { PipelineDefinition } from "./definition.ts";
 import { collectEnvironment } from "./environment.ts";
 import { formatIssue, PipelineValidationError } from "./errors.ts";
@@ -12,7 +12,7 @@ import { runPipeline } from "./runner.ts";
 import { acquireRunLock, describeTakeover, type RunLock, RunLockError } from "./run_lock.ts";
 import type { PipelineRunSummary } from "./runner.ts";
 import { describeParamType } from "./schema.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean } from "../util/suggest.ts";
 import type { PipelineInfo, StageKind } from "./types.ts";
 
 export interface ReproduceCliOptions {
@@ -122,21 +122,16 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
 
   let parsed;
   try {
-    parsed = parseArgs({
-      args: normaliseForceArgs(args, files.map(stem)),
-      allowPositionals: true,
-      strict: true,
-      options: {
-        preset: { type: "string" },
-        set: { type: "string", multiple: true },
-        "dry-run": { type: "boolean" },
-        force: { type: "string", multiple: true },
-        results: { type: "string" },
-        pipelines: { type: "string" },
-        list: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseCommandLine(normaliseForceArgs(args, files.map(stem)), {
+      preset: { type: "string" },
+      set: { type: "string", multiple: true },
+      "dry-run": { type: "boolean" },
+      force: { type: "string", multiple: true },
+      results: { type: "string" },
+      pipelines: { type: "string" },
+      list: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    }, true);
   } catch (error) {
     log(`${(error as Error).message}\n\n${USAGE}`);
     return 2;

@@ -6,7 +6,7 @@ import { crossMatrix, findTemplates, substituteMatrix } from "./matrix.ts";
 import type { MatrixAxis, MatrixScalar } from "./matrix.ts";
 import type { StageKindRegistry } from "./registry.ts";
 import { checkParams, checkParamValue } from "./schema.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean } from "../util/suggest.ts";
 import type { ParamValues } from "./types.ts";
 import { YamlSource } from "./yaml_source.ts";
 

@@ -8,7 +8,7 @@ import type { MatrixArm } from "./matrix.ts";
 import { checkOverrideKey, matchStages } from "./parse.ts";
 import type { StageKindRegistry } from "./registry.ts";
 import { missingParams, schemaDefaults } from "./schema.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean } from "../util/suggest.ts";
 import type { ParamValues, StageKind, StageValidationInfo } from "./types.ts";
 
 /** One `--set key=value` from the command line. */

@@ -1,5 +1,5 @@
 import type { ParamSchema, ParamSpec, ParamValues } from "./types.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean } from "../util/suggest.ts";
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -3,7 +3,7 @@
 // closest known one), and typed readers for flag values.
 
 import { parseArgs } from "@std/cli/parse-args";
-import { closestMatch } from "../pipeline/suggest.ts";
+import { closestMatch } from "./suggest.ts";
 
 /** A bad command line: the commands print the message and the usage, and exit with status 2. */
 export class UsageError extends Error {}
@@ -12,11 +12,15 @@ export class UsageError extends Error {}
 export interface FlagSpec {
   type: "string" | "boolean";
   short?: string;
+  /** A string flag that may be repeated: its values in order. */
+  multiple?: boolean;
 }
 export type FlagSpecs = Record<string, FlagSpec>;
 /** Each flag's value; undefined when it was not given. */
 export type FlagValues<O extends FlagSpecs> = {
-  -readonly [K in keyof O]?: O[K]["type"] extends "string" ? string : boolean;
+  -readonly [K in keyof O]?: O[K]["type"] extends "string"
+    ? (O[K]["multiple"] extends true ? string[] : string)
+    : boolean;
 };
 
 function unknownOption(flag: string, names: string[]): UsageError {
@@ -100,17 +104,24 @@ export function parseCommandLine<O extends FlagSpecs>(
   const parsed = parseArgs([...flags, "--", ...rest], {
     string: names.filter((n) => options[n].type === "string"),
     boolean: names.filter((n) => options[n].type === "boolean"),
+    collect: names.filter((n) => options[n].multiple),
     "--": true,
     unknown: (arg: string, key?: string) => {
       throw key === undefined ? unexpected(arg) : unknownOption(`--${key}`, names);
     },
   }) as Record<string, unknown> & { "--": string[] };
-  const values: Record<string, string | boolean> = {};
+  const values: Record<string, string | string[] | boolean> = {};
   for (const name of names) {
-    // parseArgs sets every switch; one that was not given is false, and left out here.
+    // parseArgs sets every switch (and every repeatable flag); one that was not given is left out here.
     const v = parsed[name];
-    if (options[name].type === "string" ? typeof v === "string" : v === true) {
-      values[name] = v as string | boolean;
+    if (
+      options[name].multiple
+        ? Array.isArray(v) && v.length > 0
+        : options[name].type === "string"
+        ? typeof v === "string"
+        : v === true
+    ) {
+      values[name] = v as string | string[] | boolean;
     }
   }
   return { values: values as FlagValues<O>, positionals: parsed["--"] };
