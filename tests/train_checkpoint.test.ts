@@ -31,7 +31,7 @@ Deno.test("train: maxSteps mid-epoch writes a partial record and a complete chec
     model: spec,
     data: { kind: "fashion-mnist", limitTrain: 256, limitTest: 200 },
     augment: { crop: 24, flip: true, pcaNoise: 0, mean: "channel", scale: 1 / 255, tenCrop: false },
-    optim: { lr: 0.05, momentum: 0.9, weightDecay: 0.0005, batchSize: 32, schedule: { kind: "fixed" } },
+    optim: { lr: 0.05, momentum: 0.9, weightDecay: 0.0005, batch: 32, schedule: { kind: "fixed" } },
     epochs: 2,
     maxSteps: 6,
     seed: 3,

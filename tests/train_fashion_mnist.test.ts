@@ -29,7 +29,7 @@ Deno.test("train: 2,000 Fashion-MNIST images, 2 epochs -> test accuracy well abo
     model: small,
     data: { kind: "fashion-mnist", limitTrain: 2000, limitTest: 1000 },
     augment: { crop: 28, flip: false, pcaNoise: 0, mean: "image", scale: 1 / 255, tenCrop: false },
-    optim: { lr: 0.02, momentum: 0.9, weightDecay: 0.0005, batchSize: 32, schedule: { kind: "fixed" } },
+    optim: { lr: 0.02, momentum: 0.9, weightDecay: 0.0005, batch: 32, schedule: { kind: "fixed" } },
     epochs: 2,
     seed: 1,
     outDir: dir,

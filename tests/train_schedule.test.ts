@@ -94,7 +94,7 @@ function baseConfig(): TrainConfig {
     model: cifarAlexnet({ channels: 1, inputSize: 28 }),
     data: { kind: "fashion-mnist" },
     augment: { crop: 28, flip: false, pcaNoise: 0, mean: "image", scale: 1 / 255, tenCrop: false },
-    optim: { lr: 0.01, momentum: 0.9, weightDecay: 0.0005, batchSize: 128, schedule: { kind: "fixed" } },
+    optim: { lr: 0.01, momentum: 0.9, weightDecay: 0.0005, batch: 128, schedule: { kind: "fixed" } },
     epochs: 1,
     seed: 1,
     outDir: "x",
@@ -160,7 +160,7 @@ Deno.test("data: balancedSubset takes classes in turn and keeps stored order", (
 Deno.test("train CLI: flags become a TrainConfig; unknown flags and bad values fail naming the flag", async () => {
   const setup = await trainConfigFromArgs([
     ...["--model", "cifar-alexnet", "--data", "fashion-mnist", "--epochs", "3", "--batch", "64"],
-    ...["--lr", "0.05", "--crop", "24", "--pca", "0.1", "--schedule", "step:2:0.5", "--out", "/tmp/x"],
+    ...["--lr", "0.05", "--crop", "24", "--pca-noise", "0.1", "--schedule", "step:2:0.5", "--out", "/tmp/x"],
     ...["--lrn", "on", "--dropout", "on", "--ten-crop", "--seed", "9", "--limit-train", "1000"],
   ]);
   const c = setup!.config;
@@ -178,7 +178,7 @@ Deno.test("train CLI: flags become a TrainConfig; unknown flags and bad values f
     lr: 0.05,
     momentum: 0.9,
     weightDecay: 0.0005,
-    batchSize: 64,
+    batch: 64,
     schedule: { kind: "step", epochs: [2], gamma: 0.5 },
   });
   assertStrictEquals(c.seed, 9);

@@ -1,6 +1,7 @@
 // deno task classify <images or folders...>: top-K classes of each image under a trained checkpoint, on the
 // project's WGSL kernels (Deno's WebGPU). Bad inputs are reported and skipped; see USAGE for exit statuses.
 
+import { UsageError } from "../util/args.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { formatAdapter } from "../gpu/device.ts";
 import { decodeImage } from "../data/image_decode.ts";
@@ -48,8 +49,6 @@ export interface ClassifyOptions {
   batch: number | null;
   help: boolean;
 }
-
-export class UsageError extends Error {}
 
 function positiveInt(flag: string, value: string | undefined): number {
   if (value === undefined) throw new UsageError(`${flag} needs a value`);

@@ -36,7 +36,7 @@ Augmentation and preprocessing
   --crop N               network input side; random N x N crops in training, centre crop at test
                          (default: the whole stored image)
   --flip on|off          random horizontal mirrors (default: on when --crop is below the stored size)
-  --pca X                PCA colour noise std (paper 0.1; default 0 = off)
+  --pca-noise X          PCA colour noise std (paper 0.1; default 0 = off)
   --mean image|channel|none   mean subtracted from the input (default image)
   --scale X              multiplies 0-255 pixels (default 1/255)
   --ten-crop             test with 10 views (corners, centre, mirrors), softmax averaged
@@ -46,7 +46,7 @@ Optimisation
   --batch N              (default 128)
   --lr X                 (default 0.01)
   --momentum X           (default 0.9)
-  --wd X                 weight decay (default 0.0005)
+  --weight-decay X       weight decay (default 0.0005)
   --schedule S           fixed | step:E1,E2[:GAMMA] | plateau[:PATIENCE[:MAXDROPS]] (default fixed).
                          step: lr x GAMMA (default 0.1) after epochs E1, E2 (fractions fall inside an epoch);
                          plateau: lr / 10 after PATIENCE (1) epochs without a lower validation error (the
@@ -79,7 +79,7 @@ const OPTIONS = {
   "allow-unknown-data": { type: "boolean" },
   crop: { type: "string" },
   flip: { type: "string" },
-  pca: { type: "string" },
+  "pca-noise": { type: "string" },
   mean: { type: "string" },
   scale: { type: "string" },
   "ten-crop": { type: "boolean" },
@@ -88,7 +88,7 @@ const OPTIONS = {
   batch: { type: "string" },
   lr: { type: "string" },
   momentum: { type: "string" },
-  wd: { type: "string" },
+  "weight-decay": { type: "string" },
   schedule: { type: "string" },
   seed: { type: "string" },
   out: { type: "string" },
@@ -228,16 +228,16 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
     if (!saved && file.augment?.flip === undefined) augment.flip = crop < geo.size;
   }
   augment.flip = onOffFlag(v.flip, "flip") ?? augment.flip;
-  augment.pcaNoise = numberFlag(v.pca, "pca", { min: 0 }) ?? augment.pcaNoise;
+  augment.pcaNoise = numberFlag(v["pca-noise"], "pca-noise", { min: 0 }) ?? augment.pcaNoise;
   augment.mean = choiceFlag(v.mean, "mean", ["image", "channel", "none"] as const) ?? augment.mean;
   augment.scale = numberFlag(v.scale, "scale", { min: 0, exclusiveMin: true }) ?? augment.scale;
   if (v["ten-crop"]) augment.tenCrop = true;
 
   const optim: OptimConfig = { ...PAPER_OPTIM, ...(saved?.optim ?? {}), ...(file.optim ?? {}) };
-  optim.batchSize = numberFlag(v.batch, "batch", { int: true, min: 1 }) ?? optim.batchSize;
+  optim.batch = numberFlag(v.batch, "batch", { int: true, min: 1 }) ?? optim.batch;
   optim.lr = numberFlag(v.lr, "lr", { min: 0, exclusiveMin: true }) ?? optim.lr;
   optim.momentum = numberFlag(v.momentum, "momentum", { min: 0, max: 0.999999 }) ?? optim.momentum;
-  optim.weightDecay = numberFlag(v.wd, "wd", { min: 0 }) ?? optim.weightDecay;
+  optim.weightDecay = numberFlag(v["weight-decay"], "weight-decay", { min: 0 }) ?? optim.weightDecay;
   if (v.schedule !== undefined) optim.schedule = parseSchedule(v.schedule);
 
   // The model: rebuilt when named or switched on the command line, else the checkpoint's or the file's.

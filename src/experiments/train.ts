@@ -268,7 +268,7 @@ export async function trainSetup(
       lr: armLr(p, ctx.matrix),
       momentum: p.momentum,
       weightDecay: p.weight_decay,
-      batchSize: p.batch,
+      batch: p.batch,
       schedule: schedule(p),
     },
     epochs: p.epochs,

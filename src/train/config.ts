@@ -13,7 +13,7 @@ export const PAPER_OPTIM: OptimConfig = {
   lr: 0.01,
   momentum: 0.9,
   weightDecay: 0.0005,
-  batchSize: 128,
+  batch: 128,
   schedule: { kind: "fixed" },
 };
 
@@ -47,7 +47,7 @@ export function validateOptim(o: OptimConfig, where = "optim"): void {
   if (!isNum(o.weightDecay) || o.weightDecay < 0) {
     fail(`${where}.weightDecay`, "a number >= 0", o.weightDecay);
   }
-  if (!isPosInt(o.batchSize)) fail(`${where}.batchSize`, "a positive whole number", o.batchSize);
+  if (!isPosInt(o.batch)) fail(`${where}.batch`, "a positive whole number", o.batch);
   if (!o.schedule || typeof o.schedule !== "object") {
     fail(`${where}.schedule`, "an object with a kind", o.schedule);
   }
@@ -149,7 +149,7 @@ export function resumeMismatches(saved: TrainConfig, now: TrainConfig): string[]
   for (const k of ["crop", "flip", "pcaNoise", "mean", "scale"] as const) {
     cmp(`augment.${k}`, saved.augment[k], now.augment[k]);
   }
-  for (const k of ["lr", "momentum", "weightDecay", "batchSize", "schedule"] as const) {
+  for (const k of ["lr", "momentum", "weightDecay", "batch", "schedule"] as const) {
     cmp(`optim.${k}`, saved.optim[k], now.optim[k]);
   }
   return out;

@@ -199,7 +199,7 @@ export class TrainingRun {
     this.#adapter = formatAdapter(gpu.adapter);
     this.final = state.epochs[state.epochs.length - 1];
     // Per-step loss statistics are copied into a ring on the GPU and read back every few seconds.
-    this.#ring = gpu.tensor([RING_SLOTS * config.optim.batchSize * 4], "loss-ring", true);
+    this.#ring = gpu.tensor([RING_SLOTS * config.optim.batch * 4], "loss-ring", true);
   }
 
   /** Checks the config against the data, resumes from outDir's checkpoint when asked, builds net and loader. */
@@ -245,7 +245,7 @@ export class TrainingRun {
     }
 
     const net = new Network(gpu, model, config.seed);
-    const bs = optim.batchSize;
+    const bs = optim.batch;
     const loader = new BatchLoader(stored, {
       batchSize: bs,
       crop: augment.crop,
@@ -316,7 +316,7 @@ export class TrainingRun {
       `training ${model.name} on ${data.name}: ${data.train.count} train / ${
         data.val ? `${data.val.count} val / ` : ""
       }` +
-        `${data.test.count} test images, ${this.stepsPerEpoch} steps of ${optim.batchSize} per epoch, ` +
+        `${data.test.count} test images, ${this.stepsPerEpoch} steps of ${optim.batch} per epoch, ` +
         `${this.config.epochs} epochs` +
         (this.config.maxSteps ? ` (at most ${this.config.maxSteps} steps)` : "") +
         `, ${describeSchedule(optim.schedule)}` +
@@ -371,7 +371,7 @@ export class TrainingRun {
     net.backward(dlogits);
     net.sgdStep({ lr, momentum: optim.momentum, weightDecay: optim.weightDecay });
     const slot = this.#pending.length;
-    gpu.copy(stats, this.#ring, batch.n * 4, 0, slot * optim.batchSize * 4);
+    gpu.copy(stats, this.#ring, batch.n * 4, 0, slot * optim.batch * 4);
     gpu.submit();
     gpu.release(x, labels, logits, dlogits, stats);
     this.#step++;
@@ -396,7 +396,7 @@ export class TrainingRun {
   /** Reads the queued steps' loss statistics back into the running totals, `steps` records and progress lines. */
   async flush(): Promise<void> {
     const { state, config } = this;
-    const bs = config.optim.batchSize;
+    const bs = config.optim.batch;
     this.#lastFlush = performance.now();
     if (!this.#pending.length) return;
     const pending = this.#pending;
@@ -507,7 +507,7 @@ export class TrainingRun {
       meanImage: this.pre.meanImage,
       scale: augment.scale,
       tenCrop: augment.tenCrop,
-      batchSize: optim.batchSize,
+      batchSize: optim.batch,
     };
   }
 

@@ -45,7 +45,7 @@ export interface OptimConfig {
   lr: number;
   momentum: number;
   weightDecay: number;
-  batchSize: number;
+  batch: number;
   schedule: Schedule;
 }
 
