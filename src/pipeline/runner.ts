@@ -24,12 +24,6 @@ export interface RunnerOptions {
   log?: (line: string) => void;
   /** Minimum time between two progress lines of one stage (the last one always prints). */
   progressIntervalMs?: number;
-  /**
-   * Migration aid for lockfiles written before fingerprints: a done entry without one, whose inputs and
-   * outputs are intact, gets the current probe's recorded instead of rerunning. Only correct when those
-   * outputs are known to come from the current code.
-   */
-  recordMissingFingerprints?: boolean;
 }
 
 export type Action = "run" | "cached" | "blocked";
@@ -251,10 +245,7 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
         if (!options.dryRun) say(instance.id, `FAILED before running: probe: ${message}`);
         continue;
       }
-      if (fingerprint && !previous!.fingerprint && options.recordMissingFingerprints && stored) {
-        lock.stages[instance.id] = { ...previous!, fingerprint };
-        numerics = ", fingerprint recorded";
-      } else if (fingerprint && !previous!.fingerprint) reason = "no numerics fingerprint recorded";
+      if (fingerprint && !previous!.fingerprint) reason = "no numerics fingerprint recorded";
       else if (fingerprint) {
         const match = compareFingerprints(previous!.fingerprint!, fingerprint);
         numerics = `, ${describeMatch(match)}`;
