@@ -9,7 +9,7 @@ import { standInRun } from "./inference.ts";
 import type { ConvLayer } from "./figure_types.ts";
 import { defineStageKind, type StageContext, type StageResult } from "../pipeline/types.ts";
 import { Canvas, systemFont } from "./canvas.ts";
-import { upstreamTrain } from "./train.ts";
+import { checkNeedsOneTrain, upstreamTrain } from "./train.ts";
 import { fileSha256 } from "./util.ts";
 
 export interface KernelsParams {
@@ -54,13 +54,7 @@ export const kernelsFigureStageKind = defineStageKind<KernelsParams>({
     zoom: { type: "integer", default: 5, min: 1, max: 32, doc: "screen pixels per kernel pixel" },
     columns: { type: "integer", default: 16, min: 1, doc: "kernels per row within a tower's block" },
   },
-  validateParams(params, info) {
-    const trains = info.needs.filter((need) => info.stages[need]?.kind === "train");
-    if (params.train ? !info.needs.includes(params.train) : trains.length !== 1) {
-      return [{ path: params.train ? ["train"] : [], message: "needs exactly one train stage (or name it)" }];
-    }
-    return [];
-  },
+  validateParams: (params, info) => checkNeedsOneTrain(params.train, info),
   async run(ctx) {
     const p = ctx.params;
     const trained = upstreamTrain(ctx.inputs, p.train || undefined);

@@ -15,7 +15,7 @@ import {
   loadTrainedRun,
   standInRun,
 } from "./inference.ts";
-import { upstreamTrain } from "./train.ts";
+import { checkNeedsOneTrain, upstreamTrain } from "./train.ts";
 
 export interface NeighboursParams {
   train: string;
@@ -113,13 +113,7 @@ export const neighboursFigureStageKind = defineStageKind<NeighboursParams>({
     display: { type: "integer", default: 72, min: 16, max: 256, doc: "pixels per shown image" },
     batch: { type: "integer", default: 64, min: 1, doc: "images per forward pass" },
   },
-  validateParams(params, info) {
-    const trains = info.needs.filter((need) => info.stages[need]?.kind === "train");
-    if (params.train ? !info.needs.includes(params.train) : trains.length !== 1) {
-      return [{ path: params.train ? ["train"] : [], message: "needs exactly one train stage (or name it)" }];
-    }
-    return [];
-  },
+  validateParams: (params, info) => checkNeedsOneTrain(params.train, info),
   async run(ctx) {
     const p = ctx.params;
     const trained = upstreamTrain(ctx.inputs, p.train || undefined);

@@ -2,7 +2,13 @@
 // the process's shared GPU, checkpointing into the stage's output folder so a killed run resumes there.
 
 import { join } from "@std/path";
-import { defineStageKind, type ParamIssue, type StageContext, type StageResult } from "../pipeline/types.ts";
+import {
+  defineStageKind,
+  type ParamIssue,
+  type StageContext,
+  type StageResult,
+  type StageValidationInfo,
+} from "../pipeline/types.ts";
 import { probeTraining } from "../train/probe.ts";
 import { buildModel, type ModelOptions, MODELS } from "../models/index.ts";
 import type { ModelSpec } from "../nn/spec.ts";
@@ -327,6 +333,15 @@ function schedule(p: TrainParams): Schedule {
     return { kind: "plateau", patience: p.patience, factor: p.gamma, maxDrops: p.max_drops };
   }
   return { kind: "fixed" };
+}
+
+/** validateParams helper: a stage needs exactly one train stage, or names the one it reads (`train`). */
+export function checkNeedsOneTrain(train: string, info: StageValidationInfo): ParamIssue[] {
+  const trains = info.needs.filter((need) => info.stages[need]?.kind === "train");
+  if (train ? !info.needs.includes(train) : trains.length !== 1) {
+    return [{ path: train ? ["train"] : [], message: "needs exactly one train stage (or name it)" }];
+  }
+  return [];
 }
 
 /** The train stage result among a stage's inputs named `name` (or the only train-kind input). */
