@@ -314,3 +314,35 @@ Deno.test("GUI server: checkpoint list, report browsing, path checks, server-sid
     await server.close();
   }
 });
+
+Deno.test("GUI server: refuses uploads over 32 MiB with 413, with or without a Content-Length", async () => {
+  const root = await tempRoot();
+  const server = await startGuiServer({ port: 0, root, log: () => {} });
+  try {
+    const r = await fetch(new URL("/api/classify?model=models/rgb.safetensors", server.url), {
+      method: "POST",
+      headers: { "x-file-name": "huge.jpg" },
+      body: new Uint8Array(60 * 2 ** 20),
+    });
+    assert.equal(r.status, 413);
+    assert.match((await r.json()).error, /huge\.jpg: 60\.0 MiB is over the upload limit of 32 MiB/);
+    // Streamed (chunked, no Content-Length): counted as it arrives, and refused once past the limit.
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent++ < 60) c.enqueue(new Uint8Array(2 ** 20));
+        else c.close();
+      },
+    });
+    const s = await fetch(new URL("/api/classify?model=models/rgb.safetensors", server.url), {
+      method: "POST",
+      headers: { "x-file-name": "streamed.jpg" },
+      body: stream,
+    });
+    assert.equal(s.status, 413);
+    assert.match((await s.json()).error, /streamed\.jpg: the upload ran past the limit of 32 MiB/);
+    assert.ok(sent < 60, `the server read all ${sent} MiB`);
+  } finally {
+    await server.close();
+  }
+});

@@ -37,6 +37,9 @@ export interface GuiServer {
   close(): Promise<void>;
 }
 
+/** The largest request body POST /api/classify reads (an image file). */
+export const MAX_UPLOAD_BYTES = 32 * 2 ** 20;
+
 const GUI_DIR = decodeURIComponent(new URL(".", import.meta.url).pathname).replace(/\/$/, "");
 
 const TYPES: Record<string, string> = {
@@ -79,6 +82,39 @@ async function fileResponse(path: string): Promise<Response> {
     if (e instanceof Deno.errors.NotFound) return problem(404, `not found: ${path}`);
     throw e;
   }
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * The request body, or a 413 once it is known to exceed `max` bytes: from Content-Length before reading
+ * anything, else while streaming (the rest is never read).
+ */
+async function readUpload(req: Request, name: string, max: number): Promise<Uint8Array | Response> {
+  const limit = `${max / 2 ** 20} MiB`;
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > max) return problem(413, `${name}: ${mib(declared)} is over the upload limit of ${limit}`);
+  if (!req.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      return problem(413, `${name}: the upload ran past the limit of ${limit}`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return bytes;
 }
 
 /** results<rest> (rest "" or "/..."): files as they are, folders as their index.html or a listing. */
@@ -199,7 +235,8 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
     const top = Math.max(1, Math.min(1000, Number(url.searchParams.get("top") ?? 5) || 5));
     const tenCrop = url.searchParams.get("tenCrop") === "1";
     const name = decodeURIComponent(req.headers.get("x-file-name") ?? "upload");
-    const bytes = new Uint8Array(await req.arrayBuffer());
+    const bytes = await readUpload(req, name, MAX_UPLOAD_BYTES);
+    if (bytes instanceof Response) return bytes;
     let img;
     try {
       img = await decodeImageBytes(bytes, name);
