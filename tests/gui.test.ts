@@ -346,3 +346,73 @@ Deno.test("GUI server: refuses uploads over 32 MiB with 413, with or without a C
     await server.close();
   }
 });
+
+/** A PNG whose header declares width x height (8-bit grey), with a little image data: only the header is real. */
+async function pngDeclaring(width: number, height: number): Promise<Uint8Array> {
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = new Uint8Array(12 + data.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, data.length);
+    out.set(new TextEncoder().encode(type), 4);
+    out.set(data, 8);
+    return out; // (CRC left zero: the decoder does not check it)
+  };
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, width);
+  new DataView(ihdr.buffer).setUint32(4, height);
+  ihdr[8] = 8; // bit depth; colour type 0 (grey)
+  const idat = new Uint8Array(
+    await new Response(
+      new Blob([new Uint8Array(4096)]).stream().pipeThrough(new CompressionStream("deflate")),
+    )
+      .arrayBuffer(),
+  );
+  const parts = [
+    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", idat),
+    chunk("IEND", new Uint8Array(0)),
+  ];
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
+}
+
+/** A baseline JPEG's opening (SOI, APP0, SOF0) declaring width x height, then end of image. */
+function jpegDeclaring(width: number, height: number): Uint8Array {
+  const app0 = [0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0];
+  const sof0 = [0xff, 0xc0, 0, 17, 8, height >> 8, height & 255, width >> 8, width & 255, 3];
+  for (let c = 1; c <= 3; c++) sof0.push(c, 0x11, 0);
+  return new Uint8Array([0xff, 0xd8, ...app0, ...sof0, 0xff, 0xd9]);
+}
+
+Deno.test("GUI server: refuses images declaring over 40 megapixels from their header, before decoding", async () => {
+  const root = await tempRoot();
+  const server = await startGuiServer({ port: 0, root, log: () => {} });
+  const post = (name: string, body: Uint8Array) =>
+    fetch(new URL("/api/classify?model=models/rgb.safetensors", server.url), {
+      method: "POST",
+      headers: { "x-file-name": name },
+      body: body as Uint8Array<ArrayBuffer>,
+    });
+  try {
+    const png = await pngDeclaring(16000, 16000);
+    assert.ok(png.length < 10_000);
+    const r = await post("bomb.png", png);
+    assert.equal(r.status, 413);
+    assert.match(
+      (await r.json()).error,
+      /^bomb\.png: 16000x16000 pixels \(256\.0 megapixels\) is over the limit of 40 megapixels/,
+    );
+    const j = await post("wide.jpg", jpegDeclaring(8000, 6000));
+    assert.equal(j.status, 413);
+    assert.match(
+      (await j.json()).error,
+      /^wide\.jpg: 8000x6000 pixels \(48\.0 megapixels\) is over the limit/,
+    );
+    // Below the limit the header passes and the decoder has its say (this file holds no real image data).
+    const small = await post("small.png", await pngDeclaring(3000, 3000));
+    assert.equal(small.status, 422);
+    assert.match((await small.json()).error, /small\.png: truncated PNG image data/);
+  } finally {
+    await server.close();
+  }
+});

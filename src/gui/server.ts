@@ -17,6 +17,7 @@ import {
   readCheckpointFile,
 } from "../classify/files.ts";
 import { buildGuiBundle } from "./bundle.ts";
+import { imageTooLarge } from "./image_limits.ts";
 
 export interface GuiServerOptions {
   /** 0 picks a free port. */
@@ -237,13 +238,16 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
     const name = decodeURIComponent(req.headers.get("x-file-name") ?? "upload");
     const bytes = await readUpload(req, name, MAX_UPLOAD_BYTES);
     if (bytes instanceof Response) return bytes;
-    let img;
-    try {
-      img = await decodeImageBytes(bytes, name);
-    } catch (e) {
-      return problem(422, (e as Error).message);
-    }
+    const tooLarge = imageTooLarge(bytes, name);
+    if (tooLarge) return problem(413, tooLarge);
+    // Decoding runs in the queue too, so that several large uploads are not decoded at once.
     return await serially(async () => {
+      let img;
+      try {
+        img = await decodeImageBytes(bytes, name);
+      } catch (e) {
+        return problem(422, (e as Error).message);
+      }
       gpu ??= Gpu.create();
       const device = await gpu;
       if (cached?.path !== entry.path) {
