@@ -416,3 +416,25 @@ Deno.test("GUI server: refuses images declaring over 40 megapixels from their he
     await server.close();
   }
 });
+
+Deno.test("GUI server: bad %-encoding in the URL or the file name header is a 400, not a 500", async () => {
+  const root = await tempRoot();
+  const server = await startGuiServer({ port: 0, root, log: () => {} });
+  try {
+    for (const path of ["/results/%E0%A4%A", "/%ZZ", "/api/models%"]) {
+      const r = await fetch(`${server.url.replace(/\/$/, "")}${path}`);
+      const body = await r.text();
+      assert.equal(r.status, 400, `${path}: ${body}`);
+      assert.match(JSON.parse(body).error, /bad %-encoding in the URL/);
+    }
+    const name = await fetch(new URL("/api/classify?model=models/rgb.safetensors", server.url), {
+      method: "POST",
+      headers: { "x-file-name": "%E0%A4%A.jpg" },
+      body: "x",
+    });
+    assert.equal(name.status, 400);
+    assert.match((await name.json()).error, /bad %-encoding in the X-File-Name header/);
+  } finally {
+    await server.close();
+  }
+});

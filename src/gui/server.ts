@@ -85,6 +85,15 @@ async function fileResponse(path: string): Promise<Response> {
   }
 }
 
+/** decodeURIComponent, or null for malformed %-escapes (which it throws on). */
+function decodeOrNull(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /**
@@ -235,7 +244,8 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
     if (!entry) return problem(404, `unknown model "${url.searchParams.get("model")}"`);
     const top = Math.max(1, Math.min(1000, Number(url.searchParams.get("top") ?? 5) || 5));
     const tenCrop = url.searchParams.get("tenCrop") === "1";
-    const name = decodeURIComponent(req.headers.get("x-file-name") ?? "upload");
+    const name = decodeOrNull(req.headers.get("x-file-name") ?? "upload");
+    if (name === null) return problem(400, "bad %-encoding in the X-File-Name header");
     const bytes = await readUpload(req, name, MAX_UPLOAD_BYTES);
     if (bytes instanceof Response) return bytes;
     const tooLarge = imageTooLarge(bytes, name);
@@ -276,7 +286,8 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
 
   const handle = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
-    const path = decodeURIComponent(url.pathname);
+    const path = decodeOrNull(url.pathname);
+    if (path === null) return problem(400, "bad %-encoding in the URL");
     if (req.method === "POST" && path === "/api/classify") return await classify(req, url);
     if (req.method !== "GET" && req.method !== "HEAD") return problem(405, `${req.method} not allowed`);
     if (path === "/" || path === "/index.html") return fileResponse(`${GUI_DIR}/index.html`);
