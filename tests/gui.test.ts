@@ -438,3 +438,40 @@ Deno.test("GUI server: bad %-encoding in the URL or the file name header is a 40
     await server.close();
   }
 });
+
+Deno.test("GUI server: error bodies name no server paths (the log has them)", async () => {
+  const root = await tempRoot();
+  // Listed (its header is fine) but cut short: loading it fails on the server.
+  const whole = await Deno.readFile(MODEL);
+  await Deno.writeFile(`${root}/results/run/cut.safetensors`, whole.subarray(0, whole.length - 1000));
+  const logs: string[] = [];
+  const server = await startGuiServer({ port: 0, root, log: (l) => logs.push(l) });
+  const noPaths = (body: string, what: string) => {
+    for (const p of [dir, root, PROJECT_ROOT, Deno.cwd()]) assert.ok(!body.includes(p), `${what}: ${body}`);
+  };
+  try {
+    const missing = await fetch(new URL("/kernels/nope.wgsl", server.url));
+    assert.equal(missing.status, 404);
+    const missingBody = await missing.text();
+    noPaths(missingBody, "missing kernel");
+    assert.match(JSON.parse(missingBody).error, /not found: \/kernels\/nope\.wgsl/);
+
+    const cut = "results/run/cut.safetensors";
+    const filters = await fetch(new URL(`/api/filters.png?id=${cut}`, server.url));
+    assert.equal(filters.status, 500);
+    const filtersBody = await filters.text();
+    noPaths(filtersBody, "filters of a cut checkpoint");
+    assert.match(JSON.parse(filtersBody).error, /results\/run\/cut\.safetensors/);
+    const classify = await fetch(new URL(`/api/classify?model=${cut}`, server.url), {
+      method: "POST",
+      headers: { "x-file-name": "a.jpg" },
+      body: await Deno.readFile(`${FIX}/rgb.jpg`),
+    });
+    assert.equal(classify.status, 500);
+    noPaths(await classify.text(), "classifying with a cut checkpoint");
+    // The server's log keeps the whole story.
+    assert.ok(logs.some((l) => l.includes(`${root}/${cut}`)), logs.join("\n"));
+  } finally {
+    await server.close();
+  }
+});

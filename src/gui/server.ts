@@ -75,14 +75,26 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-async function fileResponse(path: string): Promise<Response> {
+/** The file at `path`; `shown` is what a 404 names (the URL path, never the server's own path). */
+async function fileResponse(path: string, shown: string): Promise<Response> {
   try {
     const file = await Deno.open(path);
     return new Response(file.readable, { headers: { "content-type": contentType(path) } });
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return problem(404, `not found: ${path}`);
+    if (e instanceof Deno.errors.NotFound) return problem(404, `not found: ${shown}`);
     throw e;
   }
+}
+
+/**
+ * Error text as clients may see it: paths below each of `roots` (longest first) become relative to it. The
+ * server's log keeps the whole message.
+ */
+export function withoutServerPaths(text: string, roots: string[]): string {
+  let out = text;
+  const prefixes = roots.filter((r) => r && r !== "/").map((r) => `${r.replace(/\/+$/, "")}/`);
+  for (const r of prefixes.sort((x, y) => y.length - x.length)) out = out.split(r).join("");
+  return out;
 }
 
 /** decodeURIComponent, or null for malformed %-escapes (which it throws on). */
@@ -138,14 +150,14 @@ async function serveResults(root: string, rest: string): Promise<Response> {
   } catch {
     return problem(404, `results/${parts.join("/")}: not found`);
   }
-  if (!info.isDirectory) return fileResponse(path);
+  if (!info.isDirectory) return fileResponse(path, `/results/${parts.join("/")}`);
   if (!rest.endsWith("/")) {
     const location = `/results/${parts.map(encodeURIComponent).join("/")}${parts.length ? "/" : ""}`;
     return new Response(null, { status: 301, headers: { location } });
   }
   try {
     await Deno.stat(`${path}/index.html`);
-    return fileResponse(`${path}/index.html`);
+    return fileResponse(`${path}/index.html`, `/results/${[...parts, "index.html"].join("/")}`);
   } catch {
     // No index page: list the folder.
   }
@@ -212,6 +224,10 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
   const bundle = await buildGuiBundle();
   const extra = o.model ? [o.model] : [];
   const wantDefault = o.model ?? defaultModelPath();
+
+  // Folders whose paths error bodies leave out (the project, the GUI's files, the --model file's folder...).
+  const privateRoots = [root, PROJECT_ROOT, GUI_DIR, Deno.cwd(), Deno.env.get("HOME") ?? "", "/tmp"];
+  if (o.model) privateRoots.push(o.model.startsWith("/") ? o.model.replace(/\/[^/]*$/, "") : Deno.cwd());
 
   const reported = new Set<string>(); // problems are logged once, not on every listing
   const listModels = async () => {
@@ -290,8 +306,8 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
     if (path === null) return problem(400, "bad %-encoding in the URL");
     if (req.method === "POST" && path === "/api/classify") return await classify(req, url);
     if (req.method !== "GET" && req.method !== "HEAD") return problem(405, `${req.method} not allowed`);
-    if (path === "/" || path === "/index.html") return fileResponse(`${GUI_DIR}/index.html`);
-    if (path === "/style.css") return fileResponse(`${GUI_DIR}/style.css`);
+    if (path === "/" || path === "/index.html") return fileResponse(`${GUI_DIR}/index.html`, path);
+    if (path === "/style.css") return fileResponse(`${GUI_DIR}/style.css`, path);
     if (path === "/app.js") return new Response(bundle.code, { headers: { "content-type": TYPES.js } });
     if (path === "/kernels/index.json") {
       const names = (await Array.fromAsync(Deno.readDir(`${root}/kernels`)))
@@ -301,9 +317,9 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
       return json(names);
     }
     const kernel = path.match(/^\/kernels\/([\w-]+\.wgsl)$/);
-    if (kernel) return fileResponse(`${root}/kernels/${kernel[1]}`);
+    if (kernel) return fileResponse(`${root}/kernels/${kernel[1]}`, path);
     if (path === "/vendor/imagescript/jpeg.wasm") {
-      return fileResponse(`${root}/node_modules/imagescript/wasm/any/jpeg.wasm`);
+      return fileResponse(`${root}/node_modules/imagescript/wasm/any/jpeg.wasm`, path);
     }
     if (path === "/api/models") {
       const { entries, initial } = await listModels();
@@ -319,7 +335,7 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
     if (path === "/api/checkpoint" || path === "/api/filters.png") {
       const entry = await findModel(url.searchParams.get("id"));
       if (!entry) return problem(404, `unknown model "${url.searchParams.get("id")}"`);
-      return path === "/api/checkpoint" ? fileResponse(entry.path) : await filtersPng(entry);
+      return path === "/api/checkpoint" ? fileResponse(entry.path, entry.id) : await filtersPng(entry);
     }
     if (path === "/api/reports") return json({ reports: await findReports(root) });
     if (path === "/results" || path.startsWith("/results/")) {
@@ -333,12 +349,19 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
     hostname: o.hostname ?? "127.0.0.1",
     onListen: () => {},
   }, async (req) => {
+    let res: Response;
     try {
-      return await handle(req);
+      res = await handle(req);
     } catch (e) {
       log(`gui: ${req.method} ${req.url}: ${(e as Error).stack ?? e}`);
-      return problem(500, (e as Error).message);
+      res = problem(500, `internal error: ${(e as Error).message}`);
     }
+    if (res.status < 400) return res;
+    // Error bodies are short JSON; whatever produced one, it leaves without the server's paths.
+    return new Response(withoutServerPaths(await res.text(), privateRoots), {
+      status: res.status,
+      headers: res.headers,
+    });
   });
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
