@@ -475,3 +475,37 @@ Deno.test("GUI server: error bodies name no server paths (the log has them)", as
     await server.close();
   }
 });
+
+Deno.test("GUI server: links under results/ that lead outside it are not followed", async () => {
+  const root = await tempRoot();
+  const outside = await Deno.makeTempDir({ dir, prefix: "outside-" });
+  await Deno.writeTextFile(`${outside}/secret.txt`, "not for the web");
+  await Deno.writeTextFile(`${root}/results/run/page.html`, "<title>page</title>");
+  await Deno.symlink(outside, `${root}/results/away`);
+  await Deno.symlink(`${outside}/secret.txt`, `${root}/results/secret.txt`);
+  await Deno.symlink("../../models/rgb.safetensors", `${root}/results/run/model.safetensors`); // in root, not results/
+  await Deno.symlink("run", `${root}/results/alias`); // inside results/: fine
+  const server = await startGuiServer({ port: 0, root, log: () => {} });
+  const get = (path: string) => fetch(new URL(path, server.url));
+  try {
+    for (
+      const path of [
+        "/results/away/secret.txt",
+        "/results/away/",
+        "/results/secret.txt",
+        "/results/run/model.safetensors",
+      ]
+    ) {
+      const r = await get(path);
+      const body = await r.text();
+      assert.equal(r.status, 403, `${path}: ${r.status} ${body}`);
+      assert.ok(!body.includes("not for the web"));
+      assert.match(JSON.parse(body).error, /leads outside results\//);
+    }
+    const inside = await get("/results/alias/page.html");
+    assert.equal(inside.status, 200);
+    assert.equal(await inside.text(), "<title>page</title>");
+  } finally {
+    await server.close();
+  }
+});

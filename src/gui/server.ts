@@ -139,28 +139,47 @@ async function readUpload(req: Request, name: string, max: number): Promise<Uint
   return bytes;
 }
 
-/** results<rest> (rest "" or "/..."): files as they are, folders as their index.html or a listing. */
+/**
+ * results<rest> (rest "" or "/..."): files as they are, folders as their index.html or a listing. Links are
+ * followed only while they stay inside results/: what is served must resolve (Deno.realPath) below it.
+ */
 async function serveResults(root: string, rest: string): Promise<Response> {
   const parts = rest.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.some((p) => p === "..")) return problem(400, "bad path");
-  const path = [`${root}/results`, ...parts].join("/");
-  let info: Deno.FileInfo;
+  const shown = `results/${parts.join("/")}`;
+  let base: string;
   try {
-    info = await Deno.stat(path);
+    base = await Deno.realPath(`${root}/results`);
   } catch {
-    return problem(404, `results/${parts.join("/")}: not found`);
+    return problem(404, `${shown}: not found`);
   }
-  if (!info.isDirectory) return fileResponse(path, `/results/${parts.join("/")}`);
+  /** The real path of `path`, null when it does not exist, or a 403 when it resolves outside results/. */
+  const resolve = async (path: string, what: string): Promise<string | null | Response> => {
+    let real: string;
+    try {
+      real = await Deno.realPath(path);
+    } catch {
+      return null;
+    }
+    if (real === base || real.startsWith(`${base}/`)) return real;
+    return problem(403, `${what}: a link that leads outside results/ (not served)`);
+  };
+  const path = await resolve([base, ...parts].join("/"), shown);
+  if (path instanceof Response) return path;
+  const info = path === null ? null : await Deno.stat(path).catch(() => null);
+  if (path === null || info === null) return problem(404, `${shown}: not found`);
+  if (!info.isDirectory) return fileResponse(path, `/${shown}`);
   if (!rest.endsWith("/")) {
     const location = `/results/${parts.map(encodeURIComponent).join("/")}${parts.length ? "/" : ""}`;
     return new Response(null, { status: 301, headers: { location } });
   }
-  try {
-    await Deno.stat(`${path}/index.html`);
-    return fileResponse(`${path}/index.html`, `/results/${[...parts, "index.html"].join("/")}`);
-  } catch {
-    // No index page: list the folder.
+  const indexShown = `${shown}${parts.length ? "/" : ""}index.html`;
+  const index = await resolve(`${path}/index.html`, indexShown);
+  if (index instanceof Response) return index;
+  if (index !== null && (await Deno.stat(index).catch(() => null))?.isFile) {
+    return fileResponse(index, `/${indexShown}`);
   }
+  // No index page: list the folder.
   const entries = (await Array.fromAsync(Deno.readDir(path))).sort((a, b) => (a.name < b.name ? -1 : 1));
   const items = entries.map((e) => {
     const name = e.name + (e.isDirectory ? "/" : "");
