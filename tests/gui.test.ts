@@ -17,6 +17,8 @@ import { PROJECT_ROOT } from "../src/data/util.ts";
 import { buildModel } from "../src/models/index.ts";
 import { SHARED_DATA_DIR } from "../src/data/open.ts";
 import { testGpu } from "./helpers/gpu.ts";
+import { Gpu } from "../src/gpu/runtime.ts";
+import { Classifier } from "../src/classify/classifier.ts";
 import { leftOut, requireChromium, requireShared } from "./helpers/needs.ts";
 
 const PHOTO = `${SHARED_DATA_DIR}/photos/gnome_cat.jpg`;
@@ -507,5 +509,35 @@ Deno.test("GUI server: links under results/ that lead outside it are not followe
     assert.equal(await inside.text(), "<title>page</title>");
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("Classifier.prepare compiles ahead every kernel a batch needs, counting them as they are ready", async () => {
+  const ckpt = randomCheckpoint({ sharpen: 30 });
+  const [c, ,] = ckpt.meta.model.input;
+  const side = ckpt.meta.preprocess.resize;
+  const stored = [1, 2, 3].map((k) => new Uint8Array(c * side * side).map((_, i) => (i * 7 * k) % 256));
+  const gpu = await Gpu.create(); // its own device: nothing compiled yet
+  const classifier = new Classifier(gpu, ckpt);
+  try {
+    for (const tenCrop of [false, true]) {
+      const seen: number[][] = [];
+      const before = gpu.kernels.size;
+      const n = await classifier.prepare([stored.length], tenCrop, (done, total) => seen.push([done, total]));
+      if (!tenCrop) assert.ok(n >= 5, `only ${n} kernels`);
+      assert.deepEqual(seen, Array.from({ length: n + 1 }, (_, i) => [i, n]));
+      assert.equal(gpu.kernels.size, before + n);
+      // run() finds them all compiled, and the skipped dispatches of the dry run left nothing behind.
+      const probs = await classifier.run(stored, tenCrop);
+      assert.equal(gpu.kernels.size, before + n, "run compiled kernels that prepare did not");
+      assert.equal(await classifier.prepare([stored.length], tenCrop), 0);
+      const fresh = new Classifier(await testGpu(), ckpt);
+      const want = await fresh.run(stored, tenCrop);
+      fresh.dispose();
+      probs.forEach((p, i) => p.forEach((v, k) => assert.ok(Math.abs(v - want[i][k]) < 1e-5, `${i} ${k}`)));
+    }
+  } finally {
+    classifier.dispose();
+    gpu.destroy();
   }
 });
