@@ -541,3 +541,63 @@ Deno.test("Classifier.prepare compiles ahead every kernel a batch needs, countin
     gpu.destroy();
   }
 });
+
+Deno.test({
+  name: "GUI in Chromium: the page as a person meets it (what the model knows, progress, order, keyboard)",
+  ignore: leftOut("chromium"),
+  async fn(t) {
+    requireChromium();
+    requireShared("photos");
+    const root = await tempRoot();
+    // The real default classifier and its model card.
+    for (const ext of ["safetensors", "json"]) {
+      await Deno.copyFile(
+        `${PROJECT_ROOT}/models/default-cifar10.${ext}`,
+        `${root}/models/default-cifar10.${ext}`,
+      );
+    }
+    const logs: string[] = [];
+    const server = await startGuiServer({
+      port: 0,
+      root,
+      model: `${root}/models/default-cifar10.safetensors`,
+      log: (l) => logs.push(l),
+    });
+    const browser = await launchChromium(WEBGPU_ARGS);
+    try {
+      await t.step("a favicon is served, and nothing the page loads fails", async () => {
+        for (const path of ["/favicon.ico", "/favicon.svg"]) {
+          const r = await fetch(new URL(path, server.url));
+          assert.equal(r.status, 200, path);
+          assert.match(r.headers.get("content-type")!, /^image\//);
+          await r.body?.cancel();
+        }
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const failed: string[] = [];
+        const errors: string[] = [];
+        page.on("response", (r) => {
+          if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+        });
+        page.on("console", (m) => {
+          if (m.type() === "error") errors.push(m.text());
+        });
+        for (const path of ["/", "/results/"]) {
+          await page.goto(new URL(path, server.url).href);
+          await page.waitForLoadState("load");
+        }
+        await page.goto(server.url);
+        await page.waitForSelector("body[data-ready='1']", { timeout: 90_000 });
+        const icon = await page.$eval("link[rel=icon]", (l) => (l as unknown as { href: string }).href);
+        assert.match(icon, /^http:\/\/.*\/favicon\.svg$/);
+        assert.deepEqual(failed, []);
+        assert.deepEqual(errors, []);
+        await context.close();
+      });
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+    assert.deepEqual(logs, []);
+  },
+});

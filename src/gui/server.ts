@@ -189,7 +189,9 @@ async function serveResults(root: string, rest: string): Promise<Response> {
   });
   const title = `results/${parts.join("/")}`;
   return new Response(
-    `<!doctype html><meta charset="utf-8"><title>${escapeHtml(title)}</title><h1>${escapeHtml(title)}</h1>` +
+    `<!doctype html><meta charset="utf-8"><link rel="icon" href="/favicon.svg"><title>${
+      escapeHtml(title)
+    }</title><h1>${escapeHtml(title)}</h1>` +
       `<p><a href="/">classify</a>${parts.length ? ' · <a href="../">up</a>' : ""}</p><ul>${
         items.join("")
       }</ul>`,
@@ -225,6 +227,31 @@ async function findReports(root: string): Promise<{ href: string; title: string 
   }));
 }
 
+/** The page's icon: a 3x3 grid of grey levels (a convolution kernel) on the page's blue. */
+const ICON_CELLS = [0.95, 0.45, 0.8, 0.3, 1, 0.55, 0.7, 0.25, 0.9];
+const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">` +
+  `<rect width="32" height="32" rx="6" fill="#2f6fd6"/>` +
+  ICON_CELLS.map((v, i) =>
+    `<rect x="${5 + 8 * (i % 3)}" y="${5 + 8 * Math.floor(i / 3)}" width="6" height="6" fill="#fff" ` +
+    `fill-opacity="${v}"/>`
+  ).join("") + `</svg>`;
+
+/** The same icon as a 32x32 PNG, for /favicon.ico (what browsers ask for on pages that name no icon). */
+async function iconPng(): Promise<Uint8Array> {
+  const image = new Image(32, 32);
+  const blue = [0x2f, 0x6f, 0xd6];
+  for (let y = 0; y < 32; y++) {
+    for (let x = 0; x < 32; x++) {
+      const cx = x - 5, cy = y - 5;
+      const inCell = cx >= 0 && cy >= 0 && cx < 22 && cy < 22 && cx % 8 < 6 && cy % 8 < 6;
+      const a = inCell ? ICON_CELLS[Math.floor(cy / 8) * 3 + Math.floor(cx / 8)] : 0;
+      const [r, g, b] = blue.map((c) => Math.round(c + (255 - c) * a));
+      image.setPixelAt(x + 1, y + 1, ((r << 24) | (g << 16) | (b << 8) | 255) >>> 0);
+    }
+  }
+  return await image.encode();
+}
+
 /** conv1's kernels as a PNG (the page draws them itself when it has the weights). */
 async function filtersPng(entry: CheckpointEntry): Promise<Response> {
   const ckpt = await readCheckpointFile(entry.path);
@@ -241,6 +268,7 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
   const root = (o.root ?? PROJECT_ROOT).replace(/\/$/, "");
   const log = o.log ?? ((line: string) => console.error(line));
   const bundle = await buildGuiBundle();
+  const iconPngBytes = await iconPng();
   const extra = o.model ? [o.model] : [];
   const wantDefault = o.model ?? defaultModelPath();
 
@@ -328,6 +356,12 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
     if (path === "/" || path === "/index.html") return fileResponse(`${GUI_DIR}/index.html`, path);
     if (path === "/style.css") return fileResponse(`${GUI_DIR}/style.css`, path);
     if (path === "/app.js") return new Response(bundle.code, { headers: { "content-type": TYPES.js } });
+    if (path === "/favicon.svg") return new Response(ICON_SVG, { headers: { "content-type": TYPES.svg } });
+    if (path === "/favicon.ico") {
+      return new Response(iconPngBytes as Uint8Array<ArrayBuffer>, {
+        headers: { "content-type": TYPES.png },
+      });
+    }
     if (path === "/kernels/index.json") {
       const names = (await Array.fromAsync(Deno.readDir(`${root}/kernels`)))
         .filter((e) => e.isFile && e.name.endsWith(".wgsl"))
