@@ -542,6 +542,12 @@ Deno.test("Classifier.prepare compiles ahead every kernel a batch needs, countin
   }
 });
 
+async function waitDone(page: Page, files: string[]): Promise<void> {
+  for (const f of files) {
+    await page.waitForSelector(`.result[data-file='${f}'][data-state='done']`, { timeout: 90_000 });
+  }
+}
+
 Deno.test({
   name: "GUI in Chromium: the page as a person meets it (what the model knows, progress, order, keyboard)",
   ignore: leftOut("chromium"),
@@ -593,6 +599,21 @@ Deno.test({
         assert.deepEqual(failed, []);
         assert.deepEqual(errors, []);
         await context.close();
+      });
+
+      await t.step("the file picker is reachable and usable from the keyboard", async () => {
+        const { page, errors, close } = await openGui(browser, server.url);
+        const focused: string[] = [];
+        for (let i = 0; i < 12 && !focused.includes("files"); i++) {
+          await page.keyboard.press("Tab");
+          focused.push(await page.evaluate("document.activeElement?.id ?? ''") as string);
+        }
+        assert.ok(focused.includes("files"), `Tab reached: ${focused.join(", ")}`);
+        const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
+        await chooser.setFiles(PHOTO);
+        await waitDone(page, ["gnome_cat.jpg"]);
+        assert.deepEqual(errors, []);
+        await close();
       });
     } finally {
       await browser.close();
