@@ -615,6 +615,21 @@ Deno.test({
         assert.deepEqual(errors, []);
         await close();
       });
+
+      await t.step("server fallback: the conv1 panel is drawn at a visible size", async () => {
+        const { page, errors, close } = await openGui(browser, server.url, true);
+        await page.waitForFunction("document.getElementById('filters').width > 0");
+        const box = await page.$eval("#filters", (c) => {
+          const r = (c as unknown as { getBoundingClientRect(): { width: number; height: number } })
+            .getBoundingClientRect();
+          return [r.width, r.height];
+        });
+        // 97x25 kernel pixels shown five times larger.
+        assert.ok(box[0] > 400 && box[1] > 100, `conv1 canvas shows at ${box.join("x")} px`);
+        assert.ok(await paintedPixels(page, "#filters") > 2000);
+        assert.deepEqual(errors, []);
+        await close();
+      });
     } finally {
       await browser.close();
       await server.close();

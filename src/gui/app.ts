@@ -114,10 +114,12 @@ function drawFilters(meta: CheckpointMeta, weights: Map<string, Float32Array> | 
     if (!grid) {
       filtersCaption.textContent = "This model has no convolutional layer.";
       filtersCanvas.width = filtersCanvas.height = 0;
+      showCanvasEnlarged();
       return;
     }
     filtersCanvas.width = grid.width;
     filtersCanvas.height = grid.height;
+    showCanvasEnlarged();
     ctx.putImageData(new ImageData(new Uint8ClampedArray(grid.rgba), grid.width, grid.height), 0, 0);
     filtersCaption.textContent =
       `${grid.count} kernels of ${grid.layer} (${grid.kernel}x${grid.kernel}x${grid.channels}` +
@@ -128,12 +130,22 @@ function drawFilters(meta: CheckpointMeta, weights: Map<string, Float32Array> | 
     img.onload = () => {
       filtersCanvas.width = img.width;
       filtersCanvas.height = img.height;
+      showCanvasEnlarged(); // only now is the grid's size known
       ctx.drawImage(img, 0, 0);
+    };
+    img.onerror = () => {
+      filtersCanvas.width = filtersCanvas.height = 0;
+      showCanvasEnlarged();
+      filtersCaption.textContent = "The server could not draw this model's conv1 kernels.";
     };
     img.src = `/api/filters.png?id=${encodeURIComponent(id)}`;
     filtersCaption.textContent =
       `conv1 kernels, each stretched to the full range on its own (paper figure 3).`;
   }
+}
+
+/** The kernels are a few pixels each: shown five times larger (at most 720 px wide), once the size is set. */
+function showCanvasEnlarged(): void {
   filtersCanvas.style.width = `${Math.min(720, filtersCanvas.width * 5)}px`;
 }
 
