@@ -616,6 +616,27 @@ Deno.test({
         await close();
       });
 
+      await t.step(
+        "the browser refuses an image declaring over 40 megapixels before decoding it",
+        async () => {
+          const { page, errors, close } = await openGui(browser, server.url);
+          await page.setInputFiles("#files", {
+            name: "bomb.png",
+            mimeType: "image/png",
+            buffer: Buffer.from(await pngDeclaring(16000, 16000)),
+          });
+          await page.waitForSelector(".result[data-file='bomb.png'][data-state='error']", {
+            timeout: 30_000,
+          });
+          assert.match(
+            (await page.textContent(".result[data-file='bomb.png'] .meta"))!,
+            /16000x16000 pixels \(256\.0 megapixels\) is over the limit of 40 megapixels/,
+          );
+          assert.deepEqual(errors, []);
+          await close();
+        },
+      );
+
       await t.step("server fallback: the conv1 panel is drawn at a visible size", async () => {
         const { page, errors, close } = await openGui(browser, server.url, true);
         await page.waitForFunction("document.getElementById('filters').width > 0");

@@ -11,6 +11,7 @@ import { describeCheckpoint, loadClassifierCheckpoint } from "../classify/checkp
 import { Classifier, type Prediction, topK } from "../classify/classifier.ts";
 import { storedPixels } from "../classify/preprocess.ts";
 import { conv1Filters } from "../classify/filters.ts";
+import { imageTooLarge } from "./image_limits.ts";
 
 interface ModelEntry {
   id: string;
@@ -250,7 +251,10 @@ async function classifyInBrowser(files: File[], tenCrop: boolean): Promise<void>
     for (const file of files.slice(i, i + BATCH)) {
       const el = card(file);
       try {
-        const img = await decodeImageBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+        const bytes = new Uint8Array(await file.arrayBuffer());
+        const tooLarge = imageTooLarge(bytes, file.name);
+        if (tooLarge) throw new Error(tooLarge);
+        const img = await decodeImageBytes(bytes, file.name);
         batch.push({ el, width: img.width, height: img.height, px: storedPixels(img, meta.preprocess) });
       } catch (e) {
         showError(el, message(e));
