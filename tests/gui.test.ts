@@ -571,6 +571,27 @@ Deno.test({
     });
     const browser = await launchChromium(WEBGPU_ARGS);
     try {
+      await t.step("the page says what the model knows, near the drop zone", async () => {
+        const { page, errors, close } = await openGui(browser, server.url);
+        assert.equal(await page.inputValue("#model"), "models/default-cifar10.safetensors");
+        const knows = (await page.textContent("#model-knows"))!;
+        assert.match(
+          knows,
+          /10 classes: airplane, automobile, bird, cat, deer, dog, frog, horse, ship and truck/,
+        );
+        assert.match(knows, /always answers with one of them/);
+        assert.match(knows, /24x24/);
+        assert.match(knows, /63\.1% of the CIFAR-10 test images/);
+        // Next to the drop zone: the same panel, just before it.
+        assert.equal(await page.$eval("#model-knows", (e) => e.nextElementSibling?.id), "drop");
+        // A checkpoint without a card or recorded test metrics says so.
+        await page.selectOption("#model", "models/rgb.safetensors");
+        await page.waitForSelector("body[data-ready='1'][data-model='models/rgb.safetensors']");
+        assert.match((await page.textContent("#model-knows"))!, /records no test accuracy/);
+        assert.deepEqual(errors, []);
+        await close();
+      });
+
       await t.step("a favicon is served, and nothing the page loads fails", async () => {
         for (const path of ["/favicon.ico", "/favicon.svg"]) {
           const r = await fetch(new URL(path, server.url));

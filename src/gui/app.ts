@@ -12,12 +12,14 @@ import { Classifier, type Prediction, topK } from "../classify/classifier.ts";
 import { storedPixels } from "../classify/preprocess.ts";
 import { conv1Filters } from "../classify/filters.ts";
 import { imageTooLarge } from "./image_limits.ts";
+import { type ModelCard, whatTheModelKnows } from "./model_card.ts";
 
 interface ModelEntry {
   id: string;
   label: string;
   description: string;
   meta: CheckpointMeta;
+  card: ModelCard | null;
 }
 
 interface ServerResult {
@@ -37,6 +39,7 @@ const backendEl = $<HTMLParagraphElement>("backend");
 const statusEl = $<HTMLParagraphElement>("status");
 const modelSelect = $<HTMLSelectElement>("model");
 const modelInfo = $<HTMLParagraphElement>("model-info");
+const modelKnows = $<HTMLParagraphElement>("model-knows");
 const tenCropBox = $<HTMLInputElement>("ten-crop");
 const fileInput = $<HTMLInputElement>("files");
 const drop = $<HTMLDivElement>("drop");
@@ -157,6 +160,7 @@ async function selectModel(id: string): Promise<void> {
   current?.classifier?.dispose();
   current = null;
   modelInfo.textContent = entry.description;
+  modelKnows.textContent = whatTheModelKnows(entry.meta, entry.card);
   try {
     if (gpu) {
       setStatus(`Loading ${entry.id}…`);

@@ -18,6 +18,7 @@ import {
 } from "../classify/files.ts";
 import { buildGuiBundle } from "./bundle.ts";
 import { imageTooLarge } from "./image_limits.ts";
+import { asModelCard, type ModelCard } from "./model_card.ts";
 
 export interface GuiServerOptions {
   /** 0 picks a free port. */
@@ -252,6 +253,20 @@ async function iconPng(): Promise<Uint8Array> {
   return await image.encode();
 }
 
+/**
+ * The model card beside a checkpoint (X.json for X.safetensors), or null: none, not a card, or a card whose
+ * recorded size is not this file's.
+ */
+async function modelCard(entry: CheckpointEntry): Promise<ModelCard | null> {
+  let card: ModelCard | null;
+  try {
+    card = asModelCard(JSON.parse(await Deno.readTextFile(entry.path.replace(/\.safetensors$/, ".json"))));
+  } catch {
+    return null;
+  }
+  return card && (card.bytes === undefined || card.bytes === entry.bytes) ? card : null;
+}
+
 /** conv1's kernels as a PNG (the page draws them itself when it has the weights). */
 async function filtersPng(entry: CheckpointEntry): Promise<Response> {
   const ckpt = await readCheckpointFile(entry.path);
@@ -378,11 +393,12 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
       const { entries, initial } = await listModels();
       return json({
         default: initial?.id ?? null,
-        models: entries.map((e) => ({
+        models: await Promise.all(entries.map(async (e) => ({
           id: e.id,
           label: `${e.id} (${e.meta.model.name}, ${(e.bytes / 2 ** 20).toFixed(1)} MiB)`,
           meta: e.meta,
-        })),
+          card: await modelCard(e),
+        }))),
       });
     }
     if (path === "/api/checkpoint" || path === "/api/filters.png") {
