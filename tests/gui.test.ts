@@ -542,6 +542,12 @@ Deno.test("Classifier.prepare compiles ahead every kernel a batch needs, countin
   }
 });
 
+const resultOrder = (page: Page) =>
+  page.$$eval(
+    ".result",
+    (els) => els.map((e) => (e as unknown as { dataset: { file: string } }).dataset.file),
+  );
+
 async function waitDone(page: Page, files: string[]): Promise<void> {
   for (const f of files) {
     await page.waitForSelector(`.result[data-file='${f}'][data-state='done']`, { timeout: 90_000 });
@@ -570,6 +576,8 @@ Deno.test({
       log: (l) => logs.push(l),
     });
     const browser = await launchChromium(WEBGPU_ARGS);
+    const three = [PHOTO, DROPPED, `${FIX}/rgb.jpg`];
+    const threeNames = ["gnome_cat.jpg", "opencv_orange.jpg", "rgb.jpg"];
     try {
       await t.step("the page says what the model knows, near the drop zone", async () => {
         const { page, errors, close } = await openGui(browser, server.url);
@@ -621,6 +629,23 @@ Deno.test({
         assert.deepEqual(errors, []);
         await context.close();
       });
+
+      await t.step(
+        "results in drop order, a later drop after them; the clear button empties them",
+        async () => {
+          const { page, errors, close } = await openGui(browser, server.url);
+          await page.setInputFiles("#files", three);
+          await waitDone(page, threeNames);
+          assert.deepEqual(await resultOrder(page), threeNames);
+          await page.setInputFiles("#files", `${FIX}/gray.jpg`);
+          await waitDone(page, ["gray.jpg"]);
+          assert.deepEqual(await resultOrder(page), [...threeNames, "gray.jpg"]);
+          await page.click("#clear");
+          assert.deepEqual(await resultOrder(page), []);
+          assert.deepEqual(errors, []);
+          await close();
+        },
+      );
 
       await t.step("the file picker is reachable and usable from the keyboard", async () => {
         const { page, errors, close } = await openGui(browser, server.url);

@@ -46,6 +46,7 @@ const drop = $<HTMLDivElement>("drop");
 const results = $<HTMLElement>("results");
 const filtersCanvas = $<HTMLCanvasElement>("filters");
 const filtersCaption = $<HTMLParagraphElement>("filters-caption");
+const clearButton = $<HTMLButtonElement>("clear");
 
 let gpu: Gpu | null = null;
 let models: ModelEntry[] = [];
@@ -203,11 +204,19 @@ function card(file: File): HTMLElement {
   title.textContent = file.name;
   const meta = document.createElement("p");
   meta.className = "meta";
-  meta.textContent = "classifying…";
+  meta.textContent = "waiting…";
   body.append(title, meta);
   el.append(img, body);
-  results.prepend(el);
+  results.append(el); // in the order dropped, after earlier results
+  clearButton.disabled = false;
   return el;
+}
+
+/** Empties the results (a classification still running finishes into cards no longer shown). */
+function clearResults(): void {
+  for (const img of results.querySelectorAll<HTMLImageElement>("img.thumb")) URL.revokeObjectURL(img.src);
+  results.replaceChildren();
+  clearButton.disabled = true;
 }
 
 function showResult(el: HTMLElement, r: Omit<ServerResult, "adapter">, how: string, ms: number): void {
@@ -247,13 +256,14 @@ function showError(el: HTMLElement, text: string): void {
   meta.classList.add("error");
 }
 
-async function classifyInBrowser(files: File[], tenCrop: boolean): Promise<void> {
+async function classifyInBrowser(files: File[], cards: HTMLElement[], tenCrop: boolean): Promise<void> {
   const { classifier, meta } = current!;
   for (let i = 0; i < files.length; i += BATCH) {
     const t0 = performance.now();
     const batch: { el: HTMLElement; width: number; height: number; px: Uint8Array }[] = [];
-    for (const file of files.slice(i, i + BATCH)) {
-      const el = card(file);
+    for (const [k, file] of files.slice(i, i + BATCH).entries()) {
+      const el = cards[i + k];
+      el.querySelector(".meta")!.textContent = "classifying…";
       try {
         const bytes = new Uint8Array(await file.arrayBuffer());
         const tooLarge = imageTooLarge(bytes, file.name);
@@ -278,9 +288,10 @@ async function classifyInBrowser(files: File[], tenCrop: boolean): Promise<void>
   }
 }
 
-async function classifyOnServer(files: File[], tenCrop: boolean): Promise<void> {
-  for (const file of files) {
-    const el = card(file);
+async function classifyOnServer(files: File[], cards: HTMLElement[], tenCrop: boolean): Promise<void> {
+  for (const [i, file] of files.entries()) {
+    const el = cards[i];
+    el.querySelector(".meta")!.textContent = "classifying…";
     const t0 = performance.now();
     try {
       const query = `model=${encodeURIComponent(current!.id)}&top=${TOP}&tenCrop=${tenCrop ? 1 : 0}`;
@@ -299,14 +310,17 @@ async function classifyOnServer(files: File[], tenCrop: boolean): Promise<void> 
 function classifyFiles(list: FileList | null): void {
   const files = Array.from(list ?? []);
   if (files.length === 0) return;
+  // Each file's card appears at once, in the order given; the queue fills them in.
+  const cards = files.map(card);
   enqueue(async () => {
     if (!current) {
       setStatus("No model is loaded.", true);
+      for (const el of cards) showError(el, "No model is loaded.");
       return;
     }
     setStatus(`Classifying ${files.length} image${files.length > 1 ? "s" : ""}…`);
     const tenCrop = tenCropBox.checked;
-    await (gpu ? classifyInBrowser(files, tenCrop) : classifyOnServer(files, tenCrop));
+    await (gpu ? classifyInBrowser(files, cards, tenCrop) : classifyOnServer(files, cards, tenCrop));
     setStatus(`Done: ${files.length} image${files.length > 1 ? "s" : ""}.`);
   });
 }
@@ -353,6 +367,7 @@ async function main(): Promise<void> {
     return;
   }
   for (const m of models) m.description = describeCheckpoint(m.meta);
+  clearButton.addEventListener("click", clearResults);
   modelSelect.addEventListener("change", () => enqueue(() => selectModel(modelSelect.value)));
   fileInput.addEventListener("change", () => {
     classifyFiles(fileInput.files);
