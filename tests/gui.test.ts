@@ -542,6 +542,17 @@ Deno.test("Classifier.prepare compiles ahead every kernel a batch needs, countin
   }
 });
 
+/** Every text #status shows from now on (a MutationObserver in the page collects them). */
+async function watchStatus(page: Page): Promise<() => Promise<string[]>> {
+  await page.evaluate(`(() => {
+    const el = document.getElementById("status");
+    window.__statusTexts = [el.textContent];
+    new MutationObserver(() => window.__statusTexts.push(el.textContent))
+      .observe(el, { childList: true, characterData: true, subtree: true });
+  })()`);
+  return () => page.evaluate("window.__statusTexts") as Promise<string[]>;
+}
+
 const resultOrder = (page: Page) =>
   page.$$eval(
     ".result",
@@ -630,6 +641,20 @@ Deno.test({
         await context.close();
       });
 
+      await t.step("first run in the browser: kernels compiled i of n, then images i of n", async () => {
+        const { page, errors, close } = await openGui(browser, server.url);
+        const statuses = await watchStatus(page);
+        await page.setInputFiles("#files", three);
+        await waitDone(page, threeNames);
+        const seen = await statuses();
+        assert.ok(seen.some((s) => /first run/i.test(s) && /compil/.test(s)), seen.join("\n"));
+        assert.ok(seen.some((s) => /kernels, \d+ of \d+ ready/.test(s)), seen.join("\n"));
+        assert.ok(seen.some((s) => /image 3 of 3/.test(s)), seen.join("\n"));
+        assert.match(seen.at(-1)!, /^Done: 3 images/);
+        assert.deepEqual(errors, []);
+        await close();
+      });
+
       await t.step(
         "results in drop order, a later drop after them; the clear button empties them",
         async () => {
@@ -697,6 +722,24 @@ Deno.test({
         assert.deepEqual(errors, []);
         await close();
       });
+
+      await t.step(
+        "server fallback: images i of n, the first run's compiling said, drop order",
+        async () => {
+          const { page, errors, close } = await openGui(browser, server.url, true);
+          const statuses = await watchStatus(page);
+          await page.setInputFiles("#files", three.slice(0, 2));
+          await waitDone(page, threeNames.slice(0, 2));
+          const seen = await statuses();
+          assert.ok(seen.some((s) => /image 2 of 2/.test(s)), seen.join("\n"));
+          assert.ok(seen.some((s) => /first/i.test(s) && /compil/.test(s)), seen.join("\n"));
+          assert.deepEqual(await resultOrder(page), threeNames.slice(0, 2));
+          await page.click("#clear");
+          assert.deepEqual(await resultOrder(page), []);
+          assert.deepEqual(errors, []);
+          await close();
+        },
+      );
     } finally {
       await browser.close();
       await server.close();

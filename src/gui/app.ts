@@ -53,6 +53,8 @@ let models: ModelEntry[] = [];
 let current: { id: string; meta: CheckpointMeta; classifier: Classifier | null } | null = null;
 // Model switches and classifications run one at a time, in order.
 let queue: Promise<unknown> = Promise.resolve();
+/** Models this page has had the server classify with (the server compiles on the first). */
+const sentToServer = new Set<string>();
 const enqueue = (job: () => Promise<void>) => (queue = queue.then(job, job));
 
 function setStatus(text: string, error = false): void {
@@ -258,12 +260,28 @@ function showError(el: HTMLElement, text: string): void {
 
 async function classifyInBrowser(files: File[], cards: HTMLElement[], tenCrop: boolean): Promise<void> {
   const { classifier, meta } = current!;
+  const n = files.length;
+  // Compile first what these batches need, saying how far it is (it takes seconds on a first run).
+  const sizes = Array.from({ length: Math.ceil(n / BATCH) }, (_, b) => Math.min(BATCH, n - b * BATCH));
+  try {
+    await classifier!.prepare(sizes, tenCrop, (done, total) => {
+      if (total === 0) return;
+      setStatus(
+        `Compiling the network's WebGPU kernels, ${done} of ${total} ready: the first run with a model ` +
+          `(or with a new batch size) compiles them once, later runs reuse them…`,
+      );
+    });
+  } catch (e) {
+    for (const el of cards) showError(el, `WebGPU kernels failed to compile: ${message(e)}`);
+    return;
+  }
   for (let i = 0; i < files.length; i += BATCH) {
     const t0 = performance.now();
     const batch: { el: HTMLElement; width: number; height: number; px: Uint8Array }[] = [];
     for (const [k, file] of files.slice(i, i + BATCH).entries()) {
       const el = cards[i + k];
       el.querySelector(".meta")!.textContent = "classifying…";
+      setStatus(`Classifying image ${i + k + 1} of ${n}: decoding ${file.name}…`);
       try {
         const bytes = new Uint8Array(await file.arrayBuffer());
         const tooLarge = imageTooLarge(bytes, file.name);
@@ -275,6 +293,11 @@ async function classifyInBrowser(files: File[], cards: HTMLElement[], tenCrop: b
       }
     }
     if (batch.length === 0) continue;
+    setStatus(
+      batch.length === 1
+        ? `Classifying image ${i + 1} of ${n} on WebGPU…`
+        : `Classifying images ${i + 1} to ${i + batch.length} of ${n} on WebGPU, as one batch…`,
+    );
     try {
       const probs = await classifier!.run(batch.map((b) => b.px), tenCrop);
       const ms = (performance.now() - t0) / batch.length;
@@ -292,6 +315,15 @@ async function classifyOnServer(files: File[], cards: HTMLElement[], tenCrop: bo
   for (const [i, file] of files.entries()) {
     const el = cards[i];
     el.querySelector(".meta")!.textContent = "classifying…";
+    const first = !sentToServer.has(current!.id);
+    sentToServer.add(current!.id);
+    setStatus(
+      `Classifying image ${i + 1} of ${files.length} on the server${
+        first
+          ? " (its first classification with a model loads it and compiles the kernels: that one is slow)"
+          : ""
+      }…`,
+    );
     const t0 = performance.now();
     try {
       const query = `model=${encodeURIComponent(current!.id)}&top=${TOP}&tenCrop=${tenCrop ? 1 : 0}`;
