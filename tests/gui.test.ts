@@ -672,6 +672,38 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "times: each image's own decoding, the inference said to be the batch's; the server's own",
+        async () => {
+          const { page, errors, close } = await openGui(browser, server.url);
+          await page.setInputFiles("#files", three);
+          await waitDone(page, threeNames);
+          for (const name of threeNames) {
+            const meta = (await page.textContent(`.result[data-file='${name}'] .meta`))!;
+            assert.match(meta, /decoded in \d+ ms/);
+            assert.match(meta, /inference \d+ ms for the batch of 3 images/);
+          }
+          await page.setInputFiles("#files", `${FIX}/gray.jpg`);
+          await waitDone(page, ["gray.jpg"]);
+          const one = (await page.textContent(".result[data-file='gray.jpg'] .meta"))!;
+          assert.match(one, /decoded in \d+ ms/);
+          assert.match(one, /inference \d+ ms/);
+          assert.doesNotMatch(one, /batch/);
+          assert.deepEqual(errors, []);
+          await close();
+          // On the server: its own decoding and inference times, and the round trip.
+          const onServer = await openGui(browser, server.url, true);
+          await onServer.page.setInputFiles("#files", PHOTO);
+          await waitDone(onServer.page, ["gnome_cat.jpg"]);
+          assert.match(
+            (await onServer.page.textContent(".result[data-file='gnome_cat.jpg'] .meta"))!,
+            /on the server: decoded in \d+ ms, inference \d+ ms \(\d+ ms with the upload\)/,
+          );
+          assert.deepEqual(onServer.errors, []);
+          await onServer.close();
+        },
+      );
+
       await t.step("the file picker is reachable and usable from the keyboard", async () => {
         const { page, errors, close } = await openGui(browser, server.url);
         const focused: string[] = [];

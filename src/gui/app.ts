@@ -29,6 +29,8 @@ interface ServerResult {
   views: number;
   top: Prediction[];
   adapter: string;
+  /** Milliseconds the server spent: decoding, loading the model and compiling (0 once done), inference. */
+  ms: { decode: number; load: number; inference: number };
 }
 
 const TOP = 5;
@@ -61,6 +63,8 @@ function setStatus(text: string, error = false): void {
   statusEl.textContent = text;
   statusEl.classList.toggle("error", error);
 }
+
+const ms = (t: number) => `${t.toFixed(0)} ms`;
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -221,11 +225,14 @@ function clearResults(): void {
   clearButton.disabled = true;
 }
 
-function showResult(el: HTMLElement, r: Omit<ServerResult, "adapter">, how: string, ms: number): void {
+type Shown = Omit<ServerResult, "adapter" | "ms">;
+
+/** `times` says what each measured time covers (the inference of a batch is the batch's, not the image's). */
+function showResult(el: HTMLElement, r: Shown, how: string, times: string): void {
   el.dataset.state = "done";
   el.dataset.backend = gpu ? "webgpu" : "server";
   el.querySelector(".meta")!.textContent = `${r.width}x${r.height} · ${current?.id} · ` +
-    `${r.views > 1 ? `${r.views} views averaged · ` : ""}${how} · ${ms.toFixed(0)} ms`;
+    `${r.views > 1 ? `${r.views} views averaged · ` : ""}${how} · ${times}`;
   const list = document.createElement("ol");
   list.className = "bars";
   for (const p of r.top) {
@@ -276,18 +283,19 @@ async function classifyInBrowser(files: File[], cards: HTMLElement[], tenCrop: b
     return;
   }
   for (let i = 0; i < files.length; i += BATCH) {
-    const t0 = performance.now();
-    const batch: { el: HTMLElement; width: number; height: number; px: Uint8Array }[] = [];
+    const batch: { el: HTMLElement; width: number; height: number; px: Uint8Array; decodeMs: number }[] = [];
     for (const [k, file] of files.slice(i, i + BATCH).entries()) {
       const el = cards[i + k];
       el.querySelector(".meta")!.textContent = "classifying…";
       setStatus(`Classifying image ${i + k + 1} of ${n}: decoding ${file.name}…`);
+      const t0 = performance.now();
       try {
         const bytes = new Uint8Array(await file.arrayBuffer());
         const tooLarge = imageTooLarge(bytes, file.name);
         if (tooLarge) throw new Error(tooLarge);
         const img = await decodeImageBytes(bytes, file.name);
-        batch.push({ el, width: img.width, height: img.height, px: storedPixels(img, meta.preprocess) });
+        const px = storedPixels(img, meta.preprocess);
+        batch.push({ el, width: img.width, height: img.height, px, decodeMs: performance.now() - t0 });
       } catch (e) {
         showError(el, message(e));
       }
@@ -299,11 +307,14 @@ async function classifyInBrowser(files: File[], cards: HTMLElement[], tenCrop: b
         : `Classifying images ${i + 1} to ${i + batch.length} of ${n} on WebGPU, as one batch…`,
     );
     try {
+      const t1 = performance.now();
       const probs = await classifier!.run(batch.map((b) => b.px), tenCrop);
-      const ms = (performance.now() - t0) / batch.length;
+      const inference = `inference ${ms(performance.now() - t1)}` +
+        (batch.length > 1 ? ` for the batch of ${batch.length} images` : "");
       batch.forEach((b, k) => {
         const r = { file: b.el.dataset.file!, width: b.width, height: b.height, views: tenCrop ? 10 : 1 };
-        showResult(b.el, { ...r, top: topK(probs[k], meta.classes, TOP) }, "WebGPU in the browser", ms);
+        const times = `decoded in ${ms(b.decodeMs)} · ${inference}`;
+        showResult(b.el, { ...r, top: topK(probs[k], meta.classes, TOP) }, "WebGPU in the browser", times);
       });
     } catch (e) {
       for (const b of batch) showError(b.el, `WebGPU inference failed: ${message(e)}`);
@@ -332,7 +343,10 @@ async function classifyOnServer(files: File[], cards: HTMLElement[], tenCrop: bo
         headers: { "x-file-name": encodeURIComponent(file.name) },
         body: file,
       });
-      showResult(el, r, `server (${r.adapter})`, performance.now() - t0);
+      const times = `on the server: decoded in ${ms(r.ms.decode)}, inference ${ms(r.ms.inference)} ` +
+        `(${ms(performance.now() - t0)} with the upload)` +
+        (r.ms.load > 0 ? `; loading the model and compiling its kernels first took ${ms(r.ms.load)}` : "");
+      showResult(el, r, `server (${r.adapter})`, times);
     } catch (e) {
       showError(el, message(e));
     }
