@@ -17,6 +17,8 @@ import { PROJECT_ROOT } from "../src/data/util.ts";
 import { buildModel } from "../src/models/index.ts";
 import { SHARED_DATA_DIR } from "../src/data/open.ts";
 import { testGpu } from "./helpers/gpu.ts";
+import { Gpu } from "../src/gpu/runtime.ts";
+import { Classifier } from "../src/classify/classifier.ts";
 import { leftOut, requireChromium, requireShared } from "./helpers/needs.ts";
 
 const PHOTO = `${SHARED_DATA_DIR}/photos/gnome_cat.jpg`;
@@ -314,4 +316,467 @@ Deno.test("GUI server: checkpoint list, report browsing, path checks, server-sid
   } finally {
     await server.close();
   }
+});
+
+Deno.test("GUI server: refuses uploads over 32 MiB with 413, with or without a Content-Length", async () => {
+  const root = await tempRoot();
+  const server = await startGuiServer({ port: 0, root, log: () => {} });
+  try {
+    const r = await fetch(new URL("/api/classify?model=models/rgb.safetensors", server.url), {
+      method: "POST",
+      headers: { "x-file-name": "huge.jpg" },
+      body: new Uint8Array(60 * 2 ** 20),
+    });
+    assert.equal(r.status, 413);
+    assert.match((await r.json()).error, /huge\.jpg: 60\.0 MiB is over the upload limit of 32 MiB/);
+    // Streamed (chunked, no Content-Length): counted as it arrives, and refused once past the limit.
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent++ < 60) c.enqueue(new Uint8Array(2 ** 20));
+        else c.close();
+      },
+    });
+    const s = await fetch(new URL("/api/classify?model=models/rgb.safetensors", server.url), {
+      method: "POST",
+      headers: { "x-file-name": "streamed.jpg" },
+      body: stream,
+    });
+    assert.equal(s.status, 413);
+    assert.match((await s.json()).error, /streamed\.jpg: the upload ran past the limit of 32 MiB/);
+    assert.ok(sent < 60, `the server read all ${sent} MiB`);
+  } finally {
+    await server.close();
+  }
+});
+
+/** A PNG whose header declares width x height (8-bit grey), with a little image data: only the header is real. */
+async function pngDeclaring(width: number, height: number): Promise<Uint8Array> {
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = new Uint8Array(12 + data.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, data.length);
+    out.set(new TextEncoder().encode(type), 4);
+    out.set(data, 8);
+    return out; // (CRC left zero: the decoder does not check it)
+  };
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, width);
+  new DataView(ihdr.buffer).setUint32(4, height);
+  ihdr[8] = 8; // bit depth; colour type 0 (grey)
+  const idat = new Uint8Array(
+    await new Response(
+      new Blob([new Uint8Array(4096)]).stream().pipeThrough(new CompressionStream("deflate")),
+    )
+      .arrayBuffer(),
+  );
+  const parts = [
+    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", idat),
+    chunk("IEND", new Uint8Array(0)),
+  ];
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
+}
+
+/** A baseline JPEG's opening (SOI, APP0, SOF0) declaring width x height, then end of image. */
+function jpegDeclaring(width: number, height: number): Uint8Array {
+  const app0 = [0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0];
+  const sof0 = [0xff, 0xc0, 0, 17, 8, height >> 8, height & 255, width >> 8, width & 255, 3];
+  for (let c = 1; c <= 3; c++) sof0.push(c, 0x11, 0);
+  return new Uint8Array([0xff, 0xd8, ...app0, ...sof0, 0xff, 0xd9]);
+}
+
+Deno.test("GUI server: refuses images declaring over 40 megapixels from their header, before decoding", async () => {
+  const root = await tempRoot();
+  const server = await startGuiServer({ port: 0, root, log: () => {} });
+  const post = (name: string, body: Uint8Array) =>
+    fetch(new URL("/api/classify?model=models/rgb.safetensors", server.url), {
+      method: "POST",
+      headers: { "x-file-name": name },
+      body: body as Uint8Array<ArrayBuffer>,
+    });
+  try {
+    const png = await pngDeclaring(16000, 16000);
+    assert.ok(png.length < 10_000);
+    const r = await post("bomb.png", png);
+    assert.equal(r.status, 413);
+    assert.match(
+      (await r.json()).error,
+      /^bomb\.png: 16000x16000 pixels \(256\.0 megapixels\) is over the limit of 40 megapixels/,
+    );
+    const j = await post("wide.jpg", jpegDeclaring(8000, 6000));
+    assert.equal(j.status, 413);
+    assert.match(
+      (await j.json()).error,
+      /^wide\.jpg: 8000x6000 pixels \(48\.0 megapixels\) is over the limit/,
+    );
+    // Below the limit the header passes and the decoder has its say (this file holds no real image data).
+    const small = await post("small.png", await pngDeclaring(3000, 3000));
+    assert.equal(small.status, 422);
+    assert.match((await small.json()).error, /small\.png: truncated PNG image data/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("GUI server: bad %-encoding in the URL or the file name header is a 400, not a 500", async () => {
+  const root = await tempRoot();
+  const server = await startGuiServer({ port: 0, root, log: () => {} });
+  try {
+    for (const path of ["/results/%E0%A4%A", "/%ZZ", "/api/models%"]) {
+      const r = await fetch(`${server.url.replace(/\/$/, "")}${path}`);
+      const body = await r.text();
+      assert.equal(r.status, 400, `${path}: ${body}`);
+      assert.match(JSON.parse(body).error, /bad %-encoding in the URL/);
+    }
+    const name = await fetch(new URL("/api/classify?model=models/rgb.safetensors", server.url), {
+      method: "POST",
+      headers: { "x-file-name": "%E0%A4%A.jpg" },
+      body: "x",
+    });
+    assert.equal(name.status, 400);
+    assert.match((await name.json()).error, /bad %-encoding in the X-File-Name header/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("GUI server: error bodies name no server paths (the log has them)", async () => {
+  const root = await tempRoot();
+  // Listed (its header is fine) but cut short: loading it fails on the server.
+  const whole = await Deno.readFile(MODEL);
+  await Deno.writeFile(`${root}/results/run/cut.safetensors`, whole.subarray(0, whole.length - 1000));
+  const logs: string[] = [];
+  const server = await startGuiServer({ port: 0, root, log: (l) => logs.push(l) });
+  const noPaths = (body: string, what: string) => {
+    for (const p of [dir, root, PROJECT_ROOT, Deno.cwd()]) assert.ok(!body.includes(p), `${what}: ${body}`);
+  };
+  try {
+    const missing = await fetch(new URL("/kernels/nope.wgsl", server.url));
+    assert.equal(missing.status, 404);
+    const missingBody = await missing.text();
+    noPaths(missingBody, "missing kernel");
+    assert.match(JSON.parse(missingBody).error, /not found: \/kernels\/nope\.wgsl/);
+
+    const cut = "results/run/cut.safetensors";
+    const filters = await fetch(new URL(`/api/filters.png?id=${cut}`, server.url));
+    assert.equal(filters.status, 500);
+    const filtersBody = await filters.text();
+    noPaths(filtersBody, "filters of a cut checkpoint");
+    assert.match(JSON.parse(filtersBody).error, /results\/run\/cut\.safetensors/);
+    const classify = await fetch(new URL(`/api/classify?model=${cut}`, server.url), {
+      method: "POST",
+      headers: { "x-file-name": "a.jpg" },
+      body: await Deno.readFile(`${FIX}/rgb.jpg`),
+    });
+    assert.equal(classify.status, 500);
+    noPaths(await classify.text(), "classifying with a cut checkpoint");
+    // The server's log keeps the whole story.
+    assert.ok(logs.some((l) => l.includes(`${root}/${cut}`)), logs.join("\n"));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("GUI server: links under results/ that lead outside it are not followed", async () => {
+  const root = await tempRoot();
+  const outside = await Deno.makeTempDir({ dir, prefix: "outside-" });
+  await Deno.writeTextFile(`${outside}/secret.txt`, "not for the web");
+  await Deno.writeTextFile(`${root}/results/run/page.html`, "<title>page</title>");
+  await Deno.symlink(outside, `${root}/results/away`);
+  await Deno.symlink(`${outside}/secret.txt`, `${root}/results/secret.txt`);
+  await Deno.symlink("../../models/rgb.safetensors", `${root}/results/run/model.safetensors`); // in root, not results/
+  await Deno.symlink("run", `${root}/results/alias`); // inside results/: fine
+  const server = await startGuiServer({ port: 0, root, log: () => {} });
+  const get = (path: string) => fetch(new URL(path, server.url));
+  try {
+    for (
+      const path of [
+        "/results/away/secret.txt",
+        "/results/away/",
+        "/results/secret.txt",
+        "/results/run/model.safetensors",
+      ]
+    ) {
+      const r = await get(path);
+      const body = await r.text();
+      assert.equal(r.status, 403, `${path}: ${r.status} ${body}`);
+      assert.ok(!body.includes("not for the web"));
+      assert.match(JSON.parse(body).error, /leads outside results\//);
+    }
+    const inside = await get("/results/alias/page.html");
+    assert.equal(inside.status, 200);
+    assert.equal(await inside.text(), "<title>page</title>");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("Classifier.prepare compiles ahead every kernel a batch needs, counting them as they are ready", async () => {
+  const ckpt = randomCheckpoint({ sharpen: 30 });
+  const [c, ,] = ckpt.meta.model.input;
+  const side = ckpt.meta.preprocess.resize;
+  const stored = [1, 2, 3].map((k) => new Uint8Array(c * side * side).map((_, i) => (i * 7 * k) % 256));
+  const gpu = await Gpu.create(); // its own device: nothing compiled yet
+  const classifier = new Classifier(gpu, ckpt);
+  try {
+    for (const tenCrop of [false, true]) {
+      const seen: number[][] = [];
+      const before = gpu.kernels.size;
+      const n = await classifier.prepare([stored.length], tenCrop, (done, total) => seen.push([done, total]));
+      if (!tenCrop) assert.ok(n >= 5, `only ${n} kernels`);
+      assert.deepEqual(seen, Array.from({ length: n + 1 }, (_, i) => [i, n]));
+      assert.equal(gpu.kernels.size, before + n);
+      // run() finds them all compiled, and the skipped dispatches of the dry run left nothing behind.
+      const probs = await classifier.run(stored, tenCrop);
+      assert.equal(gpu.kernels.size, before + n, "run compiled kernels that prepare did not");
+      assert.equal(await classifier.prepare([stored.length], tenCrop), 0);
+      const fresh = new Classifier(await testGpu(), ckpt);
+      const want = await fresh.run(stored, tenCrop);
+      fresh.dispose();
+      probs.forEach((p, i) => p.forEach((v, k) => assert.ok(Math.abs(v - want[i][k]) < 1e-5, `${i} ${k}`)));
+    }
+  } finally {
+    classifier.dispose();
+    gpu.destroy();
+  }
+});
+
+/** Every text #status shows from now on (a MutationObserver in the page collects them). */
+async function watchStatus(page: Page): Promise<() => Promise<string[]>> {
+  await page.evaluate(`(() => {
+    const el = document.getElementById("status");
+    window.__statusTexts = [el.textContent];
+    new MutationObserver(() => window.__statusTexts.push(el.textContent))
+      .observe(el, { childList: true, characterData: true, subtree: true });
+  })()`);
+  return () => page.evaluate("window.__statusTexts") as Promise<string[]>;
+}
+
+const resultOrder = (page: Page) =>
+  page.$$eval(
+    ".result",
+    (els) => els.map((e) => (e as unknown as { dataset: { file: string } }).dataset.file),
+  );
+
+async function waitDone(page: Page, files: string[]): Promise<void> {
+  for (const f of files) {
+    await page.waitForSelector(`.result[data-file='${f}'][data-state='done']`, { timeout: 90_000 });
+  }
+}
+
+Deno.test({
+  name: "GUI in Chromium: the page as a person meets it (what the model knows, progress, order, keyboard)",
+  ignore: leftOut("chromium"),
+  async fn(t) {
+    requireChromium();
+    requireShared("photos");
+    const root = await tempRoot();
+    // The real default classifier and its model card.
+    for (const ext of ["safetensors", "json"]) {
+      await Deno.copyFile(
+        `${PROJECT_ROOT}/models/default-cifar10.${ext}`,
+        `${root}/models/default-cifar10.${ext}`,
+      );
+    }
+    const logs: string[] = [];
+    const server = await startGuiServer({
+      port: 0,
+      root,
+      model: `${root}/models/default-cifar10.safetensors`,
+      log: (l) => logs.push(l),
+    });
+    const browser = await launchChromium(WEBGPU_ARGS);
+    const three = [PHOTO, DROPPED, `${FIX}/rgb.jpg`];
+    const threeNames = ["gnome_cat.jpg", "opencv_orange.jpg", "rgb.jpg"];
+    try {
+      await t.step("the page says what the model knows, near the drop zone", async () => {
+        const { page, errors, close } = await openGui(browser, server.url);
+        assert.equal(await page.inputValue("#model"), "models/default-cifar10.safetensors");
+        const knows = (await page.textContent("#model-knows"))!;
+        assert.match(
+          knows,
+          /10 classes: airplane, automobile, bird, cat, deer, dog, frog, horse, ship and truck/,
+        );
+        assert.match(knows, /always answers with one of them/);
+        assert.match(knows, /24x24/);
+        assert.match(knows, /63\.1% of the CIFAR-10 test images/);
+        // Next to the drop zone: the same panel, just before it.
+        assert.equal(await page.$eval("#model-knows", (e) => e.nextElementSibling?.id), "drop");
+        // A checkpoint without a card or recorded test metrics says so.
+        await page.selectOption("#model", "models/rgb.safetensors");
+        await page.waitForSelector("body[data-ready='1'][data-model='models/rgb.safetensors']");
+        assert.match((await page.textContent("#model-knows"))!, /records no test accuracy/);
+        assert.deepEqual(errors, []);
+        await close();
+      });
+
+      await t.step("a favicon is served, and nothing the page loads fails", async () => {
+        for (const path of ["/favicon.ico", "/favicon.svg"]) {
+          const r = await fetch(new URL(path, server.url));
+          assert.equal(r.status, 200, path);
+          assert.match(r.headers.get("content-type")!, /^image\//);
+          await r.body?.cancel();
+        }
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const failed: string[] = [];
+        const errors: string[] = [];
+        page.on("response", (r) => {
+          if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+        });
+        page.on("console", (m) => {
+          if (m.type() === "error") errors.push(m.text());
+        });
+        for (const path of ["/", "/results/"]) {
+          await page.goto(new URL(path, server.url).href);
+          await page.waitForLoadState("load");
+        }
+        await page.goto(server.url);
+        await page.waitForSelector("body[data-ready='1']", { timeout: 90_000 });
+        const icon = await page.$eval("link[rel=icon]", (l) => (l as unknown as { href: string }).href);
+        assert.match(icon, /^http:\/\/.*\/favicon\.svg$/);
+        assert.deepEqual(failed, []);
+        assert.deepEqual(errors, []);
+        await context.close();
+      });
+
+      await t.step("first run in the browser: kernels compiled i of n, then images i of n", async () => {
+        const { page, errors, close } = await openGui(browser, server.url);
+        const statuses = await watchStatus(page);
+        await page.setInputFiles("#files", three);
+        await waitDone(page, threeNames);
+        const seen = await statuses();
+        assert.ok(seen.some((s) => /first run/i.test(s) && /compil/.test(s)), seen.join("\n"));
+        assert.ok(seen.some((s) => /kernels, \d+ of \d+ ready/.test(s)), seen.join("\n"));
+        assert.ok(seen.some((s) => /image 3 of 3/.test(s)), seen.join("\n"));
+        assert.match(seen.at(-1)!, /^Done: 3 images/);
+        assert.deepEqual(errors, []);
+        await close();
+      });
+
+      await t.step(
+        "results in drop order, a later drop after them; the clear button empties them",
+        async () => {
+          const { page, errors, close } = await openGui(browser, server.url);
+          await page.setInputFiles("#files", three);
+          await waitDone(page, threeNames);
+          assert.deepEqual(await resultOrder(page), threeNames);
+          await page.setInputFiles("#files", `${FIX}/gray.jpg`);
+          await waitDone(page, ["gray.jpg"]);
+          assert.deepEqual(await resultOrder(page), [...threeNames, "gray.jpg"]);
+          await page.click("#clear");
+          assert.deepEqual(await resultOrder(page), []);
+          assert.deepEqual(errors, []);
+          await close();
+        },
+      );
+
+      await t.step(
+        "times: each image's own decoding, the inference said to be the batch's; the server's own",
+        async () => {
+          const { page, errors, close } = await openGui(browser, server.url);
+          await page.setInputFiles("#files", three);
+          await waitDone(page, threeNames);
+          for (const name of threeNames) {
+            const meta = (await page.textContent(`.result[data-file='${name}'] .meta`))!;
+            assert.match(meta, /decoded in \d+ ms/);
+            assert.match(meta, /inference \d+ ms for the batch of 3 images/);
+          }
+          await page.setInputFiles("#files", `${FIX}/gray.jpg`);
+          await waitDone(page, ["gray.jpg"]);
+          const one = (await page.textContent(".result[data-file='gray.jpg'] .meta"))!;
+          assert.match(one, /decoded in \d+ ms/);
+          assert.match(one, /inference \d+ ms/);
+          assert.doesNotMatch(one, /batch/);
+          assert.deepEqual(errors, []);
+          await close();
+          // On the server: its own decoding and inference times, and the round trip.
+          const onServer = await openGui(browser, server.url, true);
+          await onServer.page.setInputFiles("#files", PHOTO);
+          await waitDone(onServer.page, ["gnome_cat.jpg"]);
+          assert.match(
+            (await onServer.page.textContent(".result[data-file='gnome_cat.jpg'] .meta"))!,
+            /on the server: decoded in \d+ ms, inference \d+ ms \(\d+ ms with the upload\)/,
+          );
+          assert.deepEqual(onServer.errors, []);
+          await onServer.close();
+        },
+      );
+
+      await t.step("the file picker is reachable and usable from the keyboard", async () => {
+        const { page, errors, close } = await openGui(browser, server.url);
+        const focused: string[] = [];
+        for (let i = 0; i < 12 && !focused.includes("files"); i++) {
+          await page.keyboard.press("Tab");
+          focused.push(await page.evaluate("document.activeElement?.id ?? ''") as string);
+        }
+        assert.ok(focused.includes("files"), `Tab reached: ${focused.join(", ")}`);
+        const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
+        await chooser.setFiles(PHOTO);
+        await waitDone(page, ["gnome_cat.jpg"]);
+        assert.deepEqual(errors, []);
+        await close();
+      });
+
+      await t.step(
+        "the browser refuses an image declaring over 40 megapixels before decoding it",
+        async () => {
+          const { page, errors, close } = await openGui(browser, server.url);
+          await page.setInputFiles("#files", {
+            name: "bomb.png",
+            mimeType: "image/png",
+            buffer: Buffer.from(await pngDeclaring(16000, 16000)),
+          });
+          await page.waitForSelector(".result[data-file='bomb.png'][data-state='error']", {
+            timeout: 30_000,
+          });
+          assert.match(
+            (await page.textContent(".result[data-file='bomb.png'] .meta"))!,
+            /16000x16000 pixels \(256\.0 megapixels\) is over the limit of 40 megapixels/,
+          );
+          assert.deepEqual(errors, []);
+          await close();
+        },
+      );
+
+      await t.step("server fallback: the conv1 panel is drawn at a visible size", async () => {
+        const { page, errors, close } = await openGui(browser, server.url, true);
+        await page.waitForFunction("document.getElementById('filters').width > 0");
+        const box = await page.$eval("#filters", (c) => {
+          const r = (c as unknown as { getBoundingClientRect(): { width: number; height: number } })
+            .getBoundingClientRect();
+          return [r.width, r.height];
+        });
+        // 97x25 kernel pixels shown five times larger.
+        assert.ok(box[0] > 400 && box[1] > 100, `conv1 canvas shows at ${box.join("x")} px`);
+        assert.ok(await paintedPixels(page, "#filters") > 2000);
+        assert.deepEqual(errors, []);
+        await close();
+      });
+
+      await t.step(
+        "server fallback: images i of n, the first run's compiling said, drop order",
+        async () => {
+          const { page, errors, close } = await openGui(browser, server.url, true);
+          const statuses = await watchStatus(page);
+          await page.setInputFiles("#files", three.slice(0, 2));
+          await waitDone(page, threeNames.slice(0, 2));
+          const seen = await statuses();
+          assert.ok(seen.some((s) => /image 2 of 2/.test(s)), seen.join("\n"));
+          assert.ok(seen.some((s) => /first/i.test(s) && /compil/.test(s)), seen.join("\n"));
+          assert.deepEqual(await resultOrder(page), threeNames.slice(0, 2));
+          await page.click("#clear");
+          assert.deepEqual(await resultOrder(page), []);
+          assert.deepEqual(errors, []);
+          await close();
+        },
+      );
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+    assert.deepEqual(logs, []);
+  },
 });

@@ -80,13 +80,50 @@ export class Classifier {
     return this.#run(stored, tenCrop, true);
   }
 
+  /**
+   * Compiles ahead of run() the kernels that classifying `counts[i]` images at a time needs (each batch split
+   * into passes as run splits it), calling `progress(done, total)` as each kernel is ready: the first
+   * classification otherwise spends seconds compiling with nothing to show for it. Resolves to the number of
+   * kernels compiled (0 once a batch size has been seen).
+   */
+  async prepare(
+    counts: number[],
+    tenCrop: boolean,
+    progress?: (done: number, total: number) => void,
+  ): Promise<number> {
+    const views = this.plan(tenCrop).views.length;
+    const inputs = new Set<number>();
+    for (const count of counts) {
+      for (const images of this.#passes(count, views)) inputs.add(images * views);
+    }
+    const [c, h, w] = this.checkpoint.meta.model.input;
+    const classes = this.checkpoint.meta.model.classes;
+    const keys = this.gpu.kernelsFor(() => {
+      for (const n of inputs) {
+        const input = this.gpu.tensor([n, c, h, w], "classify.prepare");
+        const logits = this.net.forward(input, { training: false });
+        const probs = softmax(this.gpu, logits, classes);
+        this.gpu.release(input, logits, probs);
+      }
+    });
+    return await this.gpu.kernels.compile(keys, progress);
+  }
+
+  /** Images per forward pass when run classifies `count` images with `views` views each. */
+  #passes(count: number, views: number): number[] {
+    const perPass = Math.max(1, Math.floor(this.maxInputsPerPass / views));
+    const out: number[] = [];
+    for (let i = 0; i < count; i += perPass) out.push(Math.min(perPass, count - i));
+    return out;
+  }
+
   #run(stored: Uint8Array[], tenCrop: boolean, withLogits: boolean) {
     const plan = this.plan(tenCrop);
-    const views = plan.views.length;
-    const perPass = Math.max(1, Math.floor(this.maxInputsPerPass / views));
     const parts: Promise<{ probs: Float32Array; logits: Float32Array[] }[]>[] = [];
-    for (let i = 0; i < stored.length; i += perPass) {
-      parts.push(this.#pass(plan, stored.slice(i, i + perPass), withLogits));
+    let i = 0;
+    for (const images of this.#passes(stored.length, plan.views.length)) {
+      parts.push(this.#pass(plan, stored.slice(i, i + images), withLogits));
+      i += images;
     }
     return Promise.all(parts).then((p) => p.flat());
   }

@@ -11,6 +11,7 @@ Serves a page for classifying images with a trained checkpoint: drop or pick JPE
 one's top-5 classes; pick the model among the checkpoints in models/ and results/; see conv1's learned kernels;
 browse the reports under results/. The page runs the network in the browser on WebGPU, with the same WGSL
 kernels and TypeScript as \`deno task classify\`; browsers without WebGPU send the images to this server.
+Uploads over 32 MiB and images whose header declares over 40 megapixels are refused before decoding.
 
 Options:
   --port N       port (default 8765; 0 picks a free one)

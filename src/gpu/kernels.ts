@@ -69,6 +69,13 @@ export function expandTemplate(source: string, values: TemplateValues): string {
   });
 }
 
+/** One compiled kernel: a file's entry point with its template values. */
+export interface KernelKey {
+  file: string;
+  entry: string;
+  values: TemplateValues;
+}
+
 export class KernelCache {
   #pipelines = new Map<string, GPUComputePipeline>();
   #modules = new Map<string, GPUShaderModule>();
@@ -78,10 +85,11 @@ export class KernelCache {
     return this.#pipelines.size;
   }
 
-  pipeline(file: string, entry: string, values: TemplateValues = {}): GPUComputePipeline {
-    const key = `${file}:${entry}:${JSON.stringify(values)}`;
-    let pipeline = this.#pipelines.get(key);
-    if (pipeline) return pipeline;
+  has(file: string, entry: string, values: TemplateValues = {}): boolean {
+    return this.#pipelines.has(`${file}:${entry}:${JSON.stringify(values)}`);
+  }
+
+  #module(file: string, values: TemplateValues): GPUShaderModule {
     const moduleKey = `${file}:${JSON.stringify(values)}`;
     let module = this.#modules.get(moduleKey);
     if (!module) {
@@ -91,12 +99,44 @@ export class KernelCache {
       });
       this.#modules.set(moduleKey, module);
     }
+    return module;
+  }
+
+  pipeline(file: string, entry: string, values: TemplateValues = {}): GPUComputePipeline {
+    const key = `${file}:${entry}:${JSON.stringify(values)}`;
+    let pipeline = this.#pipelines.get(key);
+    if (pipeline) return pipeline;
     pipeline = this.device.createComputePipeline({
       label: key,
       layout: "auto",
-      compute: { module, entryPoint: entry },
+      compute: { module: this.#module(file, values), entryPoint: entry },
     });
     this.#pipelines.set(key, pipeline);
     return pipeline;
+  }
+
+  /**
+   * Compiles the kernels not compiled yet, all at once (createComputePipelineAsync), calling `progress` as each
+   * one is ready; later pipeline() calls for them return at once. Gpu.kernelsFor says which a piece of work
+   * needs. Resolves to the number compiled.
+   */
+  async compile(keys: KernelKey[], progress?: (done: number, total: number) => void): Promise<number> {
+    const todo = new Map<string, KernelKey>();
+    for (const k of keys) {
+      const key = `${k.file}:${k.entry}:${JSON.stringify(k.values)}`;
+      if (!this.#pipelines.has(key)) todo.set(key, k);
+    }
+    let done = 0;
+    progress?.(0, todo.size);
+    await Promise.all([...todo].map(async ([key, k]) => {
+      const pipeline = await this.device.createComputePipelineAsync({
+        label: key,
+        layout: "auto",
+        compute: { module: this.#module(k.file, k.values), entryPoint: k.entry },
+      });
+      if (!this.#pipelines.has(key)) this.#pipelines.set(key, pipeline);
+      progress?.(++done, todo.size);
+    }));
+    return todo.size;
   }
 }

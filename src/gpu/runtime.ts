@@ -4,7 +4,7 @@
 // step becomes one or a few submissions. Uniform parameters go into a ring buffer written once per submission.
 
 import { acquireDevice, type AdapterReport } from "./device.ts";
-import { KernelCache, type TemplateValues } from "./kernels.ts";
+import { KernelCache, type KernelKey, type TemplateValues } from "./kernels.ts";
 import { BufferPool } from "./pool.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -43,6 +43,8 @@ export class Gpu {
   #lostReason: string | null = null;
   #profile: { querySet: GPUQuerySet; labels: string[]; capacity: number } | null = null;
   #errors: string[] = [];
+  /** While kernelsFor runs: the kernels its dispatches would compile (nothing is dispatched). */
+  #collect: Map<string, KernelKey> | null = null;
 
   private constructor(readonly device: GPUDevice, readonly adapter: AdapterReport) {
     this.kernels = new KernelCache(device);
@@ -154,6 +156,12 @@ export class Gpu {
         throw new Error(`${file}.${entry}: ${g} workgroups exceed the adapter's limit ${this.maxWorkgroups}`);
       }
     }
+    if (this.#collect) {
+      if (!this.kernels.has(file, entry, template)) {
+        this.#collect.set(`${file}:${entry}:${JSON.stringify(template)}`, { file, entry, values: template });
+      }
+      return;
+    }
     const pipeline = this.kernels.pipeline(file, entry, template);
     if (this.#slot >= UNIFORM_RING_SLOTS) this.submit();
     const offset = this.#slot++ * UNIFORM_SLOT;
@@ -193,6 +201,25 @@ export class Gpu {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.stats.dispatches++;
+  }
+
+  /**
+   * The kernels that `work` would compile, not compiled yet (for kernels.compile, which can say how far it
+   * is): `work` runs with every dispatch skipped, so what it computes is garbage and must be thrown away.
+   * Tensors are allocated as usual; clears and copies it recorded are submitted before this returns, so they
+   * cannot land on buffers that later work writes.
+   */
+  kernelsFor(work: () => void): KernelKey[] {
+    if (this.#collect) throw new Error("kernelsFor does not nest");
+    this.submit();
+    this.#collect = new Map();
+    try {
+      work();
+      return [...this.#collect.values()];
+    } finally {
+      this.#collect = null;
+      this.submit();
+    }
   }
 
   /** Sends what was recorded. Cheap when nothing was. */

@@ -11,12 +11,15 @@ import { describeCheckpoint, loadClassifierCheckpoint } from "../classify/checkp
 import { Classifier, type Prediction, topK } from "../classify/classifier.ts";
 import { storedPixels } from "../classify/preprocess.ts";
 import { conv1Filters } from "../classify/filters.ts";
+import { imageTooLarge } from "./image_limits.ts";
+import { type ModelCard, whatTheModelKnows } from "./model_card.ts";
 
 interface ModelEntry {
   id: string;
   label: string;
   description: string;
   meta: CheckpointMeta;
+  card: ModelCard | null;
 }
 
 interface ServerResult {
@@ -26,6 +29,8 @@ interface ServerResult {
   views: number;
   top: Prediction[];
   adapter: string;
+  /** Milliseconds the server spent: decoding, loading the model and compiling (0 once done), inference. */
+  ms: { decode: number; load: number; inference: number };
 }
 
 const TOP = 5;
@@ -36,24 +41,30 @@ const backendEl = $<HTMLParagraphElement>("backend");
 const statusEl = $<HTMLParagraphElement>("status");
 const modelSelect = $<HTMLSelectElement>("model");
 const modelInfo = $<HTMLParagraphElement>("model-info");
+const modelKnows = $<HTMLParagraphElement>("model-knows");
 const tenCropBox = $<HTMLInputElement>("ten-crop");
 const fileInput = $<HTMLInputElement>("files");
 const drop = $<HTMLDivElement>("drop");
 const results = $<HTMLElement>("results");
 const filtersCanvas = $<HTMLCanvasElement>("filters");
 const filtersCaption = $<HTMLParagraphElement>("filters-caption");
+const clearButton = $<HTMLButtonElement>("clear");
 
 let gpu: Gpu | null = null;
 let models: ModelEntry[] = [];
 let current: { id: string; meta: CheckpointMeta; classifier: Classifier | null } | null = null;
 // Model switches and classifications run one at a time, in order.
 let queue: Promise<unknown> = Promise.resolve();
+/** Models this page has had the server classify with (the server compiles on the first). */
+const sentToServer = new Set<string>();
 const enqueue = (job: () => Promise<void>) => (queue = queue.then(job, job));
 
 function setStatus(text: string, error = false): void {
   statusEl.textContent = text;
   statusEl.classList.toggle("error", error);
 }
+
+const ms = (t: number) => `${t.toFixed(0)} ms`;
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -114,10 +125,12 @@ function drawFilters(meta: CheckpointMeta, weights: Map<string, Float32Array> | 
     if (!grid) {
       filtersCaption.textContent = "This model has no convolutional layer.";
       filtersCanvas.width = filtersCanvas.height = 0;
+      showCanvasEnlarged();
       return;
     }
     filtersCanvas.width = grid.width;
     filtersCanvas.height = grid.height;
+    showCanvasEnlarged();
     ctx.putImageData(new ImageData(new Uint8ClampedArray(grid.rgba), grid.width, grid.height), 0, 0);
     filtersCaption.textContent =
       `${grid.count} kernels of ${grid.layer} (${grid.kernel}x${grid.kernel}x${grid.channels}` +
@@ -128,12 +141,22 @@ function drawFilters(meta: CheckpointMeta, weights: Map<string, Float32Array> | 
     img.onload = () => {
       filtersCanvas.width = img.width;
       filtersCanvas.height = img.height;
+      showCanvasEnlarged(); // only now is the grid's size known
       ctx.drawImage(img, 0, 0);
+    };
+    img.onerror = () => {
+      filtersCanvas.width = filtersCanvas.height = 0;
+      showCanvasEnlarged();
+      filtersCaption.textContent = "The server could not draw this model's conv1 kernels.";
     };
     img.src = `/api/filters.png?id=${encodeURIComponent(id)}`;
     filtersCaption.textContent =
       `conv1 kernels, each stretched to the full range on its own (paper figure 3).`;
   }
+}
+
+/** The kernels are a few pixels each: shown five times larger (at most 720 px wide), once the size is set. */
+function showCanvasEnlarged(): void {
   filtersCanvas.style.width = `${Math.min(720, filtersCanvas.width * 5)}px`;
 }
 
@@ -144,6 +167,7 @@ async function selectModel(id: string): Promise<void> {
   current?.classifier?.dispose();
   current = null;
   modelInfo.textContent = entry.description;
+  modelKnows.textContent = whatTheModelKnows(entry.meta, entry.card);
   try {
     if (gpu) {
       setStatus(`Loading ${entry.id}…`);
@@ -186,18 +210,29 @@ function card(file: File): HTMLElement {
   title.textContent = file.name;
   const meta = document.createElement("p");
   meta.className = "meta";
-  meta.textContent = "classifying…";
+  meta.textContent = "waiting…";
   body.append(title, meta);
   el.append(img, body);
-  results.prepend(el);
+  results.append(el); // in the order dropped, after earlier results
+  clearButton.disabled = false;
   return el;
 }
 
-function showResult(el: HTMLElement, r: Omit<ServerResult, "adapter">, how: string, ms: number): void {
+/** Empties the results (a classification still running finishes into cards no longer shown). */
+function clearResults(): void {
+  for (const img of results.querySelectorAll<HTMLImageElement>("img.thumb")) URL.revokeObjectURL(img.src);
+  results.replaceChildren();
+  clearButton.disabled = true;
+}
+
+type Shown = Omit<ServerResult, "adapter" | "ms">;
+
+/** `times` says what each measured time covers (the inference of a batch is the batch's, not the image's). */
+function showResult(el: HTMLElement, r: Shown, how: string, times: string): void {
   el.dataset.state = "done";
   el.dataset.backend = gpu ? "webgpu" : "server";
   el.querySelector(".meta")!.textContent = `${r.width}x${r.height} · ${current?.id} · ` +
-    `${r.views > 1 ? `${r.views} views averaged · ` : ""}${how} · ${ms.toFixed(0)} ms`;
+    `${r.views > 1 ? `${r.views} views averaged · ` : ""}${how} · ${times}`;
   const list = document.createElement("ol");
   list.className = "bars";
   for (const p of r.top) {
@@ -230,27 +265,56 @@ function showError(el: HTMLElement, text: string): void {
   meta.classList.add("error");
 }
 
-async function classifyInBrowser(files: File[], tenCrop: boolean): Promise<void> {
+async function classifyInBrowser(files: File[], cards: HTMLElement[], tenCrop: boolean): Promise<void> {
   const { classifier, meta } = current!;
+  const n = files.length;
+  // Compile first what these batches need, saying how far it is (it takes seconds on a first run).
+  const sizes = Array.from({ length: Math.ceil(n / BATCH) }, (_, b) => Math.min(BATCH, n - b * BATCH));
+  try {
+    await classifier!.prepare(sizes, tenCrop, (done, total) => {
+      if (total === 0) return;
+      setStatus(
+        `Compiling the network's WebGPU kernels, ${done} of ${total} ready: the first run with a model ` +
+          `(or with a new batch size) compiles them once, later runs reuse them…`,
+      );
+    });
+  } catch (e) {
+    for (const el of cards) showError(el, `WebGPU kernels failed to compile: ${message(e)}`);
+    return;
+  }
   for (let i = 0; i < files.length; i += BATCH) {
-    const t0 = performance.now();
-    const batch: { el: HTMLElement; width: number; height: number; px: Uint8Array }[] = [];
-    for (const file of files.slice(i, i + BATCH)) {
-      const el = card(file);
+    const batch: { el: HTMLElement; width: number; height: number; px: Uint8Array; decodeMs: number }[] = [];
+    for (const [k, file] of files.slice(i, i + BATCH).entries()) {
+      const el = cards[i + k];
+      el.querySelector(".meta")!.textContent = "classifying…";
+      setStatus(`Classifying image ${i + k + 1} of ${n}: decoding ${file.name}…`);
+      const t0 = performance.now();
       try {
-        const img = await decodeImageBytes(new Uint8Array(await file.arrayBuffer()), file.name);
-        batch.push({ el, width: img.width, height: img.height, px: storedPixels(img, meta.preprocess) });
+        const bytes = new Uint8Array(await file.arrayBuffer());
+        const tooLarge = imageTooLarge(bytes, file.name);
+        if (tooLarge) throw new Error(tooLarge);
+        const img = await decodeImageBytes(bytes, file.name);
+        const px = storedPixels(img, meta.preprocess);
+        batch.push({ el, width: img.width, height: img.height, px, decodeMs: performance.now() - t0 });
       } catch (e) {
         showError(el, message(e));
       }
     }
     if (batch.length === 0) continue;
+    setStatus(
+      batch.length === 1
+        ? `Classifying image ${i + 1} of ${n} on WebGPU…`
+        : `Classifying images ${i + 1} to ${i + batch.length} of ${n} on WebGPU, as one batch…`,
+    );
     try {
+      const t1 = performance.now();
       const probs = await classifier!.run(batch.map((b) => b.px), tenCrop);
-      const ms = (performance.now() - t0) / batch.length;
+      const inference = `inference ${ms(performance.now() - t1)}` +
+        (batch.length > 1 ? ` for the batch of ${batch.length} images` : "");
       batch.forEach((b, k) => {
         const r = { file: b.el.dataset.file!, width: b.width, height: b.height, views: tenCrop ? 10 : 1 };
-        showResult(b.el, { ...r, top: topK(probs[k], meta.classes, TOP) }, "WebGPU in the browser", ms);
+        const times = `decoded in ${ms(b.decodeMs)} · ${inference}`;
+        showResult(b.el, { ...r, top: topK(probs[k], meta.classes, TOP) }, "WebGPU in the browser", times);
       });
     } catch (e) {
       for (const b of batch) showError(b.el, `WebGPU inference failed: ${message(e)}`);
@@ -258,9 +322,19 @@ async function classifyInBrowser(files: File[], tenCrop: boolean): Promise<void>
   }
 }
 
-async function classifyOnServer(files: File[], tenCrop: boolean): Promise<void> {
-  for (const file of files) {
-    const el = card(file);
+async function classifyOnServer(files: File[], cards: HTMLElement[], tenCrop: boolean): Promise<void> {
+  for (const [i, file] of files.entries()) {
+    const el = cards[i];
+    el.querySelector(".meta")!.textContent = "classifying…";
+    const first = !sentToServer.has(current!.id);
+    sentToServer.add(current!.id);
+    setStatus(
+      `Classifying image ${i + 1} of ${files.length} on the server${
+        first
+          ? " (its first classification with a model loads it and compiles the kernels: that one is slow)"
+          : ""
+      }…`,
+    );
     const t0 = performance.now();
     try {
       const query = `model=${encodeURIComponent(current!.id)}&top=${TOP}&tenCrop=${tenCrop ? 1 : 0}`;
@@ -269,7 +343,10 @@ async function classifyOnServer(files: File[], tenCrop: boolean): Promise<void> 
         headers: { "x-file-name": encodeURIComponent(file.name) },
         body: file,
       });
-      showResult(el, r, `server (${r.adapter})`, performance.now() - t0);
+      const times = `on the server: decoded in ${ms(r.ms.decode)}, inference ${ms(r.ms.inference)} ` +
+        `(${ms(performance.now() - t0)} with the upload)` +
+        (r.ms.load > 0 ? `; loading the model and compiling its kernels first took ${ms(r.ms.load)}` : "");
+      showResult(el, r, `server (${r.adapter})`, times);
     } catch (e) {
       showError(el, message(e));
     }
@@ -279,14 +356,17 @@ async function classifyOnServer(files: File[], tenCrop: boolean): Promise<void> 
 function classifyFiles(list: FileList | null): void {
   const files = Array.from(list ?? []);
   if (files.length === 0) return;
+  // Each file's card appears at once, in the order given; the queue fills them in.
+  const cards = files.map(card);
   enqueue(async () => {
     if (!current) {
       setStatus("No model is loaded.", true);
+      for (const el of cards) showError(el, "No model is loaded.");
       return;
     }
     setStatus(`Classifying ${files.length} image${files.length > 1 ? "s" : ""}…`);
     const tenCrop = tenCropBox.checked;
-    await (gpu ? classifyInBrowser(files, tenCrop) : classifyOnServer(files, tenCrop));
+    await (gpu ? classifyInBrowser(files, cards, tenCrop) : classifyOnServer(files, cards, tenCrop));
     setStatus(`Done: ${files.length} image${files.length > 1 ? "s" : ""}.`);
   });
 }
@@ -333,6 +413,7 @@ async function main(): Promise<void> {
     return;
   }
   for (const m of models) m.description = describeCheckpoint(m.meta);
+  clearButton.addEventListener("click", clearResults);
   modelSelect.addEventListener("change", () => enqueue(() => selectModel(modelSelect.value)));
   fileInput.addEventListener("change", () => {
     classifyFiles(fileInput.files);
