@@ -5,7 +5,7 @@
 // The screenshot goes to a fresh temp folder (its path is printed); GUI_SCREENSHOT=1 writes
 // results/gui-screenshot.png instead, GUI_SCREENSHOT=<path> writes there.
 
-import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
 import { Buffer } from "node:buffer";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, paintedPixels } from "./helpers/browser.ts";
@@ -327,8 +327,8 @@ Deno.test("GUI server: refuses uploads over 32 MiB with 413, with or without a C
       headers: { "x-file-name": "huge.jpg" },
       body: new Uint8Array(60 * 2 ** 20),
     });
-    assert.equal(r.status, 413);
-    assert.match((await r.json()).error, /huge\.jpg: 60\.0 MiB is over the upload limit of 32 MiB/);
+    assertStrictEquals(r.status, 413);
+    assertMatch((await r.json()).error, /huge\.jpg: 60\.0 MiB is over the upload limit of 32 MiB/);
     // Streamed (chunked, no Content-Length): counted as it arrives, and refused once past the limit.
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
@@ -342,9 +342,9 @@ Deno.test("GUI server: refuses uploads over 32 MiB with 413, with or without a C
       headers: { "x-file-name": "streamed.jpg" },
       body: stream,
     });
-    assert.equal(s.status, 413);
-    assert.match((await s.json()).error, /streamed\.jpg: the upload ran past the limit of 32 MiB/);
-    assert.ok(sent < 60, `the server read all ${sent} MiB`);
+    assertStrictEquals(s.status, 413);
+    assertMatch((await s.json()).error, /streamed\.jpg: the upload ran past the limit of 32 MiB/);
+    assert(sent < 60, `the server read all ${sent} MiB`);
   } finally {
     await server.close();
   }
@@ -398,23 +398,23 @@ Deno.test("GUI server: refuses images declaring over 40 megapixels from their he
     });
   try {
     const png = await pngDeclaring(16000, 16000);
-    assert.ok(png.length < 10_000);
+    assert(png.length < 10_000);
     const r = await post("bomb.png", png);
-    assert.equal(r.status, 413);
-    assert.match(
+    assertStrictEquals(r.status, 413);
+    assertMatch(
       (await r.json()).error,
       /^bomb\.png: 16000x16000 pixels \(256\.0 megapixels\) is over the limit of 40 megapixels/,
     );
     const j = await post("wide.jpg", jpegDeclaring(8000, 6000));
-    assert.equal(j.status, 413);
-    assert.match(
+    assertStrictEquals(j.status, 413);
+    assertMatch(
       (await j.json()).error,
       /^wide\.jpg: 8000x6000 pixels \(48\.0 megapixels\) is over the limit/,
     );
     // Below the limit the header passes and the decoder has its say (this file holds no real image data).
     const small = await post("small.png", await pngDeclaring(3000, 3000));
-    assert.equal(small.status, 422);
-    assert.match((await small.json()).error, /small\.png: truncated PNG image data/);
+    assertStrictEquals(small.status, 422);
+    assertMatch((await small.json()).error, /small\.png: truncated PNG image data/);
   } finally {
     await server.close();
   }
@@ -427,16 +427,16 @@ Deno.test("GUI server: bad %-encoding in the URL or the file name header is a 40
     for (const path of ["/results/%E0%A4%A", "/%ZZ", "/api/models%"]) {
       const r = await fetch(`${server.url.replace(/\/$/, "")}${path}`);
       const body = await r.text();
-      assert.equal(r.status, 400, `${path}: ${body}`);
-      assert.match(JSON.parse(body).error, /bad %-encoding in the URL/);
+      assertStrictEquals(r.status, 400, `${path}: ${body}`);
+      assertMatch(JSON.parse(body).error, /bad %-encoding in the URL/);
     }
     const name = await fetch(new URL("/api/classify?model=models/rgb.safetensors", server.url), {
       method: "POST",
       headers: { "x-file-name": "%E0%A4%A.jpg" },
       body: "x",
     });
-    assert.equal(name.status, 400);
-    assert.match((await name.json()).error, /bad %-encoding in the X-File-Name header/);
+    assertStrictEquals(name.status, 400);
+    assertMatch((await name.json()).error, /bad %-encoding in the X-File-Name header/);
   } finally {
     await server.close();
   }
@@ -450,30 +450,30 @@ Deno.test("GUI server: error bodies name no server paths (the log has them)", as
   const logs: string[] = [];
   const server = await startGuiServer({ port: 0, root, log: (l) => logs.push(l) });
   const noPaths = (body: string, what: string) => {
-    for (const p of [dir, root, PROJECT_ROOT, Deno.cwd()]) assert.ok(!body.includes(p), `${what}: ${body}`);
+    for (const p of [dir, root, PROJECT_ROOT, Deno.cwd()]) assert(!body.includes(p), `${what}: ${body}`);
   };
   try {
     const missing = await fetch(new URL("/kernels/nope.wgsl", server.url));
-    assert.equal(missing.status, 404);
+    assertStrictEquals(missing.status, 404);
     const missingBody = await missing.text();
     noPaths(missingBody, "missing kernel");
-    assert.match(JSON.parse(missingBody).error, /not found: \/kernels\/nope\.wgsl/);
+    assertMatch(JSON.parse(missingBody).error, /not found: \/kernels\/nope\.wgsl/);
 
     const cut = "results/run/cut.safetensors";
     const filters = await fetch(new URL(`/api/filters.png?id=${cut}`, server.url));
-    assert.equal(filters.status, 500);
+    assertStrictEquals(filters.status, 500);
     const filtersBody = await filters.text();
     noPaths(filtersBody, "filters of a cut checkpoint");
-    assert.match(JSON.parse(filtersBody).error, /results\/run\/cut\.safetensors/);
+    assertMatch(JSON.parse(filtersBody).error, /results\/run\/cut\.safetensors/);
     const classify = await fetch(new URL(`/api/classify?model=${cut}`, server.url), {
       method: "POST",
       headers: { "x-file-name": "a.jpg" },
       body: await Deno.readFile(`${FIX}/rgb.jpg`),
     });
-    assert.equal(classify.status, 500);
+    assertStrictEquals(classify.status, 500);
     noPaths(await classify.text(), "classifying with a cut checkpoint");
     // The server's log keeps the whole story.
-    assert.ok(logs.some((l) => l.includes(`${root}/${cut}`)), logs.join("\n"));
+    assert(logs.some((l) => l.includes(`${root}/${cut}`)), logs.join("\n"));
   } finally {
     await server.close();
   }
@@ -501,13 +501,13 @@ Deno.test("GUI server: links under results/ that lead outside it are not followe
     ) {
       const r = await get(path);
       const body = await r.text();
-      assert.equal(r.status, 403, `${path}: ${r.status} ${body}`);
-      assert.ok(!body.includes("not for the web"));
-      assert.match(JSON.parse(body).error, /leads outside results\//);
+      assertStrictEquals(r.status, 403, `${path}: ${r.status} ${body}`);
+      assert(!body.includes("not for the web"));
+      assertMatch(JSON.parse(body).error, /leads outside results\//);
     }
     const inside = await get("/results/alias/page.html");
-    assert.equal(inside.status, 200);
-    assert.equal(await inside.text(), "<title>page</title>");
+    assertStrictEquals(inside.status, 200);
+    assertStrictEquals(await inside.text(), "<title>page</title>");
   } finally {
     await server.close();
   }
@@ -525,17 +525,17 @@ Deno.test("Classifier.prepare compiles ahead every kernel a batch needs, countin
       const seen: number[][] = [];
       const before = gpu.kernels.size;
       const n = await classifier.prepare([stored.length], tenCrop, (done, total) => seen.push([done, total]));
-      if (!tenCrop) assert.ok(n >= 5, `only ${n} kernels`);
-      assert.deepEqual(seen, Array.from({ length: n + 1 }, (_, i) => [i, n]));
-      assert.equal(gpu.kernels.size, before + n);
+      if (!tenCrop) assert(n >= 5, `only ${n} kernels`);
+      assertEquals(seen, Array.from({ length: n + 1 }, (_, i) => [i, n]));
+      assertStrictEquals(gpu.kernels.size, before + n);
       // run() finds them all compiled, and the skipped dispatches of the dry run left nothing behind.
       const probs = await classifier.run(stored, tenCrop);
-      assert.equal(gpu.kernels.size, before + n, "run compiled kernels that prepare did not");
-      assert.equal(await classifier.prepare([stored.length], tenCrop), 0);
+      assertStrictEquals(gpu.kernels.size, before + n, "run compiled kernels that prepare did not");
+      assertStrictEquals(await classifier.prepare([stored.length], tenCrop), 0);
       const fresh = new Classifier(await testGpu(), ckpt);
       const want = await fresh.run(stored, tenCrop);
       fresh.dispose();
-      probs.forEach((p, i) => p.forEach((v, k) => assert.ok(Math.abs(v - want[i][k]) < 1e-5, `${i} ${k}`)));
+      probs.forEach((p, i) => p.forEach((v, k) => assert(Math.abs(v - want[i][k]) < 1e-5, `${i} ${k}`)));
     }
   } finally {
     classifier.dispose();
@@ -593,30 +593,30 @@ Deno.test({
     try {
       await t.step("the page says what the model knows, near the drop zone", async () => {
         const { page, errors, close } = await openGui(browser, server.url);
-        assert.equal(await page.inputValue("#model"), "models/default-cifar10.safetensors");
+        assertStrictEquals(await page.inputValue("#model"), "models/default-cifar10.safetensors");
         const knows = (await page.textContent("#model-knows"))!;
-        assert.match(
+        assertMatch(
           knows,
           /10 classes: airplane, automobile, bird, cat, deer, dog, frog, horse, ship and truck/,
         );
-        assert.match(knows, /always answers with one of them/);
-        assert.match(knows, /24x24/);
-        assert.match(knows, /63\.1% of the CIFAR-10 test images/);
+        assertMatch(knows, /always answers with one of them/);
+        assertMatch(knows, /24x24/);
+        assertMatch(knows, /63\.1% of the CIFAR-10 test images/);
         // Next to the drop zone: the same panel, just before it.
-        assert.equal(await page.$eval("#model-knows", (e) => e.nextElementSibling?.id), "drop");
+        assertStrictEquals(await page.$eval("#model-knows", (e) => e.nextElementSibling?.id), "drop");
         // A checkpoint without a card or recorded test metrics says so.
         await page.selectOption("#model", "models/rgb.safetensors");
         await page.waitForSelector("body[data-ready='1'][data-model='models/rgb.safetensors']");
-        assert.match((await page.textContent("#model-knows"))!, /records no test accuracy/);
-        assert.deepEqual(errors, []);
+        assertMatch((await page.textContent("#model-knows"))!, /records no test accuracy/);
+        assertEquals(errors, []);
         await close();
       });
 
       await t.step("a favicon is served, and nothing the page loads fails", async () => {
         for (const path of ["/favicon.ico", "/favicon.svg"]) {
           const r = await fetch(new URL(path, server.url));
-          assert.equal(r.status, 200, path);
-          assert.match(r.headers.get("content-type")!, /^image\//);
+          assertStrictEquals(r.status, 200, path);
+          assertMatch(r.headers.get("content-type")!, /^image\//);
           await r.body?.cancel();
         }
         const context = await browser.newContext();
@@ -636,9 +636,9 @@ Deno.test({
         await page.goto(server.url);
         await page.waitForSelector("body[data-ready='1']", { timeout: 90_000 });
         const icon = await page.$eval("link[rel=icon]", (l) => (l as unknown as { href: string }).href);
-        assert.match(icon, /^http:\/\/.*\/favicon\.svg$/);
-        assert.deepEqual(failed, []);
-        assert.deepEqual(errors, []);
+        assertMatch(icon, /^http:\/\/.*\/favicon\.svg$/);
+        assertEquals(failed, []);
+        assertEquals(errors, []);
         await context.close();
       });
 
@@ -648,11 +648,11 @@ Deno.test({
         await page.setInputFiles("#files", three);
         await waitDone(page, threeNames);
         const seen = await statuses();
-        assert.ok(seen.some((s) => /first run/i.test(s) && /compil/.test(s)), seen.join("\n"));
-        assert.ok(seen.some((s) => /kernels, \d+ of \d+ ready/.test(s)), seen.join("\n"));
-        assert.ok(seen.some((s) => /image 3 of 3/.test(s)), seen.join("\n"));
-        assert.match(seen.at(-1)!, /^Done: 3 images/);
-        assert.deepEqual(errors, []);
+        assert(seen.some((s) => /first run/i.test(s) && /compil/.test(s)), seen.join("\n"));
+        assert(seen.some((s) => /kernels, \d+ of \d+ ready/.test(s)), seen.join("\n"));
+        assert(seen.some((s) => /image 3 of 3/.test(s)), seen.join("\n"));
+        assertMatch(seen.at(-1)!, /^Done: 3 images/);
+        assertEquals(errors, []);
         await close();
       });
 
@@ -662,13 +662,13 @@ Deno.test({
           const { page, errors, close } = await openGui(browser, server.url);
           await page.setInputFiles("#files", three);
           await waitDone(page, threeNames);
-          assert.deepEqual(await resultOrder(page), threeNames);
+          assertEquals(await resultOrder(page), threeNames);
           await page.setInputFiles("#files", `${FIX}/gray.jpg`);
           await waitDone(page, ["gray.jpg"]);
-          assert.deepEqual(await resultOrder(page), [...threeNames, "gray.jpg"]);
+          assertEquals(await resultOrder(page), [...threeNames, "gray.jpg"]);
           await page.click("#clear");
-          assert.deepEqual(await resultOrder(page), []);
-          assert.deepEqual(errors, []);
+          assertEquals(await resultOrder(page), []);
+          assertEquals(errors, []);
           await close();
         },
       );
@@ -681,26 +681,26 @@ Deno.test({
           await waitDone(page, threeNames);
           for (const name of threeNames) {
             const meta = (await page.textContent(`.result[data-file='${name}'] .meta`))!;
-            assert.match(meta, /decoded in \d+ ms/);
-            assert.match(meta, /inference \d+ ms for the batch of 3 images/);
+            assertMatch(meta, /decoded in \d+ ms/);
+            assertMatch(meta, /inference \d+ ms for the batch of 3 images/);
           }
           await page.setInputFiles("#files", `${FIX}/gray.jpg`);
           await waitDone(page, ["gray.jpg"]);
           const one = (await page.textContent(".result[data-file='gray.jpg'] .meta"))!;
-          assert.match(one, /decoded in \d+ ms/);
-          assert.match(one, /inference \d+ ms/);
-          assert.doesNotMatch(one, /batch/);
-          assert.deepEqual(errors, []);
+          assertMatch(one, /decoded in \d+ ms/);
+          assertMatch(one, /inference \d+ ms/);
+          assertNotMatch(one, /batch/);
+          assertEquals(errors, []);
           await close();
           // On the server: its own decoding and inference times, and the round trip.
           const onServer = await openGui(browser, server.url, true);
           await onServer.page.setInputFiles("#files", PHOTO);
           await waitDone(onServer.page, ["gnome_cat.jpg"]);
-          assert.match(
+          assertMatch(
             (await onServer.page.textContent(".result[data-file='gnome_cat.jpg'] .meta"))!,
             /on the server: decoded in \d+ ms, inference \d+ ms \(\d+ ms with the upload\)/,
           );
-          assert.deepEqual(onServer.errors, []);
+          assertEquals(onServer.errors, []);
           await onServer.close();
         },
       );
@@ -712,11 +712,11 @@ Deno.test({
           await page.keyboard.press("Tab");
           focused.push(await page.evaluate("document.activeElement?.id ?? ''") as string);
         }
-        assert.ok(focused.includes("files"), `Tab reached: ${focused.join(", ")}`);
+        assert(focused.includes("files"), `Tab reached: ${focused.join(", ")}`);
         const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
         await chooser.setFiles(PHOTO);
         await waitDone(page, ["gnome_cat.jpg"]);
-        assert.deepEqual(errors, []);
+        assertEquals(errors, []);
         await close();
       });
 
@@ -732,11 +732,11 @@ Deno.test({
           await page.waitForSelector(".result[data-file='bomb.png'][data-state='error']", {
             timeout: 30_000,
           });
-          assert.match(
+          assertMatch(
             (await page.textContent(".result[data-file='bomb.png'] .meta"))!,
             /16000x16000 pixels \(256\.0 megapixels\) is over the limit of 40 megapixels/,
           );
-          assert.deepEqual(errors, []);
+          assertEquals(errors, []);
           await close();
         },
       );
@@ -750,9 +750,9 @@ Deno.test({
           return [r.width, r.height];
         });
         // 97x25 kernel pixels shown five times larger.
-        assert.ok(box[0] > 400 && box[1] > 100, `conv1 canvas shows at ${box.join("x")} px`);
-        assert.ok(await paintedPixels(page, "#filters") > 2000);
-        assert.deepEqual(errors, []);
+        assert(box[0] > 400 && box[1] > 100, `conv1 canvas shows at ${box.join("x")} px`);
+        assert(await paintedPixels(page, "#filters") > 2000);
+        assertEquals(errors, []);
         await close();
       });
 
@@ -764,12 +764,12 @@ Deno.test({
           await page.setInputFiles("#files", three.slice(0, 2));
           await waitDone(page, threeNames.slice(0, 2));
           const seen = await statuses();
-          assert.ok(seen.some((s) => /image 2 of 2/.test(s)), seen.join("\n"));
-          assert.ok(seen.some((s) => /first/i.test(s) && /compil/.test(s)), seen.join("\n"));
-          assert.deepEqual(await resultOrder(page), threeNames.slice(0, 2));
+          assert(seen.some((s) => /image 2 of 2/.test(s)), seen.join("\n"));
+          assert(seen.some((s) => /first/i.test(s) && /compil/.test(s)), seen.join("\n"));
+          assertEquals(await resultOrder(page), threeNames.slice(0, 2));
           await page.click("#clear");
-          assert.deepEqual(await resultOrder(page), []);
-          assert.deepEqual(errors, []);
+          assertEquals(await resultOrder(page), []);
+          assertEquals(errors, []);
           await close();
         },
       );
@@ -777,6 +777,6 @@ Deno.test({
       await browser.close();
       await server.close();
     }
-    assert.deepEqual(logs, []);
+    assertEquals(logs, []);
   },
 });
