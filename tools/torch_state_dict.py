@@ -31,11 +31,18 @@ def fail(msg):
 def read_safetensors(path):
     """The file's tensors, in the module's order when the metadata has exportForTorch's "names" map (a
     safetensors header is sorted by name), else in the header's order."""
-    raw = open(path, "rb").read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
+    return read_safetensors_with_metadata(path)[0]
+
+
+def read_safetensors_with_metadata(path):
+    """(tensors as in read_safetensors, the string metadata map)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        raw = bytearray(f.read())  # one writable buffer: the tensors are views into it
+    metadata = header.get("__metadata__", {})
     names = [k for k in header if k != "__metadata__"]
-    order = json.loads(header.get("__metadata__", {}).get("names", "{}")).values()
+    order = json.loads(metadata.get("names", "{}")).values()
     if sorted(order) == sorted(names):
         names = list(order)
     out = collections.OrderedDict()
@@ -44,27 +51,30 @@ def read_safetensors(path):
         a, b = e["data_offsets"]
         if e["dtype"] not in DTYPES:
             fail(f'{path}: tensor "{name}" has dtype {e["dtype"]}; expected a float type')
-        data = bytearray(raw[8 + n + a : 8 + n + b])
         dtype = DTYPES[e["dtype"]]
-        out[name] = torch.frombuffer(data, dtype=dtype).reshape(e["shape"]) if data else torch.zeros(e["shape"], dtype=dtype)
-    return out
+        count = (b - a) // torch.empty(0, dtype=dtype).element_size()
+        if count == 0:
+            out[name] = torch.zeros(e["shape"], dtype=dtype)
+        else:
+            out[name] = torch.frombuffer(raw, dtype=dtype, count=count, offset=a).reshape(e["shape"])
+    return out, metadata
 
 
 def write_safetensors(path, tensors, metadata):
     header = {"__metadata__": metadata}
     blobs, offset = [], 0
     for name, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        b = t.detach().to(torch.float32).contiguous().numpy()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + b.nbytes]}
         blobs.append(b)
-        offset += len(b)
+        offset += b.nbytes
     js = json.dumps(header)
     js += " " * ((8 - (8 + len(js)) % 8) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(js)))
         f.write(js.encode())
         for b in blobs:
-            f.write(b)
+            f.write(memoryview(b).cast("B"))
 
 
 def state_dict_of(obj, path):
