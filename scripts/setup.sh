@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks: Deno 2.9 (from npm), Mesa's software WebGPU drivers (llvmpipe via
 # EGL and lavapipe via Vulkan), Chromium for the browser tests and GUI, Fashion-MNIST, Debian's PyTorch for
-# /usr/bin/python3 (the tests against PyTorch), then the npm packages.
+# /usr/bin/python3 (the tests against PyTorch and the .pt files of `deno task model import/export`), then the
+# npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
