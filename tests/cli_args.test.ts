@@ -1,4 +1,4 @@
-// The commands' strict command-line parser (src/train/cli_args.ts): what it reads and what it refuses.
+// The commands' strict command-line parser (src/util/args.ts): what it reads and what it refuses.
 import { assertEquals, assertThrows } from "@std/assert";
 import { parseCommandLine, UsageError } from "../src/util/args.ts";
 

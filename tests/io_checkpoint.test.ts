@@ -11,6 +11,7 @@ import { encodeSafetensors } from "../src/io/safetensors.ts";
 import { USAGE as CLASSIFY_USAGE } from "../src/cli/classify.ts";
 import { EVALUATE_USAGE } from "../src/cli/evaluate.ts";
 import { TRAIN_USAGE } from "../src/cli/train.ts";
+import { IMPORT_USAGE } from "../src/cli/model.ts";
 import type { ModelSpec } from "../src/nn/spec.ts";
 
 const spec: ModelSpec = {
@@ -122,12 +123,13 @@ Deno.test("decodeCheckpoint: plain safetensors weights get a message naming opti
   assertMatch(message, /^plain\.safetensors: not an alexnet-webgpu checkpoint/);
   assertMatch(message, /deno task classify --model/);
   assertMatch(message, /deno task evaluate --checkpoint/);
+  assertMatch(message, /`deno task model import plain\.safetensors --from torchvision`/);
   // Every option the message names is one of the commands' own.
-  const usage = [CLASSIFY_USAGE, EVALUATE_USAGE, TRAIN_USAGE].join("\n");
+  const usage = [CLASSIFY_USAGE, EVALUATE_USAGE, TRAIN_USAGE, IMPORT_USAGE].join("\n");
   for (const flag of message.match(/--[a-z][a-z-]*/g) ?? []) {
     assert(
       new RegExp(`^\\s+${flag}\\b`, "m").test(usage),
-      `${flag} is no option of classify, evaluate or train`,
+      `${flag} is no option of classify, evaluate, train or model import`,
     );
   }
 });

@@ -1,5 +1,6 @@
-// PyTorch interchange: parameter names of the torchvision-style layout, the export/import round trip, and (when
-// Debian's python3-torch is installed) PyTorch loading an exported file and reproducing our GPU logits.
+// PyTorch interchange: parameter names of the torchvision-style layout, the export/import round trip, and
+// PyTorch (Debian's python3-torch, which scripts/setup.sh installs) loading an exported file and reproducing our
+// GPU logits. Without torch that test fails; ALEXNET_TEST_WITHOUT=torch leaves it out on purpose.
 import {
   assert,
   assertEquals,
@@ -8,6 +9,7 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
+import { assertThrowsWith } from "./helpers/asserts.ts";
 import { alexnet } from "../src/models/alexnet.ts";
 import { loadModelFile } from "../src/models/index.ts";
 import { initialValues } from "../src/nn/init.ts";
@@ -24,6 +26,7 @@ import {
   weightsFromTorch,
 } from "../src/io/torchvision.ts";
 import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
+import { leftOut, requireTorch } from "./helpers/needs.ts";
 
 Deno.test("torchvision names: the paper AlexNet maps onto features.N / classifier.N", () => {
   const names = torchParameterNames(alexnet());
@@ -120,15 +123,27 @@ Deno.test("torch export: names and shapes round-trip; bad files fail naming the 
   await Deno.remove(dir, { recursive: true });
 });
 
-async function hasTorch(): Promise<boolean> {
+Deno.test("requireTorch: a Python without torch fails the test, naming the interpreter and the opt-out", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "no-torch-" });
   try {
-    const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" })
-      .output();
-    return out.success;
-  } catch {
-    return false;
+    const fake = `${dir}/python3`;
+    await Deno.writeTextFile(
+      fake,
+      "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n",
+    );
+    await Deno.chmod(fake, 0o755);
+    for (const python of [fake, `${dir}/missing-python3`]) {
+      assertThrowsWith(
+        () => requireTorch(python),
+        (e: Error) =>
+          e.message.includes(python) && /apt-get install -y python3-torch/.test(e.message) &&
+          /ALEXNET_TEST_WITHOUT=torch/.test(e.message),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
-}
+});
 
 // safetensors is parsed by hand: the python package is not installed alongside Debian's torch.
 const PY_RUNNER = `
@@ -161,8 +176,9 @@ print(json.dumps(y.flatten().tolist()))
 
 Deno.test({
   name: "torch export: PyTorch loads the exported file into the generated module and gives our GPU logits",
-  ignore: !(await hasTorch()),
+  ignore: leftOut("torch"),
   fn: async () => {
+    const python = requireTorch();
     const gpu = await testGpu();
     const weights = initialValues(mini, 11);
     const n = 2;
@@ -180,7 +196,7 @@ Deno.test({
     await Deno.writeFile(`${dir}/x.f32`, new Uint8Array(x.buffer));
     await Deno.writeTextFile(`${dir}/net.py`, torchModuleSource(mini));
     await Deno.writeTextFile(`${dir}/run.py`, PY_RUNNER);
-    const out = await new Deno.Command("/usr/bin/python3", { args: [`${dir}/run.py`, dir] }).output();
+    const out = await new Deno.Command(python, { args: [`${dir}/run.py`, dir] }).output();
     const err = new TextDecoder().decode(out.stderr);
     assert(out.success, err);
     const theirs = JSON.parse(new TextDecoder().decode(out.stdout)) as number[];

@@ -37,7 +37,8 @@ export function peekCheckpointMeta(headerBytes: Uint8Array, source: string): Che
     throw new Error(
       `${source}: a safetensors file but not an alexnet-webgpu checkpoint (metadata format "${
         metadata.format ?? "none"
-      }"), so its class names and preprocessing are unknown; pass a checkpoint written by training`,
+      }"), so its class names and preprocessing are unknown; pass a checkpoint written by training, or convert ` +
+        `a PyTorch state_dict of torchvision's AlexNet first: deno task model import ${source} --from torchvision`,
     );
   }
   let meta: CheckpointMeta;

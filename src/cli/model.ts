@@ -1,11 +1,24 @@
-// deno task model: a model's layers with output shapes, parameter counts and multiply-accumulates per image.
+// deno task model: a model's layers with output shapes, parameter counts and multiply-accumulates per image;
+// `deno task model import` / `export` move weights between PyTorch state_dicts and the project's checkpoints.
 
-import { buildModel, type ModelOptions, MODELS, resolveModelName } from "../models/index.ts";
-import { type LayerSpec, type ModelSpec, resolveModel } from "../nn/spec.ts";
+import { buildModel, loadModelFile, type ModelOptions, MODELS, resolveModelName } from "../models/index.ts";
+import { architectureKey, type LayerSpec, type ModelSpec, resolveModel } from "../nn/spec.ts";
+import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { runTorchTool } from "../io/python.ts";
+import {
+  exportForTorch,
+  loadClassNames,
+  torchModuleSource,
+  torchParameterNames,
+  TORCHVISION_ALEXNET_FILE,
+  torchvisionCheckpoint,
+} from "../io/torchvision.ts";
 import { choiceFlag, numberFlag, onOffFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
 export const MODEL_USAGE = `Usage: deno task model NAME|FILE.json [options]
        deno task model --list
+       deno task model import FILE --from torchvision [--out X.safetensors]   (deno task model import -h)
+       deno task model export CHECKPOINT --to torch [--out X.safetensors|X.pt]  (deno task model export -h)
 
 Prints the layers of a zoo model (or a model .json file) with output shapes, parameter counts and
 multiply-accumulates (MACs) per image.
@@ -102,7 +115,191 @@ export function modelTable(spec: ModelSpec): string[] {
   ];
 }
 
+export const IMPORT_USAGE = `Usage: deno task model import FILE --from torchvision [options]
+
+Turns a PyTorch state_dict of torchvision's AlexNet (torchvision.models.alexnet().state_dict(), e.g. with
+weights="IMAGENET1K_V1") into an alexnet-webgpu checkpoint that \`deno task classify --model\` and
+\`deno task evaluate --checkpoint\` take. FILE is a .safetensors file (safetensors.torch.save_file) or a
+torch.save() file (.pt/.pth; reading it runs PyTorch: /usr/bin/python3 with python3-torch, or ALEXNET_PYTHON).
+The checkpoint gets torchvision's preprocessing (resize 256, centre crop 224, ImageNet channel mean, std 0.226)
+and, for 1000 outputs, the ImageNet class names of models/imagenet-classes.json.
+
+  --from torchvision     the layout of FILE's names (the only one: torchvision's features.N / classifier.N)
+  --out FILE             the checkpoint to write (default: FILE without its extension + .checkpoint.safetensors)
+  --arch NAME|FILE.json  the model the state_dict is for (default models/torchvision-alexnet.json); any zoo
+                         model or model file, its parameters named as \`deno task model export\` names them
+  --classes FILE         class names in output order: one a line, or JSON (an array, or {"classes": [...]})
+  --force                overwrite --out if it exists
+  -h, --help`;
+
+export const EXPORT_USAGE = `Usage: deno task model export CHECKPOINT --to torch [options]
+
+Writes a checkpoint's weights as a PyTorch state_dict (names features.N.weight / classifier.N.bias, as
+docs/torchvision.md maps them) for the nn.Module that --module writes; a torchvision-alexnet checkpoint's
+state_dict also loads into torchvision.models.alexnet().
+
+  --to torch             the target (the only one)
+  --out FILE             .safetensors (default: CHECKPOINT without .safetensors + .torch.safetensors; load it
+                         with safetensors.torch.load_file) or .pt/.pth (torch.save of the state_dict, for
+                         torch.load; writing it runs PyTorch: /usr/bin/python3 with python3-torch)
+  --module FILE.py       also write the PyTorch module (class Net) whose load_state_dict(strict=True) takes it
+  --force                overwrite existing files
+  -h, --help`;
+
+const IMPORT_OPTIONS = {
+  from: { type: "string" },
+  out: { type: "string" },
+  arch: { type: "string" },
+  classes: { type: "string" },
+  force: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const EXPORT_OPTIONS = {
+  to: { type: "string" },
+  out: { type: "string" },
+  module: { type: "string" },
+  force: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+async function refuseOverwrite(path: string, force: boolean | undefined): Promise<void> {
+  if (!force && await exists(path)) throw new Error(`${path} exists already (--force overwrites it)`);
+}
+
+const parameterCount = (spec: ModelSpec) =>
+  resolveModel(spec).reduce(
+    (a, l) => a + l.params.reduce((b, p) => b + p.shape.reduce((x, y) => x * y, 1), 0),
+    0,
+  );
+
+/** deno task model import: a torchvision state_dict -> a checkpoint. Returns the exit status. */
+export async function importCommand(
+  args: string[],
+  out: (line: string) => void = console.log,
+): Promise<number> {
+  const { values: v, positionals } = parseCommandLine(args, IMPORT_OPTIONS, true);
+  if (v.help) {
+    out(IMPORT_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("name one state_dict file to import");
+  if (v.from === undefined) {
+    throw new UsageError("--from torchvision is required (the layout of the file's names)");
+  }
+  choiceFlag(v.from, "from", ["torchvision"] as const);
+  const file = positionals[0];
+  const target = v.out ?? `${file.replace(/\.(safetensors|pth?|bin)$/i, "")}.checkpoint.safetensors`;
+  if (target === file) throw new UsageError(`--out ${target} is the file being imported`);
+  if (!target.endsWith(".safetensors")) {
+    throw new UsageError(`--out ${target}: a checkpoint is a .safetensors file`);
+  }
+  await refuseOverwrite(target, v.force);
+  const spec = v.arch === undefined ? undefined : await resolveModelName(v.arch);
+  const classes = v.classes === undefined ? undefined : await loadClassNames(v.classes);
+  const ckpt = await torchvisionCheckpoint(file, { spec, classes, classesSource: v.classes });
+  await saveCheckpoint(target, ckpt);
+  const m = ckpt.meta.model, p = ckpt.meta.preprocess;
+  out(
+    `wrote ${target}: model ${m.name} (${
+      group(parameterCount(m))
+    } parameters), ${ckpt.meta.classes.length} ` +
+      `classes, input RGB ${p.resize}px -> ${p.crop}x${p.crop} with torchvision's normalisation`,
+  );
+  for (const note of (ckpt.meta.provenance?.notes as string[] | undefined) ?? []) out(`note: ${note}`);
+  out(`use it: deno task classify --model ${target} IMAGE...`);
+  return 0;
+}
+
+/** deno task model export: a checkpoint -> a PyTorch state_dict (.safetensors or .pt). Returns the exit status. */
+export async function exportCommand(
+  args: string[],
+  out: (line: string) => void = console.log,
+): Promise<number> {
+  const { values: v, positionals } = parseCommandLine(args, EXPORT_OPTIONS, true);
+  if (v.help) {
+    out(EXPORT_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("name one checkpoint to export");
+  if (v.to === undefined) throw new UsageError("--to torch is required");
+  choiceFlag(v.to, "to", ["torch"] as const);
+  const file = positionals[0];
+  const target = v.out ?? `${file.replace(/\.safetensors$/i, "")}.torch.safetensors`;
+  const pt = /\.pth?$/i.test(target);
+  if (!pt && !target.endsWith(".safetensors")) {
+    throw new UsageError(`--out ${target}: expected a .safetensors, .pt or .pth file`);
+  }
+  if (target === file) throw new UsageError(`--out ${target} is the checkpoint being exported`);
+  if (v.module !== undefined && !v.module.endsWith(".py")) {
+    throw new UsageError(`--module ${v.module}: expected a .py file`);
+  }
+  await refuseOverwrite(target, v.force);
+  if (v.module !== undefined) await refuseOverwrite(v.module, v.force);
+  const ckpt = await loadCheckpoint(file);
+  const spec = ckpt.meta.model;
+  // Before writing anything: a model PyTorch has no modules for fails here, naming the layer.
+  const source = torchModuleSource(spec, "Net");
+  const bytes = exportForTorch(ckpt);
+  if (pt) {
+    const dir = await Deno.makeTempDir({ prefix: "torch-export-" });
+    try {
+      await Deno.writeFile(`${dir}/sd.safetensors`, bytes);
+      await runTorchTool(
+        "torch_state_dict.py",
+        ["write", `${dir}/sd.safetensors`, target],
+        `writing ${target}`,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  } else {
+    await Deno.writeFile(target, bytes);
+  }
+  if (v.module !== undefined) await Deno.writeTextFile(v.module, source);
+  const tensors = torchParameterNames(spec).size;
+  out(
+    `wrote ${target}: the state_dict of model ${spec.name} (${tensors} tensors, ${
+      group(parameterCount(spec))
+    } parameters)`,
+  );
+  if (v.module !== undefined) out(`wrote ${v.module}: class Net, the nn.Module it loads into`);
+  const load = pt ? `torch.load("${target}")` : `safetensors.torch.load_file("${target}")`;
+  const torchvision =
+    architectureKey(spec) === architectureKey(await loadModelFile(TORCHVISION_ALEXNET_FILE));
+  const into = torchvision
+    ? "torchvision.models.alexnet()"
+    : v.module !== undefined
+    ? "Net()"
+    : "Net() (--module writes it)";
+  out(`load it in PyTorch: ${into}.load_state_dict(${load})`);
+  const p = ckpt.meta.preprocess;
+  out(
+    `its input: ${
+      p.channels === 1 ? "grey" : "RGB"
+    } ${p.resize}px, centre ${p.crop}x${p.crop}, (pixel - mean) x ${p.scale} in 0-255 units, ` +
+      (p.mean === "none"
+        ? "no mean"
+        : p.mean === "channel" && ckpt.mean
+        ? `channel mean [${Array.from(ckpt.mean, (x) => Number(x.toPrecision(6))).join(", ")}]`
+        : `the mean image in ${file} (tensor preprocess.mean)`),
+  );
+  return 0;
+}
+
 async function main(): Promise<number> {
+  if (Deno.args[0] === "import") return await importCommand(Deno.args.slice(1));
+  if (Deno.args[0] === "export") return await exportCommand(Deno.args.slice(1));
   const { values: v, positionals } = parseCommandLine(Deno.args, OPTIONS, true);
   if (v.help) {
     console.log(MODEL_USAGE);
@@ -137,4 +334,11 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runCommand(main, MODEL_USAGE);
+if (import.meta.main) {
+  const usage = Deno.args[0] === "import"
+    ? IMPORT_USAGE
+    : Deno.args[0] === "export"
+    ? EXPORT_USAGE
+    : MODEL_USAGE;
+  await runCommand(main, usage);
+}

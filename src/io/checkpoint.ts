@@ -71,7 +71,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
       `${source}: not an alexnet-webgpu checkpoint (metadata format "${file.metadata.format ?? "none"}"); ` +
         `\`deno task classify --model\` and \`deno task evaluate --checkpoint\` take the checkpoints that ` +
         `\`deno task train\` writes; plain safetensors weights (a torchvision state_dict) have no class names ` +
-        `or preprocessing: convert them with torchvisionCheckpoint() in src/io/torchvision.ts`,
+        `or preprocessing: convert them with \`deno task model import ${source} --from torchvision\``,
     );
   }
   const meta = JSON.parse(file.metadata.meta) as CheckpointMeta;

@@ -3,10 +3,11 @@
 // with `features` (conv/pool/norm part) and `classifier` (fc part) nn.Sequential lists, and parameter
 // "<layer>.weight" becomes "features.N.weight" or "classifier.N.weight" (see docs/torchvision.md).
 
-import { type ModelSpec, type ResolvedLayer, resolveModel } from "../nn/spec.ts";
+import { architectureKey, type ModelSpec, type ResolvedLayer, resolveModel } from "../nn/spec.ts";
 import { type Checkpoint, CHECKPOINT_FORMAT, checkWeightsFit, type Preprocess } from "./checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
 import { loadModelFile } from "../models/index.ts";
+import { runTorchTool } from "./python.ts";
 
 /** Where each layer of a spec sits in the torchvision-style module. */
 export interface TorchLayer {
@@ -126,10 +127,14 @@ export function torchParameterNames(spec: ModelSpec): Map<string, string> {
 
 /**
  * A safetensors file PyTorch loads into torchModuleSource(spec)'s module with load_state_dict(strict=True).
- * Metadata records the model name and the name mapping.
+ * Metadata records the model name and the name mapping and, when the checkpoint has them, its class names and
+ * preprocessing (JSON strings; safetensors' safe_open(...).metadata() reads them, load_state_dict ignores them).
  */
 export function exportForTorch(
-  ckpt: Pick<Checkpoint, "weights"> & { meta: { model: ModelSpec } },
+  ckpt: Pick<Checkpoint, "weights"> & {
+    meta: { model: ModelSpec; classes?: string[]; preprocess?: Preprocess };
+    mean?: Float32Array;
+  },
 ): Uint8Array {
   const spec = ckpt.meta.model;
   checkWeightsFit(spec, ckpt.weights, `model ${spec.name}`);
@@ -140,31 +145,140 @@ export function exportForTorch(
       tensors.set(names.get(p.name)!, { shape: p.shape, data: ckpt.weights.get(p.name)! });
     }
   }
-  return encodeSafetensors(tensors, {
+  const metadata: Record<string, string> = {
     format: "pt",
     source: "alexnet-webgpu exportForTorch",
     model: spec.name,
     names: JSON.stringify(Object.fromEntries(names)),
-  });
+  };
+  if (ckpt.meta.classes) metadata.classes = JSON.stringify(ckpt.meta.classes);
+  const pre = ckpt.meta.preprocess;
+  if (pre) {
+    // A channel mean is three numbers; a mean image stays in the checkpoint (preprocess.mean).
+    const mean = pre.mean === "channel" && ckpt.mean ? { mean_values: Array.from(ckpt.mean) } : {};
+    metadata.preprocess = JSON.stringify({ ...pre, ...mean });
+  }
+  return encodeSafetensors(tensors, metadata);
+}
+
+/** How a state_dict file is stored, judged from its first bytes. */
+export type StateDictFormat = "safetensors" | "torch.save zip" | "torch.save legacy";
+
+/** null when `head` (a file's first 16 or more bytes) starts like none of the formats a state_dict comes in. */
+export function stateDictFormat(head: Uint8Array, size = head.length): StateDictFormat | null {
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 3 && head[3] === 4) {
+    return "torch.save zip"; // PK\x03\x04: torch.save's default zip container
+  }
+  // torch.save's legacy format is a pickle (protocol 2 and later start with 0x80 and the protocol number).
+  if (head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return "torch.save legacy";
+  if (head.length >= 9 && head[8] === 0x7b) {
+    const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
+    if (n >= 2 && 8 + n <= size) return "safetensors";
+  }
+  return null;
+}
+
+/** A few words on what a file that is not a state_dict looks like, for error messages. */
+export function describeContent(head: Uint8Array, size: number): string {
+  const starts = (...b: number[]) => b.every((v, i) => head[i] === v);
+  if (size === 0) return "an empty file";
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return "a PNG image";
+  if (starts(0xff, 0xd8, 0xff)) return "a JPEG image";
+  if (starts(0x1f, 0x8b)) return "gzip data";
+  if (head.length >= 8 && head[8] === 0x7b) {
+    return "a truncated safetensors file (its header runs past the end)";
+  }
+  const text = head.subarray(0, Math.min(head.length, 64));
+  if (text.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127))) {
+    return text[0] === 0x7b || text[0] === 0x5b ? "JSON text" : "text";
+  }
+  return `${size} bytes of unknown binary data`;
+}
+
+export const STATE_DICT_EXPECTED =
+  "expected a PyTorch state_dict: a .safetensors file (safetensors.torch.save_file(model.state_dict(), path)) " +
+  "or a torch.save(model.state_dict(), path) .pt/.pth file";
+
+export interface StateDict {
+  tensors: Map<string, NamedTensor>;
+  format: StateDictFormat;
+  metadata: Record<string, string>;
+  /** What the conversion did beyond reading: unwrapped a checkpoint dict, removed "module.". */
+  notes: string[];
 }
 
 /**
- * Reads torchvision-style weights (a safetensors file of an nn.Module's state_dict, e.g. torchvision's
- * alexnet converted with safetensors.torch.save_file) for `spec` (default models/torchvision-alexnet.json) and
- * returns them under our parameter names. Errors name the file and the tensor.
+ * Reads a state_dict from a safetensors file (here) or a torch.save() file (.pt/.pth, through PyTorch:
+ * tools/torch_state_dict.py run by src/io/python.ts). The format is recognised from the content, not the
+ * name. Errors name the file and say what was expected; an alexnet-webgpu checkpoint is refused as such.
+ */
+export async function readStateDict(path: string): Promise<StateDict> {
+  let head: Uint8Array, size: number;
+  try {
+    size = (await Deno.stat(path)).size;
+    using f = await Deno.open(path);
+    head = new Uint8Array(64);
+    let got = 0;
+    while (got < head.length) {
+      const n = await f.read(head.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    head = head.subarray(0, got);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+    throw new Error(`${path}: cannot read weights (${why})`);
+  }
+  const format = stateDictFormat(head, size);
+  if (!format) {
+    throw new Error(
+      `${path}: not a PyTorch state_dict (${describeContent(head, size)}); ${STATE_DICT_EXPECTED}`,
+    );
+  }
+  if (format === "safetensors") {
+    const file = decodeSafetensors(await Deno.readFile(path), path);
+    if (file.metadata.format === CHECKPOINT_FORMAT) {
+      let model = "";
+      try {
+        model = ` (model ${(JSON.parse(file.metadata.meta) as { model: ModelSpec }).model.name})`;
+      } catch { /* the name is only for the message */ }
+      throw new Error(
+        `${path}: already an alexnet-webgpu checkpoint${model}, not a PyTorch state_dict: ` +
+          "`deno task classify --model` and `deno task evaluate --checkpoint` take it as it is; " +
+          "`deno task model export` turns it into a state_dict for PyTorch",
+      );
+    }
+    return { tensors: file.tensors, format, metadata: file.metadata, notes: [] };
+  }
+  const dir = await Deno.makeTempDir({ prefix: "state-dict-" });
+  try {
+    const out = await runTorchTool(
+      "torch_state_dict.py",
+      ["read", path, `${dir}/sd.safetensors`],
+      `${path}: reading a torch.save() file`,
+    );
+    const summary = JSON.parse(out) as { notes: string[] };
+    const file = decodeSafetensors(await Deno.readFile(`${dir}/sd.safetensors`), path);
+    return { tensors: file.tensors, format, metadata: {}, notes: summary.notes };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Reads torchvision-style weights (a state_dict as safetensors or torch.save() file, e.g. torchvision's alexnet)
+ * for `spec` (default models/torchvision-alexnet.json) and returns them under our parameter names. Errors name
+ * the file and the tensor.
  */
 export async function importTorchvisionWeights(
   path: string,
   spec?: ModelSpec,
-): Promise<{ spec: ModelSpec; weights: Map<string, Float32Array> }> {
+): Promise<
+  { spec: ModelSpec; weights: Map<string, Float32Array>; notes: string[]; format: StateDictFormat }
+> {
   spec ??= await loadModelFile(TORCHVISION_ALEXNET_FILE);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new Error(`${path}: cannot read weights (${(e as Error).message})`);
-  }
-  return { spec, weights: weightsFromTorch(decodeSafetensors(bytes, path).tensors, spec, path) };
+  const sd = await readStateDict(path);
+  return { spec, weights: weightsFromTorch(sd.tensors, spec, path), notes: sd.notes, format: sd.format };
 }
 
 /** The tensors of a torchvision-style state_dict under our names, shape-checked against `spec`. */
@@ -176,6 +290,16 @@ export function weightsFromTorch(
   const names = torchParameterNames(spec);
   const shapes = new Map<string, number[]>();
   for (const l of resolveModel(spec)) for (const p of l.params) shapes.set(p.name, p.shape);
+  const expected = new Set(names.values());
+  if (![...tensors.keys()].some((k) => expected.has(k))) {
+    const list = (xs: string[]) =>
+      xs.slice(0, 4).map((x) => `"${x}"`).join(", ") + (xs.length > 4 ? ", ..." : "");
+    throw new Error(
+      `${source}: not a state_dict of model ${spec.name}: it has none of its ${expected.size} tensors (${
+        list([...expected])
+      }); the file holds ${tensors.size ? list([...tensors.keys()]) : "no tensors"} (another architecture?)`,
+    );
+  }
   const weights = new Map<string, Float32Array>();
   for (const [ours, theirs] of names) {
     const t = tensors.get(theirs);
@@ -190,7 +314,6 @@ export function weightsFromTorch(
     }
     weights.set(ours, t.data);
   }
-  const expected = new Set(names.values());
   // BatchNorm buffers and the like would mean a different architecture: refuse rather than drop them.
   for (const name of tensors.keys()) {
     if (!expected.has(name)) throw new Error(`${source}: "${name}" is not a parameter of model ${spec.name}`);
@@ -200,6 +323,11 @@ export function weightsFromTorch(
 
 export const TORCHVISION_ALEXNET_FILE = decodeURIComponent(
   new URL("../../models/torchvision-alexnet.json", import.meta.url).pathname,
+);
+
+/** The 1000 ImageNet class names in torchvision's index order (with their source). */
+export const IMAGENET_CLASSES_FILE = decodeURIComponent(
+  new URL("../../models/imagenet-classes.json", import.meta.url).pathname,
 );
 
 /**
@@ -212,12 +340,85 @@ export const TORCHVISION_PREPROCESS: { preprocess: Preprocess; mean: Float32Arra
   mean: Float32Array.from([0.485, 0.456, 0.406], (m) => m * 255),
 };
 
-/** A classify-ready checkpoint from torchvision weights (`classes`: the 1000 ImageNet names, in index order). */
-export async function torchvisionCheckpoint(path: string, classes: string[]): Promise<Checkpoint> {
-  const { spec, weights } = await importTorchvisionWeights(path);
-  if (classes.length !== spec.classes) {
-    throw new Error(`torchvisionCheckpoint: ${classes.length} class names for ${spec.classes} outputs`);
+/**
+ * TORCHVISION_PREPROCESS for a model's input side: crop = the side, resize = side x 256/224 rounded (256 for
+ * 224). torchvision's normalisation is for RGB: other channel counts are refused.
+ */
+export function torchvisionPreprocess(spec: ModelSpec): Preprocess {
+  const [c, h, w] = spec.input;
+  if (c !== 3 || h !== w) {
+    throw new Error(
+      `model ${spec.name} takes ${
+        spec.input.join("x")
+      } input; torchvision's preprocessing (ImageNet mean and ` +
+        `std) is for square RGB (3-channel) input`,
+    );
   }
+  const resize = h === 224 ? 256 : Math.round((h * 256) / 224);
+  return { ...TORCHVISION_PREPROCESS.preprocess, crop: h, resize };
+}
+
+/**
+ * Class names from a file: JSON (an array of names, or an object with a "classes" array, as
+ * models/imagenet-classes.json) or text with one name per line (blank lines skipped). Errors name the file.
+ */
+export async function loadClassNames(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+    throw new Error(`${path}: cannot read class names (${why})`);
+  }
+  const expected = 'expected a JSON array of names, a JSON object with a "classes" array, or one name a line';
+  if (/\.json$/i.test(path) || /^\s*[[{]/.test(text)) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${path}: class names are not valid JSON (${(e as Error).message}); ${expected}`);
+    }
+    const list = Array.isArray(doc) ? doc : (doc as { classes?: unknown })?.classes;
+    if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) {
+      throw new Error(`${path}: no list of class names; ${expected}`);
+    }
+    return list;
+  }
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+}
+
+export interface TorchvisionImport {
+  /** The architecture the state_dict is for; default models/torchvision-alexnet.json. */
+  spec?: ModelSpec;
+  /** Class names in output order; default the ImageNet names for a 1000-class model. */
+  classes?: string[];
+  /** Where the class names came from, for messages. */
+  classesSource?: string;
+}
+
+/**
+ * A classify- and evaluate-ready checkpoint from a torchvision-style state_dict (safetensors or torch.save()):
+ * the weights under our names, the class names, torchvision's preprocessing, provenance naming the file.
+ */
+export async function torchvisionCheckpoint(path: string, o: TorchvisionImport = {}): Promise<Checkpoint> {
+  const { spec, weights, notes, format } = await importTorchvisionWeights(path, o.spec);
+  let classes = o.classes, classesSource = o.classesSource ?? "the class names given";
+  if (!classes) {
+    if (spec.classes !== 1000) {
+      throw new Error(
+        `model ${spec.name} has ${spec.classes} outputs: name its classes (a file with one name a line, ` +
+          `--classes FILE); only 1000-output models get the ImageNet names by default`,
+      );
+    }
+    classes = await loadClassNames(IMAGENET_CLASSES_FILE);
+    classesSource = IMAGENET_CLASSES_FILE;
+  }
+  if (classes.length !== spec.classes) {
+    throw new Error(
+      `${classesSource}: ${classes.length} class names for the ${spec.classes} outputs of model ${spec.name}`,
+    );
+  }
+  const torchvision = await loadModelFile(TORCHVISION_ALEXNET_FILE);
   return {
     meta: {
       format: CHECKPOINT_FORMAT,
@@ -226,8 +427,16 @@ export async function torchvisionCheckpoint(path: string, classes: string[]): Pr
       step: 0,
       epoch: 0,
       seed: 0,
-      preprocess: TORCHVISION_PREPROCESS.preprocess,
-      provenance: { source: path, converted: "importTorchvisionWeights" },
+      preprocess: torchvisionPreprocess(spec),
+      provenance: {
+        source: path,
+        sourceFormat: format,
+        converted: "deno task model import --from torchvision",
+        ...(architectureKey(spec) === architectureKey(torchvision)
+          ? { architecture: "torchvision alexnet" }
+          : {}),
+        ...(notes.length ? { notes } : {}),
+      },
     },
     weights,
     mean: TORCHVISION_PREPROCESS.mean,

@@ -188,6 +188,8 @@ export class Network {
   }
 
   loadMomentum(values: Map<string, Float32Array>): void {
+    // Queue writes overtake recorded work: the constructor's clears of these buffers go first.
+    this.gpu.submit();
     for (const p of this.params) {
       const v = values.get(p.info.name);
       if (!v) throw new Error(`optimizer state lacks "${p.info.name}"`);

@@ -1,5 +1,5 @@
 // The training contract shared by the trainer (src/train/trainer.ts), the CLI (src/cli/train.ts) and the
-// pipeline stage kinds (src/pipeline/stages/). Everything here is plain data, so a run is described by a file.
+// pipeline stage kinds (src/experiments/). Everything here is plain data, so a run is described by a file.
 
 import type { ModelSpec } from "../nn/spec.ts";
 

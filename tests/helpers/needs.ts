@@ -1,13 +1,14 @@
 // What some tests need from the machine: Chromium, the shared data beside the project (../shared/data), the
-// Fashion-MNIST package. A test whose need is missing fails, saying what to install, instead of passing without
+// Fashion-MNIST package, PyTorch (Debian's python3-torch for /usr/bin/python3). A test whose need is missing fails, saying what to install, instead of passing without
 // having checked anything. To leave such tests out on purpose, name the needs in ALEXNET_TEST_WITHOUT
-// (comma-separated: chromium, shared-data, fashion-mnist); those tests are then reported as ignored.
+// (comma-separated: chromium, shared-data, fashion-mnist, torch); those tests are then reported as ignored.
 import { existsSync } from "node:fs";
 import { CHROMIUM_PATH } from "./browser.ts";
 import { FASHION_MNIST_DIR } from "../../src/data/fashion_mnist.ts";
 import { SHARED_DATA_DIR } from "../../src/data/open.ts";
+import { TORCH_INSTALL_HINT, torchPython, torchUnavailable } from "../../src/io/python.ts";
 
-export type Need = "chromium" | "shared-data" | "fashion-mnist";
+export type Need = "chromium" | "shared-data" | "fashion-mnist" | "torch";
 
 /** true when ALEXNET_TEST_WITHOUT names `need`: the tests needing it are left out (as `ignore`). */
 export function leftOut(need: Need): boolean {
@@ -22,7 +23,7 @@ function missing(need: Need, what: string, remedy: string): never {
   );
 }
 
-/** Fails (loudly) unless the Chromium that src/report/browser.ts launches exists. */
+/** Fails (loudly) unless the Chromium that tests/helpers/browser.ts launches exists. */
 export function requireChromium(): void {
   if (!existsSync(CHROMIUM_PATH)) {
     missing("chromium", `Chromium at ${CHROMIUM_PATH}`, "apt-get install -y chromium, or set CHROMIUM_PATH");
@@ -46,4 +47,14 @@ export function requireFashionMnist(): string {
     );
   }
   return FASHION_MNIST_DIR;
+}
+
+/**
+ * Fails (loudly) unless `python` (default: /usr/bin/python3, or ALEXNET_PYTHON) imports torch; returns its path.
+ * scripts/setup.sh installs python3-torch, so a CI run without it is a broken setup, not a reason to skip.
+ */
+export function requireTorch(python = torchPython()): string {
+  const why = torchUnavailable(python);
+  if (why) missing("torch", `PyTorch (${why})`, TORCH_INSTALL_HINT);
+  return python;
 }
