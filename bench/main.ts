@@ -1,14 +1,13 @@
 // `deno task bench`: per-layer GFLOP/s and whole-model images/s on this machine's adapter, and TensorFlow.js
 // running the same CIFAR net on the same adapter, side by side in one run. Writes bench/results/<date>.json.
 //
-//   deno task bench [--quick] [--skip-tfjs] [--only gemm,alexnet,cifar,infer,tfjs,im2col] [--out FILE]
+//   deno task bench [--quick] [--skip-tfjs] [--no-layers] [--only PARTS] [--out FILE]; --help lists them
 //
 // Convolutions run as the engine picks them (Winograd for stride-1 3x3/5x5 layers with enough channels); the
 // "im2col" part reruns the headline cases alternately with every convolution forced to im2col + GEMM, so the
 // algorithm's gain is measured side by side. GFLOP/s are "effective": the direct convolution's FLOPs over the
 // time taken, whichever algorithm ran. Whole-model times are medians of 5 runs (1 with --quick).
 
-import { parseArgs } from "node:util";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { formatAdapter } from "../src/gpu/device.ts";
 import { Network } from "../src/nn/network.ts";
@@ -17,29 +16,37 @@ import { macsPerImage, type ModelSpec, resolveModel } from "../src/nn/spec.ts";
 import { alexnet } from "../src/models/alexnet.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
 import { softmax, softmaxCrossEntropy } from "../src/nn/ops/loss.ts";
+import { gitCommit } from "../src/pipeline/environment.ts";
 import { benchGemm } from "./gemm.ts";
+import { type BenchArgs, BenchUsageError, parseBenchArgs, USAGE } from "./cli.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean", default: false },
-    "skip-tfjs": { type: "boolean", default: false },
-    only: { type: "string" },
-    out: { type: "string" },
-  },
-});
-const only = new Set((flags.only ?? "gemm,alexnet,cifar,infer,tfjs,im2col").split(","));
-if (flags["skip-tfjs"]) only.delete("tfjs");
-const reps = flags.quick ? 1 : 5;
+let flags: BenchArgs;
+try {
+  flags = parseBenchArgs(Deno.args);
+} catch (e) {
+  if (!(e instanceof BenchUsageError)) throw e;
+  console.error(`bench: ${e.message}\nRun \`deno task bench --help\` for the options.`);
+  Deno.exit(2);
+}
+if (flags.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+const only = flags.only;
+const reps = flags.reps;
+const projectRoot = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
 const gpu = await Gpu.create();
 const report: Record<string, unknown> = {
   date: new Date().toISOString(),
+  adapterName: formatAdapter(gpu.adapter),
   adapter: gpu.adapter,
   deno: Deno.version.deno,
-  commit: await gitCommit(),
+  // "<hash> (modified)" when the working tree differs from HEAD, as the pipeline runner records it.
+  commit: await gitCommit(projectRoot),
+  repetitions: { warmup: 1, timed: reps },
 };
-console.log(`adapter: ${formatAdapter(gpu.adapter)}`);
+console.log(`adapter: ${report.adapterName}`);
 console.log(`deno ${Deno.version.deno}, commit ${report.commit}\n`);
 
 function randomInput(n: number, spec: ModelSpec) {
@@ -106,7 +113,7 @@ interface LayerTiming {
 
 /** GPU-timestamped time per layer (all its kernels) for one run of `fn`, and GFLOP/s where MACs are known. */
 async function perLayer(spec: ModelSpec, n: number, fn: () => void, passes: number): Promise<LayerTiming[]> {
-  if (!gpu.startProfiling()) return [];
+  if (!flags.layers || !gpu.startProfiling()) return [];
   fn();
   const prof = await gpu.stopProfiling();
   const resolved = resolveModel(spec);
@@ -342,15 +349,3 @@ await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${out}`).pathname, { recursi
 await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
 console.log(`\nwrote ${out}`);
 gpu.destroy();
-
-async function gitCommit(): Promise<string> {
-  try {
-    const { stdout } = await new Deno.Command("git", {
-      args: ["rev-parse", "--short", "HEAD"],
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(stdout).trim() || "unknown";
-  } catch {
-    return "unknown";
-  }
-}

@@ -1,0 +1,82 @@
+// Command line of `deno task bench` (bench/main.ts): parsed before any GPU work, so that --help and mistakes
+// answer at once. Mistakes throw BenchUsageError; main.ts prints it, points at --help and exits 2.
+
+import { parseArgs } from "node:util";
+
+/** The parts of the benchmark, in the order they run. */
+export const PARTS = ["gemm", "alexnet", "infer", "cifar", "tfjs", "im2col"] as const;
+export type Part = (typeof PARTS)[number];
+
+export const USAGE = `Usage: deno task bench [options]
+
+Times this engine on the machine's WebGPU adapter, with TensorFlow.js (same CIFAR net, same adapter) as a
+peer, and writes the results as JSON.
+
+Options:
+  --quick              1 timed repetition per workload instead of 5 (after one warm-up run, as always)
+  --only LIST          comma-separated parts to run (default: all):
+                         gemm     GEMM microbenchmark (1024^3, three layouts)
+                         alexnet  paper AlexNet: forward batch 1 and 16, training step batch 16
+                         infer    classification latency, one image, single crop and ten crops
+                         cifar    CIFAR-10 net training step, batch 128, 32x32 and 24x24
+                         tfjs     TensorFlow.js on the same adapter, beside cifar
+                         im2col   Winograd vs im2col side by side
+  --skip-tfjs          leave TensorFlow.js out (same as dropping tfjs from --only)
+  --no-layers          skip the per-layer GPU-timestamp breakdowns (one run less per workload)
+  --out FILE           where to write the JSON (default bench/results/<date>.json)
+  -h, --help           this text`;
+
+export class BenchUsageError extends Error {}
+
+export interface BenchArgs {
+  help: boolean;
+  quick: boolean;
+  /** Timed repetitions per workload, after one warm-up. */
+  reps: number;
+  only: Set<Part>;
+  layers: boolean;
+  out?: string;
+}
+
+export function parseBenchArgs(args: string[]): BenchArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: "boolean", short: "h", default: false },
+        quick: { type: "boolean", default: false },
+        "skip-tfjs": { type: "boolean", default: false },
+        "no-layers": { type: "boolean", default: false },
+        only: { type: "string" },
+        out: { type: "string" },
+      },
+    }));
+  } catch (e) {
+    // node:util's messages ("Unknown option '--x'. To specify a positional argument starting with a '-', ...")
+    // are kept up to the first sentence: the rest is advice for scripts that take positionals, which this
+    // one does not.
+    const message = (e as Error).message.split(". ")[0].replace(/\.$/, "");
+    throw new BenchUsageError(message);
+  }
+  const only = new Set<Part>();
+  for (const part of (values.only ?? PARTS.join(",")).split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (!(PARTS as readonly string[]).includes(part)) {
+      throw new BenchUsageError(`--only: unknown part "${part}"; known: ${PARTS.join(", ")}`);
+    }
+    only.add(part as Part);
+  }
+  if (only.size === 0) throw new BenchUsageError(`--only: no parts given; known: ${PARTS.join(", ")}`);
+  if (values["skip-tfjs"]) only.delete("tfjs");
+  if (values.out === "") throw new BenchUsageError("--out: empty path");
+  return {
+    help: values.help,
+    quick: values.quick,
+    reps: values.quick ? 1 : 5,
+    only,
+    layers: !values["no-layers"],
+    out: values.out,
+  };
+}
