@@ -105,7 +105,7 @@ export async function runTorchPeer(
   }
 }
 
-/** What the peers said about the torch peer as one line, for the console. */
+/** A PyTorch peer that could not run, as one console line (with the install command when torch is missing). */
 export function describeTorchFailure(r: Extract<TorchPeerResult, { ok: false }>): string {
   return r.install
     ? `PyTorch is not available (${r.reason}); to time it beside ours, install it with \`${r.install}\``
