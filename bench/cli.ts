@@ -29,7 +29,7 @@ Options:
   --skip-torch         leave PyTorch out (same as dropping torch from --only)
   --no-layers          skip the per-layer GPU-timestamp breakdowns (one run less per workload)
   --python PATH        the Python that has torch (default ${DEFAULT_PYTHON}: Debian's python3-torch)
-  --torch-threads N    torch.set_num_threads(N) (default: this machine's cores, ${navigator.hardwareConcurrency})
+  --torch-threads N    torch.set_num_threads(N) (default: the cores, ${navigator.hardwareConcurrency})
   --out FILE           where to write the JSON (default bench/results/<date>.json)
   -h, --help           this text
 
@@ -71,9 +71,9 @@ export function parseBenchArgs(args: string[]): BenchArgs {
       },
     }));
   } catch (e) {
-    // node:util's messages ("Unknown option '--x'. To specify a positional argument starting with a '-', ...")
-    // are kept up to the first sentence: the rest is advice for scripts that take positionals, which this
-    // one does not.
+    // node:util's messages ("Unknown option '--x'. To specify a positional argument starting with a
+    // '-', ...") are kept up to the first sentence: the rest is advice for scripts that take positionals,
+    // which this one does not.
     const message = (e as Error).message.split(". ")[0].replace(/\.$/, "");
     throw new BenchUsageError(message);
   }

@@ -1,6 +1,7 @@
 // `deno task bench`: per-layer GFLOP/s and whole-model images/s on this machine's adapter, with TensorFlow.js
-// (same CIFAR net, same adapter) and PyTorch on the CPU (same CIFAR net and paper AlexNet, one and two towers)
-// as peers, side by side in one run. Writes bench/results/<date>.json. `deno task bench --help` for options.
+// (same CIFAR net, same adapter) and PyTorch on the CPU (same CIFAR net and paper AlexNet, one and two
+// towers) as peers, side by side in one run. Writes bench/results/<date>.json; `deno task bench --help` lists
+// the options.
 //
 // Convolutions run as the engine picks them (Winograd for stride-1 3x3/5x5 layers with enough channels); the
 // "im2col" part reruns the headline cases alternately with every convolution forced to im2col + GEMM, so the

@@ -50,7 +50,8 @@ export type TorchPeerResult =
 const decoder = new TextDecoder();
 
 /**
- * Times `workloads` in PyTorch: one warm-up and `reps` timed runs each, medians, torch.set_num_threads(threads).
+ * Times `workloads` in PyTorch: one warm-up and `reps` timed runs each, medians,
+ * torch.set_num_threads(threads).
  * The nets are torchModuleSource(spec) of the very specs we run, so layer shapes (and groups=2) match. Never
  * throws: a missing Python or torch comes back as {ok: false, reason, install}.
  */
@@ -105,7 +106,7 @@ export async function runTorchPeer(
   }
 }
 
-/** A PyTorch peer that could not run, as one console line (with the install command when torch is missing). */
+/** A PyTorch peer that could not run, as one console line (with the install command if torch is missing). */
 export function describeTorchFailure(r: Extract<TorchPeerResult, { ok: false }>): string {
   return r.install
     ? `PyTorch is not available (${r.reason}); to time it beside ours, install it with \`${r.install}\``

@@ -6,7 +6,8 @@ Usage: /usr/bin/python3 bench/torch_peer.py CONFIG.json
 CONFIG.json, written by bench/main.ts:
   {"threads": 2, "warmup": 1, "reps": 5, "workloads": [
      {"id": "cifar32-train128", "module": "<python source of class Net>", "input": [3, 32, 32],
-      "classes": 10, "batch": 128, "mode": "train", "sgd": {"lr": 0.001, "momentum": 0.9, "weightDecay": 0.0005}},
+      "classes": 10, "batch": 128, "mode": "train",
+      "sgd": {"lr": 0.001, "momentum": 0.9, "weightDecay": 0.0005}},
      ...]}
 The module source comes from src/io/torchvision.ts torchModuleSource(spec), so the layers (grouped convs
 included, groups=2 in the two-tower AlexNet) and shapes are those of the spec our engine runs.
@@ -81,8 +82,12 @@ def main():
         sgd = w["sgd"]
         decayed = [p for name, p in net.named_parameters() if name.endswith(".weight")]
         others = [p for name, p in net.named_parameters() if not name.endswith(".weight")]
+        groups = [
+            {"params": decayed, "weight_decay": sgd["weightDecay"]},
+            {"params": others, "weight_decay": 0.0},
+        ]
         opt = torch.optim.SGD(
-            [{"params": decayed, "weight_decay": sgd["weightDecay"]}, {"params": others, "weight_decay": 0.0}],
+            groups,
             lr=sgd["lr"],
             momentum=sgd["momentum"],
         )
