@@ -143,7 +143,8 @@ Deno.test({
       }
       // The table beside the JSON: every workload with PyTorch's images/s and the ratio.
       for (const c of report.comparison) {
-        assert.match(r.stdout, new RegExp(`${c.workload}\\s.*\\(ours \\d+\\.\\d\\dx\\)`));
+        const label = c.workload.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        assert.match(r.stdout, new RegExp(`${label}\\s.*\\(ours \\d+\\.\\d\\dx\\)`));
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
