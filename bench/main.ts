@@ -1,12 +1,13 @@
-// `deno task bench`: per-layer GFLOP/s and whole-model images/s on this machine's adapter, and TensorFlow.js
-// running the same CIFAR net on the same adapter, side by side in one run. Writes bench/results/<date>.json.
-//
-//   deno task bench [--quick] [--skip-tfjs] [--only gemm,alexnet,cifar,infer,tfjs,im2col] [--out FILE]
+// `deno task bench`: per-layer GFLOP/s and whole-model images/s on this machine's adapter, with TensorFlow.js
+// (same CIFAR net, same adapter) and PyTorch on the CPU (same CIFAR net and paper AlexNet, one and two
+// towers) as peers, side by side in one run. Writes bench/results/<date>.json; `deno task bench --help` lists
+// the options.
 //
 // Convolutions run as the engine picks them (Winograd for stride-1 3x3/5x5 layers with enough channels); the
 // "im2col" part reruns the headline cases alternately with every convolution forced to im2col + GEMM, so the
 // algorithm's gain is measured side by side. GFLOP/s are "effective": the direct convolution's FLOPs over the
-// time taken, whichever algorithm ran. Whole-model times are medians of 5 runs (1 with --quick).
+// time taken, whichever algorithm ran. Whole-model times are medians of 5 runs (1 with --quick) after a
+// warm-up run; PyTorch's are medians of as many runs after as many warm-ups (bench/torch_peer.py).
 
 import { Gpu } from "../src/gpu/runtime.ts";
 import { formatAdapter } from "../src/gpu/device.ts";
@@ -16,39 +17,47 @@ import { macsPerImage, type ModelSpec, resolveModel } from "../src/nn/spec.ts";
 import { alexnet } from "../src/models/alexnet.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
 import { softmax, softmaxCrossEntropy } from "../src/nn/ops/loss.ts";
+import { gitCommit } from "../src/pipeline/environment.ts";
 import { benchGemm } from "./gemm.ts";
-import { parseCommandLine, UsageError } from "../src/util/args.ts";
+import {
+  comparisonRows,
+  describeTorchFailure,
+  formatComparison,
+  runTorchPeer,
+  SGD,
+  type TorchPeerResult,
+  type Workload,
+} from "./peers.ts";
+import { type BenchArgs, parseBenchArgs, USAGE } from "./cli.ts";
+import { UsageError } from "../src/util/args.ts";
 
-const BENCH_OPTIONS = {
-  quick: { type: "boolean" },
-  "skip-tfjs": { type: "boolean" },
-  only: { type: "string" },
-  out: { type: "string" },
-} as const;
-const flags = (() => {
-  try {
-    return parseCommandLine(Deno.args, BENCH_OPTIONS).values;
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(
-      `error: ${e.message}\n\nUsage: deno task bench [--quick] [--skip-tfjs] ` +
-        `[--only gemm,alexnet,cifar,infer,tfjs,im2col] [--out FILE]`,
-    );
-    Deno.exit(2);
-  }
-})();
-const only = new Set((flags.only ?? "gemm,alexnet,cifar,infer,tfjs,im2col").split(","));
-if (flags["skip-tfjs"]) only.delete("tfjs");
-const reps = flags.quick ? 1 : 5;
+let flags: BenchArgs;
+try {
+  flags = parseBenchArgs(Deno.args);
+} catch (e) {
+  if (!(e instanceof UsageError)) throw e;
+  console.error(`bench: ${e.message}\nRun \`deno task bench --help\` for the options.`);
+  Deno.exit(2);
+}
+if (flags.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+const only = flags.only;
+const reps = flags.reps;
+const projectRoot = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
 const gpu = await Gpu.create();
 const report: Record<string, unknown> = {
   date: new Date().toISOString(),
+  adapterName: formatAdapter(gpu.adapter),
   adapter: gpu.adapter,
   deno: Deno.version.deno,
-  commit: await gitCommit(),
+  // "<hash> (modified)" when the working tree differs from HEAD, as the pipeline runner records it.
+  commit: await gitCommit(projectRoot),
+  repetitions: { warmup: 1, timed: reps },
 };
-console.log(`adapter: ${formatAdapter(gpu.adapter)}`);
+console.log(`adapter: ${report.adapterName}`);
 console.log(`deno ${Deno.version.deno}, commit ${report.commit}\n`);
 
 function randomInput(n: number, spec: ModelSpec) {
@@ -115,7 +124,7 @@ interface LayerTiming {
 
 /** GPU-timestamped time per layer (all its kernels) for one run of `fn`, and GFLOP/s where MACs are known. */
 async function perLayer(spec: ModelSpec, n: number, fn: () => void, passes: number): Promise<LayerTiming[]> {
-  if (!gpu.startProfiling()) return [];
+  if (!flags.layers || !gpu.startProfiling()) return [];
   fn();
   const prof = await gpu.stopProfiling();
   const resolved = resolveModel(spec);
@@ -176,7 +185,7 @@ async function trainBench(spec: ModelSpec, n: number, label: string) {
     const logits = net.forward(x, { training: true, seed: 1, step: step++ });
     const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, spec.classes);
     net.backward(dlogits);
-    net.sgdStep({ lr: 0.001, momentum: 0.9, weightDecay: 0.0005 });
+    net.sgdStep(SGD);
     gpu.release(dlogits, logits);
     return stats;
   };
@@ -199,6 +208,87 @@ async function trainBench(spec: ModelSpec, n: number, label: string) {
   return { batch: n, msPerStep: ms, imagesPerSec: (n / ms) * 1000, gflops, layers };
 }
 
+/** The workloads the peers run beside us, shapes from the project's model definitions. */
+const alexnet2 = alexnet({ classes: 1000 }), alexnet1 = alexnet({ classes: 1000, towers: 1 });
+const WORKLOADS: Workload[] = [
+  {
+    id: "alexnet-forward16",
+    label: "paper AlexNet (two towers) forward, batch 16",
+    spec: alexnet2,
+    batch: 16,
+    mode: "forward",
+  },
+  {
+    id: "alexnet-train16",
+    label: "paper AlexNet (two towers) training step, batch 16",
+    spec: alexnet2,
+    batch: 16,
+    mode: "train",
+  },
+  {
+    id: "alexnet-one-tower-forward16",
+    label: "one-tower AlexNet forward, batch 16",
+    spec: alexnet1,
+    batch: 16,
+    mode: "forward",
+  },
+  {
+    id: "alexnet-one-tower-train16",
+    label: "one-tower AlexNet training step, batch 16",
+    spec: alexnet1,
+    batch: 16,
+    mode: "train",
+  },
+  ...[32, 24].map((size): Workload => ({
+    id: `cifar${size}-train128`,
+    label: `CIFAR net training step, batch 128, ${size}x${size}`,
+    spec: cifarAlexnet({ inputSize: size }),
+    batch: 128,
+    mode: "train",
+  })),
+];
+const workload = (id: string) => WORKLOADS.find((w) => w.id === id)!;
+
+/** Images/s per workload id: ours, TF.js's and PyTorch's, for the side-by-side table. */
+const oursById = new Map<string, number>(), tfjsById = new Map<string, number>();
+const torchById = new Map<string, number>();
+let torchReport: TorchPeerResult | undefined;
+
+/** PyTorch beside us for workloads we have just timed; one subprocess, a line per workload. */
+async function torchBeside(ws: Workload[]) {
+  if (!only.has("torch") || ws.length === 0) return;
+  if (torchReport && !torchReport.ok) return; // said once already
+  console.log(`  PyTorch (${flags.python}, bench/torch_peer.py), the same ${ws.length} workloads:`);
+  const r = await runTorchPeer(ws, { python: flags.python, threads: flags.torchThreads, reps });
+  if (!r.ok) {
+    console.log(`    ${describeTorchFailure(r)}`);
+    if (torchReport) {
+      for (const w of ws) torchReport.workloads[w.id] = { ok: false, reason: r.reason };
+    } else {
+      torchReport = r;
+    }
+    return;
+  }
+  torchReport ??= { ...r, workloads: {} };
+  for (const w of ws) {
+    const t = r.workloads[w.id] ?? { ok: false, reason: "no result from bench/torch_peer.py" };
+    const mine = oursById.get(w.id);
+    if (t.ok && t.imagesPerSec && t.imagesPerSec > 0 && mine) {
+      t.oursImagesPerSec = mine;
+      t.oursOverPytorch = mine / t.imagesPerSec;
+      torchById.set(w.id, t.imagesPerSec);
+      console.log(
+        `    ${w.label}: ${
+          t.imagesPerSec.toFixed(2)
+        } images/s (torch ${r.torch}, ${r.threads} threads) -> ours is ${t.oursOverPytorch.toFixed(2)}x`,
+      );
+    } else {
+      console.log(`    ${w.label}: PyTorch could not run it: ${t.reason ?? "no images/s"}`);
+    }
+    torchReport.workloads[w.id] = { label: w.label, ...t };
+  }
+}
+
 if (only.has("gemm")) {
   console.log("GEMM (register-blocked vec4 kernels, kernels/matmul.wgsl):");
   const rows = [];
@@ -211,11 +301,19 @@ if (only.has("gemm")) {
 }
 
 if (only.has("alexnet")) {
-  const spec = alexnet({ classes: 1000 });
-  console.log(`\nPaper AlexNet (${spec.description}), ${(macsPerImage(spec) / 1e9).toFixed(3)} GMAC/image:`);
-  report.alexnetForward1 = await forwardBench(spec, 1, "forward, batch 1");
-  report.alexnetForward16 = await forwardBench(spec, 16, "forward, batch 16");
-  report.alexnetTrain16 = await trainBench(spec, 16, "training step, batch 16");
+  for (const [spec, what] of [[alexnet2, "Paper AlexNet"], [alexnet1, "One-tower AlexNet"]] as const) {
+    console.log(`\n${what} (${spec.description}), ${(macsPerImage(spec) / 1e9).toFixed(3)} GMAC/image:`);
+    const key = spec === alexnet2 ? "alexnet" : "alexnetOneTower";
+    const id = spec === alexnet2 ? "alexnet" : "alexnet-one-tower";
+    if (spec === alexnet2) report.alexnetForward1 = await forwardBench(spec, 1, "forward, batch 1");
+    const forward = await forwardBench(spec, 16, "forward, batch 16");
+    const train = await trainBench(spec, 16, "training step, batch 16");
+    report[`${key}Forward16`] = forward;
+    report[`${key}Train16`] = train;
+    oursById.set(`${id}-forward16`, forward.imagesPerSec);
+    oursById.set(`${id}-train16`, train.imagesPerSec);
+  }
+  await torchBeside(WORKLOADS.filter((w) => w.id.startsWith("alexnet")));
 }
 
 if (only.has("infer")) {
@@ -267,11 +365,14 @@ async function tfjs(size: number): Promise<Record<string, unknown>> {
 
 if (only.has("cifar")) {
   const cifar: Record<string, unknown> = {};
+  const ws: Workload[] = [];
   for (const size of [32, 24]) {
-    const spec = cifarAlexnet({ inputSize: size });
-    console.log(`\nCIFAR-10 AlexNet-style net (${spec.description}):`);
-    const ours = await trainBench(spec, 128, `training step, batch 128, ${size}x${size}`);
+    const w = workload(`cifar${size}-train128`);
+    console.log(`\nCIFAR-10 AlexNet-style net (${w.spec.description}):`);
+    const ours = await trainBench(w.spec, w.batch, `training step, batch ${w.batch}, ${size}x${size}`);
     cifar[`size${size}`] = ours;
+    oursById.set(w.id, ours.imagesPerSec);
+    ws.push(w);
     if (only.has("tfjs")) {
       const t = await tfjs(size);
       tfjsRuns[`size${size}`] = t;
@@ -283,6 +384,7 @@ if (only.has("cifar")) {
           } images/s -> ours is ${ratio.toFixed(1)}x`,
         );
         (t as Record<string, unknown>).oursOverTfjs = ratio;
+        tfjsById.set(w.id, t.imagesPerSec as number);
       } else {
         console.log(`  TF.js could not run: ${t.reason}`);
       }
@@ -290,6 +392,8 @@ if (only.has("cifar")) {
   }
   report.cifar = cifar;
   if (only.has("tfjs")) report.tfjs = tfjsRuns;
+  console.log("");
+  await torchBeside(ws);
 }
 
 if (only.has("im2col")) {
@@ -316,7 +420,7 @@ if (only.has("im2col")) {
         if (!c.train) return logits.release();
         const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, c.spec.classes);
         net.backward(dlogits);
-        net.sgdStep({ lr: 0.001, momentum: 0.9, weightDecay: 0.0005 });
+        net.sgdStep(SGD);
         gpu.release(dlogits, logits);
         await gpu.read(stats, 1);
         stats.release();
@@ -346,20 +450,22 @@ if (only.has("im2col")) {
   report.convAlgorithms = rows;
 }
 
+if (only.has("torch") && torchReport) report.pytorch = torchReport;
+const comparison = comparisonRows(WORKLOADS, oursById, tfjsById, torchById);
+if (comparison.length && (only.has("tfjs") || only.has("torch"))) {
+  report.comparison = comparison;
+  const pytorch = torchReport?.ok ? `${torchReport.torch} CPU, ${torchReport.threads} threads` : "(not run)";
+  console.log(`\nSide by side, images/s (ours / peer), ours on ${gpu.adapter.description}:`);
+  console.log(
+    formatComparison(comparison, {
+      tfjs: only.has("tfjs") ? "WebGPU, same adapter" : "(not run)",
+      pytorch: only.has("torch") ? pytorch : "(not run)",
+    }),
+  );
+}
+
 const out = flags.out ?? `bench/results/${new Date().toISOString().slice(0, 10)}.json`;
 await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${out}`).pathname, { recursive: true });
 await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
 console.log(`\nwrote ${out}`);
 gpu.destroy();
-
-async function gitCommit(): Promise<string> {
-  try {
-    const { stdout } = await new Deno.Command("git", {
-      args: ["rev-parse", "--short", "HEAD"],
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(stdout).trim() || "unknown";
-  } catch {
-    return "unknown";
-  }
-}

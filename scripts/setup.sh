@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks: Deno 2.9 (from npm), Mesa's software WebGPU drivers (llvmpipe via
-# EGL and lavapipe via Vulkan), Chromium for the browser tests and GUI, Fashion-MNIST, Debian's PyTorch for
-# /usr/bin/python3 (the tests against PyTorch and the .pt files of `deno task model import/export`), then the
-# npm packages.
+# EGL and lavapipe via Vulkan), Chromium for the browser tests and GUI, Fashion-MNIST, PyTorch (Debian's
+# python3-torch, for the benchmark's PyTorch peer and the PyTorch tests), then the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
