@@ -66,6 +66,8 @@ export function parseCommandLine<O extends FlagSpecs>(
     return value;
   };
 
+  // parseArgs reads flags by neutral keys: it would take a flag named `no-x` for the negation of `x`.
+  const key = (name: string) => `flag${names.indexOf(name)}`;
   const flags: string[] = [];
   const rest: string[] = [];
   let i = 0;
@@ -78,9 +80,9 @@ export function parseCommandLine<O extends FlagSpecs>(
       if (!o) throw unknownOption(`--${name}`, names);
       if (o.type === "boolean") {
         if (eq !== -1) throw new UsageError(`Option '${shortAndLong(name)}' does not take an argument`);
-        flags.push(`--${name}=true`);
-      } else if (eq !== -1) flags.push(`--${name}=${arg.slice(eq + 1)}`);
-      else flags.push(`--${name}=${separateValue(i++, name, arg)}`);
+        flags.push(`--${key(name)}=true`);
+      } else if (eq !== -1) flags.push(`--${key(name)}=${arg.slice(eq + 1)}`);
+      else flags.push(`--${key(name)}=${separateValue(i++, name, arg)}`);
     } else if (arg.length > 1 && arg.startsWith("-")) {
       // One short flag or a group of short switches; a short string flag takes the rest of the group
       // (`-xVALUE`) or, last, the next argument.
@@ -88,10 +90,10 @@ export function parseCommandLine<O extends FlagSpecs>(
         const letter = arg[j];
         const name = longOfShort.get(letter) ?? (spec(letter) ? letter : undefined);
         if (name === undefined) throw unknownOption(`-${letter}`, names);
-        if (options[name].type === "boolean") flags.push(`--${name}=true`);
+        if (options[name].type === "boolean") flags.push(`--${key(name)}=true`);
         else {
           const value = j + 1 < arg.length ? arg.slice(j + 1) : separateValue(i++, name, `-${letter}`);
-          flags.push(`--${name}=${value}`);
+          flags.push(`--${key(name)}=${value}`);
           break;
         }
       }
@@ -102,9 +104,9 @@ export function parseCommandLine<O extends FlagSpecs>(
   if (!positionals && rest.length) throw unexpected(rest[0]);
 
   const parsed = parseArgs([...flags, "--", ...rest], {
-    string: names.filter((n) => options[n].type === "string"),
-    boolean: names.filter((n) => options[n].type === "boolean"),
-    collect: names.filter((n) => options[n].multiple),
+    string: names.filter((n) => options[n].type === "string").map(key),
+    boolean: names.filter((n) => options[n].type === "boolean").map(key),
+    collect: names.filter((n) => options[n].multiple).map(key),
     "--": true,
     unknown: (arg: string, key?: string) => {
       throw key === undefined ? unexpected(arg) : unknownOption(`--${key}`, names);
@@ -113,7 +115,7 @@ export function parseCommandLine<O extends FlagSpecs>(
   const values: Record<string, string | string[] | boolean> = {};
   for (const name of names) {
     // parseArgs sets every switch (and every repeatable flag); one that was not given is left out here.
-    const v = parsed[name];
+    const v = parsed[key(name)];
     if (
       options[name].multiple
         ? Array.isArray(v) && v.length > 0
