@@ -157,3 +157,33 @@ Deno.test("--slurm --print writes the array and merge scripts; a missing or refu
     Deno.errors.NotFound,
   );
 });
+
+Deno.test("jobs and a whole-folder run exclude each other (exit code 3)", async () => {
+  await using p = await armsProject();
+  // This test process stands for the live holder.
+  const holder = JSON.stringify({
+    pid: Deno.pid,
+    host: Deno.hostname(),
+    startedAt: "now",
+    pipelines: ["arms"],
+  });
+  const jobs = join(p.results("r"), "arms", "jobs");
+  await Deno.mkdir(jobs, { recursive: true });
+  await Deno.writeTextFile(join(jobs, "1.run.lock"), holder);
+  const plain = await p.cli("r", PRESET);
+  assertStrictEquals(plain.code, 3, plain.output);
+  assertMatch(
+    plain.output,
+    new RegExp(`jobs are running on this results folder \\(1\\.run\\.lock: pid ${Deno.pid}`),
+  );
+  const same = await p.cli("r", [...PRESET, "--job", "1"]);
+  assertStrictEquals(same.code, 3, same.output);
+  assertMatch(same.output, /1\.run\.lock: another run holds this lock/);
+  await Deno.remove(join(jobs, "1.run.lock"));
+
+  await Deno.writeTextFile(join(p.results("r"), ".reproduce.lock"), holder);
+  const job = await p.cli("r", [...PRESET, "--job", "0"]);
+  assertStrictEquals(job.code, 3, job.output);
+  assertMatch(job.output, /another run holds this results folder/);
+  await assertRejects(() => Deno.stat(join(p.results("r"), "arms", "data")), Deno.errors.NotFound);
+});

@@ -13,6 +13,7 @@ import {
   acquireRunLock,
   describeTakeover,
   folderLockHolder,
+  liveJobLocks,
   type RunLock,
   RunLockError,
 } from "./run_lock.ts";
@@ -324,7 +325,18 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
           [plan.definition.name],
           `${jobIndex}.run.lock`,
         );
-      } else runLock = await acquireRunLock(resultsDir, plans.map((plan) => plan.definition.name));
+      } else {
+        runLock = await acquireRunLock(resultsDir, plans.map((plan) => plan.definition.name));
+        const jobs = (await Promise.all(
+          plans.map((plan) => liveJobLocks(jobsDir(resultsDir, plan.definition.name))),
+        )).flat();
+        if (jobs.length) {
+          await runLock.release();
+          throw new RunLockError(
+            `jobs are running on this results folder (${jobs.join("; ")}); wait for them`,
+          );
+        }
+      }
     } catch (error) {
       if (!(error instanceof RunLockError)) throw error;
       log(error.message);

@@ -113,6 +113,23 @@ export async function folderLockHolder(resultsDir: string): Promise<string | und
   return describeHolder(other);
 }
 
+/** Holders of `*.run.lock` files in `dir` (a pipeline's jobs) whose run is alive, described. */
+export async function liveJobLocks(dir: string): Promise<string[]> {
+  const live: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.name.endsWith(".run.lock")) continue;
+      const other = await readHolder(join(dir, entry.name));
+      if (other && (other.host !== Deno.hostname() || await processAlive(other.pid))) {
+        live.push(`${entry.name}: ${describeHolder(other)}`);
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return live;
+}
+
 /**
  * A lock on one stage's output folder, shared by the jobs of a pipeline: taken by creating `path`
  * exclusively, waited for while another live process holds it, taken over when its holder is gone (same
