@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks: Deno 2.9 (from npm), Mesa's software WebGPU drivers (llvmpipe via
-# EGL and lavapipe via Vulkan), Chromium for the browser tests and GUI, Fashion-MNIST, then the npm packages.
+# EGL and lavapipe via Vulkan), Chromium for the browser tests and GUI, Fashion-MNIST, Slurm and munge (for
+# tests/pipeline_slurm.test.ts, which starts a single-node cluster with scripts/slurm-local.sh), then the npm
+# packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -10,6 +12,8 @@ command -v chromium >/dev/null || need+=(chromium)
 dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
 dpkg -s libegl-mesa0 >/dev/null 2>&1 || need+=(libegl-mesa0)
 dpkg -s libgl1-mesa-dri >/dev/null 2>&1 || need+=(libgl1-mesa-dri)
+command -v slurmctld >/dev/null || need+=(slurm-wlm)
+command -v munged >/dev/null || need+=(munge)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
