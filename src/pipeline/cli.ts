@@ -1,4 +1,4 @@
-import { basename, extname, isAbsolute, join, relative } from "@std/path";
+import { basename, extname, fromFileUrl, isAbsolute, join, relative } from "@std/path";
 import { parseCommandLine } from "../util/args.ts";
 import type { PipelineDefinition } from "./definition.ts";
 import { collectEnvironment } from "./environment.ts";
@@ -9,8 +9,27 @@ import { parseSetArgument, planPipeline, presetNames } from "./plan.ts";
 import type { PipelinePlan, SetOverride, StageInstance } from "./plan.ts";
 import { StageKindRegistry, toRegistry } from "./registry.ts";
 import { runPipeline } from "./runner.ts";
-import { acquireRunLock, describeTakeover, type RunLock, RunLockError } from "./run_lock.ts";
-import type { PipelineRunSummary } from "./runner.ts";
+import {
+  acquireRunLock,
+  describeTakeover,
+  folderLockHolder,
+  liveJobLocks,
+  type RunLock,
+  RunLockError,
+} from "./run_lock.ts";
+import type { PipelineRunSummary, RunnerOptions } from "./runner.ts";
+import {
+  describeJobs,
+  jobPlan,
+  jobPreviousFinder,
+  jobRecordPath,
+  jobsDir,
+  MergeError,
+  mergeJobRecords,
+  splitJobs,
+  stageLocker,
+} from "./jobs.ts";
+import { SlurmError, slurmScripts, submitSlurm, writeSlurmScripts } from "./slurm.ts";
 import { describeParamType } from "./schema.ts";
 import { didYouMean } from "../util/suggest.ts";
 import type { PipelineInfo, StageKind } from "./types.ts";
@@ -39,6 +58,11 @@ export interface ReproduceCliOptions {
   log?: (line: string) => void;
   /** Resources shared by all stages of this invocation (pass one to share with other code). */
   resources?: Map<string, unknown>;
+  /**
+   * How a Slurm job runs this CLI again (default: this Deno, `run -A`, the main module); the pipeline, preset,
+   * `--set`, `--force`, `--results` and `--pipelines` arguments are appended.
+   */
+  selfCommand?: string[];
 }
 
 /** A software adapter (e.g. SwiftShader, llvmpipe) gets the CPU-sized preset; a real GPU the full one. */
@@ -61,7 +85,17 @@ Options:
   --results DIR       results directory (default results/)
   --pipelines DIR     pipeline files directory (default pipelines/)
   --list              list pipelines and stage kinds, then exit
-  -h, --help          this text`;
+  -h, --help          this text
+
+Jobs and clusters (one pipeline; docs/pipelines.md, "Jobs and clusters"):
+  --jobs              list the pipeline's independent jobs (one per matrix arm, with its upstream stages)
+  --job I             run job I only (0-based); its record goes to results/<pipeline>/jobs/I.lock.json
+  --merge             merge the jobs' records into pipeline.lock.json, run the rest (reports), write pages
+  --slurm             submit the jobs as a Slurm job array and the merge as a job depending on it
+  --print             with --slurm: write the sbatch scripts to results/<pipeline>/jobs/ and print them
+  --partition P       with --slurm: the partition
+  --gpus-per-job N    with --slurm: GPUs per job (--gres=gpu:N); 1 gives each job its own GPU
+  --time T            with --slurm: each job's time limit (Slurm's format, e.g. 04:00:00)`;
 
 const FORCE_ALL = "*";
 
@@ -131,6 +165,14 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
       pipelines: { type: "string" },
       list: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      jobs: { type: "boolean" },
+      job: { type: "string" },
+      merge: { type: "boolean" },
+      slurm: { type: "boolean" },
+      print: { type: "boolean" },
+      partition: { type: "string" },
+      "gpus-per-job": { type: "string" },
+      time: { type: "string" },
     }, true);
   } catch (error) {
     log(`${(error as Error).message}\n\n${USAGE}`);
@@ -199,10 +241,102 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
   const force = makeForcePredicate(values.force ?? []);
   const dryRun = values["dry-run"] ?? false;
   const resources = opts.resources ?? new Map<string, unknown>();
+  const jobMode = checkJobOptions(values, plans);
+  if (typeof jobMode === "string") {
+    log(jobMode);
+    return 2;
+  }
+  const plan = plans[0];
+  const split = jobMode ? splitJobs(plan) : undefined;
+  if (values.jobs) {
+    for (const line of describeJobs(plan.definition.name, split!)) log(line);
+    return 0;
+  }
+  if (values.slurm) {
+    const command = [
+      ...(opts.selfCommand ?? [Deno.execPath(), "run", "-A", fromFileUrl(Deno.mainModule)]),
+      plan.definition.name,
+      "--preset",
+      plan.preset,
+      ...(values.set ?? []).flatMap((set) => ["--set", set]),
+      ...(values.force ?? []).map((name) => `--force=${name}`),
+      "--results",
+      resultsDir,
+      "--pipelines",
+      pipelinesDir,
+    ];
+    const scripts = slurmScripts({
+      pipeline: plan.definition.name,
+      jobCount: split!.jobs.length,
+      resultsDir,
+      projectRoot,
+      command,
+      partition: values.partition,
+      gpusPerJob: values["gpus-per-job"] === undefined ? undefined : Number(values["gpus-per-job"]),
+      time: values.time,
+    });
+    await writeSlurmScripts(scripts);
+    if (values.print) {
+      log(
+        `# ${display(scripts.arrayPath)}\n${scripts.array}\n# ${
+          display(scripts.mergePath)
+        }\n${scripts.merge}`,
+      );
+      log(
+        `submit with: sbatch ${display(scripts.arrayPath)}, then sbatch --dependency=afterok:<array id> ` +
+          display(scripts.mergePath),
+      );
+      return 0;
+    }
+    try {
+      const { arrayId, mergeId } = await submitSlurm(scripts);
+      log(
+        `submitted job array ${arrayId} (${split!.jobs.length} tasks) and merge job ${mergeId} ` +
+          `(after every task succeeded); logs in ${display(jobsDir(resultsDir, plan.definition.name))}/`,
+      );
+      return 0;
+    } catch (error) {
+      if (!(error instanceof SlurmError)) throw error;
+      log(error.message);
+      return 1;
+    }
+  }
+  const jobIndex = values.job === undefined ? undefined : Number(values.job);
+  if (jobIndex !== undefined) {
+    const count = split!.jobs.length;
+    if (!/^\d+$/.test(values.job!) || jobIndex >= count) {
+      log(
+        `--job ${values.job}: pipeline ${plan.definition.name} has ${count} job${count === 1 ? "" : "s"} ` +
+          `(0-${count - 1}); --jobs lists them`,
+      );
+      return 2;
+    }
+  }
   let runLock: RunLock | undefined;
   if (!dryRun) {
     try {
-      runLock = await acquireRunLock(resultsDir, plans.map((plan) => plan.definition.name));
+      if (jobIndex !== undefined) {
+        // Jobs of one pipeline run at once on a shared folder: each locks itself, and waits for a stage
+        // another job is writing (stageLocker); a whole-folder run must not be going on.
+        const holder = await folderLockHolder(resultsDir);
+        if (holder) throw new RunLockError(`another run holds this results folder (${holder}); wait for it`);
+        runLock = await acquireRunLock(
+          jobsDir(resultsDir, plan.definition.name),
+          [plan.definition.name],
+          `${jobIndex}.run.lock`,
+        );
+      } else {
+        runLock = await acquireRunLock(resultsDir, plans.map((plan) => plan.definition.name));
+        const jobs = (await Promise.all(
+          plans.map((plan) => liveJobLocks(jobsDir(resultsDir, plan.definition.name))),
+        )).flat();
+        if (jobs.length) {
+          await runLock.release();
+          throw new RunLockError(
+            `jobs are running on this results folder (${jobs.join("; ")}); wait for them`,
+          );
+        }
+      }
     } catch (error) {
       if (!(error instanceof RunLockError)) throw error;
       log(error.message);
@@ -211,8 +345,35 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
     const takeover = describeTakeover(runLock);
     if (takeover) log(takeover);
   }
+  let runner: ((plan: PipelinePlan) => Partial<RunnerOptions>) | undefined;
+  let runPlansFor = plans;
+  if (jobIndex !== undefined) {
+    const job = split!.jobs[jobIndex];
+    const name = plan.definition.name;
+    runPlansFor = [jobPlan(plan, job)];
+    log(`[${name}] job ${jobIndex} of ${split!.jobs.length}: ${job.label}`);
+    runner = () => ({
+      lockPath: jobRecordPath(resultsDir, name, jobIndex),
+      findPrevious: jobPreviousFinder(resultsDir, name, jobIndex),
+      stageLock: stageLocker(resultsDir, name, jobIndex, log),
+    });
+  } else if (values.merge) {
+    try {
+      const stages = await mergeJobRecords(plan, split!, resultsDir);
+      log(`[${plan.definition.name}] merged the records of ${split!.jobs.length} jobs`);
+      runner = () => ({ previousStages: stages });
+    } catch (error) {
+      await runLock?.release();
+      if (!(error instanceof MergeError)) throw error;
+      for (const problem of error.problems) log(`[${plan.definition.name}] ${problem}`);
+      log(`[${plan.definition.name}] nothing was merged; rerun those jobs with --job I, then --merge again`);
+      return 1;
+    }
+  }
   try {
-    return await runPlans(plans, {
+    return await runPlans(runPlansFor, {
+      runner,
+      writeIndex: jobIndex === undefined,
       opts,
       resultsDir,
       projectRoot,
@@ -244,6 +405,10 @@ interface RunPlansContext {
   loadOptions: (file: string) => LoadOptions;
   display: (file: string) => string;
   adapter?: string;
+  /** Extra runner options per plan (a job's record, a merge's starting entries). */
+  runner?: (plan: PipelinePlan) => Partial<RunnerOptions>;
+  /** Default true; a job leaves the index to the merge. */
+  writeIndex?: boolean;
 }
 
 async function runPlans(plans: PipelinePlan[], c: RunPlansContext): Promise<number> {
@@ -261,10 +426,11 @@ async function runPlans(plans: PipelinePlan[], c: RunPlansContext): Promise<numb
         resources,
         environment,
         log,
+        ...c.runner?.(plan),
       }),
     );
   }
-  if (!dryRun && opts.writeIndex) {
+  if (!dryRun && opts.writeIndex && c.writeIndex !== false) {
     const indexPath = await opts.writeIndex(
       resultsDir,
       await loadAllInfos(c.files, c.registry, c.loadOptions),
@@ -276,6 +442,38 @@ async function runPlans(plans: PipelinePlan[], c: RunPlansContext): Promise<numb
     for (const failure of summary.failed) log(`FAILED ${summary.pipeline}/${failure.id}: ${failure.error}`);
   }
   return failed.length ? 1 : 0;
+}
+
+type JobValues = {
+  jobs?: boolean;
+  job?: string;
+  merge?: boolean;
+  slurm?: boolean;
+  print?: boolean;
+  partition?: string;
+  "gpus-per-job"?: string;
+  time?: string;
+  "dry-run"?: boolean;
+};
+
+/** True for a job-mode command, false for a plain run, a message for a wrong combination. */
+function checkJobOptions(values: JobValues, plans: PipelinePlan[]): boolean | string {
+  const modes = (["jobs", "job", "merge", "slurm"] as const).filter((mode) => values[mode] !== undefined);
+  const slurmOnly = (["print", "partition", "gpus-per-job", "time"] as const).filter((key) =>
+    values[key] !== undefined
+  );
+  if (modes.length > 1) return `${modes.map((mode) => `--${mode}`).join(" and ")}: choose one`;
+  if (slurmOnly.length && !values.slurm) {
+    return `${slurmOnly.map((key) => `--${key}`).join(", ")} only go with --slurm`;
+  }
+  if (modes.length === 0) return false;
+  if (plans.length !== 1) {
+    return `--${modes[0]} works on one pipeline; name it (${plans.map((p) => p.definition.name).join(", ")})`;
+  }
+  const gpus = values["gpus-per-job"];
+  if (gpus !== undefined && !/^\d+$/.test(gpus)) return `--gpus-per-job ${gpus}: expected a whole number`;
+  if (values["dry-run"] && (values.slurm || values.merge)) return `--dry-run does not go with --${modes[0]}`;
+  return true;
 }
 
 /**

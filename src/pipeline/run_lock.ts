@@ -2,7 +2,7 @@
 // overwrite each other's lockfiles. The lock is a file created exclusively; a lock whose process is gone (same
 // host, no such pid) is stale and is taken over.
 
-import { join } from "@std/path";
+import { dirname, join } from "@std/path";
 
 export const RUN_LOCK_FILE = ".reproduce.lock";
 
@@ -50,9 +50,13 @@ async function readHolder(path: string): Promise<RunLockHolder | undefined> {
  * this host is taken over (`tookOver` says whose it was); one from another host is never taken: its process
  * cannot be checked from here.
  */
-export async function acquireRunLock(resultsDir: string, pipelines: string[]): Promise<RunLock> {
+export async function acquireRunLock(
+  resultsDir: string,
+  pipelines: string[],
+  fileName = RUN_LOCK_FILE,
+): Promise<RunLock> {
   await Deno.mkdir(resultsDir, { recursive: true });
-  const path = join(resultsDir, RUN_LOCK_FILE);
+  const path = join(resultsDir, fileName);
   const holder: RunLockHolder = {
     pid: Deno.pid,
     host: Deno.hostname(),
@@ -82,7 +86,9 @@ export async function acquireRunLock(resultsDir: string, pipelines: string[]): P
     const other = await readHolder(path);
     if (other && (other.host !== holder.host || await processAlive(other.pid))) {
       throw new RunLockError(
-        `${path}: another run holds this results folder (${describeHolder(other)}); wait for it to finish, ` +
+        `${path}: another run holds this ${fileName === RUN_LOCK_FILE ? "results folder" : "lock"} (${
+          describeHolder(other)
+        }); wait for it to finish, ` +
           `or use another --results folder` +
           (other.host !== holder.host ? ` (if that run is dead, delete ${path})` : ""),
       );
@@ -98,4 +104,73 @@ export function describeTakeover(lock: RunLock): string | undefined {
   return lock.tookOver
     ? `took over a stale lock left by a run that is no longer alive (${describeHolder(lock.tookOver)})`
     : undefined;
+}
+
+/** Whether a live run (this host, or any run on another host) holds the results folder's lock. */
+export async function folderLockHolder(resultsDir: string): Promise<string | undefined> {
+  const other = await readHolder(join(resultsDir, RUN_LOCK_FILE));
+  if (!other || (other.host === Deno.hostname() && !await processAlive(other.pid))) return undefined;
+  return describeHolder(other);
+}
+
+/** Holders of `*.run.lock` files in `dir` (a pipeline's jobs) whose run is alive, described. */
+export async function liveJobLocks(dir: string): Promise<string[]> {
+  const live: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.name.endsWith(".run.lock")) continue;
+      const other = await readHolder(join(dir, entry.name));
+      if (other && (other.host !== Deno.hostname() || await processAlive(other.pid))) {
+        live.push(`${entry.name}: ${describeHolder(other)}`);
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return live;
+}
+
+/**
+ * A lock on one stage's output folder, shared by the jobs of a pipeline: taken by creating `path`
+ * exclusively, waited for while another live process holds it, taken over when its holder is gone (same
+ * host). Returns the release function.
+ */
+export async function acquireStageLock(
+  path: string,
+  label: string,
+  say: (text: string) => void,
+  pollMs = 500,
+): Promise<() => Promise<void>> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const holder: RunLockHolder = {
+    pid: Deno.pid,
+    host: Deno.hostname(),
+    startedAt: new Date().toISOString(),
+    pipelines: [label],
+  };
+  let waiting = false;
+  for (;;) {
+    try {
+      const file = await Deno.open(path, { write: true, createNew: true });
+      try {
+        await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
+      } finally {
+        file.close();
+      }
+      return async () => {
+        if ((await readHolder(path))?.pid === holder.pid) await Deno.remove(path).catch(() => {});
+      };
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+    const other = await readHolder(path);
+    if (other && other.host === holder.host && !await processAlive(other.pid)) {
+      say(`took over the stage lock of a run that is no longer alive (${describeHolder(other)})`);
+      await Deno.remove(path).catch(() => {});
+      continue;
+    }
+    if (!waiting && other) say(`waiting for ${describeHolder(other)}, which holds it`);
+    waiting = true;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
 }

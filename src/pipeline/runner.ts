@@ -24,6 +24,24 @@ export interface RunnerOptions {
   log?: (line: string) => void;
   /** Minimum time between two progress lines of one stage (the last one always prints). */
   progressIntervalMs?: number;
+  /** Where this run's lock record goes (default results/<pipeline>/pipeline.lock.json); a job's own file. */
+  lockPath?: string;
+  /** Entries to start from instead of the record at `lockPath` (a merge starts from the jobs' records). */
+  previousStages?: Record<string, LockEntry>;
+  /**
+   * Looks up the entry an instance is decided against, once its input hash is known (default: this run's
+   * record). A job also looks in the other jobs' records and the pipeline's lockfile.
+   */
+  findPrevious?: (
+    id: string,
+    inputHash: string,
+    own: LockEntry | undefined,
+  ) => Promise<LockEntry | undefined>;
+  /**
+   * Taken before an instance is decided and released after it ran or was reused, so that of several runs
+   * sharing a results folder only one writes a stage's folder; the others then find its record.
+   */
+  stageLock?: (instance: StageInstance) => Promise<() => Promise<void>>;
 }
 
 export type Action = "run" | "cached" | "blocked";
@@ -144,11 +162,11 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
   const projectRoot = options.projectRoot ?? Deno.cwd();
   const resources = options.resources ?? new Map<string, unknown>();
   const pipelineDir = join(options.resultsDir, definition.name);
-  const lockPath = lockfilePath(options.resultsDir, definition.name);
+  const lockPath = options.lockPath ?? lockfilePath(options.resultsDir, definition.name);
   const previousLock = await readLockfile(lockPath);
   const lock: Lockfile = {
     ...emptyLockfile(plan),
-    stages: { ...(previousLock?.stages ?? {}) },
+    stages: { ...(options.previousStages ?? previousLock?.stages ?? {}) },
   };
   const saveLock = async () => {
     lock.updatedAt = new Date().toISOString();
@@ -196,111 +214,121 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
   };
 
   for (const instance of plan.instances) {
-    const upstreamIds = instance.needs.flatMap((need) => need.ids);
-    const missing = upstreamIds.filter((id) => unavailable.has(id));
-    if (missing.length) {
-      unavailable.add(instance.id);
-      summary.blocked.push(instance.id);
-      decide(instance.id, "blocked", `upstream did not finish: ${missing.join(", ")}`);
-      if (!options.dryRun) say(instance.id, `skipped, upstream did not finish: ${missing.join(", ")}`);
-      continue;
-    }
-    const pending = upstreamIds.filter((id) => willRun.has(id));
-    if (pending.length) {
-      willRun.add(instance.id);
-      decide(instance.id, "run", `upstream will run: ${pending.join(", ")}`);
-      continue;
-    }
-    const outDir = join(pipelineDir, instance.outDirRel);
-    const previous = lock.stages[instance.id];
-    let identity: InputIdentity;
+    const release = options.dryRun ? undefined : await options.stageLock?.(instance);
     try {
-      identity = await computeIdentity(instance, plan.seed, completed, resources, projectRoot);
-    } catch (error) {
-      const message = (error as Error).message;
-      unavailable.add(instance.id);
-      summary.failed.push({ id: instance.id, error: message });
-      decide(instance.id, "blocked", `cannot compute its identity: ${message}`);
-      if (!options.dryRun) say(instance.id, `FAILED before running: ${message}`);
-      continue;
-    }
-    let reason = forced(instance) ? "forced" : reasonToRun(instance, identity, previous, plan.seed);
-    let stored: Awaited<ReturnType<typeof loadStoredOutputs>>;
-    if (reason === undefined) {
-      stored = await loadStoredOutputs(outDir, previous!.outputHash, projectRoot);
-      if (!stored) reason = "outputs missing or changed on disk";
-    }
-    // The probe stands for the code: computed when it decides (inputs match) or when it is to be recorded.
-    let fingerprint: Fingerprint | undefined;
-    const probe = () => fingerprintOf(instance, plan, runInfo, resources, projectRoot, say);
-    let numerics = "";
-    if (reason === undefined) {
+      const upstreamIds = instance.needs.flatMap((need) => need.ids);
+      const missing = upstreamIds.filter((id) => unavailable.has(id));
+      if (missing.length) {
+        unavailable.add(instance.id);
+        summary.blocked.push(instance.id);
+        decide(instance.id, "blocked", `upstream did not finish: ${missing.join(", ")}`);
+        if (!options.dryRun) say(instance.id, `skipped, upstream did not finish: ${missing.join(", ")}`);
+        continue;
+      }
+      const pending = upstreamIds.filter((id) => willRun.has(id));
+      if (pending.length) {
+        willRun.add(instance.id);
+        decide(instance.id, "run", `upstream will run: ${pending.join(", ")}`);
+        continue;
+      }
+      const outDir = join(pipelineDir, instance.outDirRel);
+      let previous: LockEntry | undefined = lock.stages[instance.id];
+      let identity: InputIdentity;
       try {
-        fingerprint = await probe();
+        identity = await computeIdentity(instance, plan.seed, completed, resources, projectRoot);
       } catch (error) {
         const message = (error as Error).message;
         unavailable.add(instance.id);
         summary.failed.push({ id: instance.id, error: message });
-        decide(instance.id, "blocked", `its probe failed: ${message}`);
-        if (!options.dryRun) say(instance.id, `FAILED before running: probe: ${message}`);
+        decide(instance.id, "blocked", `cannot compute its identity: ${message}`);
+        if (!options.dryRun) say(instance.id, `FAILED before running: ${message}`);
         continue;
       }
-      if (fingerprint && !previous!.fingerprint) reason = "no numerics fingerprint recorded";
-      else if (fingerprint) {
-        const match = compareFingerprints(previous!.fingerprint!, fingerprint);
-        numerics = `, ${describeMatch(match)}`;
-        if (!match.same) reason = describeMatch(match);
+      if (options.findPrevious) {
+        previous = await options.findPrevious(instance.id, identity.inputHash, previous);
       }
-    }
-    if (reason === undefined && stored) {
-      const result = toResult(instance, outDir, stored.outputs, stored.outputHash, previous!, true);
-      completed.set(instance.id, result);
-      summary.cached.push(instance.id);
-      decide(
-        instance.id,
-        "cached",
-        `inputs unchanged since ${previous!.finishedAt ?? "an earlier run"}${numerics}`,
-      );
-      if (!options.dryRun) {
-        say(instance.id, `cached (took ${seconds(previous!.durationMs ?? 0)} when it ran)`);
+      let reason = forced(instance) ? "forced" : reasonToRun(instance, identity, previous, plan.seed);
+      let stored: Awaited<ReturnType<typeof loadStoredOutputs>>;
+      if (reason === undefined) {
+        stored = await loadStoredOutputs(outDir, previous!.outputHash, projectRoot);
+        if (!stored) reason = "outputs missing or changed on disk";
       }
-      continue;
-    }
-    decide(instance.id, "run", reason!);
-    if (options.dryRun) {
-      willRun.add(instance.id);
-      continue;
-    }
-    try {
-      // Recorded from the code that is about to run, probed before it runs.
-      fingerprint ??= await probe();
-    } catch (error) {
-      const message = (error as Error).message;
-      unavailable.add(instance.id);
-      summary.failed.push({ id: instance.id, error: message });
-      say(instance.id, `FAILED before running: probe: ${message}`);
-      continue;
-    }
-    const ok = await runInstance(instance, identity, fingerprint, {
-      reason: reason!,
-      outDir,
-      previous,
-      forced: forced(instance),
-      plan,
-      lock,
-      saveLock,
-      runInfo,
-      resources,
-      projectRoot,
-      say,
-      progressIntervalMs: options.progressIntervalMs ?? 5000,
-    });
-    if (ok.result) {
-      completed.set(instance.id, ok.result);
-      summary.ran.push(instance.id);
-    } else {
-      unavailable.add(instance.id);
-      summary.failed.push({ id: instance.id, error: ok.error! });
+      // The probe stands for the code: computed when it decides (inputs match) or when it is to be recorded.
+      let fingerprint: Fingerprint | undefined;
+      const probe = () => fingerprintOf(instance, plan, runInfo, resources, projectRoot, say);
+      let numerics = "";
+      if (reason === undefined) {
+        try {
+          fingerprint = await probe();
+        } catch (error) {
+          const message = (error as Error).message;
+          unavailable.add(instance.id);
+          summary.failed.push({ id: instance.id, error: message });
+          decide(instance.id, "blocked", `its probe failed: ${message}`);
+          if (!options.dryRun) say(instance.id, `FAILED before running: probe: ${message}`);
+          continue;
+        }
+        if (fingerprint && !previous!.fingerprint) reason = "no numerics fingerprint recorded";
+        else if (fingerprint) {
+          const match = compareFingerprints(previous!.fingerprint!, fingerprint);
+          numerics = `, ${describeMatch(match)}`;
+          if (!match.same) reason = describeMatch(match);
+        }
+      }
+      if (reason === undefined && stored) {
+        const result = toResult(instance, outDir, stored.outputs, stored.outputHash, previous!, true);
+        completed.set(instance.id, result);
+        summary.cached.push(instance.id);
+        // Reused from another record (a job reusing a stage another job ran): this record names it too.
+        if (lock.stages[instance.id] !== previous) lock.stages[instance.id] = previous!;
+        decide(
+          instance.id,
+          "cached",
+          `inputs unchanged since ${previous!.finishedAt ?? "an earlier run"}${numerics}`,
+        );
+        if (!options.dryRun) {
+          say(instance.id, `cached (took ${seconds(previous!.durationMs ?? 0)} when it ran)`);
+        }
+        continue;
+      }
+      decide(instance.id, "run", reason!);
+      if (options.dryRun) {
+        willRun.add(instance.id);
+        continue;
+      }
+      try {
+        // Recorded from the code that is about to run, probed before it runs.
+        fingerprint ??= await probe();
+      } catch (error) {
+        const message = (error as Error).message;
+        unavailable.add(instance.id);
+        summary.failed.push({ id: instance.id, error: message });
+        say(instance.id, `FAILED before running: probe: ${message}`);
+        continue;
+      }
+      const ok = await runInstance(instance, identity, fingerprint, {
+        reason: reason!,
+        outDir,
+        previous,
+        forced: forced(instance),
+        plan,
+        lock,
+        saveLock,
+        runInfo,
+        resources,
+        projectRoot,
+        say,
+        progressIntervalMs: options.progressIntervalMs ?? 5000,
+      });
+      if (ok.result) {
+        completed.set(instance.id, ok.result);
+        summary.ran.push(instance.id);
+      } else {
+        unavailable.add(instance.id);
+        summary.failed.push({ id: instance.id, error: ok.error! });
+      }
+    } finally {
+      await release?.();
     }
   }
 
