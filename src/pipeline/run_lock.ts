@@ -37,6 +37,22 @@ async function processAlive(pid: number): Promise<boolean> {
   }
 }
 
+/**
+ * Creates the lock file exclusively (throws AlreadyExists when it is held) with the holder in it; the returned
+ * release removes it only while it is still ours: a takeover by someone else must not be undone.
+ */
+async function createLockFile(path: string, holder: RunLockHolder): Promise<() => Promise<void>> {
+  const file = await Deno.open(path, { write: true, createNew: true });
+  try {
+    await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
+  } finally {
+    file.close();
+  }
+  return async () => {
+    if ((await readHolder(path))?.pid === holder.pid) await Deno.remove(path).catch(() => {});
+  };
+}
+
 async function readHolder(path: string): Promise<RunLockHolder | undefined> {
   try {
     return JSON.parse(await Deno.readTextFile(path)) as RunLockHolder;
@@ -66,19 +82,11 @@ export async function acquireRunLock(
   let tookOver: RunLockHolder | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const file = await Deno.open(path, { write: true, createNew: true });
-      try {
-        await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
-      } finally {
-        file.close();
-      }
+      const release = await createLockFile(path, holder);
       return {
         holder,
         tookOver,
-        release: async () => {
-          // Only our own lock: a takeover by someone else must not be undone.
-          if ((await readHolder(path))?.pid === holder.pid) await Deno.remove(path).catch(() => {});
-        },
+        release,
       };
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
@@ -151,15 +159,7 @@ export async function acquireStageLock(
   let waiting = false;
   for (;;) {
     try {
-      const file = await Deno.open(path, { write: true, createNew: true });
-      try {
-        await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
-      } finally {
-        file.close();
-      }
-      return async () => {
-        if ((await readHolder(path))?.pid === holder.pid) await Deno.remove(path).catch(() => {});
-      };
+      return await createLockFile(path, holder);
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
     }
