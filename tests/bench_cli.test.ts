@@ -5,6 +5,7 @@
 //
 // The PyTorch test needs python3-torch and fails, saying so, when it is missing; ALEXNET_TEST_WITHOUT=torch
 // leaves it out on purpose (reported as ignored), as tests/helpers/needs.ts does for its needs.
+import { leftOut, requireTorch } from "./helpers/needs.ts";
 import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
 import { parseBenchArgs, PARTS } from "../bench/cli.ts";
 
@@ -32,18 +33,6 @@ async function bench(args: string[]): Promise<{ code: number; stdout: string; st
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
-
-async function hasTorch(): Promise<boolean> {
-  try {
-    return (await new Deno.Command(PYTHON, { args: ["-c", "import torch"], stderr: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-const torchLeftOut = (Deno.env.get("ALEXNET_TEST_WITHOUT") ?? "").split(",").map((s) => s.trim())
-  .includes("torch");
 
 Deno.test("bench CLI: --help prints the usage and exits 0, before touching the GPU", async () => {
   for (const flag of ["--help", "-h"]) {
@@ -95,14 +84,9 @@ Deno.test("bench CLI: option parsing (parts, skips, repetitions)", () => {
 
 Deno.test({
   name: "bench: the quick bench times PyTorch beside every workload, with images/s and our ratio in the JSON",
-  ignore: torchLeftOut,
+  ignore: leftOut("torch"),
   fn: async () => {
-    if (!(await hasTorch())) {
-      throw new Error(
-        `this test needs PyTorch for ${PYTHON}, which is missing: apt-get install -y python3-torch. ` +
-          "To leave it out on purpose, set ALEXNET_TEST_WITHOUT=torch",
-      );
-    }
+    requireTorch(PYTHON);
     const dir = await Deno.makeTempDir({ prefix: "bench-cli-" });
     try {
       const out = `${dir}/bench.json`;
