@@ -1,13 +1,12 @@
 // The two-arm test pipeline as a real Slurm job array: scripts/slurm-local.sh starts a single-node cluster on
 // localhost (installing slurm-wlm and munge if missing), `--slurm` submits the jobs and the merge, and the
-// merged results must equal a local run's. Fails when Slurm cannot be started; set ALEXNET_SKIP_SLURM=1 to
-// leave the test out.
+// merged results must equal a local run's. Fails when Slurm cannot be started; ALEXNET_TEST_WITHOUT=slurm
+// leaves the test out (tests/helpers/needs.ts).
 
 import { assert, assertMatch, assertStrictEquals } from "@std/assert";
 import { join } from "@std/path";
 import { armsProject, assertSameResults, ROOT } from "./helpers/jobs.ts";
-
-const skip = Deno.env.get("ALEXNET_SKIP_SLURM") === "1";
+import { leftOut } from "./helpers/needs.ts";
 
 async function sh(args: string[], env: Record<string, string>) {
   const out = await new Deno.Command(args[0], { args: args.slice(1), env, stdout: "piped", stderr: "piped" })
@@ -18,7 +17,7 @@ async function sh(args: string[], env: Record<string, string>) {
 
 Deno.test({
   name: "--slurm on a real single-node Slurm: job array + merge equal a local run",
-  ignore: skip,
+  ignore: leftOut("slurm"),
   async fn() {
     await using p = await armsProject();
     const slurmDir = join(p.dir, "slurm");

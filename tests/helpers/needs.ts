@@ -1,14 +1,15 @@
 // What some tests need from the machine: Chromium, the shared data beside the project (../shared/data), the
 // Fashion-MNIST package, PyTorch (Debian's python3-torch for /usr/bin/python3). A test whose need is missing fails, saying what to install, instead of passing without
 // having checked anything. To leave such tests out on purpose, name the needs in ALEXNET_TEST_WITHOUT
-// (comma-separated: chromium, shared-data, fashion-mnist, torch); those tests are then reported as ignored.
+// (comma-separated: chromium, shared-data, fashion-mnist, torch, slurm); those tests are then reported as
+// ignored.
 import { existsSync } from "node:fs";
 import { CHROMIUM_PATH } from "./browser.ts";
 import { FASHION_MNIST_DIR } from "../../src/data/fashion_mnist.ts";
 import { SHARED_DATA_DIR } from "../../src/data/open.ts";
 import { TORCH_INSTALL_HINT, torchPython, torchUnavailable } from "../../src/io/python.ts";
 
-export type Need = "chromium" | "shared-data" | "fashion-mnist" | "torch";
+export type Need = "chromium" | "shared-data" | "fashion-mnist" | "torch" | "slurm";
 
 /** true when ALEXNET_TEST_WITHOUT names `need`: the tests needing it are left out (as `ignore`). */
 export function leftOut(need: Need): boolean {
