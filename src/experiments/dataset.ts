@@ -2,7 +2,7 @@
 // its checksum, so every stage downstream is keyed to the exact data.
 
 import { defineStageKind, type StageResult } from "../pipeline/types.ts";
-import { digestArray } from "../pipeline/fingerprint.ts";
+import { digest } from "../train/probe.ts";
 import { sha256 } from "../pipeline/hash.ts";
 import type { DataConfig } from "../train/types.ts";
 import { loadTrainingData } from "../train/data.ts";
@@ -71,7 +71,7 @@ export const datasetStageKind = defineStageKind<DatasetParams>({
     const sets = { train: data.train, val: data.val, test: data.test };
     const exact: Record<string, string> = { classes: sha256(JSON.stringify(data.classes)) };
     for (const [name, set] of Object.entries(sets)) {
-      if (set) exact[name] = digestArray(set.pixels) + digestArray(set.labels);
+      if (set) exact[name] = digest(set.pixels) + digest(set.labels);
     }
     return { exact, measures: {} };
   },

@@ -1,7 +1,6 @@
 // Comparing numerics fingerprints (types.ts Fingerprint), and the probe of a cheap deterministic stage: its own
 // run into a scratch folder, so what it would write is the key.
 
-import { sha256 } from "./hash.ts";
 import { checkOutputFiles, hashOutputs, serializeOutputs } from "./outputs.ts";
 import type { Fingerprint, StageContext, StageOutputs } from "./types.ts";
 
@@ -61,11 +60,6 @@ export function describeMatch(match: FingerprintMatch): string {
     : "a different shape";
   if (match.same) return `numerics equal within rounding (largest relative difference ${relative})`;
   return `numerics changed: ${match.changed.join(", ")}`;
-}
-
-/** Digest of raw numbers (bit-exact: the bytes of the typed array). */
-export function digestArray(values: ArrayBufferView): string {
-  return sha256(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
 
 /**

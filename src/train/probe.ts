@@ -23,7 +23,8 @@ export interface NumericsProbe {
   measures: Record<string, number[]>;
 }
 
-function digest(...views: ArrayBufferView[]): string {
+/** SHA-256 (hex) of the raw bytes of the views, in order: bit-exact numbers. */
+export function digest(...views: ArrayBufferView[]): string {
   const hash = createHash("sha256");
   for (const v of views) hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
   return hash.digest("hex");
