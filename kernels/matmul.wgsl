@@ -61,16 +61,23 @@ fn nn(@builtin(global_invocation_id) gid: vec3u) {
   var acc: array<array<vec4f, TN4>, TM>;
   for (var k4 = 0u; k4 < p.K / 4u; k4++) {
     var a: array<vec4f, TM>;
-    for (var i = 0u; i < TM; i++) { a[i] = A[aBase + (m0 + i) * lda4 + k4]; }
-    for (var kk = 0u; kk < 4u; kk++) {
+    //#unroll i TM
+    a[{i}] = A[aBase + (m0 + {i}u) * lda4 + k4];
+    //#end
+    //#unroll kk 4
+    {
+      let row = bBase + (k4 * 4u + {kk}u) * ldb4 + n4;
       var b: array<vec4f, TN4>;
-      let row = bBase + (k4 * 4u + kk) * ldb4;
-      for (var j = 0u; j < TN4; j++) { b[j] = B[row + n4 + j]; }
-      for (var i = 0u; i < TM; i++) {
-        let av = vec4f(a[i][kk]);
-        for (var j = 0u; j < TN4; j++) { acc[i][j] = fma(av, b[j], acc[i][j]); }
-      }
+      //#unroll j TN4
+      b[{j}] = B[row + {j}u];
+      //#end
+      //#unroll i TM
+      //#unroll j TN4
+      acc[{i}][{j}] = fma(vec4f(a[{i}][{kk}]), b[{j}], acc[{i}][{j}]);
+      //#end
+      //#end
     }
+    //#end
   }
   //#unroll i TM
   //#unroll j TN4
@@ -92,21 +99,25 @@ fn nt(@builtin(global_invocation_id) gid: vec3u) {
   let ldb4 = p.ldb / 4u;
   let aBase = (p.offA + z * p.strideA) / 4u + m0 * lda4;
   let bBase = (p.offB + z * p.strideB) / 4u + n0 * ldb4;
-  var acc: array<array<vec4f, TNS>, TM>;
+  var acc: array<array<f32, TNS>, TM>;
   for (var k4 = 0u; k4 < p.K / 4u; k4++) {
     var a: array<vec4f, TM>;
-    for (var i = 0u; i < TM; i++) { a[i] = A[aBase + i * lda4 + k4]; }
+    //#unroll i TM
+    a[{i}] = A[aBase + {i}u * lda4 + k4];
+    //#end
     //#unroll j TNS
     {
       let b = B[bBase + {j}u * ldb4 + k4];
-      for (var i = 0u; i < TM; i++) { acc[i][{j}] = fma(a[i], b, acc[i][{j}]); }
+      //#unroll i TM
+      acc[{i}][{j}] = fma(a[{i}].w, b.w, fma(a[{i}].z, b.z, fma(a[{i}].y, b.y, fma(a[{i}].x, b.x, acc[{i}][{j}]))));
+      //#end
     }
     //#end
   }
   // C is bound as vec4 for nn/tn; nt writes scalars through a component of the enclosing vec4.
   //#unroll i TM
   //#unroll j TNS
-  if (m0 + {i}u < p.M && n0 + {j}u < p.N) { storeScalar(m0 + {i}u, n0 + {j}u, z, dot(acc[{i}][{j}], vec4f(1.0))); }
+  if (m0 + {i}u < p.M && n0 + {j}u < p.N) { storeScalar(m0 + {i}u, n0 + {j}u, z, acc[{i}][{j}]); }
   //#end
   //#end
 }
@@ -131,11 +142,15 @@ fn tn(@builtin(global_invocation_id) gid: vec3u) {
   var acc: array<array<vec4f, TN4>, TM>;
   for (var k = 0u; k < p.K; k++) {
     var b: array<vec4f, TN4>;
-    for (var j = 0u; j < TN4; j++) { b[j] = B[bBase + k * ldb4 + j]; }
+    //#unroll j TN4
+    b[{j}] = B[bBase + k * ldb4 + {j}u];
+    //#end
     //#unroll q TM4
     let a{q} = A[aBase + k * lda4 + {q}u];
     //#unroll c 4
-    for (var j = 0u; j < TN4; j++) { acc[{q} * 4 + {c}][j] = fma(vec4f(a{q}[{c}]), b[j], acc[{q} * 4 + {c}][j]); }
+    //#unroll j TN4
+    acc[{q} * 4 + {c}][{j}] = fma(vec4f(a{q}[{c}]), b[{j}], acc[{q} * 4 + {c}][{j}]);
+    //#end
     //#end
     //#end
   }
