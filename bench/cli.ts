@@ -28,6 +28,7 @@ Options:
   --skip-tfjs          leave TensorFlow.js out (same as dropping tfjs from --only)
   --skip-torch         leave PyTorch out (same as dropping torch from --only)
   --no-layers          skip the per-layer GPU-timestamp breakdowns (one run less per workload)
+  --kernels            under each layer, its kernels' times (entry point and shape)
   --python PATH        the Python that has torch (default ${DEFAULT_PYTHON}: Debian's python3-torch)
   --torch-threads N    torch.set_num_threads(N) (default: the cores, ${navigator.hardwareConcurrency})
   --out FILE           where to write the JSON (default bench/results/<date>.json)
@@ -44,6 +45,8 @@ export interface BenchArgs {
   reps: number;
   only: Set<Part>;
   layers: boolean;
+  /** Each layer's time split by kernel. */
+  kernels: boolean;
   out?: string;
   python: string;
   torchThreads: number;
@@ -56,6 +59,7 @@ export function parseBenchArgs(args: string[]): BenchArgs {
     "skip-tfjs": { type: "boolean" },
     "skip-torch": { type: "boolean" },
     "no-layers": { type: "boolean" },
+    kernels: { type: "boolean" },
     only: { type: "string" },
     out: { type: "string" },
     python: { type: "string" },
@@ -85,6 +89,7 @@ export function parseBenchArgs(args: string[]): BenchArgs {
     reps: values.quick ? 1 : 5,
     only,
     layers: !values["no-layers"],
+    kernels: values.kernels ?? false,
     out: values.out,
     python: values.python ?? DEFAULT_PYTHON,
     torchThreads,

@@ -120,6 +120,8 @@ interface LayerTiming {
   layer: string;
   ms: number;
   gflops: number | null;
+  /** The layer's kernels (entry point and shape tag) and their times, with --kernels. */
+  kernels?: { kernel: string; ms: number; count: number }[];
 }
 
 /** GPU-timestamped time per layer (all its kernels) for one run of `fn`, and GFLOP/s where MACs are known. */
@@ -132,16 +134,23 @@ async function perLayer(spec: ModelSpec, n: number, fn: () => void, passes: numb
   const first = resolved.find((l) => l.params.length)?.spec;
   const firstName = first && "name" in first ? first.name : "";
   const byLayer = new Map<string, number>();
+  const kernels = new Map<string, { kernel: string; ms: number; count: number }[]>();
   for (const [label, v] of prof) {
-    const layer = label.includes(" | ") ? label.split(" | ")[0] : "other";
+    const [layer, kernel] = label.includes(" | ") ? label.split(" | ") : ["other", label];
     byLayer.set(layer, (byLayer.get(layer) ?? 0) + v.ms);
+    kernels.set(layer, [...kernels.get(layer) ?? [], { kernel, ...v }]);
   }
   return [...byLayer].map(([layer, ms]) => {
     const name = layer.replace(/ (forward|backward)$/, "");
     const m = macs.get(name);
     // Forward is one GEMM's worth of FLOPs; backward two (input and weight gradients), one for the first layer.
     const work = layer.endsWith("backward") && name !== firstName ? 2 : 1;
-    return { layer, ms, gflops: m ? (2 * m * n * work * passes) / ms / 1e6 : null };
+    return {
+      layer,
+      ms,
+      gflops: m ? (2 * m * n * work * passes) / ms / 1e6 : null,
+      ...(flags.kernels ? { kernels: kernels.get(layer) } : {}),
+    };
   });
 }
 
@@ -152,6 +161,13 @@ function printLayers(rows: LayerTiming[]) {
         r.gflops ? `  ${r.gflops.toFixed(2).padStart(6)} GFLOP/s` : ""
       }`,
     );
+    for (const k of r.kernels ?? []) {
+      console.log(
+        `      ${k.kernel.padEnd(40)} ${k.ms.toFixed(1).padStart(9)} ms${
+          k.count > 1 ? ` (${k.count}x)` : ""
+        }`,
+      );
+    }
   }
 }
 

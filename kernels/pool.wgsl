@@ -1,9 +1,10 @@
 // Max and average pooling over NCHW planes. Windows are clipped to the input (padding never wins a max and
-// never counts in an average). Backward passes gather over the windows that cover an input pixel: no atomics.
+// never counts in an average). Max backward scatters to each window's winner in phases of non-overlapping
+// windows; average backward gathers over the windows that cover an input pixel. No atomics either way.
 
-// Planes (images x channels) in the batch; the window geometry is compiled in below. Padded to 16 bytes.
+// Planes (images x channels) in the batch and max backward's phase; the window geometry is compiled in below.
 struct Params {
-  planes: u32, pad0: u32, pad1: u32, pad2: u32,
+  planes: u32, phaseH: u32, phaseW: u32, pad0: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -66,24 +67,24 @@ fn coveringRange(x: u32, outSize: u32) -> vec2i {
 @group(0) @binding(2) var<storage, read> winners: array<u32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
+// dx starts zeroed; each dispatch handles one phase of the windows (oh % PHASES, ow % PHASES given by p.phaseH,
+// p.phaseW), whose windows do not overlap, so each adds its gradient to its winner without a race. This touches
+// each window once instead of gathering over the windows covering every input pixel (4x the threads).
+const PHASES: u32 = {{PHASES}};
+const PH_OH: u32 = (S_OH + PHASES - 1u) / PHASES;
+const PH_OW: u32 = (S_OW + PHASES - 1u) / PHASES;
+
 @compute @workgroup_size(256)
 fn max_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  if (i >= p.planes * S_H * S_W) { return; }
-  let plane = i / (S_H * S_W);
-  let h = (i / S_W) % S_H;
-  let w = i % S_W;
-  let here = h * S_W + w;
-  let rh = coveringRange(h, S_OH);
-  let rw = coveringRange(w, S_OW);
-  var acc = 0.0;
-  for (var oh = rh.x; oh <= rh.y; oh++) {
-    for (var ow = rw.x; ow <= rw.y; ow++) {
-      let o = (plane * S_OH + u32(oh)) * S_OW + u32(ow);
-      if (winners[o] == here) { acc += dy[o]; }
-    }
-  }
-  dx[i] = acc;
+  if (i >= p.planes * PH_OH * PH_OW) { return; }
+  let plane = i / (PH_OH * PH_OW);
+  let oh = ((i / PH_OW) % PH_OH) * PHASES + p.phaseH;
+  let ow = (i % PH_OW) * PHASES + p.phaseW;
+  if (oh >= S_OH || ow >= S_OW) { return; }
+  let o = (plane * S_OH + oh) * S_OW + ow;
+  let at = plane * S_H * S_W + winners[o];
+  dx[at] += dy[o];
 }
 
 fn windowCount(oh: u32, ow: u32) -> f32 {

@@ -1,9 +1,9 @@
-// Winograd F(2x2, RxR) convolution, stride 1, in three passes around a batched GEMM (kernels/matmul.wgsl):
+// Winograd F(MxM, RxR) convolution, stride 1, in three passes around a batched GEMM (kernels/matmul.wgsl):
 //   input:   V[xi][g][c][t] = (B^T d B)[xi]   d = the ALPHA x ALPHA input patch of tile t, channel c
 //   weights: U[xi][g][o][c] = (G w G^T)[xi]   (flip = 1: the rotated, transposed weights, for dx)
 //   GEMM:    M[xi][g] = U[xi][g] V[xi][g]     ALPHA^2 * groups products of [OG x CGP] [CGP x Pp]
-//   output:  y[o] at tile t = A^T M A         2x2 outputs per tile
-// ALPHA = R + 1; the matrices come from src/math/winograd.ts, compiled in. The 5x5 layer's GEMMs do
+//   output:  y[o] at tile t = A^T M A         MxM outputs per tile (M = TILE)
+// ALPHA = TILE + R - 1; the matrices come from src/math/winograd.ts, compiled in. The 5x5 layer's GEMMs do
 // 36 multiply-adds per 2x2 outputs and channel pair where im2col does 100. Every loop over the tile is
 // unrolled so the patch and its transforms stay in registers; loads are clamped and masked, not branched.
 
@@ -18,11 +18,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
+const TILE: u32 = {{TILE}};
 const ALPHA: u32 = {{ALPHA}};
 const R: u32 = {{R}};
 const BT = array<f32, {{ALPHA2}}>({{BT}});
 const GM = array<f32, {{ALPHA_R}}>({{GM}});
-const AT = array<f32, {{TWO_ALPHA}}>({{AT}});
+const AT = array<f32, {{TILE_ALPHA}}>({{AT}});
 
 // src: the layer input (NCHW, whole batch); dst: V. One thread per (tile, channel slot); slots past a group's
 // channels and tiles past the chunk write zeros, which the GEMM then multiplies harmlessly.
@@ -38,8 +39,8 @@ fn input(@builtin(global_invocation_id) gid: vec3u) {
   let th = (t / p.TW) % p.TH;
   let n = min(t / (p.TW * p.TH), p.nb - 1u);
   let base = ((p.n0 + n) * p.C + g * p.CG + min(c, p.CG - 1u)) * p.H * p.W;
-  let y0 = i32(th * 2u) - i32(p.pad);
-  let x0 = i32(tw * 2u) - i32(p.pad);
+  let y0 = i32(th * TILE) - i32(p.pad);
+  let x0 = i32(tw * TILE) - i32(p.pad);
   var d: array<array<f32, ALPHA>, ALPHA>;
   //#unroll a ALPHA
   //#unroll b ALPHA
@@ -138,8 +139,8 @@ fn output(@builtin(global_invocation_id) gid: vec3u) {
   m[{a}][{b}] = src[({a} * ALPHA + {b}) * stride + at];
   //#end
   //#end
-  var tmp: array<array<f32, ALPHA>, 2>;
-  //#unroll i 2
+  var tmp: array<array<f32, ALPHA>, TILE>;
+  //#unroll i TILE
   //#unroll b ALPHA
   tmp[{i}][{b}] = 0.0;
   //#unroll a ALPHA
@@ -153,22 +154,22 @@ fn output(@builtin(global_invocation_id) gid: vec3u) {
   let th = (t / p.TW) % p.TH;
   let n = t / (p.TW * p.TH);
   let rowBase = ((p.n0 + n) * p.G * p.OG + o) * p.OH;
-  //#unroll i 2
-  //#unroll j 2
+  //#unroll i TILE
+  //#unroll j TILE
   {
     var v = b0;
     //#unroll b ALPHA
     v += tmp[{i}][{b}] * AT[{j} * ALPHA + {b}];
     //#end
-    let oy = th * 2u + {i}u;
-    let ox = tw * 2u + {j}u;
+    let oy = th * TILE + {i}u;
+    let ox = tw * TILE + {j}u;
     if (oy < p.OH && ox < p.OW) { dst[(rowBase + oy) * p.OW + ox] = v; }
   }
   //#end
   //#end
 }
 
-// Weight gradient, pass 1. src: dy (NCHW, whole batch); dst: the transformed gradient A dy A^T of each 2x2
+// Weight gradient, pass 1. src: dy (NCHW, whole batch); dst: the transformed gradient A dy A^T of each TILE x TILE
 // output tile, laid out as M is ([xi][g][o][t]). Tiles past the chunk write zeros.
 @compute @workgroup_size(64, 1)
 fn output_grad(@builtin(global_invocation_id) gid: vec3u) {
@@ -180,29 +181,38 @@ fn output_grad(@builtin(global_invocation_id) gid: vec3u) {
   let th = (t / p.TW) % p.TH;
   let n = min(t / (p.TW * p.TH), p.nb - 1u);
   let rowBase = ((p.n0 + n) * p.G * p.OG + o) * p.OH;
-  var e: array<array<f32, 2>, 2>;
-  //#unroll i 2
-  //#unroll j 2
+  var e: array<array<f32, TILE>, TILE>;
+  //#unroll i TILE
+  //#unroll j TILE
   {
-    let oy = th * 2u + {i}u;
-    let ox = tw * 2u + {j}u;
+    let oy = th * TILE + {i}u;
+    let ox = tw * TILE + {j}u;
     let v = src[(rowBase + min(oy, p.OH - 1u)) * p.OW + min(ox, p.OW - 1u)];
     e[{i}][{j}] = select(0.0, v, live && oy < p.OH && ox < p.OW);
   }
   //#end
   //#end
   // (A e A^T)[a][b] = sum_ij AT[i][a] e[i][j] AT[j][b]
-  var tmp: array<array<f32, 2>, ALPHA>;
+  var tmp: array<array<f32, TILE>, ALPHA>;
   //#unroll a ALPHA
-  //#unroll j 2
-  tmp[{a}][{j}] = AT[{a}] * e[0][{j}] + AT[ALPHA + {a}] * e[1][{j}];
+  //#unroll j TILE
+  tmp[{a}][{j}] = 0.0;
+  //#unroll i TILE
+  tmp[{a}][{j}] += AT[{i} * ALPHA + {a}] * e[{i}][{j}];
+  //#end
   //#end
   //#end
   let stride = p.G * p.OG * p.Pp;
   let out = o * p.Pp + t;
   //#unroll a ALPHA
   //#unroll b ALPHA
-  dst[({a} * ALPHA + {b}) * stride + out] = tmp[{a}][0] * AT[{b}] + tmp[{a}][1] * AT[ALPHA + {b}];
+  {
+    var v = 0.0;
+    //#unroll j TILE
+    v += tmp[{a}][{j}] * AT[{j} * ALPHA + {b}];
+    //#end
+    dst[({a} * ALPHA + {b}) * stride + out] = v;
+  }
   //#end
   //#end
 }

@@ -6,11 +6,16 @@ import { padMatrix, unpadMatrix } from "../../src/nn/layout.ts";
 import type { Conv2dShape } from "../../src/reference/conv2d.ts";
 import { maxRelDiff, randomData, testGpu } from "./gpu.ts";
 
-/** y, dx, dw and db of the geometry's algorithm each within `tol` (max abs error over max |reference|). */
-export async function assertConvMatchesReference(c: Conv2dShape, g: ConvGeometry, seed: number, tol: number) {
+/** y, dx, dw and db of the geometry's algorithm: max abs error over max |reference| of each. */
+export async function convErrors(
+  c: Conv2dShape,
+  g: ConvGeometry,
+  seed: number,
+  weightScale = 0.5,
+): Promise<{ y: number; dx: number; dw: number; db: number }> {
   const gpu = await testGpu();
   const x = randomData(c.n * c.cin * c.h * c.w, seed);
-  const w = randomData(c.cout * g.K, seed + 1, 0.5);
+  const w = randomData(c.cout * g.K, seed + 1, weightScale);
   const b = randomData(c.cout, seed + 2);
   const dy = randomData(c.n * c.cout * g.oh * g.ow, seed + 3);
   const tx = gpu.fromArray([c.n, c.cin, c.h, c.w], x);
@@ -22,9 +27,18 @@ export async function assertConvMatchesReference(c: Conv2dShape, g: ConvGeometry
   const dx = conv2dBackward(gpu, tx, tw, tdy, g, { dw, db })!;
   const shape = { ...c };
   const grads = ref.conv2dBackward(x, w, dy, shape);
-  assert(maxRelDiff(await y.read(), ref.conv2dForward(x, w, b, shape)) < tol, "forward");
-  assert(maxRelDiff(await dx.read(), grads.dx) < tol, "dx");
-  assert(maxRelDiff(unpadMatrix(await dw.read(), c.cout, g.K, g.Kp), grads.dw) < tol, "dw");
-  assert(maxRelDiff(await db.read(), grads.db) < tol, "db");
+  const errors = {
+    y: maxRelDiff(await y.read(), ref.conv2dForward(x, w, b, shape)),
+    dx: maxRelDiff(await dx.read(), grads.dx),
+    dw: maxRelDiff(unpadMatrix(await dw.read(), c.cout, g.K, g.Kp), grads.dw),
+    db: maxRelDiff(await db.read(), grads.db),
+  };
   gpu.release(tx, tw, tb, tdy, dw, db, y, dx);
+  return errors;
+}
+
+/** y, dx, dw and db of the geometry's algorithm each within `tol` (max abs error over max |reference|). */
+export async function assertConvMatchesReference(c: Conv2dShape, g: ConvGeometry, seed: number, tol: number) {
+  const errors = await convErrors(c, g, seed);
+  for (const [what, err] of Object.entries(errors)) assert(err < tol, `${what}: ${err}`);
 }

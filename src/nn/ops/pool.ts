@@ -33,7 +33,10 @@ export function poolGeometry(
 
 /** kernels/pool.wgsl's Params: the planes in the batch (the window geometry is compiled in). */
 const params = (g: PoolGeometry, n: number) => [n * g.c, 0, 0, 0];
+/** Windows oh and oh + PHASES never overlap: max backward's scatter runs PHASES^2 race-free dispatches. */
+const phases = (g: PoolGeometry) => Math.ceil(g.k / g.stride);
 const shape = (g: PoolGeometry) => ({
+  PHASES: phases(g),
   H: g.h,
   W: g.w,
   OH: g.oh,
@@ -54,8 +57,14 @@ export function maxPoolForward(gpu: Gpu, x: Tensor, g: PoolGeometry): { y: Tenso
 
 export function maxPoolBackward(gpu: Gpu, dy: Tensor, argmax: Tensor, g: PoolGeometry): Tensor {
   const n = dy.shape[0];
-  const dx = gpu.tensor([n, g.c, g.h, g.w], "dmaxpool");
-  gpu.run("pool", "max_backward", [dy, argmax, dx], params(g, n), gpu.grid1d(dx.size), shape(g));
+  const dx = gpu.tensor([n, g.c, g.h, g.w], "dmaxpool", true);
+  const ph = phases(g);
+  const threads = n * g.c * Math.ceil(g.oh / ph) * Math.ceil(g.ow / ph);
+  for (let a = 0; a < ph; a++) {
+    for (let b = 0; b < ph; b++) {
+      gpu.run("pool", "max_backward", [dy, argmax, dx], [n * g.c, a, b, 0], gpu.grid1d(threads), shape(g));
+    }
+  }
   return dx;
 }
 

@@ -1,5 +1,5 @@
-// Winograd F(2x2, 3x3) and F(2x2, 5x5) convolution (kernels/winograd.wgsl) for stride-1 layers with enough
-// channels: the forward pass and the input gradient (a stride-1 convolution of dy with the rotated,
+// Winograd F(2x2) and F(4x4) convolution of 3x3 and 5x5 kernels (kernels/winograd.wgsl), for stride-1 layers
+// with enough channels: the forward pass and the input gradient (a stride-1 convolution of dy with the rotated,
 // transposed filters), and the weight gradient (a GEMM over tiles in the transformed domain). conv2d.ts picks
 // this engine (ConvGeometry.winograd); a Plan holds the sizes every pass derives from the geometry.
 
@@ -10,41 +10,40 @@ import { stackedMatmul } from "./matmul.ts";
 import { chunkBudget, imageChunks, roundUp4 } from "./shapes.ts";
 import { type ConvGeometry, winogradApplies } from "./conv_geometry.ts";
 
-/** Output tile side; F(2x2, r x r). Larger tiles cut more multiplications but lose fp32 accuracy fast. */
-const TILE = 2;
-
-/** Template values compiling F(TILE x TILE, r x r) into kernels/winograd.wgsl. */
+/** Template values compiling F(TILE x TILE, R x R) into kernels/winograd.wgsl. */
 type WinogradTemplate = {
+  TILE: number;
   ALPHA: number;
   R: number;
   ALPHA2: number;
   ALPHA_R: number;
-  TWO_ALPHA: number;
+  TILE_ALPHA: number;
   BT: string;
   GM: string;
   AT: string;
 };
 
-const templates = new Map<number, WinogradTemplate>();
-/** Built once per kernel size: the matrices and their float32 literals. */
-function template(r: number): WinogradTemplate {
-  let t = templates.get(r);
+const templates = new Map<string, WinogradTemplate>();
+/** Built once per tile and kernel size: the matrices and their float32 literals. */
+function template(tile: number, r: number): WinogradTemplate {
+  let t = templates.get(`${tile}x${r}`);
   if (!t) {
-    const mat = winogradMatrices(TILE, r);
+    const mat = winogradMatrices(tile, r);
     const list = (a: Float64Array) =>
       Array.from(a, (v) => `${Math.fround(v)}`).map((s) => s.includes(".") || s.includes("e") ? s : `${s}.0`)
         .join(", ");
     t = {
+      TILE: tile,
       ALPHA: mat.alpha,
       R: r,
       ALPHA2: mat.alpha * mat.alpha,
       ALPHA_R: mat.alpha * r,
-      TWO_ALPHA: TILE * mat.alpha,
+      TILE_ALPHA: tile * mat.alpha,
       BT: list(mat.BT),
       GM: list(mat.G),
       AT: list(mat.AT),
     };
-    templates.set(r, t);
+    templates.set(`${tile}x${r}`, t);
   }
   return t;
 }
@@ -83,7 +82,19 @@ interface Plan {
   kernel: string;
 }
 
-function plan(g: ConvGeometry, direction: "forward" | "input-gradient"): Plan {
+/**
+ * F(4x4) once the batch has this many of its tiles: below it (one image through AlexNet's 13x13 layers has 16)
+ * the GEMM over tiles has too few columns to keep the adapter's threads busy and F(2x2)'s 4x more tiles win.
+ */
+const F4_MIN_TILES = 256;
+
+/** The output tile for a batch of n: the geometry's fixed one, else F(4x4) where the batch has tiles enough. */
+export function winogradTileFor(g: ConvGeometry, n: number): number {
+  if (g.winogradTile) return g.winogradTile;
+  return n * Math.ceil(g.oh / 4) * Math.ceil(g.ow / 4) >= F4_MIN_TILES ? 4 : 2;
+}
+
+function plan(g: ConvGeometry, n: number, direction: "forward" | "input-gradient"): Plan {
   if (!winogradApplies(g)) {
     throw new Error(`winograd: ${g.kh}x${g.kw} stride ${g.stride} pad ${g.pad} does not apply`);
   }
@@ -91,8 +102,9 @@ function plan(g: ConvGeometry, direction: "forward" | "input-gradient"): Plan {
   const sizes = fwd
     ? { cin: g.cin, cg: g.cg, og: g.coutg, h: g.h, w: g.w, oh: g.oh, ow: g.ow, pad: g.pad }
     : { cin: g.cout, cg: g.coutg, og: g.cg, h: g.oh, w: g.ow, oh: g.h, ow: g.w, pad: g.kh - 1 - g.pad };
-  const t = template(g.kh);
-  const th = Math.ceil(sizes.oh / TILE), tw = Math.ceil(sizes.ow / TILE);
+  const tile = winogradTileFor(g, n);
+  const t = template(tile, g.kh);
+  const th = Math.ceil(sizes.oh / tile), tw = Math.ceil(sizes.ow / tile);
   return {
     ...sizes,
     groups: g.groups,
@@ -105,7 +117,7 @@ function plan(g: ConvGeometry, direction: "forward" | "input-gradient"): Plan {
     Kp: g.Kp,
     flip: fwd ? 0 : 1,
     template: t,
-    kernel: `${g.kh}x${g.kw}`,
+    kernel: `F(${tile}x${tile}, ${g.kh}x${g.kw})`,
   };
 }
 
@@ -193,8 +205,8 @@ export function winogradConv(
   g: ConvGeometry,
   direction: "forward" | "input-gradient",
 ): Tensor {
-  const p = plan(g, direction);
   const n = x.shape[0];
+  const p = plan(g, n, direction);
   const y = gpu.tensor([n, p.cout, p.oh, p.ow], direction === "forward" ? "conv" : "dconv");
   const parts = chunks(gpu, p, n, bias !== null);
   const U = gpu.tensor([p.alpha2, p.groups, p.og, p.cgp], "wino-u");
@@ -225,7 +237,7 @@ export function winogradConv(
  * batch ("nt", summing along the tile axis), then one small transform back. dw is overwritten.
  */
 export function winogradWeightGradient(gpu: Gpu, x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeometry): void {
-  const p = plan(g, "forward");
+  const p = plan(g, x.shape[0], "forward");
   const parts = chunks(gpu, p, x.shape[0], false);
   const dU = gpu.tensor([p.alpha2, p.groups, p.og, p.cgp], "wino-du");
   for (const c of parts) {
