@@ -1,10 +1,10 @@
 // The GPU executor against the CPU reference on whole models, and the determinism of training.
 import { assert, assertEquals, assertNotEquals, assertStrictEquals } from "@std/assert";
-import { Network } from "../src/nn/network.ts";
+import { executionOrder, Network } from "../src/nn/network.ts";
 import { cpuForward } from "../src/reference/cpu_network.ts";
 import { initialValues } from "../src/nn/init.ts";
 import { alexnet } from "../src/models/alexnet.ts";
-import { type ModelSpec, parameterCount } from "../src/nn/spec.ts";
+import { type ModelSpec, parameterCount, resolveModel } from "../src/nn/spec.ts";
 import { softmaxCrossEntropy, summariseStats } from "../src/nn/ops/loss.ts";
 import { unpadMatrix } from "../src/nn/layout.ts";
 import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
@@ -97,4 +97,50 @@ Deno.test("the GPU kernel variant (workgroup tiles) trains the same as the CPU v
     assert(Math.abs(cpu.losses[i] - gpu.losses[i]) < 1e-4 * Math.max(1, cpu.losses[i]), `step ${i}`);
   }
   assert(maxRelDiff(gpu.weights.get("c1.weight")!, cpu.weights.get("c1.weight")!) < 1e-3);
+});
+
+Deno.test("a ReLU before a max pool runs after it, with the same outputs and gradients bit for bit", async () => {
+  const gpu = await testGpu();
+  const layers = (between: ModelSpec["layers"]): ModelSpec => ({
+    name: "relu-pool",
+    description: "conv, ReLU, max pool 3/2",
+    input: [3, 11, 11],
+    classes: 4,
+    layers: [
+      // A negative bias makes many windows all-negative, where the two orders tie at zero.
+      { type: "conv", name: "c1", out: 6, kernel: 3, pad: 1, init: { std: 0.3, bias: -0.2 } },
+      { type: "relu" },
+      ...between,
+      { type: "maxpool", size: 3, stride: 2, ceil: true },
+      { type: "fc", name: "f1", out: 4, init: { std: 0.2 } },
+    ],
+  });
+  // A zero-rate dropout between them is an exact copy that keeps the spec's order.
+  const reordered = layers([]), kept = layers([{ type: "dropout", p: 0 }]);
+  assertEquals(
+    executionOrder(resolveModel(reordered).map((layer) => ({ layer }))).map((r) => r.layer.spec.type),
+    ["conv", "maxpool", "relu", "fc"],
+  );
+  const n = 3;
+  const x = randomData(n * 3 * 121, 21);
+  const run = async (spec: ModelSpec) => {
+    const net = new Network(gpu, spec, 4);
+    const input = gpu.fromArray([n, 3, 11, 11], x);
+    const labels = gpu.tensor([n]);
+    gpu.writeU32(labels, [0, 3, 1]);
+    const logits = net.forward(input, { training: true, seed: 1, step: 0 });
+    const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, spec.classes);
+    net.backward(dlogits);
+    const out = {
+      logits: await logits.read(),
+      grads: await Promise.all(net.params.flatMap((p) => p.grad.map((g) => g.read()))),
+    };
+    gpu.release(input, labels, logits, dlogits, stats);
+    net.destroy();
+    return out;
+  };
+  const a = await run(reordered), b = await run(kept);
+  assertEquals(a.logits, b.logits);
+  assertEquals(a.grads, b.grads);
+  assert(a.grads[0].some((v) => v !== 0), "conv gradient is not all zero");
 });

@@ -69,7 +69,10 @@ export interface ForwardOptions {
 }
 
 export class Network {
+  /** The model's layers in the spec's order (forwardUntil reads activations by this index). */
   readonly layers: LayerRun[];
+  /** The order forward() and backward() run them in: executionOrder's. */
+  readonly #runs: LayerRun[];
   readonly params: GpuParam[] = [];
   readonly classesP: number;
   #saved: Saved[] = [];
@@ -92,6 +95,7 @@ export class Network {
     this.#convAlgorithm = options.convAlgorithm;
     const resolved = resolveModel(spec);
     this.layers = resolved.map((layer) => this.#plan(layer));
+    this.#runs = executionOrder(this.layers);
     this.classesP = roundUp4(spec.classes);
     this.loadWeights(options.weights ?? initialValues(spec, seed));
   }
@@ -208,7 +212,7 @@ export class Network {
     this.releaseSaved();
     this.#forwardOptions = options;
     let cur = x;
-    for (const run of this.layers) {
+    for (const run of this.#runs) {
       this.gpu.scope = `${layerLabel(run.layer)} forward`;
       const saved: Saved = { x: cur };
       const y = this.#forwardLayer(run, cur, saved, options);
@@ -284,12 +288,12 @@ export class Network {
 
   /** Backpropagates dlogits [N][classesP] and leaves gradients in every parameter's grad tensors. */
   backward(dlogits: Tensor): void {
-    if (this.#saved.length !== this.layers.length) {
+    if (this.#saved.length !== this.#runs.length) {
       throw new Error("backward() needs a training forward() first");
     }
     let dy = dlogits;
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      const run = this.layers[i];
+    for (let i = this.#runs.length - 1; i >= 0; i--) {
+      const run = this.#runs[i];
       const saved = this.#saved[i];
       this.gpu.scope = `${layerLabel(run.layer)} backward`;
       const dx = this.#backwardLayer(run, saved, dy, i > 0);
@@ -404,6 +408,23 @@ export class Network {
     this.releaseSaved();
     for (const p of this.params) this.gpu.release(...p.value, ...p.grad, ...p.momentum);
   }
+}
+
+/**
+ * The layers in the order a forward pass runs them: a ReLU followed by a max pool runs after it instead, on
+ * the pooled map (a quarter of the pixels for 3/2 pooling). The result is the same, bit for bit: max(relu(x))
+ * = relu(max(x)), and where the window's maximum is positive both pick the same winner, while elsewhere the
+ * gradient is zero either way. Not for tanh, whose saturation can tie distinct inputs.
+ */
+export function executionOrder<T extends { layer: ResolvedLayer }>(layers: readonly T[]): T[] {
+  const order = [...layers];
+  for (let i = 0; i + 1 < order.length; i++) {
+    if (order[i].layer.spec.type === "relu" && order[i + 1].layer.spec.type === "maxpool") {
+      [order[i], order[i + 1]] = [order[i + 1], order[i]];
+      i++;
+    }
+  }
+  return order;
 }
 
 /** "conv1", "relu 3" (index-named when the layer has no name). */

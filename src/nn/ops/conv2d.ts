@@ -12,7 +12,7 @@ import { stackedMatmul } from "./matmul.ts";
 import { channelSum } from "./elementwise.ts";
 import { chunkBudget, type ImageChunk, imageChunks, roundUp4 } from "./shapes.ts";
 import type { ConvGeometry } from "./conv_geometry.ts";
-import { winogradConv, winogradWeightGradient } from "./winograd.ts";
+import { winogradConv, winogradInputBytes, winogradWeightGradient } from "./winograd.ts";
 
 export {
   CONV_ALGORITHMS,
@@ -89,8 +89,9 @@ function im2col(gpu: Gpu, x: Tensor, col: Tensor, g: ConvGeometry, c: ColumnChun
 const KEEP_COLUMNS_BYTES = 256 * 2 ** 20;
 
 /**
- * The im2col column matrices of one training forward pass, one per chunk, kept for its backward pass: one
- * im2col per step instead of two, at the cost of holding them until then. conv2dBackward consumes them.
+ * The im2col column matrices (or Winograd's transformed input tiles) of one training forward pass, one per
+ * chunk, kept for its backward pass: built once per step instead of twice, at the cost of holding them until
+ * then. conv2dBackward consumes them.
  */
 export class ConvColumns {
   readonly #chunks: Tensor[] = [];
@@ -110,17 +111,17 @@ export class ConvColumns {
   }
 }
 
-/** Bytes of column matrices a forward pass over `n` images would keep. */
+/** Bytes of column matrices (Winograd: transformed input tiles) a forward pass over `n` images would keep. */
 function columnBytes(g: ConvGeometry, n: number): number {
-  return 4 * g.groups * g.Kp * (n * g.oh * g.ow + 4);
+  return g.winograd ? winogradInputBytes(g, n) : 4 * g.groups * g.Kp * (n * g.oh * g.ow + 4);
 }
 
 /**
- * Somewhere for a training forward over `n` images to keep its columns, or null where none are worth keeping:
- * a Winograd layer builds no column matrix, and columns over KEEP_COLUMNS_BYTES are rebuilt instead.
+ * Somewhere for a training forward over `n` images to keep its columns (or Winograd's transformed input,
+ * which the weight gradient reads again), or null where they are over KEEP_COLUMNS_BYTES and are rebuilt.
  */
 export function keepColumns(g: ConvGeometry, n: number): ConvColumns | null {
-  return !g.winograd && columnBytes(g, n) <= KEEP_COLUMNS_BYTES ? new ConvColumns() : null;
+  return columnBytes(g, n) <= KEEP_COLUMNS_BYTES ? new ConvColumns() : null;
 }
 
 /** y = conv(x, w) + b. `keep` (from keepColumns) receives the column matrices instead of their being freed. */
@@ -132,7 +133,7 @@ export function conv2dForward(
   g: ConvGeometry,
   keep: ConvColumns | null = null,
 ): Tensor {
-  if (g.winograd) return winogradConv(gpu, x, w, b, g, "forward");
+  if (g.winograd) return winogradConv(gpu, x, w, b, g, "forward", keep);
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
   for (const c of columnChunks(gpu, g, n)) {
@@ -186,7 +187,7 @@ export function conv2dBackward(
 ): Tensor | null {
   const n = x.shape[0];
   if (g.winograd) {
-    winogradWeightGradient(gpu, x, dy, grads.dw, g);
+    winogradWeightGradient(gpu, x, dy, grads.dw, g, grads.cols);
     if (grads.db) channelSum(gpu, dy, grads.db, n, g.cout, g.oh * g.ow);
     return needDx ? winogradConv(gpu, dy, w, null, g, "input-gradient") : null;
   }

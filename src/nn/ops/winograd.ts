@@ -9,6 +9,7 @@ import { winogradMatrices } from "../../math/winograd.ts";
 import { stackedMatmul } from "./matmul.ts";
 import { chunkBudget, imageChunks, roundUp4 } from "./shapes.ts";
 import { type ConvGeometry, winogradApplies } from "./conv_geometry.ts";
+import type { ConvColumns } from "./conv2d.ts";
 
 /** Template values compiling F(TILE x TILE, R x R) into kernels/winograd.wgsl. */
 type WinogradTemplate = {
@@ -186,6 +187,12 @@ function dispatch(
   gpu.run("winograd", entry, buffers, params, [Math.ceil(x / 64), y, 1], p.template, tag);
 }
 
+/** Bytes of the transformed input tiles of a forward pass over `n` images, all chunks together. */
+export function winogradInputBytes(g: ConvGeometry, n: number): number {
+  const p = plan(g, n, "forward");
+  return 4 * p.alpha2 * p.groups * p.cgp * (n * p.tiles + 4);
+}
+
 /** V = B^T d B for every tile of the chunk: [alpha2][G][cgp][Pp]. */
 function transformInput(gpu: Gpu, x: Tensor, p: Plan, c: Chunk): Tensor {
   const V = gpu.tensor([p.alpha2, p.groups, p.cgp, c.Pp], "wino-v");
@@ -204,6 +211,7 @@ export function winogradConv(
   bias: Tensor | null,
   g: ConvGeometry,
   direction: "forward" | "input-gradient",
+  keep: ConvColumns | null = null,
 ): Tensor {
   const n = x.shape[0];
   const p = plan(g, n, direction);
@@ -224,7 +232,8 @@ export function winogradConv(
       c: M,
       batch: p.alpha2 * p.groups,
     });
-    V.release();
+    if (keep) keep.push(V);
+    else V.release();
     dispatch(gpu, p, "output", [M, y, bias ?? M], c.params, [c.P, p.cout], `${c.P} tiles`);
     M.release();
   }
@@ -236,12 +245,20 @@ export function winogradConv(
  * dW = G^T [sum over tiles (A dy A^T) * (B^T x B)] G: per transformed position a GEMM over all tiles of the
  * batch ("nt", summing along the tile axis), then one small transform back. dw is overwritten.
  */
-export function winogradWeightGradient(gpu: Gpu, x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeometry): void {
+export function winogradWeightGradient(
+  gpu: Gpu,
+  x: Tensor,
+  dy: Tensor,
+  dw: Tensor,
+  g: ConvGeometry,
+  kept: ConvColumns | null = null,
+): void {
   const p = plan(g, x.shape[0], "forward");
   const parts = chunks(gpu, p, x.shape[0], false);
   const dU = gpu.tensor([p.alpha2, p.groups, p.og, p.cgp], "wino-du");
   for (const c of parts) {
-    const V = transformInput(gpu, x, p, c);
+    // The forward pass's transformed input, when it kept it (same plan, same chunks).
+    const V = kept?.take() ?? transformInput(gpu, x, p, c);
     const E = gpu.tensor([p.alpha2, p.groups, p.og, c.Pp], "wino-e");
     dispatch(gpu, p, "output_grad", [dy, E], c.params, [c.Pp, p.groups * p.og], `${c.P} tiles`);
     // Summed over the batch: the first chunk overwrites dU, later ones add to it.
