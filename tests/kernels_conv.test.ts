@@ -1,5 +1,5 @@
 // GPU convolution, locally connected and fully connected layers against the float64 CPU reference.
-import { assert } from "@std/assert";
+import { assert, assertStrictEquals, assertThrows } from "@std/assert";
 import * as ref from "../src/reference/index.ts";
 import { conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
 import { localBackward, localForward, localGeometry } from "../src/nn/ops/local.ts";
@@ -85,10 +85,79 @@ for (const c of convCases) {
   });
 }
 
+// The direct forward (backward passes are im2col's): one to four channels, strides 1-4, padding on every side,
+// rows wider and narrower than a thread's 16 outputs and channel counts that leave its 16-channel block part-empty.
+const directCases = [
+  {
+    name: "1 channel, 5x5 pad 2, 20 wide",
+    n: 2,
+    cin: 1,
+    h: 9,
+    w: 20,
+    cout: 17,
+    kh: 5,
+    kw: 5,
+    stride: 1,
+    pad: 2,
+  },
+  {
+    name: "3 channels, 11x11 stride 4 pad 2",
+    n: 2,
+    cin: 3,
+    h: 31,
+    w: 35,
+    cout: 8,
+    kh: 11,
+    kw: 11,
+    stride: 4,
+    pad: 2,
+  },
+  {
+    name: "4 channels, 3x2 stride 2, no pad",
+    n: 3,
+    cin: 4,
+    h: 7,
+    w: 6,
+    cout: 5,
+    kh: 3,
+    kw: 2,
+    stride: 2,
+    pad: 0,
+  },
+  {
+    name: "3 channels, 5x5 pad 2, CIFAR's 32x32",
+    n: 1,
+    cin: 3,
+    h: 32,
+    w: 32,
+    cout: 64,
+    kh: 5,
+    kw: 5,
+    stride: 1,
+    pad: 2,
+  },
+];
+for (const c of directCases) {
+  Deno.test(`conv2d direct forward, im2col backward: ${c.name}`, async () => {
+    const g = convGeometry({ ...c, groups: 1, algorithm: "direct" });
+    assert(g.direct);
+    await assertConvMatchesReference({ ...c, groups: 1 }, g, 3, TOL);
+  });
+}
+
+Deno.test("conv algorithm: auto picks the direct forward for one group of up to four channels", () => {
+  const base = { cin: 3, h: 32, w: 32, cout: 64, kh: 5, kw: 5, stride: 1, pad: 2, groups: 1 };
+  assertStrictEquals(convGeometry(base).direct, true);
+  assertStrictEquals(convGeometry({ ...base, cin: 5 }).direct, false);
+  assertStrictEquals(convGeometry({ ...base, cin: 4, groups: 2 }).direct, false);
+  assertStrictEquals(convGeometry({ ...base, algorithm: "im2col" }).direct, false);
+  assertThrows(() => convGeometry({ ...base, cin: 4, groups: 2, algorithm: "direct" }), Error, "one group");
+});
+
 Deno.test("conv2d splits the batch when the column matrix would exceed the binding limit", async () => {
   const gpu = await testGpu();
   const c = { n: 5, cin: 2, h: 8, w: 8, cout: 4, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 };
-  const g = convGeometry(c);
+  const g = convGeometry({ ...c, algorithm: "im2col" });
   const x = randomData(c.n * c.cin * 64, 5);
   const w = randomData(c.cout * g.K, 6);
   const saved = gpu.maxBinding;

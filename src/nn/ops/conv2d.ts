@@ -121,7 +121,48 @@ function columnBytes(g: ConvGeometry, n: number): number {
  * which the weight gradient reads again), or null where they are over KEEP_COLUMNS_BYTES and are rebuilt.
  */
 export function keepColumns(g: ConvGeometry, n: number): ConvColumns | null {
-  return columnBytes(g, n) <= KEEP_COLUMNS_BYTES ? new ConvColumns() : null;
+  return !g.direct && columnBytes(g, n) <= KEEP_COLUMNS_BYTES ? new ConvColumns() : null;
+}
+
+/** Output channels and outputs along a row per thread of kernels/conv_direct.wgsl: on llvmpipe 32x8 beat 16x8, 24x8, 16x16, 8x16 and 16-64x4. */
+const DIRECT_TM = 32, DIRECT_TN = 8;
+
+/** y = conv(x, w) + b by the direct kernel: no column matrix, output written in NCHW. */
+function directForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+  const n = x.shape[0];
+  const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
+  const coutP = Math.ceil(g.cout / DIRECT_TM) * DIRECT_TM;
+  const seg = (DIRECT_TN - 1) * g.stride + g.kw;
+  // vec4 rows where every thread's first input (ow0 * stride) and every row start at a multiple of 4.
+  const vecIn = g.w % 4 === 0 && (DIRECT_TN * g.stride) % 4 === 0;
+  const alignShift = roundUp4(g.pad) - g.pad;
+  const template = {
+    ...convTemplate(g),
+    TM: DIRECT_TM,
+    TN: DIRECT_TN,
+    TM4: DIRECT_TM / 4,
+    TN4: DIRECT_TN / 4,
+    SEG: seg,
+    SEG4: Math.ceil((alignShift + seg) / 4),
+    ALIGN_SHIFT: alignShift,
+    COUTP: coutP,
+    LOAD_ROW: vecIn ? "loadRowVec4" : "loadRowScalar",
+    STORE_ROW: g.ow % 4 === 0 ? "storeRowVec4" : "storeRowScalar",
+  };
+  const wt = gpu.tensor([g.Kp, coutP], "conv-wt");
+  gpu.run("conv_direct", "weights_t", [w, wt], [g.Kp * coutP, 0, 0, 0], [
+    Math.ceil((g.Kp * coutP) / 64),
+    1,
+    1,
+  ], template);
+  const groups: [number, number, number] = [
+    Math.ceil((n * g.oh * Math.ceil(g.ow / DIRECT_TN)) / 64),
+    Math.ceil(g.cout / DIRECT_TM),
+    1,
+  ];
+  gpu.run("conv_direct", "forward", [x, wt, b ?? wt, y], [n, b ? 1 : 0, 0, 0], groups, template);
+  wt.release();
+  return y;
 }
 
 /** y = conv(x, w) + b. `keep` (from keepColumns) receives the column matrices instead of their being freed. */
@@ -134,6 +175,7 @@ export function conv2dForward(
   keep: ConvColumns | null = null,
 ): Tensor {
   if (g.winograd) return winogradConv(gpu, x, w, b, g, "forward", keep);
+  if (g.direct) return directForward(gpu, x, w, b, g);
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
   for (const c of columnChunks(gpu, g, n)) {

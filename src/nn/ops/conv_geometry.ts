@@ -6,8 +6,11 @@ import { convOutSize } from "../../math/window.ts";
 import type { ResolvedLayer } from "../spec.ts";
 import { roundUp4 } from "./shapes.ts";
 
-/** How the GPU computes a conv layer: "auto" picks Winograd where it applies and pays (winogradPays), im2col elsewhere. */
-export const CONV_ALGORITHMS = ["auto", "im2col", "winograd"] as const;
+/**
+ * How the GPU computes a conv layer: "auto" picks Winograd where it applies and pays (winogradPays), the direct
+ * forward for a few input channels (directPays), im2col elsewhere. Backward passes of a direct layer use im2col.
+ */
+export const CONV_ALGORITHMS = ["auto", "im2col", "winograd", "direct"] as const;
 export type ConvAlgorithm = typeof CONV_ALGORITHMS[number];
 
 /** One conv (or locally connected) layer, without the batch: channels, input size, kernel, stride, padding. */
@@ -38,6 +41,8 @@ export interface ConvGeometry extends ConvSpec {
   Kp: number;
   /** Forward, input gradient and weight gradient through Winograd rather than im2col + GEMM. */
   winograd: boolean;
+  /** The forward pass through the direct kernel (kernels/conv_direct.wgsl) rather than im2col + GEMM. */
+  direct: boolean;
 }
 
 /**
@@ -60,6 +65,14 @@ export function winogradPays(g: ConvGeometry): boolean {
   return winogradApplies(g) && g.cg >= WINOGRAD_MIN_CHANNELS && g.coutg >= WINOGRAD_MIN_CHANNELS;
 }
 
+/** Up to this many input channels (one group) the direct forward beats im2col + GEMM (conv1 of every net). */
+export const DIRECT_MAX_CHANNELS = 4;
+
+/** Whether "auto" picks the direct forward: one group of few input channels. */
+export function directPays(g: ConvShape): boolean {
+  return g.groups === 1 && g.cin <= DIRECT_MAX_CHANNELS;
+}
+
 export function convGeometry(s: ConvSpec): ConvGeometry {
   if (s.cin % s.groups || s.cout % s.groups) {
     throw new Error(`conv: channels ${s.cin} -> ${s.cout} are not divisible by groups=${s.groups}`);
@@ -77,6 +90,7 @@ export function convGeometry(s: ConvSpec): ConvGeometry {
     K,
     Kp: roundUp4(K),
     winograd: false,
+    direct: false,
   };
   const algorithm = s.algorithm ?? "auto";
   if (s.winogradTile !== undefined && !WINOGRAD_TILES.includes(s.winogradTile)) {
@@ -87,7 +101,11 @@ export function convGeometry(s: ConvSpec): ConvGeometry {
       `conv: algorithm "winograd" needs stride 1 and a square 3x3 or 5x5 kernel with pad below its size (got ${s.kh}x${s.kw} stride ${s.stride} pad ${s.pad})`,
     );
   }
+  if (algorithm === "direct" && g.groups !== 1) {
+    throw new Error(`conv: algorithm "direct" needs one group (got ${g.groups})`);
+  }
   g.winograd = algorithm === "winograd" || (algorithm === "auto" && winogradPays(g));
+  g.direct = algorithm === "direct" || (algorithm === "auto" && !g.winograd && directPays(g));
   return g;
 }
 
