@@ -6,9 +6,9 @@
 // SEG = (TN - 1) * STRIDE + KW. Loads are clamped and masked, not branched, so padding costs no divergence;
 // rows of a multiple of 4 values load and store as vec4s (LOAD_ROW, STORE_ROW).
 
-// count: images (forward) or elements (weights_t).
+// count: images (forward, weight_grad) or elements (weights_t); perSlice: weight_grad's images per slice.
 struct Params {
-  count: u32, hasBias: u32, pad0: u32, pad1: u32,
+  count: u32, hasBias: u32, perSlice: u32, pad0: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -154,4 +154,93 @@ fn weights_t(@builtin(global_invocation_id) gid: vec3u) {
   let k = i / COUTP;
   let co = i % COUTP;
   wtOut[i] = select(0.0, w[min(co, COUT - 1u) * KP + k], co < COUT);
+}
+
+// Weight gradient of a first layer (no dx): dw[co][(c*KH + kh)*KW + kw] = sum over images, oh, ow of
+// dy[n][co][oh][ow] * x[n][c][oh*STRIDE + kh - PAD][ow*STRIDE + kw - PAD]. One thread owns TMW channels x
+// KHB kernel rows x KW taps of one input channel and sums over one slice of the batch (p.perSlice images); partial[slice][COUT][KP] is then summed over slices (reduce.wgsl's sum_slices). Per TN outputs it
+// loads TMW x TN gradients and KHB input rows and does TMW x KHB x KW x TN multiply-adds.
+const TMW: u32 = {{TMW}};
+const KHB: u32 = {{KHB}};
+const NKHB: u32 = KH / KHB;
+const NCOB: u32 = (COUT + TMW - 1u) / TMW;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> dy4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn weight_grad(@builtin(global_invocation_id) gid: vec3u) {
+  let t = gid.x;
+  let slice = gid.y;
+  if (t >= NCOB * C * NKHB) { return; }
+  let co0 = (t / (C * NKHB)) * TMW;
+  let c = (t / NKHB) % C;
+  let kh0 = (t % NKHB) * KHB;
+  let n0 = slice * p.perSlice;
+  let n1 = min(n0 + p.perSlice, p.count);
+  var acc: array<array<f32, {{KHB_KW}}>, TMW>;
+  for (var n = n0; n < n1; n++) {
+    for (var oh = 0u; oh < OH; oh++) {
+      for (var ow0 = 0u; ow0 < OW; ow0 += TN) {
+        let d = {{LOAD_DY}}(((n * COUT + co0) * OH + oh) * OW + ow0, ow0, co0);
+        let x0 = i32(ow0 * STRIDE) - i32(PAD);
+        //#unroll r KHB
+        {
+          let ih = i32(oh * STRIDE + kh0 + {r}u) - i32(PAD);
+          let rowOk = ih >= 0 && ih < i32(H);
+          let seg = {{LOAD_ROW}}(rowOk, ((n * C + c) * H + u32(clamp(ih, 0, i32(H) - 1))) * W, x0);
+          //#unroll kw KW
+          //#unroll j TN
+          //#unroll i TMW
+          acc[{i}][{r} * KW + {kw}] = fma(d[{i}][{j}], seg[{j} * STRIDE + {kw}], acc[{i}][{r} * KW + {kw}]);
+          //#end
+          //#end
+          //#end
+        }
+        //#end
+      }
+    }
+  }
+  let base = slice * ((COUT * KP + 3u) / 4u * 4u);
+  //#unroll i TMW
+  if (co0 + {i}u < COUT) {
+    //#unroll r KHB
+    //#unroll kw KW
+    partial[base + (co0 + {i}u) * KP + (c * KH + kh0 + {r}u) * KW + {kw}u] = acc[{i}][{r} * KW + {kw}];
+    //#end
+    //#end
+  }
+  //#end
+}
+
+// TMW channels x TN outputs of dy from `at` (channel co0, output column ow0); zero past the row or channels.
+fn loadDyScalar(at: u32, ow0: u32, co0: u32) -> array<array<f32, TN>, TMW> {
+  var d: array<array<f32, TN>, TMW>;
+  //#unroll i TMW
+  //#unroll j TN
+  {
+    let ok = ow0 + {j}u < OW && co0 + {i}u < COUT;
+    d[{i}][{j}] = select(0.0, dy[select(0u, at + {i}u * OH * OW + {j}u, ok)], ok);
+  }
+  //#end
+  //#end
+  return d;
+}
+
+// The same as vec4 loads, for rows of a multiple of 4 outputs.
+fn loadDyVec4(at: u32, ow0: u32, co0: u32) -> array<array<f32, TN>, TMW> {
+  var d: array<array<f32, TN>, TMW>;
+  //#unroll i TMW
+  //#unroll j TN4
+  {
+    let ok = ow0 + {j}u * 4u < OW && co0 + {i}u < COUT;
+    let v = select(vec4f(0.0), dy4[select(0u, at / 4u + {i}u * (OH * OW / 4u) + {j}u, ok)], ok);
+    d[{i}][{j} * 4] = v.x;
+    d[{i}][{j} * 4 + 1] = v.y;
+    d[{i}][{j} * 4 + 2] = v.z;
+    d[{i}][{j} * 4 + 3] = v.w;
+  }
+  //#end
+  //#end
+  return d;
 }

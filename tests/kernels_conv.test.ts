@@ -1,7 +1,7 @@
 // GPU convolution, locally connected and fully connected layers against the float64 CPU reference.
 import { assert, assertStrictEquals, assertThrows } from "@std/assert";
 import * as ref from "../src/reference/index.ts";
-import { conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
+import { batchSlices, conv2dForward, convGeometry } from "../src/nn/ops/conv2d.ts";
 import { localBackward, localForward, localGeometry } from "../src/nn/ops/local.ts";
 import { linearBackward, linearForward, linearGeometry } from "../src/nn/ops/linear.ts";
 import { padMatrix, unpadMatrix } from "../src/nn/layout.ts";
@@ -85,7 +85,7 @@ for (const c of convCases) {
   });
 }
 
-// The direct forward (backward passes are im2col's): one to four channels, strides 1-4, padding on every side,
+// The direct forward and, for a first layer (no dx), its weight gradient: one to four channels, strides 1-4, padding on every side,
 // rows wider and narrower than a thread's 16 outputs and channel counts that leave its 16-channel block part-empty.
 const directCases = [
   {
@@ -143,7 +143,19 @@ for (const c of directCases) {
     assert(g.direct);
     await assertConvMatchesReference({ ...c, groups: 1 }, g, 3, TOL);
   });
+  Deno.test(`conv2d direct forward and weight gradient (a first layer): ${c.name}`, async () => {
+    const g = convGeometry({ ...c, groups: 1, algorithm: "direct" });
+    await assertConvMatchesReference({ ...c, groups: 1 }, g, 5, TOL, false);
+  });
 }
+
+Deno.test("the direct weight gradient's batch slices cover every image once, none empty", () => {
+  for (const [n, threads] of [[1, 24], [128, 24], [128, 396], [7, 3000], [100, 33], [2049, 1]]) {
+    const { perSlice, slices } = batchSlices(n, threads);
+    assert(perSlice * slices >= n && perSlice * (slices - 1) < n, `${n} images, ${threads} threads`);
+  }
+  assertStrictEquals(batchSlices(128, 24).slices, 64);
+});
 
 Deno.test("conv algorithm: auto picks the direct forward for one group of up to four channels", () => {
   const base = { cin: 3, h: 32, w: 32, cout: 64, kh: 5, kw: 5, stride: 1, pad: 2, groups: 1 };

@@ -126,29 +126,43 @@ export function keepColumns(g: ConvGeometry, n: number): ConvColumns | null {
 
 /** Output channels and outputs along a row per thread of kernels/conv_direct.wgsl: on llvmpipe 32x8 beat 16x8, 24x8, 16x16, 8x16 and 16-64x4. */
 const DIRECT_TM = 32, DIRECT_TN = 8;
+/** Output channels per thread of the direct weight gradient. */
+const DIRECT_TMW = 8;
 
-/** y = conv(x, w) + b by the direct kernel: no column matrix, output written in NCHW. */
-function directForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
-  const n = x.shape[0];
-  const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
+/** kernels/conv_direct.wgsl's template for a layer: tile sizes and the vec4 or scalar row functions. */
+function directTemplate(g: ConvGeometry): TemplateValues {
   const coutP = Math.ceil(g.cout / DIRECT_TM) * DIRECT_TM;
   const seg = (DIRECT_TN - 1) * g.stride + g.kw;
   // vec4 rows where every thread's first input (ow0 * stride) and every row start at a multiple of 4.
   const vecIn = g.w % 4 === 0 && (DIRECT_TN * g.stride) % 4 === 0;
   const alignShift = roundUp4(g.pad) - g.pad;
-  const template = {
+  // The weight gradient's threads own all kernel rows where that keeps their accumulators few enough.
+  const khb = DIRECT_TMW * g.kh * g.kw <= 256 ? g.kh : 1;
+  return {
     ...convTemplate(g),
     TM: DIRECT_TM,
     TN: DIRECT_TN,
     TM4: DIRECT_TM / 4,
     TN4: DIRECT_TN / 4,
+    TMW: DIRECT_TMW,
+    KHB: khb,
+    KHB_KW: khb * g.kw,
     SEG: seg,
     SEG4: Math.ceil((alignShift + seg) / 4),
     ALIGN_SHIFT: alignShift,
     COUTP: coutP,
     LOAD_ROW: vecIn ? "loadRowVec4" : "loadRowScalar",
     STORE_ROW: g.ow % 4 === 0 ? "storeRowVec4" : "storeRowScalar",
+    LOAD_DY: g.ow % 4 === 0 ? "loadDyVec4" : "loadDyScalar",
   };
+}
+
+/** y = conv(x, w) + b by the direct kernel: no column matrix, output written in NCHW. */
+function directForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+  const n = x.shape[0];
+  const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
+  const template = directTemplate(g);
+  const coutP = template.COUTP as number;
   const wt = gpu.tensor([g.Kp, coutP], "conv-wt");
   gpu.run("conv_direct", "weights_t", [w, wt], [g.Kp * coutP, 0, 0, 0], [
     Math.ceil((g.Kp * coutP) / 64),
@@ -163,6 +177,42 @@ function directForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: Conv
   gpu.run("conv_direct", "forward", [x, wt, b ?? wt, y], [n, b ? 1 : 0, 0, 0], groups, template);
   wt.release();
   return y;
+}
+
+/** Threads a direct weight gradient aims for, over its slices of the batch (two cores' lanes, many times). */
+const DIRECT_WEIGHT_GRAD_THREADS = 2048;
+
+/**
+ * Slices of a batch of n for a reduction whose every slice runs `threads` threads: enough slices for about
+ * DIRECT_WEIGHT_GRAD_THREADS in all, each of perSlice images (the last may have fewer, none is empty).
+ */
+export function batchSlices(n: number, threads: number): { perSlice: number; slices: number } {
+  const perSlice = Math.ceil(n / Math.min(n, Math.ceil(DIRECT_WEIGHT_GRAD_THREADS / threads)));
+  return { perSlice, slices: Math.ceil(n / perSlice) };
+}
+
+/** dw (overwritten) by the direct kernel, summed over batch slices; for layers whose dx nobody needs. */
+function directWeightGradient(gpu: Gpu, x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeometry): void {
+  const n = x.shape[0];
+  const template = directTemplate(g);
+  const threads = Math.ceil(g.cout / DIRECT_TMW) * g.cin * (g.kh / (template.KHB as number));
+  const { perSlice, slices } = batchSlices(n, threads);
+  const sliceSize = roundUp4(g.cout * g.Kp);
+  // Zeroed: the padding columns K..Kp-1 are never written and must sum to zero.
+  const partial = gpu.tensor([slices, sliceSize], "splitk", true);
+  gpu.run("conv_direct", "weight_grad", [x, dy, partial], [n, 0, perSlice, 0], [
+    Math.ceil(threads / 64),
+    slices,
+    1,
+  ], template);
+  gpu.run(
+    "reduce",
+    "sum_slices",
+    [partial, dw, partial],
+    [g.cout, g.Kp, slices, 0, g.Kp, 0, 0, 0],
+    gpu.grid1d(g.cout * g.Kp),
+  );
+  partial.release();
 }
 
 /** y = conv(x, w) + b. `keep` (from keepColumns) receives the column matrices instead of their being freed. */
@@ -232,6 +282,11 @@ export function conv2dBackward(
     winogradWeightGradient(gpu, x, dy, grads.dw, g, grads.cols);
     if (grads.db) channelSum(gpu, dy, grads.db, n, g.cout, g.oh * g.ow);
     return needDx ? winogradConv(gpu, dy, w, null, g, "input-gradient") : null;
+  }
+  if (g.direct && !needDx) {
+    directWeightGradient(gpu, x, dy, grads.dw, g);
+    if (grads.db) channelSum(gpu, dy, grads.db, n, g.cout, g.oh * g.ow);
+    return null;
   }
   const dx = needDx ? gpu.tensor(x.shape, "dconv") : null;
   for (const c of columnChunks(gpu, g, n)) {

@@ -108,7 +108,8 @@ export function channelSum(
   s: number,
   acc = false,
 ): void {
-  gpu.run("reduce", "channel_sum", [src, dst], [n, c, s, acc ? 1 : 0, 0, 0, 0, 0], [c, 1, 1]);
+  const entry = s % 4 === 0 ? "channel_sum4" : "channel_sum";
+  gpu.run("reduce", entry, [src, dst], [n, c, s, acc ? 1 : 0, 0, 0, 0, 0], [c, 1, 1]);
 }
 
 /** dst[j] (+)= sum over rows of src[r*ld + j], j < cols: fully/locally connected bias gradients. */

@@ -68,15 +68,15 @@ function checkAligned(args: MatmulArgs, names: (keyof MatmulArgs)[]): void {
 
 /**
  * Slices for a split-K product: a long-K, small-output "nt" GEMM (a weight gradient summed over many pixels,
- * like conv1's) would otherwise run on a handful of threads. 0 = no split. Slices divide K/4 exactly.
+ * like conv1's, or a fully connected layer's forward at a small batch) would otherwise run on a handful of
+ * threads. 0 = no split. Slices divide K/4 exactly and keep at least 512 of K each.
  */
 function splitKSlices(gpu: Gpu, args: MatmulArgs, t: MatmulTuning): number {
-  if (args.layout !== "nt" || (args.batch ?? 1) > 1 || args.K < 8192) return 0;
-  if (args.biasMode && args.biasMode !== "none") return 0;
+  if (args.layout !== "nt" || (args.batch ?? 1) > 1 || args.K < 1024) return 0;
   const threads = gpu.kernelVariant === "gpu"
     ? Math.ceil(args.M / 64) * Math.ceil(args.N / 64) * 256
     : Math.ceil(args.M / t.TM) * Math.ceil(args.N / t.TNS);
-  const want = Math.min(64, Math.floor(args.K / 2048), Math.ceil((gpu.isSoftware ? 1024 : 16384) / threads));
+  const want = Math.min(64, Math.floor(args.K / 512), Math.ceil((gpu.isSoftware ? 1024 : 16384) / threads));
   for (let s = want; s >= 2; s--) if ((args.K / 4) % s === 0) return s;
   return 0;
 }
@@ -102,11 +102,12 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
       accumulate: false,
       biasMode: "none",
     });
+    const biasMode = args.biasMode === "row" ? 1 : args.biasMode === "col" ? 2 : 0;
     gpu.run(
       "reduce",
       "sum_slices",
-      [partial, args.c],
-      [M, N, slices, args.accumulate ? 1 : 0, args.ldc, args.offC ?? 0, 0, 0],
+      [partial, args.c, (biasMode ? args.bias : null) ?? dummyBias(gpu)],
+      [M, N, slices, args.accumulate ? 1 : 0, args.ldc, args.offC ?? 0, biasMode, args.offBias ?? 0],
       gpu.grid1d(M * N),
     );
     partial.release();
