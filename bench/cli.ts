@@ -34,7 +34,8 @@ Options:
   --out FILE           where to write the JSON (default bench/results/<date>.json)
   -h, --help           this text
 
-PyTorch needs Debian's python3-torch (apt-get install -y python3-torch); without it the bench says so and
+PyTorch needs Debian's python3-torch, with OpenBLAS for its fully connected layers (apt-get install -y
+python3-torch libopenblas0-pthread); without torch the bench says so and
 carries on. The PyTorch peer at its shortest:
   deno task bench --quick --no-layers --skip-tfjs --only alexnet,cifar,torch --out /tmp/bench.json`;
 

@@ -470,7 +470,11 @@ if (only.has("torch") && torchReport) report.pytorch = torchReport;
 const comparison = comparisonRows(WORKLOADS, oursById, tfjsById, torchById);
 if (comparison.length && (only.has("tfjs") || only.has("torch"))) {
   report.comparison = comparison;
-  const pytorch = torchReport?.ok ? `${torchReport.torch} CPU, ${torchReport.threads} threads` : "(not run)";
+  const pytorch = torchReport?.ok
+    ? `${torchReport.torch} CPU, ${torchReport.threads} threads${
+      torchReport.blas ? `, ${torchReport.blas}` : ""
+    }`
+    : "(not run)";
   console.log(`\nSide by side, images/s (ours / peer), ours on ${gpu.adapter.description}:`);
   console.log(
     formatComparison(comparison, {

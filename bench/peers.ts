@@ -8,7 +8,7 @@ import { torchModuleSource } from "../src/io/torchvision.ts";
 /** The optimiser settings of every training step the bench times (ours and the peers'). */
 export const SGD = { lr: 0.001, momentum: 0.9, weightDecay: 0.0005 };
 
-export const TORCH_INSTALL = "apt-get install -y python3-torch";
+export const TORCH_INSTALL = "apt-get install -y python3-torch libopenblas0-pthread";
 
 /** One workload timed by us and by the peers: a model spec from src/models, a batch size and a mode. */
 export interface Workload {
@@ -38,6 +38,8 @@ export type TorchPeerResult =
   | {
     ok: true;
     torch: string;
+    /** The BLAS library torch loaded (its fully connected layers run through it). */
+    blas?: string;
     python: string;
     threads: number;
     warmup: number;

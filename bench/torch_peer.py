@@ -36,6 +36,19 @@ def emit(obj):
     sys.stdout.flush()
 
 
+def loaded_blas():
+    """Which BLAS this process loaded: Debian's torch runs fully connected layers through the system libblas.so.3,
+    the reference implementation unless an optimised one (libopenblas0-pthread) is installed."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "libblas.so" in line}
+    except OSError:
+        return "unknown"
+    names = {"blas": "reference BLAS", "openblas-pthread": "OpenBLAS", "openblas-openmp": "OpenBLAS (OpenMP)"}
+    dirs = sorted({os.path.basename(os.path.dirname(p)) for p in paths})
+    return ", ".join(names.get(d, d) for d in dirs) or "none loaded"
+
+
 def main():
     if len(sys.argv) != 2:
         emit({"ok": False, "reason": "usage: torch_peer.py CONFIG.json"})
@@ -141,6 +154,7 @@ def main():
         {
             "ok": True,
             "torch": torch.__version__,
+            "blas": loaded_blas(),
             "python": sys.executable,
             "threads": torch.get_num_threads(),
             "mkldnn": torch.backends.mkldnn.is_available(),

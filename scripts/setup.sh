@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks: Deno 2.9 (from npm), Mesa's software WebGPU drivers (llvmpipe via
 # EGL and lavapipe via Vulkan), Chromium for the browser tests and GUI, Fashion-MNIST, PyTorch (Debian's
-# python3-torch, for the benchmark's PyTorch peer and the PyTorch tests), Slurm and munge (for
+# python3-torch, for the benchmark's PyTorch peer and the PyTorch tests, with OpenBLAS: Debian's torch runs
+# fully connected layers through the system BLAS, which is otherwise the reference one, 25x slower), Slurm and munge (for
 # tests/pipeline_slurm.test.ts, which starts a single-node cluster with scripts/slurm-local.sh), then the npm
 # packages.
 set -euo pipefail
@@ -14,6 +15,7 @@ dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
 dpkg -s libegl-mesa0 >/dev/null 2>&1 || need+=(libegl-mesa0)
 dpkg -s libgl1-mesa-dri >/dev/null 2>&1 || need+=(libgl1-mesa-dri)
 /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
+dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
 command -v slurmctld >/dev/null || need+=(slurm-wlm)
 command -v munged >/dev/null || need+=(munge)
 if [ ${#need[@]} -gt 0 ]; then

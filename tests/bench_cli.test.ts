@@ -40,7 +40,7 @@ Deno.test("bench CLI: --help prints the usage and exits 0, before touching the G
     assertStrictEquals(r.code, 0, r.stderr);
     assertMatch(r.stdout, /^Usage: deno task bench/);
     assertMatch(r.stdout, /--quick/);
-    assertMatch(r.stdout, /apt-get install -y python3-torch/);
+    assertMatch(r.stdout, /apt-get install -y\s+python3-torch libopenblas0-pthread/);
     assertNotMatch(r.stdout, /adapter:/);
   }
 });
@@ -151,10 +151,13 @@ Deno.test("bench: without torch the bench says how to install it, and carries on
       out,
     ]);
     assertStrictEquals(r.code, 0, r.stdout + r.stderr);
-    assertMatch(r.stdout, /PyTorch is not available .*install it with `apt-get install -y python3-torch`/);
+    assertMatch(
+      r.stdout,
+      /PyTorch is not available .*install it with `apt-get install -y python3-torch libopenblas0-pthread`/,
+    );
     const report = JSON.parse(await Deno.readTextFile(out));
     assertStrictEquals(report.pytorch.ok, false);
-    assertStrictEquals(report.pytorch.install, "apt-get install -y python3-torch");
+    assertStrictEquals(report.pytorch.install, "apt-get install -y python3-torch libopenblas0-pthread");
     assert(report.cifar.size32.imagesPerSec > 0, "our own numbers are still there");
     assertEquals(report.comparison.map((c: { pytorchImagesPerSec: null }) => c.pytorchImagesPerSec), [
       null,
