@@ -1,5 +1,5 @@
 import { join } from "@std/path";
-import { PAPER_CLAIMS } from "../paper/claims.ts";
+import { findClaim, PAPER_CLAIMS } from "../paper/claims.ts";
 import type { Lockfile } from "../pipeline/lockfile.ts";
 import { LOCKFILE_NAME, readLockfile } from "../pipeline/lockfile.ts";
 import type { PipelineInfo } from "../pipeline/types.ts";
@@ -57,10 +57,33 @@ async function reportPages(resultsDir: string, lock: Lockfile): Promise<ReportPa
       stage: id,
       href: `${lock.pipeline}/${entry.outDir}/${outputs.page}`,
       title: typeof outputs.title === "string" ? outputs.title : lock.title,
-      claims: Array.isArray(outputs.claims) ? outputs.claims as ClaimRow[] : [],
+      claims: Array.isArray(outputs.claims)
+        ? (outputs.claims as Partial<ClaimRow>[]).map(fromEarlierPage)
+        : [],
     });
   }
   return pages;
+}
+
+/**
+ * A claim row as a page stored it. Pages made before claims were measured over seeds have no interval or
+ * verdict: they read "not recorded" until the page is made again.
+ */
+function fromEarlierPage(row: Partial<ClaimRow>): ClaimRow {
+  if (typeof row.verdict === "string" && Array.isArray(row.seeds)) return row as ClaimRow;
+  const figure = findClaim(row.claimId ?? "")?.figures.find((f) => f.metric === row.metric);
+  return {
+    ...row,
+    kind: row.kind ?? figure?.kind ?? "absolute",
+    paper: row.paper ?? null,
+    reproduced: row.reproduced ?? null,
+    low: null,
+    high: null,
+    perSeed: [],
+    seeds: [],
+    detectable: null,
+    verdict: "not recorded",
+  } as ClaimRow;
 }
 
 const DIFFERENCE_AXIS = "effect (percentage points)";
