@@ -211,3 +211,18 @@ Deno.test("edit distance counts a swap as one edit", () => {
   assertEquals(editDistance("epohcs", "epochs"), 1);
   assertEquals(editDistance("", "abc"), 3);
 });
+
+Deno.test("budget and design are optional texts, checked like the other text keys", () => {
+  const definition = parsePipeline(
+    "pipelines/test.yaml",
+    `budget: two trainings of 2 epochs\ndesign: fixed from the paper\n${VALID}`,
+    registry,
+  );
+  assertEquals([definition.budget, definition.design], ["two trainings of 2 epochs", "fixed from the paper"]);
+  assertEquals(parsePipeline("pipelines/test.yaml", VALID, registry).budget, undefined);
+  assertProblem(
+    problems(`budget: 3\n${VALID}`),
+    /^pipelines\/test\.yaml:1:9: budget: expected a string, got 3/,
+  );
+  assertProblem(problems(`design: [a]\n${VALID}`), /test\.yaml:1:9: design: expected a string/);
+});

@@ -40,13 +40,29 @@ const PAGE: ReportPage = {
         metric: "top-1",
         measures: "with LRN minus without, top-1 error",
         unit: "%",
+        kind: "difference",
         paper: -1.4,
         reproduced: -1.25,
-        difference: 0.15,
-        directionMatches: true,
+        low: -2.5,
+        high: -0.25,
+        perSeed: [-1, -1.5, -1.25],
+        seeds: [1, 2, 3],
+        detectable: 1.4,
+        verdict: "held",
         preset: "smoke",
         scale: "toy, 3 epochs",
       }],
+    },
+    {
+      type: "interval-chart",
+      title: "Per arm",
+      orientation: "vertical",
+      categories: ["lrn=on", "lrn=off"],
+      valueLabel: "top-1 error (%)",
+      series: [
+        { label: "mean", style: "bar", values: [38.25, 39.5], intervals: [[37, 39.5], null] },
+        { label: "paper", style: "mark", values: [38.1, null] },
+      ],
     },
     { type: "figure", src: "figures/filters.png", caption: "conv1 filters" },
     {
@@ -56,6 +72,7 @@ const PAGE: ReportPage = {
         preset: "smoke",
         overrides: { "train.epochs": 3 },
         seed: 7,
+        seeds: [7],
         adapter: "test adapter",
         denoVersion: Deno.version.deno,
         gitCommit: "abc123",
@@ -107,16 +124,22 @@ Deno.test({
         try {
           const { page } = opened;
           assertStrictEquals(await page.title(), "LRN <ablation>");
-          assertStrictEquals(await page.evaluate("window.reportCharts.length"), 1);
-          assertStrictEquals(await page.evaluate("Object.keys(Chart.instances).length"), 1);
+          assertStrictEquals(await page.evaluate("window.reportCharts.length"), 2);
+          assertStrictEquals(await page.evaluate("Object.keys(Chart.instances).length"), 2);
           assert(await paintedPixels(page, "#chart-0") > 1000, "the chart canvas has drawn pixels");
+          assert(await paintedPixels(page, "#chart-1") > 1000, "the interval chart has drawn pixels");
           const [cells] = await tableRows(page, "table.claims tbody tr");
           assertStrictEquals(cells[0], "lrn");
           assertStrictEquals(cells[3], "-1.4");
           assertStrictEquals(cells[4], "-1.25");
-          assertStrictEquals(cells[5], "+0.15");
-          assertStrictEquals(cells[6], "yes");
-          assertStrictEquals(cells[7], "smoke");
+          assertStrictEquals(cells[5], "[-2.5, -0.25]");
+          assertStrictEquals(cells[6], "3");
+          assertStrictEquals(cells[7], "held");
+          assertStrictEquals(cells[9], "smoke");
+          assertStrictEquals(
+            await page.$eval("table.claims td.verdict", (td) => td.className),
+            "verdict verdict-held",
+          );
           assertStrictEquals(
             await page.$eval("td.reproduced", (td) => td.getAttribute("data-value")),
             "-1.25",

@@ -18,10 +18,14 @@ const REPO_ROOT = fromFileUrl(new URL("..", import.meta.url));
 /** Final errors per arm (fractions), chosen so the expected table numbers are easy to state. */
 const FINAL = { on: { top1: 0.4125, top5: 0.18 }, off: { top1: 0.425, top5: 0.195 } };
 
-/** A stand-in for a training stage: a decaying error curve and a small PNG "filter" image. */
+/**
+ * A stand-in for a training stage: a decaying error curve and a small PNG "filter" image. Like training it
+ * depends on the seed: the LRN arm's top-1 moves by 0.1 points per seed around its value, its top-5 by 3.
+ */
 const toyTrainKind: StageKind = {
   name: "toy-train",
   description: "fake training curves",
+  seeds: "each",
   params: {
     epochs: { type: "integer", doc: "epochs", default: 4 },
     lrn: { type: "enum", values: ["on", "off"], doc: "LRN", required: true },
@@ -37,9 +41,10 @@ const toyTrainKind: StageKind = {
     const image = new Image(12, 12);
     image.fill(ctx.params.lrn === "on" ? 0x3366ccff : 0xcc6633ff);
     await Deno.writeFile(join(ctx.outDir, "filters.png"), await image.encode());
+    const noise = ctx.params.lrn === "on" ? ctx.seed - 2 : 0;
     return {
-      top1_error: final.top1,
-      top5_error: final.top5,
+      top1_error: final.top1 + 0.001 * noise,
+      top5_error: final.top5 + 0.03 * noise,
       history,
       scale: `toy data, ${epochs} epochs`,
       files: { filters: "filters.png" },
@@ -137,18 +142,21 @@ Deno.test({
             log: (line) => lines.push(line),
           },
         );
-      assertStrictEquals(await cli("--set", "seed=3"), 0, lines.join("\n"));
+      assertStrictEquals(await cli("--set", "seeds=3"), 0, lines.join("\n"));
 
       const outputs = JSON.parse(await Deno.readTextFile(join(dir, "results/lrn-toy/report/outputs.json")));
       assertStrictEquals(outputs.page, "index.html");
       const [top1, top5] = outputs.claims;
       assertStrictEquals(top1.paper, -1.4);
       assert(Math.abs(top1.reproduced - -1.25) < 1e-9);
-      assert(Math.abs(top1.difference - 0.15) < 1e-9);
-      assertStrictEquals(top1.directionMatches, true);
+      assertEquals(top1.seeds, [1, 2, 3]);
+      // Paired per seed: -1.35, -1.25, -1.15; t(0.975, 2) * 0.1 / sqrt(3) = 0.2484 either side.
+      assert(Math.abs(top1.low - (-1.25 - 0.24841)) < 1e-4 && Math.abs(top1.high - (-1.25 + 0.24841)) < 1e-4);
+      assertStrictEquals(top1.verdict, "held");
       assertStrictEquals(top1.preset, "smoke");
       assertStrictEquals(top1.scale, "toy data, 4 epochs");
       assert(Math.abs(top5.reproduced - -1.5) < 1e-9);
+      assertStrictEquals(top5.verdict, "inconclusive", "per-seed -4.5, -1.5, 1.5: the interval contains 0");
 
       await withChromium(async (browser) => {
         const report = await openOffline(browser, join(dir, "results/lrn-toy/report/index.html"));
@@ -156,34 +164,62 @@ Deno.test({
           const { page } = report;
           assert(await paintedPixels(page, "#chart-0") > 1000);
           const labels = await page.evaluate("window.reportCharts[0].data.datasets.map((d) => d.label)");
-          assertEquals(labels, ["LRN on", "LRN off"]);
-          const lastPoint = await page.evaluate("window.reportCharts[0].data.datasets[1].data.at(-1)");
+          assertEquals(
+            labels,
+            [1, 2, 3].map((seed) => `LRN on, seed ${seed}`).concat(
+              [1, 2, 3].map((seed) => `LRN off, seed ${seed}`),
+            ),
+          );
+          const lastPoint = await page.evaluate("window.reportCharts[0].data.datasets[3].data.at(-1)");
           assertEquals(lastPoint, { x: 4, y: 42.5 });
           const claimCells = await tableRows(page, "table.claims tbody tr");
-          assertEquals(claimCells.map((cells) => cells.slice(3, 8)), [
-            ["-1.4", "-1.25", "+0.15", "yes", "smoke"],
-            ["-1.2", "-1.5", "-0.3", "yes", "smoke"],
+          assertEquals(claimCells.map((cells) => cells.slice(3, 10)), [
+            ["-1.4", "-1.25", "[-1.5, -1]", "3", "held", "0.31", "smoke"],
+            ["-1.2", "-1.5", "[-8.95, +5.95]", "3", "inconclusive", "9.29", "smoke"],
           ]);
+          // Bars per arm with whiskers, the paper's value marked (off's mean plus the paper's -1.4 on "on").
+          assert(await paintedPixels(page, "#chart-1") > 1000);
+          const bars = await page.evaluate(
+            "window.reportCharts[1].data.datasets.map((d) => [d.label, d.data])",
+          );
+          assertEquals((bars as [string, number[]][])[0][1].map((v) => Math.round(v * 100) / 100), [
+            41.25,
+            42.5,
+            18,
+            19.5,
+          ]);
+          assertEquals((bars as [string, (number | null)[]][])[1], ["paper: lrn top-1", [
+            41.1,
+            null,
+            null,
+            null,
+          ]]);
           const tableCells = await tableRows(page, "table.data tbody tr");
-          assertEquals(tableCells, [["on", "41.25"], ["off", "42.5"]]);
+          assertEquals(tableCells, [
+            ["on", "1", "41.15"],
+            ["on", "2", "41.25"],
+            ["on", "3", "41.35"],
+            ["off", "1", "42.5"],
+            ["off", "2", "42.5"],
+            ["off", "3", "42.5"],
+          ]);
+          assertMatch(await page.textContent("table.method") ?? "", /3 \(1, 2, 3\).*Student-t interval/s);
           const images = await page.$$eval(
             "figure.image img",
             (imgs) => imgs.map((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
           );
-          assertEquals(images, [12, 12, 12]);
+          assertEquals(images, Array(9).fill(12));
           const sources = await page.$$eval(
             "figure.image img",
             (imgs) => imgs.map((img) => img.getAttribute("src")),
           );
-          assertEquals(sources.map((src) => src!.slice(0, 32)), [
-            "figures/train-lrn=on-filters.png",
-            "figures/train-lrn=off-filters.pn",
-            "data:image/png;base64,iVBORw0KGg",
-          ]);
+          assertEquals(sources[0], "figures/train-lrn=on,seed=1-filters.png");
+          assertEquals(sources[5], "figures/train-lrn=off,seed=3-filters.png");
+          assertMatch(sources[6]!, /^data:image\/png;base64,/);
           const provenance = await page.textContent(".provenance") ?? "";
-          assertMatch(provenance, /--set seed=3/);
+          assertMatch(provenance, /--set seeds=3/);
           assertMatch(provenance, /toy adapter/);
-          assertMatch(provenance, /train\[lrn=off\]/);
+          assertMatch(provenance, /train\[lrn=off,seed=2\]/);
           assertEquals(report.errors, []);
           assertEquals(report.blockedRequests, []);
           assertEquals(report.failedRequests, []);
@@ -199,7 +235,15 @@ Deno.test({
           const overlapRow = await page.textContent('tr:has(code:text-is("overlap"))') ?? "";
           assertMatch(overlapRow, /not run yet/);
           const lrnRow = await page.textContent('tr:has(code:text-is("lrn"))') ?? "";
-          assertMatch(lrnRow, /top-1: -1\.25 \(paper -1\.4, direction matches; smoke\)/);
+          assertMatch(lrnRow, /top-1-1\.4-1\.25\[-1\.5, -1\]3held/);
+          assertStrictEquals(
+            await page.$eval('tr:has(code:text-is("lrn")) td.verdict', (td) => td.className),
+            "verdict verdict-held",
+          );
+          // The claims come first, then the effects chart, then the pipelines.
+          const titles = await page.$$eval("h2", (hs) => hs.map((h) => h.textContent));
+          assertEquals(titles, ["Paper claims and verdicts", "Pipelines"]);
+          assert(await paintedPixels(page, "#chart-0") > 1000, "the effects chart is drawn");
           // The page's link back to the index resolves.
           await page.goto(new URL(href!, page.url()).href);
           await page.click("text=All results");
@@ -211,8 +255,8 @@ Deno.test({
       });
 
       lines.length = 0;
-      assertStrictEquals(await cli("--set", "seed=3"), 0);
-      assertMatch(lines.join("\n"), /0 ran, 3 cached/);
+      assertStrictEquals(await cli("--set", "seeds=3"), 0);
+      assertMatch(lines.join("\n"), /0 ran, 7 cached/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

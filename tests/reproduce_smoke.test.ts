@@ -95,7 +95,7 @@ Deno.test({
           try {
             for (const id of PAPER_CLAIM_IDS) {
               const hrefs = await index.page.$$eval(
-                `h2:text-is("Paper claims") + table tr:has(td:first-child code:text-is("${id}")) a`,
+                `h2:text-is("Paper claims and verdicts") + table tr:has(td:first-child code:text-is("${id}")) a`,
                 (links) => links.map((a) => a.getAttribute("href")),
               );
               assert(hrefs.length > 0, `claim ${id} is not linked from the index`);

@@ -1,9 +1,11 @@
 import { basename, extname, join } from "@std/path";
-import { directionMatches, findClaim } from "../paper/claims.ts";
+import { findClaim } from "../paper/claims.ts";
 import { armDirName } from "../pipeline/matrix.ts";
 import type { RunInfo, StageResult } from "../pipeline/types.ts";
-import type { Block, Cell, ClaimRow, LineSeries, Provenance } from "../report/model.ts";
-import { parseRef, resolveNumber, resolveRef, valueAtPath } from "./refs.ts";
+import type { Block, Cell, ClaimRow, LineChartBlock, LineSeries, Provenance } from "../report/model.ts";
+import { measureClaimEffect } from "./claim_effect.ts";
+import { claimCharts } from "./claim_chart.ts";
+import { parseRef, resolveNumbersBySeed, resolveRef, valueAtPath } from "./refs.ts";
 import type { OutputRef } from "./refs.ts";
 import type { ChartSpec, ClaimRowSpec, DataTableSpec, FigureSpec, Section, TableSpec } from "./sections.ts";
 
@@ -19,7 +21,12 @@ export interface BuildContext {
   files: Record<string, string>;
   /** Claim rows, collected so the index page can show them without parsing HTML. */
   claimRows: ClaimRow[];
+  /** The run's seeds: with several, charts, tables and figures name each instance's seed. */
+  seeds: number[];
 }
+
+/** Fewer points than this per series and a line chart says nothing a table does not. */
+export const MIN_LINE_POINTS = 4;
 
 function ref(text: string): OutputRef {
   const parsed = parseRef(text);
@@ -29,6 +36,11 @@ function ref(text: string): OutputRef {
 
 function armText(result: StageResult): string {
   return Object.entries(result.matrix ?? {}).map(([axis, value]) => `${axis}=${value}`).join(", ");
+}
+
+/** `, seed 2` when the run has several seeds (so per-seed series, rows and figures can be told apart). */
+function seedText(result: StageResult, ctx: Pick<BuildContext, "seeds">): string {
+  return ctx.seeds.length > 1 && result.seed !== undefined ? `seed ${result.seed}` : "";
 }
 
 function fillLabel(template: string, result: StageResult): string {
@@ -68,6 +80,19 @@ function toPoints(value: unknown, x: string | undefined, y: string | undefined, 
 }
 
 function buildChart(spec: ChartSpec, ctx: BuildContext): Block {
+  const block = lineChart(spec, ctx);
+  const longest = Math.max(0, ...block.series.map((series) => series.points.length));
+  if (longest >= MIN_LINE_POINTS) return block;
+  // One to three points (a two-epoch run's per-epoch curve): the tables carry the numbers.
+  return {
+    type: "text",
+    text: `Chart "${block.title || block.yLabel}" left out: its longest series has ${longest} point${
+      longest === 1 ? "" : "s"
+    } (the tables give the numbers).`,
+  };
+}
+
+function lineChart(spec: ChartSpec, ctx: BuildContext): LineChartBlock {
   const series: LineSeries[] = [];
   for (const seriesSpec of spec.series) {
     const resolved = resolveRef(ref(seriesSpec.from), ctx.inputs);
@@ -78,7 +103,7 @@ function buildChart(spec: ChartSpec, ctx: BuildContext): Block {
       const defaultLabel = [armText(result), resolved.length > 1 ? "" : seriesSpec.y ?? seriesSpec.from]
         .filter(Boolean).join(" ");
       const label = seriesSpec.label !== undefined ? fillLabel(seriesSpec.label, result) : defaultLabel;
-      series.push({ label: label || result.id, points });
+      series.push({ label: [label || result.id, seedText(result, ctx)].filter(Boolean).join(", "), points });
     }
   }
   return {
@@ -89,10 +114,35 @@ function buildChart(spec: ChartSpec, ctx: BuildContext): Block {
     logY: spec.log_y,
     caption: spec.caption,
     series,
+    ...(spec.lines ? { lines: spec.lines } : {}),
   };
 }
 
-export function buildClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimRow {
+/** One arm a claim row compares (a or b of `difference`/`ratio`): its label and each seed's value. */
+export interface ClaimArm {
+  ref: string;
+  label: string;
+  /** Path of the value in the arm's outputs, to tell apart two values of one arm. */
+  path: string;
+  values: number[];
+}
+
+/** A claim row with what its chart needs: the arms behind an effect (none for a `value` row). */
+export interface ClaimMeasurement {
+  row: ClaimRow;
+  arms: ClaimArm[];
+  /** The `value` reference of a row without arms. */
+  valueRef?: string;
+}
+
+/** How a result is called in charts: its own `label` output (a train stage's), else its arm, else its stage. */
+export function resultLabel(result: StageResult): string {
+  if (typeof result.outputs.label === "string" && result.outputs.label) return result.outputs.label;
+  return armText(result) || result.stage;
+}
+
+/** A claim row measured over seeds: per-seed values (paired across arms by seed), interval and verdict. */
+export function measureClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimMeasurement {
   const claim = findClaim(spec.claim);
   if (!claim) throw new Error(`unknown paper claim "${spec.claim}"`);
   const figure = spec.metric === undefined
@@ -100,38 +150,60 @@ export function buildClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimRow {
     : claim.figures.find((f) => f.metric === spec.metric);
   if (!figure) throw new Error(`claim "${claim.id}" has no figure "${spec.metric}"`);
   const multiply = spec.multiply ?? 1;
-  const number = (text: string) => {
-    const resolved = resolveNumber(ref(text), ctx.inputs);
-    return { ...resolved, value: resolved.value * multiply };
+  const numbers = (text: string) => {
+    const bySeed = resolveNumbersBySeed(ref(text), ctx.inputs);
+    return new Map([...bySeed].map(([seed, found]) => [seed, { ...found, value: found.value * multiply }]));
   };
-  let reproduced: number;
+  const perSeed = new Map<number, number>();
+  const arms: ClaimArm[] = [];
   let source: StageResult;
   if (spec.value !== undefined) {
-    const a = number(spec.value);
-    [reproduced, source] = [a.value, a.result];
+    const a = numbers(spec.value);
+    for (const [seed, { value }] of a) perSeed.set(seed, value);
+    source = [...a.values()][0].result;
   } else {
     const [textA, textB] = (spec.difference ?? spec.ratio)!;
-    const a = number(textA), b = number(textB);
-    reproduced = spec.difference ? a.value - b.value : a.value / b.value;
-    source = a.result;
+    const a = numbers(textA), b = numbers(textB);
+    // Paired: each seed's a against the same seed's b (same initialisation and data order).
+    for (const [seed, found] of a) {
+      const other = b.get(seed);
+      if (other) perSeed.set(seed, spec.difference ? found.value - other.value : found.value / other.value);
+    }
+    for (const [text, values] of [[textA, a], [textB, b]] as const) {
+      const first = [...values.values()][0].result;
+      arms.push({
+        ref: text,
+        label: resultLabel(first),
+        path: ref(text).path.join("."),
+        values: [...values.values()].map((found) => found.value),
+      });
+    }
+    source = [...a.values()][0].result;
   }
+  const effect = measureClaimEffect(figure, perSeed);
   const scale = spec.scale ?? (typeof source.outputs.scale === "string" ? source.outputs.scale : "");
-  const finite = Number.isFinite(reproduced);
-  return {
+  const row: ClaimRow = {
     claimId: claim.id,
     section: claim.section,
     claim: claim.claim,
     metric: figure.metric,
     measures: figure.measures,
     unit: figure.unit,
+    kind: figure.kind,
     paper: figure.value,
-    reproduced: finite ? reproduced : null,
-    difference: finite ? reproduced - figure.value : null,
-    directionMatches: finite ? directionMatches(figure, reproduced) : null,
+    reproduced: effect.mean,
+    low: effect.low,
+    high: effect.high,
+    perSeed: effect.perSeed,
+    seeds: effect.seeds,
+    detectable: effect.detectable,
+    verdict: effect.verdict,
+    ...(figure.untestable ? { verdictNote: `not tested: ${figure.untestable}` } : {}),
     preset: source.preset,
     scale,
-    note: spec.note,
+    ...(spec.note !== undefined ? { note: spec.note } : {}),
   };
+  return { row, arms, ...(spec.value !== undefined ? { valueRef: spec.value } : {}) };
 }
 
 function buildTable(spec: TableSpec, ctx: BuildContext): Block {
@@ -139,8 +211,10 @@ function buildTable(spec: TableSpec, ctx: BuildContext): Block {
   if (!input) throw new Error(`table rows: stage "${spec.rows}" is not among the inputs`);
   const arms = Array.isArray(input) ? input : [input];
   const axes = Object.keys(arms[0].matrix ?? {});
+  const withSeed = ctx.seeds.length > 1 && arms.some((result) => result.seed !== undefined);
   const rows = arms.map((result): Cell[] => [
     ...axes.map((axis) => result.matrix![axis]),
+    ...(withSeed ? [result.seed ?? null] : []),
     ...spec.columns.map((column) => {
       const path = column.value.split(".").map((seg) => (/^-?\d+$/.test(seg) ? Number(seg) : seg));
       const found = valueAtPath(result.outputs, path);
@@ -152,7 +226,8 @@ function buildTable(spec: TableSpec, ctx: BuildContext): Block {
       return found.value === null || found.value === undefined ? null : String(found.value);
     }),
   ]);
-  return { type: "table", title: spec.title, columns: [...axes, ...spec.columns.map((c) => c.label)], rows };
+  const columns = [...axes, ...(withSeed ? ["seed"] : []), ...spec.columns.map((c) => c.label)];
+  return { type: "table", title: spec.title, columns, rows };
 }
 
 const MIME: Record<string, string> = {
@@ -171,7 +246,8 @@ async function buildFigures(spec: FigureSpec, ctx: BuildContext): Promise<Block[
       throw new Error(`${spec.from}: expected a file name, got ${JSON.stringify(value)}`);
     }
     const source = join(result.outDir, value);
-    const caption = [spec.caption ?? basename(value), armText(result)].filter(Boolean).join(" - ");
+    const caption = [spec.caption ?? basename(value), armText(result), seedText(result, ctx)].filter(Boolean)
+      .join(" - ");
     if (spec.embed) {
       const mime = MIME[extname(value).toLowerCase()] ?? "application/octet-stream";
       const base64 = btoa(
@@ -180,7 +256,8 @@ async function buildFigures(spec: FigureSpec, ctx: BuildContext): Promise<Block[
       blocks.push({ type: "figure", src: `data:${mime};base64,${base64}`, caption });
       continue;
     }
-    const arm = result.matrix ? `-${armDirName(result.matrix)}` : "";
+    const label = ctx.seeds.length > 1 ? { ...result.matrix, seed: result.seed } : result.matrix;
+    const arm = label && Object.keys(label).length ? `-${armDirName(label)}` : "";
     const name = `figures/${result.stage}${arm}-${basename(value)}`;
     await Deno.mkdir(join(ctx.outDir, "figures"), { recursive: true });
     await Deno.copyFile(source, join(ctx.outDir, name));
@@ -190,15 +267,21 @@ async function buildFigures(spec: FigureSpec, ctx: BuildContext): Promise<Block[
   return blocks;
 }
 
+/** The text of the instance (or, with several seeds, of each seed's instance, each named). */
 function buildTextFrom(text: string, ctx: BuildContext): Block[] {
-  const [{ value }] = resolveRef(ref(text), ctx.inputs);
-  if (value === null || value === undefined || value === "") return [];
-  if (typeof value !== "string") throw new Error(`${text}: expected text, got ${JSON.stringify(value)}`);
-  return [{ type: "text", text: value }];
+  const blocks: Block[] = [];
+  for (const { result, value } of resolveRef(ref(text), ctx.inputs)) {
+    if (value === null || value === undefined || value === "") continue;
+    if (typeof value !== "string") throw new Error(`${text}: expected text, got ${JSON.stringify(value)}`);
+    const seed = seedText(result, ctx);
+    blocks.push({ type: "text", text: seed ? `${seed[0].toUpperCase()}${seed.slice(1)}: ${value}` : value });
+  }
+  return blocks;
 }
 
+/** A stage's own table; with several seeds, the first seed's (the title says which). */
 function buildDataTable(spec: DataTableSpec, ctx: BuildContext): Block {
-  const [{ value }] = resolveRef(ref(spec.from), ctx.inputs);
+  const [{ value, result }] = resolveRef(ref(spec.from), ctx.inputs);
   const table = value as { columns?: unknown; rows?: unknown };
   if (!table || !Array.isArray(table.columns) || !Array.isArray(table.rows)) {
     throw new Error(
@@ -211,9 +294,10 @@ function buildDataTable(spec: DataTableSpec, ctx: BuildContext): Block {
       : v === undefined
       ? null
       : JSON.stringify(v);
+  const seed = seedText(result, ctx);
   return {
     type: "table",
-    title: spec.title,
+    title: seed && spec.title ? `${spec.title} (${seed})` : spec.title,
     columns: table.columns.map(String),
     rows: (table.rows as unknown[][]).map((row) => row.map(cell)),
   };
@@ -228,7 +312,8 @@ export async function buildSection(section: Section, ctx: BuildContext): Promise
   if ("chart" in section) return [buildChart(section.chart, ctx)];
   if ("table" in section) return [buildTable(section.table, ctx)];
   if ("figure" in section) return await buildFigures(section.figure, ctx);
-  const rows = section.claims.map((row) => buildClaimRow(row, ctx));
+  const measured = section.claims.map((row) => measureClaimRow(row, ctx));
+  const rows = measured.map((m) => m.row);
   ctx.claimRows.push(...rows);
   const contexts = [...new Set(rows.map((row) => row.claimId))]
     .map((id) => findClaim(id)!)
@@ -236,6 +321,7 @@ export async function buildSection(section: Section, ctx: BuildContext): Promise
     .map((claim) => `**${claim.id}**: ${claim.context}`);
   return [
     { type: "claims-table", rows },
+    ...claimCharts(measured),
     ...(contexts.length ? [{ type: "text" as const, text: contexts.join("\n\n") }] : []),
   ];
 }
@@ -249,6 +335,7 @@ export function buildProvenance(run: RunInfo, preset: string): Provenance {
     preset,
     overrides: run.overrides,
     seed: run.seed,
+    seeds: run.seeds,
     adapter: run.adapter,
     denoVersion: run.denoVersion,
     gitCommit: run.gitCommit,

@@ -1,18 +1,19 @@
 import { join } from "@std/path";
-import { PAPER_CLAIMS } from "../paper/claims.ts";
+import { findClaim, PAPER_CLAIMS } from "../paper/claims.ts";
 import type { Lockfile } from "../pipeline/lockfile.ts";
 import { LOCKFILE_NAME, readLockfile } from "../pipeline/lockfile.ts";
 import type { PipelineInfo } from "../pipeline/types.ts";
-import { escapeHtml, formatNumber, formatSigned } from "../report/format.ts";
-import { renderPage } from "../report/html.ts";
-import type { Cell, ClaimRow } from "../report/model.ts";
+import { escapeHtml } from "../report/format.ts";
+import { effectText, intervalText, renderPage, verdictCell } from "../report/html.ts";
+import type { Cell, ClaimRow, IntervalChartBlock, IntervalSeries, TableBlock } from "../report/model.ts";
+import { CI_METHOD, VERDICT_RULE } from "./claim_effect.ts";
 
 export interface IndexOptions {
   /** Pipelines known from pipelines/*.yaml, so ones that never ran are listed too. */
   pipelines?: Omit<PipelineInfo, "file">[];
 }
 
-interface ReportPageInfo {
+export interface ReportPageInfo {
   pipeline: string;
   stage: string;
   href: string;
@@ -56,31 +57,166 @@ async function reportPages(resultsDir: string, lock: Lockfile): Promise<ReportPa
       stage: id,
       href: `${lock.pipeline}/${entry.outDir}/${outputs.page}`,
       title: typeof outputs.title === "string" ? outputs.title : lock.title,
-      claims: Array.isArray(outputs.claims) ? outputs.claims as ClaimRow[] : [],
+      claims: Array.isArray(outputs.claims)
+        ? (outputs.claims as Partial<ClaimRow>[]).map(fromEarlierPage)
+        : [],
     });
   }
   return pages;
 }
 
-function reproducedSummary(row: ClaimRow): string {
-  const value = row.reproduced === null
-    ? "-"
-    : (row.paper < 0 || row.reproduced < 0)
-    ? formatSigned(row.reproduced)
-    : formatNumber(row.reproduced);
-  const direction = row.directionMatches === null
-    ? ""
-    : row.directionMatches
-    ? ", direction matches"
-    : ", direction differs";
-  return `${escapeHtml(row.metric)}: <strong>${value}</strong> (paper ${formatNumber(row.paper)}${
-    escapeHtml(direction)
-  }; ${escapeHtml(row.preset)})`;
+/**
+ * A claim row as a page stored it. Pages made before claims were measured over seeds have no interval or
+ * verdict: they read "not recorded" until the page is made again.
+ */
+function fromEarlierPage(row: Partial<ClaimRow>): ClaimRow {
+  if (typeof row.verdict === "string" && Array.isArray(row.seeds)) return row as ClaimRow;
+  const figure = findClaim(row.claimId ?? "")?.figures.find((f) => f.metric === row.metric);
+  return {
+    ...row,
+    kind: row.kind ?? figure?.kind ?? "absolute",
+    paper: row.paper ?? null,
+    reproduced: row.reproduced ?? null,
+    low: null,
+    high: null,
+    perSeed: [],
+    seeds: [],
+    detectable: null,
+    verdict: "not recorded",
+  } as ClaimRow;
+}
+
+const DIFFERENCE_AXIS = "effect (percentage points)";
+const RATIO_AXIS = "ratio (x, log scale)";
+
+/** A claim row of a page, with where it comes from. */
+interface IndexClaim {
+  row: ClaimRow;
+  page: ReportPageInfo;
+}
+
+/** The claims table: one row per measured claim row (or per claim not measured yet), verdicts coloured. */
+export function claimsTable(
+  claims: IndexClaim[],
+  plannedBy: (id: string) => string[],
+  pagesOf: (id: string) => ReportPageInfo[] = () => [],
+): TableBlock {
+  const rows: Cell[][] = [];
+  for (const claim of PAPER_CLAIMS) {
+    const measured = claims.filter(({ row }) => row.claimId === claim.id);
+    const id: Cell = { html: `<code>${escapeHtml(claim.id)}</code>` };
+    if (measured.length === 0) {
+      const planned = plannedBy(claim.id), pages = pagesOf(claim.id);
+      rows.push([
+        id,
+        claim.section,
+        claim.claim,
+        null,
+        claim.paperFigure,
+        null,
+        null,
+        null,
+        verdictCell(pages.length ? "not measured" : "not run yet"),
+        pages.length
+          ? { html: pages.map((page) => link(page.pipeline, page.href)).join("<br>") }
+          : planned.length
+          ? `not run yet (${planned.join(", ")})`
+          : "not run yet",
+      ]);
+      continue;
+    }
+    for (const { row, page } of measured) {
+      const unit = row.unit === "%" ? "" : ` (${row.unit})`;
+      rows.push([
+        id,
+        row.section,
+        row.claim,
+        {
+          html: `${escapeHtml(row.metric + unit)}${
+            row.note ? `<div class="note">${escapeHtml(row.note)}</div>` : ""
+          }`,
+        },
+        row.paper === null ? "qualitative" : effectText(row.paper, row.kind),
+        row.reproduced === null ? null : { html: effectText(row.reproduced, row.kind), className: "num" },
+        { html: intervalText(row), className: "num" },
+        row.seeds.length,
+        verdictCell(row.verdict, row.verdictNote),
+        { html: link(page.pipeline, page.href) },
+      ]);
+    }
+  }
+  return {
+    type: "table",
+    title: "Paper claims and verdicts",
+    className: "claims-index",
+    columns: [
+      "id",
+      "section",
+      "claim",
+      "metric",
+      "paper",
+      "reproduced (mean)",
+      "95% CI",
+      "seeds",
+      "verdict",
+      "page",
+    ],
+    rows,
+  };
+}
+
+/** Effects (differences and ratios) of every page in one chart: reproduced dots with CI bars, paper marks. */
+export function effectsChart(claims: IndexClaim[]): IntervalChartBlock | undefined {
+  const effects = claims.filter(({ row }) =>
+    (row.kind === "difference" || row.kind === "ratio") && row.reproduced !== null
+  );
+  if (effects.length === 0) return undefined;
+  const labels = effects.map(({ row }) => `${row.claimId} · ${row.metric}`);
+  const categories = labels.map((label, i) =>
+    labels.indexOf(label) === i && labels.lastIndexOf(label) === i
+      ? label
+      : `${label} (${effects[i].row.note ?? effects[i].page.pipeline})`
+  );
+  const series = (kind: string, axis: "primary" | "secondary"): IntervalSeries[] => {
+    const own = (i: number) => effects[i].row.kind === kind;
+    if (!effects.some((_, i) => own(i))) return [];
+    const what = kind === "ratio" ? "ratio" : "difference";
+    return [
+      {
+        label: `reproduced ${what}: mean over seeds, 95% CI`,
+        style: "dot",
+        axis,
+        values: effects.map(({ row }, i) => (own(i) ? row.reproduced : null)),
+        intervals: effects.map(({ row }, i) =>
+          own(i) && row.low !== null && row.high !== null ? [row.low, row.high] : null
+        ),
+      },
+      {
+        label: `paper's ${what}`,
+        style: "mark",
+        axis,
+        values: effects.map(({ row }, i) => (own(i) ? row.paper : null)),
+      },
+    ];
+  };
+  return {
+    type: "interval-chart",
+    title: "Every claim's effect next to the paper's",
+    orientation: "horizontal",
+    categories,
+    valueLabel: DIFFERENCE_AXIS,
+    secondaryLabel: RATIO_AXIS,
+    series: [...series("difference", "primary"), ...series("ratio", "secondary")],
+    caption: "Dots: the reproduced effect (mean over seeds), bars: its 95% Student-t interval over seeds, " +
+      "paired by seed (none with one seed). Black ticks: the paper's number. Differences (points of error, " +
+      "with the paper's choice minus without) use the bottom axis; ratios (geometric means) the top, " +
+      "logarithmic one.",
+  };
 }
 
 /**
- * Writes results/index.html: every pipeline (with its page, or "not run yet") and every paper claim with the
- * pages that address it. Returns the path written.
+ * Writes results/index.html: first every paper claim with its verdict (or "not run yet") and one chart of
+ * every effect next to the paper's, then every pipeline (with its page, or "not run yet"). Returns the path.
  */
 export async function writeIndex(resultsDir: string, options: IndexOptions = {}): Promise<string> {
   const locks = await readLocks(resultsDir);
@@ -118,46 +254,33 @@ export async function writeIndex(resultsDir: string, options: IndexOptions = {})
     },
   );
 
-  const claimRows: Cell[][] = PAPER_CLAIMS.map((claim) => {
-    const addressing = pages.filter((page) =>
-      known.get(page.pipeline)?.claims.includes(claim.id) ||
-      page.claims.some((row) => row.claimId === claim.id)
-    );
-    const rows = addressing.flatMap((page) => page.claims.filter((row) => row.claimId === claim.id));
-    const plannedBy = [...known.values()].filter((info) => info.claims.includes(claim.id)).map((info) =>
-      info.name
-    );
-    const where = addressing.length
-      ? { html: addressing.map((page) => link(page.pipeline, page.href)).join("<br>") }
-      : plannedBy.length
-      ? `not run yet (${plannedBy.join(", ")})`
-      : "not run yet";
-    return [
-      { html: `<code>${escapeHtml(claim.id)}</code>` },
-      claim.section,
-      claim.claim,
-      claim.paperFigure,
-      rows.length ? { html: rows.map(reproducedSummary).join("<br>") } : null,
-      where,
-    ];
-  });
+  const claims = pages.flatMap((page) => page.claims.map((row) => ({ row, page })));
+  const plannedBy = (id: string) =>
+    [...known.values()].filter((info) => info.claims.includes(id)).map((info) => info.name);
+  const chart = effectsChart(claims);
 
   const html = await renderPage({
     title: "AlexNet reproduction: results",
     subtitle:
       "Krizhevsky, Sutskever, Hinton (2012). Each pipeline page compares reproduced numbers with the paper's.",
     blocks: [
+      claimsTable(
+        claims,
+        plannedBy,
+        (id) => pages.filter((page) => known.get(page.pipeline)?.claims.includes(id)),
+      ),
+      {
+        type: "text",
+        text:
+          `Verdicts: ${VERDICT_RULE}. Intervals: ${CI_METHOD}. Each page says its seeds, budget and how ` +
+          "its settings were fixed.",
+      },
+      ...(chart ? [chart] : []),
       {
         type: "table",
         title: "Pipelines",
         columns: ["pipeline", "page", "claims", "preset", "status", "updated"],
         rows: pipelineRows,
-      },
-      {
-        type: "table",
-        title: "Paper claims",
-        columns: ["id", "section", "claim", "paper", "reproduced", "page"],
-        rows: claimRows,
       },
       {
         type: "text",

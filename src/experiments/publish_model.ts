@@ -18,6 +18,8 @@ export interface PublishParams {
 export const publishModelStageKind = defineStageKind<PublishParams>({
   name: "publish-model",
   description: "Copies the upstream train stage's checkpoint into the repository, with a model card",
+  // One published file: with several seeds it is the first seed's net (ctx.seed), not one per seed.
+  seeds: "all",
   params: {
     to: {
       type: "string",
@@ -34,14 +36,14 @@ export const publishModelStageKind = defineStageKind<PublishParams>({
     return params.to.endsWith(".safetensors") ? [] : [{ path: ["to"], message: "must end in .safetensors" }];
   },
   async fingerprint(ctx): Promise<Fingerprint> {
-    const trained = upstreamTrain(ctx.inputs, ctx.params.train || undefined);
+    const trained = upstreamTrain(ctx.inputs, ctx.params.train || undefined, ctx.seed);
     if (trained.outputs.skipped) return { exact: { skipped: "yes" }, measures: {} };
     // What publishing writes, from the initial weights (bit-exact everywhere): the stripped file's bytes.
     const run = await standInRun(ctx, trained, { limitTrain: 1, limitTest: 1 });
     return { exact: { published: sha256(publishedBytes(run.ckpt)) }, measures: {} };
   },
   async run(ctx) {
-    const trained = upstreamTrain(ctx.inputs, ctx.params.train || undefined);
+    const trained = upstreamTrain(ctx.inputs, ctx.params.train || undefined, ctx.seed);
     const out = trained.outputs as Record<string, unknown>;
     if (out.skipped) return { skipped: true, reason: out.reason, scale: "not run" };
     // Smoke runs (tests) never write outside their results folder.

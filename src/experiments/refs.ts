@@ -96,7 +96,27 @@ export function resolveNumber(
     throw new Error(`${ref.text}: selects ${values.length} arms; name one with [axis=value,...]`);
   }
   const [{ result, value }] = values;
-  // null is "not measured" (e.g. a table whose data was not given): it shows as "-", not as an error.
+  return { result, value: toNumber(ref, value) };
+}
+
+/** A reference's number from each seed's instance of one arm; throws when one seed has several arms. */
+export function resolveNumbersBySeed(
+  ref: OutputRef,
+  inputs: Record<string, StageResult | StageResult[]>,
+): Map<number, ResolvedValue & { value: number }> {
+  const bySeed = new Map<number, ResolvedValue & { value: number }>();
+  for (const { result, value } of resolveRef(ref, inputs)) {
+    const seed = result.seed ?? 0;
+    if (bySeed.has(seed)) {
+      throw new Error(`${ref.text}: selects several arms; name one with [axis=value,...]`);
+    }
+    bySeed.set(seed, { result, value: toNumber(ref, value) });
+  }
+  return bySeed;
+}
+
+// null is "not measured" (e.g. a table whose data was not given): it shows as "-", not as an error.
+function toNumber(ref: OutputRef, value: unknown): number {
   const number = value === null
     ? NaN
     : typeof value === "string" && /^(NaN|-?Infinity)$/.test(value)
@@ -105,5 +125,5 @@ export function resolveNumber(
   if (typeof number !== "number") {
     throw new Error(`${ref.text}: expected a number, got ${JSON.stringify(value)}`);
   }
-  return { result, value: number };
+  return number;
 }

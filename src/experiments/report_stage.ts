@@ -6,8 +6,9 @@ import { buildProvenance, buildSection } from "./build.ts";
 import type { BuildContext } from "./build.ts";
 import { renderPage } from "../report/html.ts";
 import type { Block, Cell } from "../report/model.ts";
-import type { StageResult } from "../pipeline/types.ts";
-import { escapeHtml, formatDuration } from "../report/format.ts";
+import type { RunInfo, StageResult } from "../pipeline/types.ts";
+import { escapeHtml, formatDuration, inlineMarkup } from "../report/format.ts";
+import { CI_METHOD, DETECTABLE_METHOD, VERDICT_RULE } from "./claim_effect.ts";
 import type { Section } from "./sections.ts";
 import { SECTION_KINDS, validateSections } from "./sections.ts";
 
@@ -28,6 +29,8 @@ export const reportStageKind: StageKind = defineStageKind<ReportParams>({
   name: "report",
   description:
     "Writes a self-contained HTML page (charts, claim tables, figures, provenance) from upstream outputs",
+  // One page over every seed: claims are measured across them.
+  seeds: "all",
   params: {
     title: { type: "string", doc: "page title (default: the pipeline's title)" },
     intro: { type: "string", doc: "text under the title (default: the pipeline's description)" },
@@ -59,10 +62,12 @@ export const reportStageKind: StageKind = defineStageKind<ReportParams>({
       preset: ctx.preset,
       files: {},
       claimRows: [],
+      seeds: ctx.run.seeds,
     };
     const intro = ctx.params.intro ?? ctx.run.pipeline.description;
     const blocks: Block[] = intro ? [{ type: "text", text: intro }] : [];
     if (ctx.params.what_ran && ctx.preset !== "full") blocks.push(reducedScaleNote(ctx.preset));
+    blocks.push(howMeasured(ctx.run, [...ctx.run.completed.values()]));
     for (const section of ctx.params.sections) blocks.push(...await buildSection(section, build));
     if (ctx.params.what_ran) blocks.push(...whatRan([...ctx.run.completed.values()]));
     blocks.push({ type: "provenance", provenance: buildProvenance(ctx.run, ctx.preset) });
@@ -95,28 +100,75 @@ function reducedScaleNote(preset: string): Block {
     text:
       `**Reduced-scale run (preset \`${preset}\`).** The networks below were trained on a fraction of the ` +
       `paper's data and schedule (see "What ran" at the end of the page), so their errors are far above the ` +
-      `paper's and small effects are within run-to-run noise. Compare the **direction** of each effect with the ` +
-      `paper, not its size. The \`full\` preset runs the paper's schedule (on a GPU).`,
+      `paper's. Read each claim's **verdict** (does the interval over seeds exclude no-effect on the paper's ` +
+      `side?), not the size of its effect. The \`full\` preset runs the paper's schedule (on a GPU).`,
   };
 }
 
-/** One row per upstream stage instance that reported its scale: what data, model and schedule it ran. */
+/**
+ * Said once near the top of every page: the seeds, how intervals, verdicts and the detectable effect are
+ * computed, the compute budget (the file's words and the recorded stage times) and how settings were fixed.
+ */
+function howMeasured(run: RunInfo, results: StageResult[]): Block {
+  const seeds = run.seeds.length > 1
+    ? `${run.seeds.length} (${
+      run.seeds.join(", ")
+    }); for one seed every arm shares the initialisation of the ` +
+      "layers both nets have and the data order, so arm differences are paired by seed"
+    : `1 (seed ${run.seeds[0]}): no interval can be computed, so every verdict reads "inconclusive (1 seed)"`;
+  const recorded = results.filter((result) => result.kind !== "report");
+  const totalMs = recorded.reduce((sum, result) => sum + result.durationMs, 0);
+  const adapters = [
+    ...new Set(recorded.map((result) => result.outputs.adapter).filter((a) => typeof a === "string")),
+  ];
+  const timing = recorded.length && totalMs > 0
+    ? `${formatDuration(totalMs)} of wall time over ${recorded.length} stage runs, as their records give it` +
+      (adapters.length ? ` (on ${adapters.join(", ")})` : "")
+    : "not recorded";
+  const text = (
+    value: string | undefined,
+  ) => (value ? inlineMarkup(value.trim()) : "not stated in the pipeline file");
+  return {
+    type: "table",
+    title: "How this page was measured",
+    className: "method",
+    columns: ["", ""],
+    rows: [
+      ["seeds", seeds],
+      ["confidence intervals", CI_METHOD],
+      ["verdict", VERDICT_RULE],
+      ["smallest detectable effect", DETECTABLE_METHOD],
+      ["compute budget", { html: text(run.pipeline.budget) }],
+      ["compute recorded", timing],
+      ["how settings were fixed", { html: text(run.pipeline.design) }],
+    ],
+  };
+}
+
+/**
+ * What data, model and schedule the stages ran, each scale said once: one row per distinct scale, with the
+ * stage instances that ran at it and their summed time.
+ */
 function whatRan(results: StageResult[]): Block[] {
-  const rows = results
-    .filter((result) => result.kind !== "report" && typeof result.outputs.scale === "string")
-    .map((result): Cell[] => [
-      { html: `<code>${escapeHtml(result.id)}</code>` },
-      result.kind,
-      result.preset,
-      String(result.outputs.scale),
-      formatDuration(result.durationMs),
-    ]);
+  const byScale = new Map<string, StageResult[]>();
+  for (const result of results) {
+    if (result.kind === "report" || typeof result.outputs.scale !== "string") continue;
+    const key = `${result.preset}\u0000${result.outputs.scale}`;
+    byScale.set(key, [...(byScale.get(key) ?? []), result]);
+  }
+  const rows = [...byScale.values()].map((group): Cell[] => [
+    { html: group.map((result) => `<code>${escapeHtml(result.id)}</code>`).join("<br>") },
+    [...new Set(group.map((result) => result.kind))].join(", "),
+    group[0].preset,
+    String(group[0].outputs.scale),
+    formatDuration(group.reduce((sum, result) => sum + result.durationMs, 0)),
+  ]);
   if (rows.length === 0) return [];
   return [{
     type: "table",
     title: "What ran",
     className: "what-ran",
-    columns: ["stage", "kind", "preset", "scale", "took"],
+    columns: ["stages", "kind", "preset", "scale", "took"],
     rows,
   }];
 }

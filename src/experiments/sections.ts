@@ -26,6 +26,8 @@ export interface ChartSpec {
   log_y?: boolean;
   caption?: string;
   series: SeriesSpec[];
+  /** Horizontal reference lines, e.g. Figure 1's 25% training error. */
+  lines?: { y: number; label: string }[];
 }
 
 export interface ClaimRowSpec {
@@ -103,6 +105,11 @@ const CHART_FIELDS: Fields = {
   log_y: { type: "boolean" },
   caption: { type: "string" },
   series: { type: "list", required: true },
+  lines: { type: "list" },
+};
+const LINE_FIELDS: Fields = {
+  y: { type: "number", required: true },
+  label: { type: "string", required: true },
 };
 const CLAIM_FIELDS: Fields = {
   claim: { type: "string", required: true },
@@ -238,6 +245,10 @@ export function validateSections(sections: unknown, info: StageValidationInfo): 
           (body as ChartSpec).series.forEach((series, j) =>
             checkFields(series, [...at, "series", j], SERIES_FIELDS, "a chart series")
           );
+          const lines = (body as ChartSpec).lines;
+          if (Array.isArray(lines)) {
+            lines.forEach((line, j) => checkFields(line, [...at, "lines", j], LINE_FIELDS, "a chart line"));
+          }
         }
         break;
       case "claims":

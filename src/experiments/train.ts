@@ -65,6 +65,8 @@ const MODEL_NAMES = Object.keys(MODELS);
 export const trainStageKind = defineStageKind<TrainParams>({
   name: "train",
   description: "Trains a model of the zoo on the upstream dataset stage's data (src/train/trainer.ts)",
+  // Initialisation, data order, augmentation and dropout all derive from the seed (not from the arm).
+  seeds: "each",
   params: {
     model: { type: "string", required: true, doc: `model name: ${MODEL_NAMES.join(", ")}` },
     lrn: { type: "enum", values: SWITCH, default: "default", doc: "local response normalisation switch" },
@@ -344,18 +346,24 @@ export function checkNeedsOneTrain(train: string, info: StageValidationInfo): Pa
   return [];
 }
 
-/** The train stage result among a stage's inputs named `name` (or the only train-kind input). */
+/**
+ * The train stage result among a stage's inputs named `name` (or the only train-kind input). A stage that gets
+ * every seed's instances (it aggregates over seeds) names the `seed` it takes.
+ */
 export function upstreamTrain(
   inputs: Record<string, StageResult | StageResult[]>,
   name?: string,
+  seed?: number,
 ): StageResult {
+  const one = (input: StageResult | StageResult[] | undefined) =>
+    Array.isArray(input) && seed !== undefined ? input.find((result) => result.seed === seed) : input;
   if (name) {
-    const input = inputs[name];
+    const input = one(inputs[name]);
     if (!input || Array.isArray(input)) throw new Error(`"${name}" is not a single upstream stage`);
     return input;
   }
-  const found = Object.values(inputs).filter((i): i is StageResult =>
-    !Array.isArray(i) && i.kind === "train"
+  const found = Object.values(inputs).map(one).filter((i): i is StageResult =>
+    i !== undefined && !Array.isArray(i) && i.kind === "train"
   );
   if (found.length !== 1) throw new Error(`expected one upstream train stage, found ${found.length}`);
   return found[0];

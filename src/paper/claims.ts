@@ -4,7 +4,7 @@
  *
  * Errors are in percent. A `difference` is "with the paper's choice minus without it" in percentage points, a
  * `ratio` is "baseline over the paper's choice"; `direction` says which way the paper's effect goes, so a report
- * can say whether a reproduction at a smaller scale at least agrees in sign.
+ * can test whether a reproduction at a smaller scale shows it (src/experiments/claim_effect.ts).
  */
 
 export type FigureKind = "absolute" | "difference" | "ratio";
@@ -13,7 +13,8 @@ export type EffectDirection = "decrease" | "increase";
 export interface PaperFigure {
   /** Short name a report row selects the figure by, e.g. "top-1". Unique within a claim. */
   metric: string;
-  value: number;
+  /** The paper's number; null for a qualitative claim the reproduction measures without a number to match. */
+  value: number | null;
   unit: "%" | "x";
   kind: FigureKind;
   /** Which way the paper's effect goes (differences: the sign; ratios: above or below 1). */
@@ -22,6 +23,8 @@ export interface PaperFigure {
   measures: string;
   /** True when the number is computed from the paper's numbers rather than printed in it. */
   derived?: boolean;
+  /** Why the reproduction's number cannot be tested against "no effect" (it then gets no verdict). */
+  untestable?: string;
 }
 
 export interface PaperClaim {
@@ -39,7 +42,7 @@ export interface PaperClaim {
 
 const pct = (
   metric: string,
-  value: number,
+  value: number | null,
   kind: FigureKind,
   measures: string,
   extra: Partial<PaperFigure> = {},
@@ -225,7 +228,18 @@ export const PAPER_CLAIMS: readonly PaperClaim[] = [
     section: "Fig. 3",
     claim: "96 conv1 kernels 11x11x3",
     paperFigure: "tower 1 kernels mostly colour-agnostic, tower 2 colour-specific",
-    figures: [],
+    figures: [{
+      metric: "colour contrast",
+      value: null,
+      unit: "x",
+      kind: "ratio",
+      direction: "increase",
+      measures: "mean colour index of the more colourful tower's conv1 kernels over the less colourful one's",
+      untestable:
+        "the contrast is at least 1 by construction (the more colourful tower over the less), so a " +
+        "test against 1 would lean towards held even for untrained kernels; a fair test needs the same " +
+        "net's contrast at initialisation, which is not recorded",
+    }],
     expectedDirection: "qualitative",
   },
   {
@@ -233,7 +247,16 @@ export const PAPER_CLAIMS: readonly PaperClaim[] = [
     section: "Fig. 4",
     claim: "top-5 on test images; 6 nearest training images by L2 on the 4096-d fc7 output",
     paperFigure: "qualitative",
-    figures: [],
+    figures: [
+      pct(
+        "same class, features minus pixels",
+        null,
+        "difference",
+        "share of the nearest training images that have the test image's class, by distance in the last hidden " +
+          "layer minus by distance in raw pixels (points)",
+        { direction: "increase" },
+      ),
+    ],
     expectedDirection: "qualitative",
   },
 ];
@@ -242,12 +265,4 @@ export const PAPER_CLAIM_IDS: readonly string[] = PAPER_CLAIMS.map((claim) => cl
 
 export function findClaim(id: string): PaperClaim | undefined {
   return PAPER_CLAIMS.find((claim) => claim.id === id);
-}
-
-/** Whether a reproduced difference/ratio goes the paper's way; null when the figure has no direction. */
-export function directionMatches(figure: PaperFigure, reproduced: number): boolean | null {
-  if (!figure.direction || !Number.isFinite(reproduced)) return null;
-  const increases = figure.kind === "ratio" ? reproduced > 1 : reproduced > 0;
-  const decreases = figure.kind === "ratio" ? reproduced < 1 : reproduced < 0;
-  return figure.direction === "increase" ? increases : decreases;
 }

@@ -77,7 +77,7 @@ inputs are unchanged, then writes results/index.html.
 
 Options:
   --preset P          smoke | cpu | full (or a preset the pipeline declares); default depends on the GPU adapter
-  --set K=V           override a parameter, K = <stage>.<param> or seed; V is read as YAML (repeatable)
+  --set K=V           override a parameter, K = <stage>.<param>, seed or seeds; V is read as YAML (repeatable)
   --dry-run           print what would run and why; run nothing
   --force [STAGE]     rerun every stage, or only STAGE (stage, stage[arm] or pipeline/stage; repeatable).
                       A word after a bare --force that names a pipeline is taken as the pipeline;
@@ -501,7 +501,7 @@ function planAll(
     const stageNames = [...new Set(definitions.flatMap((d) => d.stages.map((stage) => stage.name)))];
     for (const set of sets) {
       const stage = set.key.split(".")[0];
-      if (set.key !== "seed" && !stageNames.includes(stage)) {
+      if (set.key !== "seed" && set.key !== "seeds" && !stageNames.includes(stage)) {
         issues.push({
           where: `--set ${set.raw}`,
           key: set.key,
@@ -578,6 +578,7 @@ function listPipeline(
   log(`${definition.name}: ${definition.title}  (${definition.file})`);
   if (definition.claims.length) log(`  claims:  ${definition.claims.join(", ")}`);
   log(`  presets: ${presetNames(definition).join(", ")}`);
+  if (definition.seeds.length > 1) log(`  seeds:   ${definition.seeds.join(", ")}`);
   if (definition.matrix.length) {
     log(
       `  matrix:  ${definition.matrix.map((axis) => `${axis.name}: [${axis.values.join(", ")}]`).join("; ")}`,

@@ -18,8 +18,11 @@ export interface StageDefinition {
 
 /** A pipeline file that passed structural validation. */
 export interface PipelineDefinition extends PipelineInfo {
+  /** The first of `seeds`: what stages that do not depend on randomness are keyed by. */
   seed: number;
-  /** Preset name -> override key (`stage.param` or `seed`) -> value. */
+  /** `seed: N` gives [N]; `seeds: 3` gives [1, 2, 3]. More than one expands the seeded stages per seed. */
+  seeds: number[];
+  /** Preset name -> override key (`stage.param`, `seed` or `seeds`) -> value. */
   presets: Record<string, Record<string, unknown>>;
   matrix: MatrixAxis[];
   /** In file order. */

@@ -9,6 +9,7 @@ import { lockfilePath, readLockfile } from "./lockfile.ts";
 import type { PipelinePlan, StageInstance } from "./plan.ts";
 import { canonicalJson } from "./hash.ts";
 import { acquireStageLock } from "./run_lock.ts";
+import { SEED_AXIS } from "./seeds.ts";
 
 export const JOBS_DIR = "jobs";
 
@@ -40,11 +41,14 @@ export function splitJobs(plan: PipelinePlan): JobSplit {
   const upstream = (instance: StageInstance) => instance.needs.flatMap((need) => need.ids);
   const matrixDependent = new Set<string>();
   const merge = new Set<string>();
+  // A seed of a seeded stage is a job like an arm: `lrn=on,seed=2`, or `seed=2` outside the matrix.
+  const armOf = (instance: StageInstance) =>
+    instance.perSeed ? { ...instance.matrix, [SEED_AXIS]: instance.seed } : instance.matrix;
   for (const instance of plan.instances) {
     const ups = upstream(instance);
-    if (instance.matrix || ups.some((id) => matrixDependent.has(id))) matrixDependent.add(instance.id);
+    if (armOf(instance) || ups.some((id) => matrixDependent.has(id))) matrixDependent.add(instance.id);
     if (
-      (!instance.matrix && ups.some((id) => matrixDependent.has(id))) || ups.some((id) => merge.has(id))
+      (!armOf(instance) && ups.some((id) => matrixDependent.has(id))) || ups.some((id) => merge.has(id))
     ) merge.add(instance.id);
   }
   const closure = (ids: string[]) => {
@@ -60,8 +64,8 @@ export function splitJobs(plan: PipelinePlan): JobSplit {
   const units: { label: string; own: string[] }[] = [];
   const arms = new Map<string, string[]>();
   for (const instance of plan.instances) {
-    if (!instance.matrix || merge.has(instance.id)) continue;
-    const arm = armDirName(instance.matrix);
+    if (!armOf(instance) || merge.has(instance.id)) continue;
+    const arm = armDirName(armOf(instance)!);
     if (!arms.has(arm)) {
       arms.set(arm, []);
       units.push({ label: arm, own: arms.get(arm)! });
@@ -70,7 +74,7 @@ export function splitJobs(plan: PipelinePlan): JobSplit {
   }
   const covered = new Set(units.flatMap((unit) => closure(unit.own)));
   const rest = plan.instances.filter((instance) =>
-    !covered.has(instance.id) && !merge.has(instance.id) && !instance.matrix
+    !covered.has(instance.id) && !merge.has(instance.id) && !armOf(instance)
   );
   const neededByRest = new Set(rest.flatMap(upstream));
   for (const instance of rest) {
@@ -172,8 +176,14 @@ export async function mergeJobRecords(
       problems.push(`${name}: no record (not run yet, or still starting)`);
       continue;
     }
-    const settings = (lock: { preset: string; seed: number; overrides: Record<string, unknown> }) =>
-      canonicalJson({ preset: lock.preset, seed: lock.seed, overrides: lock.overrides });
+    // A record names its seeds only when there are several (as the lockfile does).
+    const settings = (lock: Pick<Lockfile, "preset" | "seed" | "seeds" | "overrides">) =>
+      canonicalJson({
+        preset: lock.preset,
+        seed: lock.seed,
+        seeds: (lock.seeds?.length ?? 1) > 1 ? lock.seeds : undefined,
+        overrides: lock.overrides,
+      });
     if (settings(record) !== settings(plan)) {
       problems.push(
         `${name}: ran with other settings (${settings(record)}) than this merge (${settings(plan)})`,

@@ -39,6 +39,8 @@ export interface Lockfile {
   preset: string;
   overrides: Record<string, unknown>;
   seed: number;
+  /** Every seed of the latest run; present only when there were several. */
+  seeds?: number[];
   updatedAt: string;
   stages: Record<string, LockEntry>;
 }

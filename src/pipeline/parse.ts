@@ -6,11 +6,24 @@ import { crossMatrix, findTemplates, substituteMatrix } from "./matrix.ts";
 import type { MatrixAxis, MatrixScalar } from "./matrix.ts";
 import type { StageKindRegistry } from "./registry.ts";
 import { checkParams, checkParamValue } from "./schema.ts";
+import { readSeeds, SEED_AXIS } from "./seeds.ts";
 import { didYouMean } from "../util/suggest.ts";
 import type { ParamValues } from "./types.ts";
 import { YamlSource } from "./yaml_source.ts";
 
-const TOP_LEVEL_KEYS = ["name", "title", "description", "claims", "seed", "presets", "matrix", "stages"];
+const TOP_LEVEL_KEYS = [
+  "name",
+  "title",
+  "description",
+  "claims",
+  "seed",
+  "seeds",
+  "budget",
+  "design",
+  "presets",
+  "matrix",
+  "stages",
+];
 const STAGE_KEYS = ["kind", "description", "params", "needs", "foreach"];
 const NAME_PATTERN = /^[a-z][a-z0-9_-]*$/;
 
@@ -78,19 +91,46 @@ export function parsePipeline(
   }
   const description = readString(source, root, "description", issues) ?? "";
   const claims = readClaims(source, root, options.knownClaimIds, issues);
-  let seed = 1;
-  if ("seed" in root) {
-    if (Number.isInteger(root.seed)) seed = root.seed as number;
-    else {issues.push(
-        source.issue(["seed"], `expected an integer, got ${JSON.stringify(root.seed)}`, "value"),
-      );}
-  }
+  const seeds = readSeedKeys(source, root, issues);
+  const budget = readString(source, root, "budget", issues);
+  const design = readString(source, root, "design", issues);
   const matrix = readMatrix(source, root, issues);
   const stages = readStages(source, root, registry, matrix, issues);
   const presets = readPresets(source, root, registry, stages, issues);
 
   if (issues.length) throw new PipelineValidationError(issues);
-  return { name, title: title!, description, claims, file, seed, presets, matrix, stages, source };
+  return {
+    name,
+    title: title!,
+    description,
+    claims,
+    file,
+    ...(budget !== undefined ? { budget } : {}),
+    ...(design !== undefined ? { design } : {}),
+    seed: seeds[0],
+    seeds,
+    presets,
+    matrix,
+    stages,
+    source,
+  };
+}
+
+/** `seed: N` (default 1) or `seeds: N | [list]`; one of them, since both would say different things. */
+function readSeedKeys(source: YamlSource, root: Record<string, unknown>, issues: PipelineIssue[]): number[] {
+  if ("seed" in root && "seeds" in root) {
+    issues.push(source.issue(["seeds"], "give either seed (one seed) or seeds (several), not both"));
+  }
+  if ("seeds" in root) {
+    const seeds = readSeeds(root.seeds);
+    if (typeof seeds !== "string") return seeds;
+    issues.push(source.issue(["seeds"], seeds, "value"));
+  }
+  if ("seed" in root) {
+    if (Number.isInteger(root.seed)) return [root.seed as number];
+    issues.push(source.issue(["seed"], `expected an integer, got ${JSON.stringify(root.seed)}`, "value"));
+  }
+  return [1];
 }
 
 function checkKnownKeys(
@@ -157,6 +197,11 @@ function readMatrix(
   for (const [axis, values] of Object.entries(root.matrix)) {
     if (!/^[A-Za-z_][\w-]*$/.test(axis)) {
       issues.push(source.issue(["matrix", axis], `axis name "${axis}" must be letters, digits, _ or -`));
+    }
+    if (axis === SEED_AXIS) {
+      issues.push(
+        source.issue(["matrix", axis], "the seed is not a matrix axis: write `seeds: [...]` instead"),
+      );
     }
     if (!Array.isArray(values) || values.length === 0 || !values.every(isScalar)) {
       issues.push(source.issue(["matrix", axis], "expected a non-empty list of scalar values", "value"));
@@ -404,7 +449,7 @@ function readPresets(
 }
 
 /**
- * Checks an override key (`stage.param` or `seed`) and its value; shared by presets and `--set`.
+ * Checks an override key (`stage.param`, `seed` or `seeds`) and its value; shared by presets and `--set`.
  * Returns the problem, or undefined.
  */
 export function checkOverrideKey(
@@ -416,11 +461,15 @@ export function checkOverrideKey(
   if (key === "seed") {
     return Number.isInteger(value) ? undefined : `seed must be an integer, got ${JSON.stringify(value)}`;
   }
+  if (key === "seeds") {
+    const seeds = readSeeds(value);
+    return typeof seeds === "string" ? seeds : undefined;
+  }
   const dot = key.indexOf(".");
   const stageNames = stages.map((stage) => stage.name);
   if (dot < 0) {
-    return `override keys have the form <stage>.<param> (or seed), got "${key}"` +
-      didYouMean(key, ["seed", ...stageNames]);
+    return `override keys have the form <stage>.<param> (or seed, seeds), got "${key}"` +
+      didYouMean(key, ["seed", "seeds", ...stageNames]);
   }
   const stageName = key.slice(0, dot), param = key.slice(dot + 1);
   const matched = matchStages(stageName, stages);

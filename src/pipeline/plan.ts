@@ -5,6 +5,7 @@ import type { PipelineIssue } from "./errors.ts";
 import { PipelineValidationError } from "./errors.ts";
 import { armAsStrings, armDirName, crossMatrix, instanceId, substituteMatrix } from "./matrix.ts";
 import type { MatrixArm } from "./matrix.ts";
+import { readSeeds, SEED_AXIS } from "./seeds.ts";
 import { checkOverrideKey, matchStages } from "./parse.ts";
 import type { StageKindRegistry } from "./registry.ts";
 import { missingParams, schemaDefaults } from "./schema.ts";
@@ -49,14 +50,21 @@ export interface NeedBinding {
   asArray: boolean;
 }
 
-/** One concrete run of a stage: the stage itself, or one arm of a `foreach: matrix` stage. */
+/**
+ * One concrete run of a stage: the stage itself, one arm of a `foreach: matrix` stage, or (with several seeds)
+ * one seed of a seeded stage or of one of its arms.
+ */
 export interface StageInstance {
   id: string;
   stage: string;
   kind: StageKind;
   params: ParamValues;
   matrix?: Record<string, string>;
-  /** results/<pipeline>/ relative: `<stage>` or `<stage>/<arm>`. */
+  /** The seed it runs with (the pipeline's first seed unless it runs once per seed). */
+  seed: number;
+  /** True when the pipeline has several seeds and this stage runs once per seed. */
+  perSeed: boolean;
+  /** results/<pipeline>/ relative: `<stage>`, `<stage>/<arm>`, `<stage>/<arm>,seed=N` or `<stage>/seed=N`. */
   outDirRel: string;
   needs: NeedBinding[];
 }
@@ -64,7 +72,10 @@ export interface StageInstance {
 export interface PipelinePlan {
   definition: PipelineDefinition;
   preset: string;
+  /** The first of `seeds`: the seed of the stages that run once. */
   seed: number;
+  /** Every seed; more than one expands the seeded stages (and what needs them) per seed. */
+  seeds: number[];
   /** The `--set` overrides applied to this pipeline (key -> value). */
   overrides: Record<string, unknown>;
   /** In dependency order (file order where dependencies allow). */
@@ -108,7 +119,8 @@ export function planPipeline(
   for (const set of options.sets ?? []) {
     const stageName = set.key.split(".")[0];
     const stageExists = matchStages(stageName, definition.stages).length > 0;
-    if (options.skipSetsForMissingStages && set.key !== "seed" && !stageExists) continue;
+    const seedKey = set.key === "seed" || set.key === "seeds";
+    if (options.skipSetsForMissingStages && !seedKey && !stageExists) continue;
     const problem = checkOverrideKey(set.key, set.value, definition.stages, registry);
     if (problem) {
       issues.push({ where: `--set ${set.raw}`, key: set.key, message: `${problem} (in ${definition.file})` });
@@ -131,7 +143,7 @@ export function planPipeline(
     ];
     for (const layer of layers) {
       for (const [key, value] of ordered(layer)) {
-        if (key === "seed") continue;
+        if (key === "seed" || key === "seeds") continue;
         const dot = key.indexOf(".");
         if (matchStages(key.slice(0, dot), [{ name: stage }]).length) {
           params[key.slice(dot + 1)] = structuredClone(value);
@@ -140,20 +152,40 @@ export function planPipeline(
     }
     return params;
   };
-  let seed = definition.seed;
-  if ("seed" in presetOverrides) seed = presetOverrides.seed as number;
-  for (const set of sets) if (set.key === "seed") seed = set.value as number;
+  // Later layers win: the file, then the preset, then --set; `seed: N` in a layer means the one seed N.
+  let seeds = definition.seeds;
+  for (const layer of [Object.entries(presetOverrides), sets.map((set) => [set.key, set.value] as const)]) {
+    for (const [key, value] of layer) {
+      if (key === "seed") seeds = [value as number];
+      if (key === "seeds") seeds = readSeeds(value) as number[]; // checked by checkOverrideKey
+    }
+  }
+  const seed = seeds[0];
 
   const arms = crossMatrix(definition.matrix);
+  const perSeedStages = seededStages(definition.stages, registry, seeds.length > 1);
   const validationInfo = (stage: StageDefinition): StageValidationInfo => ({
     stage: stage.name,
     needs: stage.needs,
-    stages: Object.fromEntries(definition.stages.map((s) => [s.name, { kind: s.kind, foreach: s.foreach }])),
+    stages: Object.fromEntries(
+      definition.stages.map((s) => [s.name, {
+        kind: s.kind,
+        foreach: s.foreach,
+        perSeed: perSeedStages.has(s.name),
+      }]),
+    ),
     matrix: Object.fromEntries(definition.matrix.map((axis) => [axis.name, axis.values.map(String)])),
+    seeds,
   });
   const foreachStages = new Set(
     definition.stages.filter((stage) => stage.foreach).map((stage) => stage.name),
   );
+  // Instance ids of a stage for one arm (or all arms) and one seed (or all seeds), in matrix-then-seed order.
+  const idsOf = (need: string, arm: MatrixArm | undefined, seedOf: number | undefined): string[] => {
+    const needArms = foreachStages.has(need) ? (arm ? [arm] : arms) : [undefined];
+    const needSeeds = perSeedStages.has(need) ? (seedOf !== undefined ? [seedOf] : seeds) : [undefined];
+    return needArms.flatMap((a) => needSeeds.map((s) => instanceId(need, withSeed(a, s))));
+  };
   const instances: StageInstance[] = [];
   const reported = new Set<string>();
   const report = (issue: PipelineIssue) => {
@@ -165,7 +197,9 @@ export function planPipeline(
   for (const stage of orderStages(definition.stages)) {
     const kind = registry.get(stage.kind)!;
     const stageArms: (MatrixArm | undefined)[] = stage.foreach ? arms : [undefined];
-    for (const arm of stageArms) {
+    const perSeed = perSeedStages.has(stage.name);
+    const stageSeeds: (number | undefined)[] = perSeed ? seeds : [undefined];
+    for (const [arm, ownSeed] of stageArms.flatMap((a) => stageSeeds.map((s) => [a, s] as const))) {
       const fileParams = arm
         ? substituteMatrix(stage.params, arm) as ParamValues
         : structuredClone(stage.params);
@@ -178,25 +212,58 @@ export function planPipeline(
         report(source.issue([...paramsPath, ...problem.path], problem.message, problem.at ?? "value"));
       }
       const matrix = arm ? armAsStrings(arm) : undefined;
+      // The same arm when both expand over the matrix, else every arm; the same seed when both run per
+      // seed, else every seed (a stage aggregating over seeds).
       const needs = stage.needs.map((need): NeedBinding => {
-        if (!foreachStages.has(need)) return { stage: need, ids: [need], asArray: false };
-        if (arm) return { stage: need, ids: [instanceId(need, arm)], asArray: false };
-        return { stage: need, ids: arms.map((needArm) => instanceId(need, needArm)), asArray: true };
+        const ids = idsOf(need, stage.foreach ? arm : undefined, ownSeed);
+        const several = (foreachStages.has(need) && !stage.foreach) ||
+          (perSeedStages.has(need) && !perSeed);
+        return { stage: need, ids, asArray: several };
       });
+      const label = withSeed(arm, ownSeed);
       instances.push({
-        id: instanceId(stage.name, arm),
+        id: instanceId(stage.name, label),
         stage: stage.name,
         kind,
         params,
         matrix,
-        outDirRel: arm ? `${stage.name}/${armDirName(arm)}` : stage.name,
+        seed: ownSeed ?? seed,
+        perSeed,
+        outDirRel: label ? `${stage.name}/${armDirName(label)}` : stage.name,
         needs,
       });
     }
   }
   if (issues.length) throw new PipelineValidationError(issues);
   const overrides = Object.fromEntries(sets.map((set) => [set.key, set.value]));
-  return { definition, preset: options.preset, seed, overrides, instances };
+  return { definition, preset: options.preset, seed, seeds, overrides, instances };
+}
+
+/** The arm with the seed added as the last label part (`lrn=on,seed=2`); undefined when there is neither. */
+function withSeed(arm: MatrixArm | undefined, seed: number | undefined): MatrixArm | undefined {
+  if (seed === undefined) return arm;
+  return { ...(arm ?? {}), [SEED_AXIS]: seed };
+}
+
+/**
+ * The stages that run once per seed: kinds that depend on the seed (`seeds: "each"`) and, unless they
+ * aggregate over seeds (`seeds: "all"`), the stages that need one of them. None with a single seed, so a
+ * one-seed pipeline keeps its ids, directories and cache keys.
+ */
+export function seededStages(
+  stages: StageDefinition[],
+  registry: StageKindRegistry,
+  severalSeeds: boolean,
+): Set<string> {
+  const seeded = new Set<string>();
+  if (!severalSeeds) return seeded;
+  for (const stage of orderStages(stages)) {
+    const mode = registry.get(stage.kind)?.seeds;
+    if (mode === "each" || (mode !== "all" && stage.needs.some((need) => seeded.has(need)))) {
+      seeded.add(stage.name);
+    }
+  }
+  return seeded;
 }
 
 /** Topological order that keeps file order wherever dependencies allow (the parser has excluded cycles). */

@@ -107,8 +107,8 @@ function reasonToRun(
   instance: StageInstance,
   identity: InputIdentity,
   previous: LockEntry | undefined,
-  seed: number,
 ) {
+  const { seed } = instance;
   if (!previous) return "new";
   if (previous.status === "running") return "previous attempt was interrupted";
   if (previous.status === "failed") return `previous attempt failed (${previous.error ?? "error"})`;
@@ -146,6 +146,8 @@ function emptyLockfile(plan: PipelinePlan): Lockfile {
     preset: plan.preset,
     overrides: plan.overrides,
     seed: plan.seed,
+    // Only with several seeds, so a one-seed pipeline's lockfile stays as it was.
+    ...(plan.seeds.length > 1 ? { seeds: plan.seeds } : {}),
     updatedAt: new Date().toISOString(),
     stages: {},
   };
@@ -184,10 +186,13 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
       description: definition.description,
       claims: definition.claims,
       file: definition.file,
+      ...(definition.budget !== undefined ? { budget: definition.budget } : {}),
+      ...(definition.design !== undefined ? { design: definition.design } : {}),
     },
     preset: plan.preset,
     overrides: plan.overrides,
     seed: plan.seed,
+    seeds: plan.seeds,
     ...environment,
     startedAt: new Date().toISOString(),
     resultsDir: options.resultsDir,
@@ -235,7 +240,7 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
       let previous: LockEntry | undefined = lock.stages[instance.id];
       let identity: InputIdentity;
       try {
-        identity = await computeIdentity(instance, plan.seed, completed, resources, projectRoot);
+        identity = await computeIdentity(instance, completed, resources, projectRoot);
       } catch (error) {
         const message = (error as Error).message;
         unavailable.add(instance.id);
@@ -247,7 +252,7 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
       if (options.findPrevious) {
         previous = await options.findPrevious(instance.id, identity.inputHash, previous);
       }
-      let reason = forced(instance) ? "forced" : reasonToRun(instance, identity, previous, plan.seed);
+      let reason = forced(instance) ? "forced" : reasonToRun(instance, identity, previous);
       let stored: Awaited<ReturnType<typeof loadStoredOutputs>>;
       if (reason === undefined) {
         stored = await loadStoredOutputs(outDir, previous!.outputHash, projectRoot);
@@ -366,7 +371,6 @@ export function inputHash(parts: {
 
 async function computeIdentity(
   instance: StageInstance,
-  seed: number,
   completed: Map<string, StageResult>,
   resources: Map<string, unknown>,
   projectRoot: string,
@@ -378,7 +382,8 @@ async function computeIdentity(
     kind: instance.kind.name,
     params: instance.params,
     matrix: instance.matrix,
-    seed,
+    // The instance's own seed; the matrix part stays the arm alone, so a seed adds no key of its own.
+    seed: instance.seed,
     upstream,
     datasets,
   });
@@ -446,7 +451,7 @@ function stageContext(
     params: structuredClone(instance.params),
     inputs: gatherInputs(instance, runInfo.completed),
     preset: plan.preset,
-    seed: plan.seed,
+    seed: instance.seed,
     matrix: instance.matrix,
     ...rest,
   };
@@ -465,6 +470,7 @@ function toResult(
     id: instance.id,
     kind: instance.kind.name,
     matrix: instance.matrix,
+    seed: instance.seed,
     params: instance.params,
     outDir,
     outputs,
@@ -522,7 +528,7 @@ async function runInstance(
     inputHash: identity.inputHash,
     params: instance.params,
     matrix: instance.matrix,
-    seed: run.plan.seed,
+    seed: instance.seed,
     upstream: identity.upstream,
     ...(fingerprint ? { fingerprint } : {}),
     datasets: identity.datasets,

@@ -74,6 +74,8 @@ export interface StageResult {
   kind: string;
   /** The matrix combination of this arm (absent for stages without `foreach: matrix`). */
   matrix?: Record<string, string>;
+  /** The seed the instance ran with (set by the runner; one per instance when a pipeline has several seeds). */
+  seed?: number;
   params: ParamValues;
   /** Absolute directory the outputs live in: results/<pipeline>/<stage>[/<arm>]/. */
   outDir: string;
@@ -98,7 +100,10 @@ export interface RunInfo {
   preset: string;
   /** `--set` overrides as given on the command line (key -> parsed value). */
   overrides: Record<string, unknown>;
+  /** The first of `seeds` (the seed of stages that do not depend on randomness). */
   seed: number;
+  /** Every seed the seeded stages run with. */
+  seeds: number[];
   adapter: string;
   denoVersion: string;
   gitCommit: string;
@@ -114,6 +119,10 @@ export interface PipelineInfo {
   description: string;
   claims: string[];
   file: string;
+  /** `budget:` of the pipeline file: the compute it is meant to take, in the file author's words. */
+  budget?: string;
+  /** `design:` of the pipeline file: the rule by which its settings were fixed before it ran. */
+  design?: string;
 }
 
 export interface StageContext<P = ParamValues> {
@@ -137,6 +146,7 @@ export interface StageContext<P = ParamValues> {
   outDir: string;
   resuming: boolean;
   preset: string;
+  /** This instance's seed: the pipeline's, or for a seeded stage of a pipeline with several seeds, its own. */
   seed: number;
   matrix?: Record<string, string>;
   /** Shared by every stage of one invocation (all pipelines), so a dataset is decoded once. */
@@ -161,10 +171,15 @@ export interface ParamIssue {
 export interface StageValidationInfo {
   stage: string;
   needs: string[];
-  /** Every stage of the pipeline: its kind and whether it expands over the matrix. */
-  stages: Record<string, { kind: string; foreach: boolean }>;
+  /**
+   * Every stage of the pipeline: its kind, whether it expands over the matrix and whether it runs once per
+   * seed (only when the pipeline has several seeds).
+   */
+  stages: Record<string, { kind: string; foreach: boolean; perSeed: boolean }>;
   /** Matrix axes and their values (as strings). */
   matrix: Record<string, string[]>;
+  /** The seeds of the run (one unless `seeds:` lists several). */
+  seeds: number[];
 }
 
 export interface DatasetChecksumContext {
@@ -176,6 +191,13 @@ export interface StageKind<P = ParamValues> {
   name: string;
   description: string;
   params: ParamSchema;
+  /**
+   * How the kind relates to a pipeline's several seeds. `each`: its outputs depend on the seed (training), so
+   * it runs once per seed. `all`: it aggregates over seeds (a report) and gets every seed's instances of the
+   * stages it needs. Unset: it runs once per seed exactly when a stage it needs does (an evaluation of a
+   * trained net), and once otherwise.
+   */
+  seeds?: "each" | "all";
   /**
    * What the stage's code computes on a cheap, deterministic probe of this instance's own configuration
    * (docs/caching.md). It stands for the code in the stage's identity: a change that leaves the probe's

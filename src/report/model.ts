@@ -20,10 +20,38 @@ export interface LineChartBlock {
   yLabel: string;
   logY?: boolean;
   series: LineSeries[];
+  /** Horizontal reference lines across the chart (a threshold such as Figure 1's 25%). */
+  lines?: { y: number; label: string }[];
   caption?: string;
 }
 
-/** One row of a claims table: the paper's number next to the reproduced one. */
+/** One series of an interval chart: a value (or none) per category, optionally with an interval. */
+export interface IntervalSeries {
+  label: string;
+  /** bar: a filled bar from 0; dot: a point; mark: a dash or cross, for the paper's value. */
+  style: "bar" | "dot" | "mark";
+  /** Which value axis: the primary one, or the secondary logarithmic one (ratios next to differences). */
+  axis?: "primary" | "secondary";
+  values: (number | null)[];
+  /** [low, high] per category, drawn as whiskers; null where there is none (one seed). */
+  intervals?: ([number, number] | null)[];
+}
+
+/** Values per category with confidence whiskers: bars per arm, or effect dots next to the paper's numbers. */
+export interface IntervalChartBlock {
+  type: "interval-chart";
+  title: string;
+  /** vertical: categories along x, values up; horizontal: categories down the side (many long labels). */
+  orientation: "vertical" | "horizontal";
+  categories: string[];
+  valueLabel: string;
+  /** Label of the secondary, logarithmic value axis; present when a series uses it. */
+  secondaryLabel?: string;
+  series: IntervalSeries[];
+  caption?: string;
+}
+
+/** One row of a claims table: the paper's number next to the reproduced one, measured over seeds. */
 export interface ClaimRow {
   claimId: string;
   section: string;
@@ -31,14 +59,26 @@ export interface ClaimRow {
   metric: string;
   measures: string;
   unit: string;
-  paper: number;
+  /** absolute, difference or ratio (src/paper/claims.ts): ratios are averaged on a log scale. */
+  kind: string;
+  /** The paper's number; null for a qualitative claim. */
+  paper: number | null;
+  /** Mean over seeds (a ratio's geometric mean); null when nothing finite was measured. */
   reproduced: number | null;
-  /** reproduced - paper, in the claim's unit. */
-  difference: number | null;
-  /** Whether the reproduced effect goes the paper's way; null when the figure has no direction. */
-  directionMatches: boolean | null;
+  /** The 95% t-interval of `reproduced`; null below two seeds. */
+  low: number | null;
+  high: number | null;
+  /** The value of each seed, and the seeds. */
+  perSeed: number[];
+  seeds: number[];
+  /** Smallest effect detectable with 80% power at this spread and seed count (ratios: a factor). */
+  detectable: number | null;
+  /** held, contradicted, inconclusive, inconclusive (1 seed), not measured, no direction, not tested. */
+  verdict: string;
+  /** Why the figure gets no verdict, when it is `not tested`. */
+  verdictNote?: string;
   preset: string;
-  /** What the reproduction ran at (data set, image size, epochs), since it is rarely the paper's scale. */
+  /** What the reproduction ran at (data set, image size, epochs): said once per page, not per row. */
   scale: string;
   note?: string;
 }
@@ -50,7 +90,7 @@ export interface ClaimsTableBlock {
 }
 
 /** A table cell: text, a number (formatted, raw value kept in data-value), or trusted pre-built HTML. */
-export type Cell = string | number | null | { html: string };
+export type Cell = string | number | null | { html: string; className?: string };
 
 export interface TableBlock {
   type: "table";
@@ -94,6 +134,7 @@ export interface Provenance {
   preset: string;
   overrides: Record<string, unknown>;
   seed: number;
+  seeds: number[];
   adapter: string;
   denoVersion: string;
   gitCommit: string;
@@ -109,6 +150,7 @@ export interface ProvenanceBlock {
 
 export type Block =
   | LineChartBlock
+  | IntervalChartBlock
   | ClaimsTableBlock
   | TableBlock
   | FigureBlock
