@@ -2,7 +2,8 @@
 // AlexNet's shapes, and the checks pipelines get before anything runs.
 
 import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
-import { compareIterations, firstStepAtOrBelow, smooth } from "../src/experiments/iterations.ts";
+import { compareIterations } from "../src/experiments/iterations.ts";
+import { firstStepAtOrBelow, smooth } from "../src/train/curve.ts";
 import { nearest, pickQueries } from "../src/experiments/neighbours_figure.ts";
 import { colourIndex } from "../src/experiments/kernels_figure.ts";
 import { alexnetMini } from "../src/models/alexnet_mini.ts";

@@ -3,35 +3,13 @@
 // roughly doubles the iterations needed to converge).
 
 import { fingerprintByRunning } from "../pipeline/fingerprint.ts";
+import { type CurvePoint, firstStepAtOrBelow, smooth } from "../train/curve.ts";
 import {
   defineStageKind,
   type ParamIssue,
   type StageResult,
   type StageValidationInfo,
 } from "../pipeline/types.ts";
-
-interface CurvePoint {
-  step: number;
-  error: number;
-}
-
-/** Moving average over the last `window` records: one record is only logEvery steps of noisy batches. */
-export function smooth(curve: CurvePoint[], window: number): CurvePoint[] {
-  const out: CurvePoint[] = [];
-  let sum = 0;
-  for (let i = 0; i < curve.length; i++) {
-    sum += curve[i].error;
-    if (i >= window) sum -= curve[i - window].error;
-    out.push({ step: curve[i].step, error: sum / Math.min(i + 1, window) });
-  }
-  return out;
-}
-
-/** First step at which the (smoothed) error is at or below `threshold`; null when never. */
-export function firstStepAtOrBelow(curve: CurvePoint[], threshold: number): number | null {
-  for (const point of curve) if (point.error <= threshold) return point.step;
-  return null;
-}
 
 export interface ArmCurve {
   name: string;

@@ -5,6 +5,7 @@ import { datasetStageKind } from "./dataset.ts";
 import { evaluateStageKind } from "./evaluate.ts";
 import { iterationsToErrorStageKind, reluVsTanhStageKind } from "./iterations.ts";
 import { kernelsFigureStageKind } from "./kernels_figure.ts";
+import { lrSweepStageKind } from "./lr_sweep.ts";
 import { neighboursFigureStageKind } from "./neighbours_figure.ts";
 import { paperTableStageKind } from "./paper_table.ts";
 import { publishModelStageKind } from "./publish_model.ts";
@@ -16,6 +17,7 @@ export {
   evaluateStageKind,
   iterationsToErrorStageKind,
   kernelsFigureStageKind,
+  lrSweepStageKind,
   neighboursFigureStageKind,
   paperTableStageKind,
   publishModelStageKind,
@@ -26,6 +28,7 @@ export {
 
 export const REPRODUCE_STAGE_KINDS: readonly StageKind[] = [
   datasetStageKind,
+  lrSweepStageKind,
   trainStageKind,
   evaluateStageKind,
   reluVsTanhStageKind,

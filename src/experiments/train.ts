@@ -57,6 +57,10 @@ export interface TrainParams {
   checkpoint_every: number;
   seed: number;
   label: string;
+  /** Optional (no default, so existing stages keep their cache keys): see the schema's docs. */
+  stop_at_train_error?: number;
+  stop_smooth?: number;
+  lr_from?: string;
 }
 
 const SWITCH = ["default", "on", "off"] as const;
@@ -126,6 +130,24 @@ export const trainStageKind = defineStageKind<TrainParams>({
     },
     seed: { type: "integer", default: 0, min: 0, doc: "0 = the pipeline's seed" },
     label: { type: "string", default: "", doc: "short name of this run for tables (default: the model)" },
+    // No defaults below: a parameter with a default enters every train stage's cache key.
+    stop_at_train_error: {
+      type: "number",
+      min: 0,
+      max: 1,
+      doc:
+        "stop after the epoch in which the smoothed training error reaches this (e.g. 0.25); epochs caps it",
+    },
+    stop_smooth: {
+      type: "integer",
+      min: 1,
+      doc: "records in the moving average stop_at_train_error tests (default 5, as relu-vs-tanh's smooth)",
+    },
+    lr_from: {
+      type: "string",
+      doc:
+        "an lr-sweep stage in needs: train with the learning rate it chose for this arm (overrides lr, lr_for)",
+    },
   },
   async fingerprint(ctx) {
     const setup = await trainSetup(ctx);
@@ -134,6 +156,11 @@ export const trainStageKind = defineStageKind<TrainParams>({
   },
   validateParams(params, info) {
     const issues: ParamIssue[] = checkNeedsOneDataset(info, "a train stage");
+    if (params.lr_from !== undefined) {
+      if (!info.needs.includes(params.lr_from) || info.stages[params.lr_from]?.kind !== "lr-sweep") {
+        issues.push({ path: ["lr_from"], message: `"${params.lr_from}" is not an lr-sweep stage in needs` });
+      }
+    }
     for (const [key, value] of Object.entries(params.lr_for ?? {})) {
       const known = Object.values(info.matrix).some((values) => values.includes(key));
       if (!known) {
@@ -212,6 +239,12 @@ export const trainStageKind = defineStageKind<TrainParams>({
       ...(final.valTop1Error !== undefined ? { val_top1_error: final.valTop1Error } : {}),
       ten_crop: p.ten_crop,
       lr: config.optim.lr,
+      ...(config.stopAt
+        ? {
+          target_train_error: config.stopAt.trainError,
+          reached_target_at_step: result.reachedTargetAt ?? null,
+        }
+        : {}),
       steps,
       epochs_completed: result.epochs.length,
       images_seen: images,
@@ -273,7 +306,7 @@ export async function trainSetup(
       tenCrop: p.ten_crop,
     },
     optim: {
-      lr: armLr(p, ctx.matrix),
+      lr: p.lr_from ? sweptLr(ctx.inputs, p.lr_from) : armLr(p, ctx.matrix),
       momentum: p.momentum,
       weightDecay: p.weight_decay,
       batch: p.batch,
@@ -286,6 +319,9 @@ export async function trainSetup(
     resume: ctx.resuming,
     ...(p.checkpoint_every > 0 ? { checkpointEvery: p.checkpoint_every } : {}),
     logEvery: p.log_every,
+    ...(p.stop_at_train_error !== undefined
+      ? { stopAt: { trainError: p.stop_at_train_error, smooth: p.stop_smooth ?? 5 } }
+      : {}),
   };
   return { config, dataset, summary, model };
 }
@@ -319,6 +355,14 @@ export function buildModelFor(
     );
   }
   return model;
+}
+
+/** The learning rate an upstream lr-sweep stage chose (for this arm: the runner passes the arm's instance). */
+function sweptLr(inputs: Record<string, StageResult | StageResult[]>, stage: string): number {
+  const sweep = inputs[stage];
+  const lr = Array.isArray(sweep) ? undefined : sweep?.outputs.chosen_lr;
+  if (typeof lr !== "number") throw new Error(`lr_from: "${stage}" gave no chosen_lr for this arm`);
+  return lr;
 }
 
 /** lr_for's entry for one of this arm's matrix values, else lr. */

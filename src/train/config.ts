@@ -77,6 +77,14 @@ export function validateTrainConfig(c: TrainConfig, where = ""): void {
     if (c.logEvery !== undefined && !isPosInt(c.logEvery)) {
       fail("logEvery", "a positive whole number of steps", c.logEvery);
     }
+    if (c.stopAt !== undefined) {
+      const e = c.stopAt.trainError;
+      if (typeof e !== "number" || !(e > 0 && e <= 1)) fail("stopAt.trainError", "a fraction in (0, 1]", e);
+      if (!isPosInt(c.stopAt.smooth)) {
+        fail("stopAt.smooth", "a positive whole number of records", c.stopAt.smooth);
+      }
+      if (!c.logEvery) fail("stopAt", "logEvery set (the stop reads the logged records)", c.logEvery);
+    }
   } catch (e) {
     throw new Error(`${p}${(e as Error).message}`);
   }
@@ -102,6 +110,7 @@ const FILE_KEYS = [
   "resume",
   "checkpointEvery",
   "logEvery",
+  "stopAt",
 ];
 
 /** Reads a JSON config file (partial TrainConfig); unknown top-level keys are errors naming the file. */

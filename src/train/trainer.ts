@@ -21,6 +21,7 @@ import {
   saveCheckpoint,
 } from "../io/checkpoint.ts";
 import { resumeMismatches, validateTrainConfig } from "./config.ts";
+import { firstStepAtOrBelow, smooth } from "./curve.ts";
 import { computePreprocessing, expandMean, loadTrainingData, type Preprocessing } from "./data.ts";
 import { type EvalOptions, type EvalResult, evaluateSet } from "./evaluate.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -119,7 +120,7 @@ async function fileExists(path: string): Promise<boolean> {
 export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const run = await TrainingRun.open(gpu, config, hooks);
   try {
-    while (run.epochsDone < config.epochs && run.step < run.totalSteps) {
+    while (run.epochsDone < config.epochs && run.step < run.totalSteps && run.reachedTarget() === null) {
       run.startEpoch();
       for (;;) {
         if (hooks.signal?.aborted) {
@@ -137,6 +138,14 @@ export async function train(gpu: Gpu, config: TrainConfig, hooks: TrainHooks = {
           break;
         }
       }
+    }
+    const reached = run.reachedTarget();
+    if (reached !== null && run.epochsDone < config.epochs) {
+      run.log(
+        `stopped after epoch ${run.epochsDone}: the training error reached ${
+          pct(config.stopAt!.trainError)
+        } (moving average of ${config.stopAt!.smooth} records) at step ${reached}`,
+      );
     }
     // Nothing left to train (a resumed run that had already stopped): measure what there is.
     if (!run.final) await run.measureOnly();
@@ -586,6 +595,13 @@ export class TrainingRun {
     await this.hooks.onEpoch?.(m);
   }
 
+  /** The step at which config.stopAt's training error was first reached, or null (never, or no stopAt). */
+  reachedTarget(): number | null {
+    const stop = this.config.stopAt;
+    if (!stop) return null;
+    return firstStepAtOrBelow(smooth(this.state.steps, stop.smooth), stop.trainError);
+  }
+
   /** Evaluates without training (a resumed run with nothing left to do). */
   async measureOnly(): Promise<void> {
     this.final = this.#epochMetrics(await this.#evaluateAll(), this.state.schedule.lr, { partial: true });
@@ -610,6 +626,7 @@ export class TrainingRun {
       adapter: this.#adapter,
       seconds: state.elapsed,
       datasetChecksum: data.checksum,
+      ...(config.stopAt ? { reachedTargetAt: this.reachedTarget() } : {}),
     };
     await Deno.writeTextFile(joinPath(config.outDir, RESULT_FILE), JSON.stringify(result, null, 2) + "\n");
     return result;

@@ -66,6 +66,12 @@ export interface TrainConfig {
   checkpointEvery?: number;
   /** Record the training loss/error every N steps in `steps` of the result (Figure 1's curves). */
   logEvery?: number;
+  /**
+   * Stop at the end of the epoch in which the training error, a moving average over `smooth` logged records,
+   * first reached `trainError` (Figure 1's "epochs to 25%"); `epochs` stays the cap. Epoch ends keep the stop
+   * independent of when the GPU's statistics are read back, so it is deterministic.
+   */
+  stopAt?: { trainError: number; smooth: number };
 }
 
 export interface EpochMetrics {
@@ -102,4 +108,6 @@ export interface TrainResult {
   seconds: number;
   /** Dataset checksum for provenance. */
   datasetChecksum: string;
+  /** With config.stopAt: the step at which the smoothed training error reached it, or null. */
+  reachedTargetAt?: number | null;
 }
