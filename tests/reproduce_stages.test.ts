@@ -4,10 +4,15 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { compareIterations } from "../src/experiments/iterations.ts";
 import { firstStepAtOrBelow, smooth } from "../src/train/curve.ts";
+import { plannedDataSizes } from "../src/experiments/dataset.ts";
+import { schemaDefaults } from "../src/pipeline/schema.ts";
+import { formatFlop } from "../src/pipeline/runner.ts";
+import { macsPerImage } from "../src/nn/spec.ts";
+import { cifarAlexnet } from "../src/models/cifar.ts";
 import { nearest, pickQueries } from "../src/experiments/neighbours_figure.ts";
 import { colourIndex } from "../src/experiments/kernels_figure.ts";
 import { alexnetMini } from "../src/models/alexnet_mini.ts";
-import { buildModelFor, trainStageKind } from "../src/experiments/train.ts";
+import { buildModelFor, estimateTraining, trainStageKind } from "../src/experiments/train.ts";
 import { REPRODUCE_STAGE_KINDS } from "../src/experiments/stage_kinds.ts";
 import { parsePipeline } from "../src/pipeline/parse.ts";
 import { planPipeline } from "../src/pipeline/plan.ts";
@@ -127,4 +132,36 @@ stages:
   assertMatch(messages, /lr_for\.sigmoid: "sigmoid" is not a value of any matrix axis/);
   assertMatch(messages, /no matrix axis "activaton"/);
   assert(trainStageKind.params.model.required);
+});
+
+Deno.test("dry-run estimates: a training's FLOPs from its model, data sizes, epochs and evaluations", () => {
+  const data = {
+    kind: "dataset",
+    params: { kind: "cifar10", path: "", size: 0, limit_train: 0, limit_test: 0, validation: 0 },
+  };
+  assertEquals(plannedDataSizes(data.params as never), {
+    train: 50000,
+    test: 10000,
+    image: [3, 32, 32],
+    classes: 10,
+  });
+  const params = {
+    ...schemaDefaults(trainStageKind.params),
+    model: "cifar-alexnet",
+    crop: 24,
+    batch: 128,
+    epochs: 2,
+  } as never;
+  const got = estimateTraining(params, { data: [data] })!;
+  const macs = macsPerImage(cifarAlexnet({ inputSize: 24 }));
+  // 390 full batches per epoch, two epochs; the test set evaluated after each.
+  assertStrictEquals(got.flop, 6 * macs * 2 * 390 * 128 + 2 * macs * 2 * 10000);
+  assertStrictEquals(
+    estimateTraining(params, {
+      data: [{ ...data, params: { ...data.params, kind: "image-folder", path: "/x" } }],
+    }),
+    undefined,
+  );
+  assertStrictEquals(formatFlop(3.2e15), "3.20 PFLOP");
+  assertStrictEquals(formatFlop(5e11), "500 GFLOP");
 });

@@ -139,6 +139,34 @@ function datasetName(source: DataSource): string {
 }
 
 /** The DataConfig (src/train/types.ts) the dataset stage's params describe. */
+/**
+ * Full sizes of the datasets the dataset kind opens by default, for estimates made before anything is opened
+ * (counted from the data: CIFAR-10's 50,000/10,000, Fashion-MNIST's 60,000/10,000 and the shared Imagenette
+ * archive's 9,469/3,925). A user's image folder has no known size.
+ */
+const FULL_SIZES: Record<string, { train: number; test: number; channels: number; side: number; classes: number }> =
+  {
+    cifar10: { train: 50000, test: 10000, channels: 3, side: 32, classes: 10 },
+    "fashion-mnist": { train: 60000, test: 10000, channels: 1, side: 28, classes: 10 },
+    imagenette: { train: 9469, test: 3925, channels: 3, side: 256, classes: 10 },
+  };
+
+/** The split sizes and image shape a dataset stage with these params would give, or undefined if unknown. */
+export function plannedDataSizes(
+  p: DatasetParams,
+): { train: number; test: number; image: [number, number, number]; classes: number } | undefined {
+  const full = FULL_SIZES[p.kind];
+  if (!full || (p.path && p.kind !== "cifar10")) return undefined;
+  const rest = full.train - (p.validation > 0 ? p.validation : 0);
+  const side = p.kind === "imagenette" && p.size > 0 ? p.size : full.side;
+  return {
+    train: p.limit_train > 0 ? Math.min(p.limit_train, rest) : rest,
+    test: p.limit_test > 0 ? Math.min(p.limit_test, full.test) : full.test,
+    image: [full.channels, side, side],
+    classes: full.classes,
+  };
+}
+
 export function dataConfig(p: DatasetParams): DataConfig {
   return {
     kind: p.kind,

@@ -10,7 +10,7 @@ import { defineStageKind, type ParamIssue, type ParamSchema, type ParamValues } 
 import { probeTraining } from "../train/probe.ts";
 import { train } from "../train/trainer.ts";
 import { finalError } from "../train/curve.ts";
-import { type TrainParams, trainSetup, trainStageKind } from "./train.ts";
+import { estimateTraining, type TrainParams, trainSetup, trainStageKind } from "./train.ts";
 import { sharedGpu } from "./resources.ts";
 
 interface SweepParams extends TrainParams {
@@ -83,6 +83,12 @@ export const lrSweepStageKind = defineStageKind<SweepParams>({
       if (params[key] !== undefined) issues.push({ path: [key], message: "not used by a sweep" });
     }
     return issues;
+  },
+  estimate(params, upstream) {
+    const one = estimateTraining(candidateParams(params, params.candidates[0]), upstream);
+    if (!one) return undefined;
+    const n = params.candidates.length;
+    return { flop: n * one.flop, what: `${n} candidates x (${one.what})` };
   },
   async fingerprint(ctx) {
     // The first candidate's training probe: the same code and data path every candidate runs.

@@ -5,7 +5,9 @@ import { join } from "@std/path";
 import {
   defineStageKind,
   type ParamIssue,
+  type PlannedUpstream,
   type StageContext,
+  type StageEstimate,
   type StageResult,
   type StageValidationInfo,
 } from "../pipeline/types.ts";
@@ -19,9 +21,11 @@ import { didYouMean } from "../util/suggest.ts";
 import {
   checkNeedsOneDataset,
   dataConfig,
+  DATASET_KIND,
   type DatasetParams,
   type DatasetSummary,
   describeData,
+  plannedDataSizes,
   upstreamDataset,
 } from "./dataset.ts";
 import { sharedDataset, sharedGpu } from "./resources.ts";
@@ -149,6 +153,9 @@ export const trainStageKind = defineStageKind<TrainParams>({
         "an lr-sweep stage in needs: train with the learning rate it chose for this arm (overrides lr, lr_for)",
     },
   },
+  estimate(params, upstream) {
+    return estimateTraining(params, upstream);
+  },
   async fingerprint(ctx) {
     const setup = await trainSetup(ctx);
     if (!setup) return { exact: { skipped: "no data" }, measures: {} };
@@ -273,6 +280,39 @@ export const trainStageKind = defineStageKind<TrainParams>({
     };
   },
 });
+
+/**
+ * The floating-point work of a training, for the dry run: 6 FLOPs per multiply-add and training image (forward,
+ * and backward at twice the forward) and 2 per test image evaluated after each epoch (x10 with ten_crop), at
+ * the cap where the run may stop early. Undefined when the dataset's size is unknown before it is opened.
+ */
+export function estimateTraining(
+  p: TrainParams,
+  upstream: Record<string, PlannedUpstream[]>,
+  images?: number,
+): StageEstimate | undefined {
+  const data = Object.values(upstream).flat().find((u) => u.kind === DATASET_KIND);
+  const sizes = data && plannedDataSizes(data.params as unknown as DatasetParams);
+  if (!sizes) return undefined;
+  const crop = p.crop || sizes.image[1];
+  let model: ModelSpec;
+  try {
+    model = buildModelFor(p, { classes: sizes.classes, channels: sizes.image[0], inputSize: crop });
+  } catch {
+    return undefined;
+  }
+  const macs = macsPerImage(model);
+  const perEpoch = Math.max(1, Math.floor(sizes.train / p.batch)) * p.batch;
+  const trained = images ?? Math.min(p.epochs * perEpoch, p.max_steps > 0 ? p.max_steps * p.batch : Infinity);
+  const epochs = Math.ceil(trained / perEpoch);
+  const evaluated = epochs * sizes.test * (p.ten_crop ? 10 : 1);
+  const flop = 6 * macs * trained + 2 * macs * evaluated;
+  return {
+    flop,
+    what: `${model.name}: ${trained.toLocaleString("en-US")} training images` +
+      `${p.stop_at_train_error !== undefined ? " at most" : ""}, ${evaluated.toLocaleString("en-US")} evaluated`,
+  };
+}
 
 /** What a train stage instance trains: its TrainConfig on the shared dataset; undefined when there is no data. */
 export async function trainSetup(

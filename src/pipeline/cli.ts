@@ -8,7 +8,7 @@ import { type LoadOptions, loadPipelineFile } from "./parse.ts";
 import { parseSetArgument, planPipeline, presetNames } from "./plan.ts";
 import type { PipelinePlan, SetOverride, StageInstance } from "./plan.ts";
 import { StageKindRegistry, toRegistry } from "./registry.ts";
-import { runPipeline } from "./runner.ts";
+import { formatFlop, runPipeline } from "./runner.ts";
 import {
   acquireRunLock,
   describeTakeover,
@@ -428,6 +428,15 @@ async function runPlans(plans: PipelinePlan[], c: RunPlansContext): Promise<numb
         log,
         ...c.runner?.(plan),
       }),
+    );
+  }
+  const computed = summaries.filter((summary) => summary.compute?.stages);
+  if (dryRun && computed.length > 1) {
+    const sum = (f: (s: PipelineRunSummary) => number) => computed.reduce((a, s) => a + f(s), 0);
+    log(
+      `compute, ${computed.length} pipelines: about ${formatFlop(sum((s) => s.compute!.flop))} in all, ` +
+        `${formatFlop(sum((s) => s.compute!.flopToRun))} of it in the stages that would run (divide by the ` +
+        "training GFLOP/s `deno task bench` measures on your adapter for the time)",
     );
   }
   if (!dryRun && opts.writeIndex && c.writeIndex !== false) {

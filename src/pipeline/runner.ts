@@ -64,6 +64,8 @@ export interface PipelineRunSummary {
   ok: boolean;
   durationMs: number;
   results: Map<string, StageResult>;
+  /** Dry runs: the stage kinds' estimate of the work (plannedCompute). */
+  compute?: PlannedCompute;
 }
 
 interface InputIdentity {
@@ -353,7 +355,62 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     : `${summary.ran.length} ran, ${summary.cached.length} cached, ${summary.failed.length} failed, ` +
       `${summary.blocked.length} skipped`;
   log(`[${definition.name}] ${counts} (preset ${plan.preset}) in ${seconds(summary.durationMs)}`);
+  if (options.dryRun) {
+    const compute = plannedCompute(plan, new Set(willRun));
+    summary.compute = compute;
+    for (const line of compute.lines) say(line.id, `about ${formatFlop(line.flop)} (${line.what})`);
+    if (compute.stages > 0) {
+      const stages = (n: number) => `${n} stage${n === 1 ? "" : "s"}`;
+      log(
+        `[${definition.name}] compute: about ${formatFlop(compute.flop)} in all (the ${
+          stages(compute.stages)
+        } whose kind estimates its work), ${formatFlop(compute.flopToRun)} of it in the ${
+          stages(compute.stagesToRun)
+        } that would run`,
+      );
+    }
+  }
   return summary;
+}
+
+/** The dry run's compute statement: the stage kinds' estimates, over all instances and those that would run. */
+export interface PlannedCompute {
+  flop: number;
+  stages: number;
+  flopToRun: number;
+  stagesToRun: number;
+  lines: { id: string; flop: number; what: string; wouldRun: boolean }[];
+}
+
+export function plannedCompute(plan: PipelinePlan, wouldRun: Set<string>): PlannedCompute {
+  const byId = new Map(plan.instances.map((instance) => [instance.id, instance]));
+  const out: PlannedCompute = { flop: 0, stages: 0, flopToRun: 0, stagesToRun: 0, lines: [] };
+  for (const instance of plan.instances) {
+    const upstream = Object.fromEntries(
+      instance.needs.map((need) => [
+        need.stage,
+        need.ids.map((id) => byId.get(id)!).map((u) => ({ kind: u.kind.name, params: u.params, matrix: u.matrix })),
+      ]),
+    );
+    const estimate = instance.kind.estimate?.(instance.params, upstream);
+    if (!estimate) continue;
+    const runs = wouldRun.has(instance.id);
+    out.flop += estimate.flop;
+    out.stages++;
+    if (runs) {
+      out.flopToRun += estimate.flop;
+      out.stagesToRun++;
+    }
+    out.lines.push({ id: instance.id, ...estimate, wouldRun: runs });
+  }
+  return out;
+}
+
+/** 3.2e15 -> "3.2 PFLOP". */
+export function formatFlop(flop: number): string {
+  const units: [number, string][] = [[1e18, "EFLOP"], [1e15, "PFLOP"], [1e12, "TFLOP"], [1e9, "GFLOP"]];
+  for (const [scale, unit] of units) if (flop >= scale) return `${(flop / scale).toPrecision(3)} ${unit}`;
+  return `${flop.toPrecision(3)} FLOP`;
 }
 
 /** The key of everything a stage is given: kind, parameters, arm, seed, upstream outputs, datasets. */

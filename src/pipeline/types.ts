@@ -212,7 +212,26 @@ export interface StageKind<P = ParamValues> {
   datasetChecksums?(params: P, ctx: DatasetChecksumContext): Promise<Record<string, string>>;
   /** Extra static checks beyond the schema (e.g. references to other stages). Runs before anything runs. */
   validateParams?(params: P, info: StageValidationInfo): ParamIssue[];
+  /**
+   * The work the instance would do, for the dry run's compute statement, from its parameters and those of the
+   * planned instances it needs (their results may not exist yet). Undefined where the kind cannot say or its
+   * work is negligible; an upper bound where the stage may stop early.
+   */
+  estimate?(params: P, upstream: Record<string, PlannedUpstream[]>): StageEstimate | undefined;
   run(ctx: StageContext<P>): Promise<StageOutputs>;
+}
+
+/** A planned instance a stage needs, as `estimate` sees it: its kind and parameters. */
+export interface PlannedUpstream {
+  kind: string;
+  params: ParamValues;
+  matrix?: Record<string, string>;
+}
+
+/** What a stage would compute: floating-point operations, and the images it would process, in words. */
+export interface StageEstimate {
+  flop: number;
+  what: string;
 }
 
 /** Helper that keeps the parameter type of a stage kind while registering it with the untyped registry. */
