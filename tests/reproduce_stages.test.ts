@@ -164,4 +164,5 @@ Deno.test("dry-run estimates: a training's FLOPs from its model, data sizes, epo
   );
   assertStrictEquals(formatFlop(3.2e15), "3.20 PFLOP");
   assertStrictEquals(formatFlop(5e11), "500 GFLOP");
+  assertStrictEquals(formatFlop(0), "0 FLOP");
 });

@@ -410,7 +410,7 @@ export function plannedCompute(plan: PipelinePlan, wouldRun: Set<string>): Plann
 export function formatFlop(flop: number): string {
   const units: [number, string][] = [[1e18, "EFLOP"], [1e15, "PFLOP"], [1e12, "TFLOP"], [1e9, "GFLOP"]];
   for (const [scale, unit] of units) if (flop >= scale) return `${(flop / scale).toPrecision(3)} ${unit}`;
-  return `${flop.toPrecision(3)} FLOP`;
+  return flop === 0 ? "0 FLOP" : `${flop.toPrecision(3)} FLOP`;
 }
 
 /** The key of everything a stage is given: kind, parameters, arm, seed, upstream outputs, datasets. */
