@@ -51,7 +51,7 @@ interface Saved {
   cols?: ConvColumns;
 }
 
-interface LayerRun {
+export interface LayerRun {
   layer: ResolvedLayer;
   conv?: ConvGeometry;
   linear?: LinearGeometry;
