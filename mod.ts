@@ -1,5 +1,10 @@
-// alexnet-webgpu's public API: the GPU runtime, the layer ops, models as data, datasets, training pieces,
-// checkpoints and the pipeline runner.
+/**
+ * alexnet-webgpu's public API: the WebGPU runtime and tensors, the layer ops (forward and backward), models as
+ * data and the Network that runs them on the GPU, the model zoo, checkpoints and safetensors, the datasets and
+ * batch loader (`data`) and the float64 CPU reference (`reference`).
+ *
+ * @module
+ */
 
 export { acquireDevice, type AdapterReport, describeAdapter, formatAdapter } from "./src/gpu/device.ts";
 export { type DispatchStats, f32, Gpu, type ParamValue } from "./src/gpu/runtime.ts";
@@ -46,5 +51,7 @@ export {
 } from "./src/models/index.ts";
 export * from "./src/io/checkpoint.ts";
 export * from "./src/io/safetensors.ts";
+/** Datasets (CIFAR-10, Fashion-MNIST, image folders), image decoding, augmentation and the seeded batch loader. */
 export * as data from "./src/data/index.ts";
+/** The float64 CPU reference of every layer, forward and backward, that the GPU kernels are tested against. */
 export * as reference from "./src/reference/index.ts";
