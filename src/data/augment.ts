@@ -35,6 +35,7 @@ export function computeChannelMean(set: ImageSet): Float32Array {
   return Float32Array.from(sum, (s) => s / Math.max(1, set.count * plane));
 }
 
+/** Principal components of the pixel colour values (computeRgbPca): the basis of the paper's colour noise. */
 export interface RgbPca {
   /** Eigenvalues of the channel covariance, largest first (variances, in scaled units squared). */
   eigenvalues: number[];
@@ -90,6 +91,7 @@ export function symmetricEigen(a: number[][]): RgbPca {
   };
 }
 
+/** How computeRgbPca samples and scales the pixels. */
 export interface PcaOptions {
   /** Multiplies raw pixel values first, as the training input does (default 1/255). */
   scale?: number;
@@ -146,12 +148,15 @@ export function pcaShift(pca: RgbPca, std: number, rng: Rng, out: Float32Array):
 
 /** Geometry of one crop of one stored image. */
 export interface CropSpec {
-  /** Left and top offsets in the stored image. */
+  /** Left offset in the stored image. */
   x: number;
+  /** Top offset in the stored image. */
   y: number;
-  /** Output width and height. */
+  /** Output width. */
   width: number;
+  /** Output height. */
   height: number;
+  /** Mirror the crop horizontally. */
   flip: boolean;
 }
 

@@ -18,6 +18,7 @@ import {
   tempSibling,
 } from "./util.ts";
 
+/** The ten class names in label order, as batches.meta.txt lists them. */
 export const CIFAR10_CLASSES = [
   "airplane",
   "automobile",
@@ -31,6 +32,7 @@ export const CIFAR10_CLASSES = [
   "truck",
 ];
 
+/** Where downloadCifar10 fetches the official cifar-10-binary.tar.gz from by default. */
 export const CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 
 /**
@@ -77,6 +79,7 @@ export const CIFAR10_KNOWN_BIN_SHA256: Record<string, Record<string, string>> = 
 
 const RECORD = 3073;
 
+/** CIFAR-10 as loaded: 50,000 training and 10,000 test images of 3x32x32, per-file digests in `files`. */
 export interface Cifar10Dataset extends Dataset {
   /** "official", "jpeg-q75" (the shared rebuild) or "unknown", from the per-file digests. */
   variant: string;
@@ -179,6 +182,7 @@ export function cifar10Variant(digests: Record<string, string>): string {
   )?.[0] ?? "unknown";
 }
 
+/** What loadCifar10 may take as already known instead of computing it. */
 export interface LoadCifar10Options {
   /**
    * The per-file sha-256 of exactly these files, already known (a verified marker, see openVerifiedCifar10):
@@ -326,6 +330,7 @@ export function describeCifar10Mismatch(digests: Record<string, string>): string
     differ.map((n) => `${n} does not (sha-256 ${short(digests[n])}, expected ${short(known[n])})`).join(", ");
 }
 
+/** How openVerifiedCifar10 checks the data against the known builds. */
 export interface VerifyCifar10Options {
   /**
    * JSON file remembering the digests of sources verified before, under their files' size, times and inode: a
@@ -377,12 +382,15 @@ export async function cifar10FolderDigests(dir: string): Promise<Record<string, 
   return digests;
 }
 
+/** How far a download is, as reported while it streams. */
 export interface DownloadProgress {
+  /** Bytes received so far. */
   received: number;
   /** null when the server sends no length. */
   total: number | null;
 }
 
+/** Where downloadCifar10 fetches from and caches to, and the digest it checks. */
 export interface DownloadOptions {
   /** http(s) URL, file:// URL or local path; default the official address. */
   url?: string;
@@ -397,9 +405,11 @@ export interface DownloadOptions {
   onProgress?: (p: DownloadProgress) => void;
 }
 
+/** The archive downloadCifar10 left in the cache. */
 export interface DownloadResult {
   /** Path of the verified archive. */
   path: string;
+  /** sha-256 of the archive, in hex. */
   sha256: string;
   /** true when a verified archive was already in the cache and nothing was fetched. */
   cached: boolean;

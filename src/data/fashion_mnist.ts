@@ -2,8 +2,10 @@
 import type { Dataset, ImageSet } from "./types.ts";
 import { errorMessage, exists, gunzipFile, joinPath, manifestChecksum, sha256File } from "./util.ts";
 
+/** Where Debian's dataset-fashion-mnist package installs the IDX files: loadFashionMnist's default folder. */
 export const FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
 
+/** The ten class names in label order. */
 export const FASHION_MNIST_CLASSES = [
   "T-shirt/top",
   "Trouser",
@@ -20,8 +22,11 @@ export const FASHION_MNIST_CLASSES = [
 /** IDX element type codes (third magic byte). Only unsigned bytes occur in (Fashion-)MNIST. */
 const IDX_UBYTE = 0x08;
 
+/** A parsed IDX file of unsigned bytes. */
 export interface IdxArray {
+  /** Sizes, outermost first (count, rows, columns for an image file). */
   dims: number[];
+  /** The elements in row-major order: a view into the file's bytes, not a copy. */
   data: Uint8Array;
 }
 

@@ -10,13 +10,17 @@ import { Image } from "imagescript";
 import { decodePng, isPng } from "./png.ts";
 import { errorMessage, sha256Hex } from "./util.ts";
 
+/** An 8-bit RGB image. */
 export interface RgbImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
   /** width*height*3 bytes, row-major, interleaved RGB (HWC). */
   rgb: Uint8Array;
 }
 
+/** Whether the bytes start like a JPEG file (FF D8 FF). */
 export function isJpeg(b: Uint8Array): boolean {
   return b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 }
@@ -113,6 +117,7 @@ export function applyOrientation(img: RgbImage, orientation: number): RgbImage {
   return { width: ow, height: oh, rgb: out };
 }
 
+/** How decodeImageBytes and decodeImage decode. */
 export interface DecodeOptions {
   /** Apply the JPEG's EXIF orientation (default true). */
   orientation?: boolean;
@@ -263,6 +268,7 @@ export function centerCrop(img: RgbImage, s: number): RgbImage {
   return crop(img, (img.width - s) >> 1, (img.height - s) >> 1, s, s);
 }
 
+/** A mirrored copy, left and right swapped. */
 export function flipHorizontal(img: RgbImage): RgbImage {
   const { width: w, height: h, rgb } = img;
   const out = new Uint8Array(rgb.length);
@@ -325,7 +331,9 @@ export function preprocessToSquare(img: RgbImage, s: number): Uint8Array {
 export interface PreparedImage {
   /** sha-256 of the file's bytes; null when it could not be read. */
   sha256: string | null;
+  /** The s x s CHW bytes, when the file decoded. */
   pixels?: Uint8Array;
+  /** Why the file could not be read or decoded, naming its path; set when pixels is not. */
   error?: string;
 }
 

@@ -27,6 +27,7 @@ const CACHE_FORMAT = 1;
 const SHARD_IMAGES = 1024;
 const IMAGE_EXT = /\.(jpe?g|png)$/i;
 
+/** How loadImageFolder finds, preprocesses and caches the images. */
 export interface ImageFolderOptions {
   /** Short side and crop size S (256 for the paper; 32 or 64 for quick runs). Default 256. */
   size?: number;
@@ -38,8 +39,9 @@ export interface ImageFolderOptions {
   maxPerClass?: number;
   /** Decode workers; default min(cores, 8); 0 decodes on the calling thread. */
   workers?: number;
-  /** Folder names of the two splits; default train and the first of val, test that exists. */
+  /** Folder name of the training split (default train). */
   trainDir?: string;
+  /** Folder name of the test split (default the first of val and test that exists). */
   testDir?: string;
   /** Dataset name (default: the root folder's name). */
   name?: string;
@@ -49,15 +51,19 @@ export interface ImageFolderOptions {
   warn?: (msg: string) => void;
 }
 
+/** An image-folder dataset, with the files behind its images and the cache it was read through. */
 export interface ImageFolderDataset extends Dataset {
+  /** The dataset's root folder, without a trailing slash. */
   root: string;
+  /** Side S of every stored image. */
   size: number;
   /** true when the shards were read from the cache (nothing decoded). */
   fromCache: boolean;
   /** The shard folder. */
   cachePath: string;
-  /** Paths (relative to root) of the images behind train/test, in ImageSet order. */
+  /** Paths (relative to root) of the images behind train, in ImageSet order. */
   trainFiles: string[];
+  /** Paths (relative to root) of the images behind test, in ImageSet order. */
   testFiles: string[];
   /** Paths (relative to root) skipped as unreadable, with the reason. */
   skipped: { file: string; error: string }[];

@@ -14,7 +14,9 @@ import { imageSize } from "./types.ts";
 import { permutation, Rng } from "./rng.ts";
 import { centerCropSpec, type CropSpec, pcaShift, type RgbPca, tenCropSpecs, writeCrop } from "./augment.ts";
 
+/** How BatchLoader crops, augments, scales and orders the images. */
 export interface LoaderOptions {
+  /** Images per batch, a positive integer; the last batch of an epoch has fewer unless dropLast. */
   batchSize: number;
   /** Side of the square network input; default the stored size (no crop; needs a square stored image). */
   crop?: number;
@@ -30,6 +32,7 @@ export interface LoaderOptions {
   mean?: Float32Array | null;
   /** Multiplier after mean subtraction, e.g. 1/255 (default) or 1 (the paper's raw scale). */
   scale?: number;
+  /** Seed of the shuffle and of every random crop, mirror and colour shift (default 0). */
   seed?: number;
   /** Shuffle every epoch (default true). Off: images in stored order. */
   shuffle?: boolean;
@@ -42,13 +45,17 @@ export interface LoaderOptions {
   reuseBuffers?: boolean;
 }
 
+/** One mini-batch from BatchLoader.next(). */
 export interface Batch {
   /** n*C*crop*crop floats, NCHW. */
   x: Float32Array;
+  /** n labels, in batch order. */
   labels: Int32Array;
+  /** Images in the batch: batchSize, or fewer in the last batch of an epoch. */
   n: number;
   /** Indices of the images in the ImageSet. */
   indices: Int32Array;
+  /** Epoch the batch belongs to, from 0. */
   epoch: number;
   /** Position in the epoch's order of the first sample. */
   index: number;
@@ -56,24 +63,41 @@ export interface Batch {
   last: boolean;
 }
 
+/** A BatchLoader's position: all restore() needs to continue exactly. */
 export interface LoaderState {
+  /** Epoch of the next batch, from 0. */
   epoch: number;
+  /** Position of the next batch's first sample in that epoch's order. */
   index: number;
 }
 
+/** Seeded, resumable mini-batches over an ImageSet as float NCHW input (see the file comment). */
 export class BatchLoader {
+  /** The images batched. */
   readonly set: ImageSet;
+  /** Images per batch. */
   readonly batchSize: number;
+  /** Side of the square network input. */
   readonly crop: number;
+  /** Random crop positions rather than the centre. */
   readonly randomCrop: boolean;
+  /** Random horizontal mirroring, with probability 1/2. */
   readonly flip: boolean;
+  /** Std of the PCA colour-noise coefficients; 0 is off. */
   readonly pcaNoise: number;
+  /** The colour-noise basis, or null. */
   readonly pca: RgbPca | null;
+  /** Mean image subtracted before cropping (C*H*W at stored size, raw 0-255 units), or null. */
   readonly mean: Float32Array | null;
+  /** Multiplier applied after mean subtraction. */
   readonly scale: number;
+  /** Seed of the order and of the augmentation. */
   readonly seed: number;
+  /** Each epoch in a fresh random order; else stored order. */
   readonly shuffle: boolean;
+  /** The final incomplete batch of each epoch is dropped. */
   readonly dropLast: boolean;
+  /** Batches share two output buffers in turn (see LoaderOptions.reuseBuffers). */
   readonly reuseBuffers: boolean;
   #epoch = 0;
   #index = 0;
@@ -84,6 +108,10 @@ export class BatchLoader {
   #nextBuffer = 0;
   #shift: Float32Array;
 
+  /**
+   * Checks the options against the images; throws on a bad batch size, a crop that does not fit, a mean of
+   * the wrong size, pcaNoise without a matching pca, or an empty set.
+   */
   constructor(set: ImageSet, opts: LoaderOptions) {
     this.set = set;
     this.batchSize = opts.batchSize;
@@ -132,6 +160,7 @@ export class BatchLoader {
     return this.dropLast ? Math.floor(this.set.count / this.batchSize) * this.batchSize : this.set.count;
   }
 
+  /** Batches per epoch, a final incomplete one included. */
   get batchesPerEpoch(): number {
     return Math.ceil(this.samplesPerEpoch / this.batchSize);
   }
@@ -251,17 +280,25 @@ export class BatchLoader {
   }
 }
 
+/** How tenCropBatch and centerCropBatch cut and scale the images. */
 export interface EvalOptions {
+  /** Side of the square views (default the stored height). */
   crop?: number;
+  /** Mean image subtracted before cropping (C*H*W at stored size, raw 0-255 units); default none. */
   mean?: Float32Array | null;
+  /** Multiplier applied after mean subtraction (default 1/255). */
   scale?: number;
 }
 
+/** Ten views of each of n images (tenCropBatch). */
 export interface TenCropBatch {
   /** n*10 images (C*crop*crop each), image-major: image i's views are i*10 .. i*10+9 (order of tenCropSpecs). */
   x: Float32Array;
+  /** n labels, one per image rather than per view. */
   labels: Int32Array;
+  /** Number of images. */
   n: number;
+  /** Views per image: always 10. */
   views: 10;
 }
 

@@ -25,10 +25,13 @@ import {
 } from "./util.ts";
 
 /** The read-only shared data next to the project (see ../shared/data/README.md). */
-export const SHARED_DATA_DIR = joinPath(dirname(PROJECT_ROOT), "shared", "data");
-export const CIFAR10_PREPARE_SCRIPT = joinPath(SHARED_DATA_DIR, "cifar10", "prepare.sh");
-export const IMAGENETTE_ARCHIVE = joinPath(SHARED_DATA_DIR, "imagenette", "imagenette2-224.tar.gz");
+export const SHARED_DATA_DIR: string = joinPath(dirname(PROJECT_ROOT), "shared", "data");
+/** The shared script that builds the default CIFAR-10 copy (see ensureCifar10 and buildCifar10). */
+export const CIFAR10_PREPARE_SCRIPT: string = joinPath(SHARED_DATA_DIR, "cifar10", "prepare.sh");
+/** The shared Imagenette archive: the default source of the "image-folder" and "imagenette" kinds. */
+export const IMAGENETTE_ARCHIVE: string = joinPath(SHARED_DATA_DIR, "imagenette", "imagenette2-224.tar.gz");
 
+/** What openDataset opens: a kind, where its files are, and for image folders loadImageFolder's options. */
 export interface DatasetSpec extends Omit<ImageFolderOptions, "cacheDir"> {
   /** "imagenette" is "image-folder" with the shared Imagenette archive as its default path. */
   kind: "cifar10" | "fashion-mnist" | "image-folder" | "imagenette";

@@ -1,11 +1,16 @@
 /** Shared shapes of the data layer: images are stored as uint8 CHW, one contiguous buffer per split. */
 
+/** One split of a dataset: uint8 CHW images back to back, with their labels and class names. */
 export interface ImageSet {
   /** Class names, indexed by label. */
   classes: string[];
+  /** Channels per image: 3 for RGB, 1 for greyscale. */
   channels: number;
+  /** Image height in pixels. */
   height: number;
+  /** Image width in pixels. */
   width: number;
+  /** Number of images. */
   count: number;
   /** count*C*H*W bytes, CHW per image, images back to back. */
   pixels: Uint8Array;
@@ -15,9 +20,13 @@ export interface ImageSet {
   classIds?: string[];
 }
 
+/** A dataset as its loader returns it: the two splits and the provenance of its source. */
 export interface Dataset {
+  /** Short identifier, e.g. "cifar10" or "fashion-mnist". */
   name: string;
+  /** The training split. */
   train: ImageSet;
+  /** The test split (the validation folder of an ImageNet-style dataset). */
   test: ImageSet;
   /** sha-256 over the source files, for provenance (see each loader for exactly what is hashed). */
   checksum: string;
@@ -27,6 +36,7 @@ export interface Dataset {
   verification?: DataVerification;
 }
 
+/** How a dataset's files were checked against known digests. */
 export interface DataVerification {
   /** The known build the files match ("official", "jpeg-q75"), or "unknown". */
   variant: string;

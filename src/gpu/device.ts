@@ -1,13 +1,20 @@
 // Acquires a WebGPU adapter and device with the adapter's own maximum limits, and describes what it found.
 
+/** What describeAdapter found out about a WebGPU adapter. */
 export interface AdapterReport {
+  /** The driver's description, else the device or vendor name, else "unknown adapter". */
   description: string;
+  /** GPUAdapterInfo.vendor ("" when not reported). */
   vendor: string;
+  /** GPUAdapterInfo.architecture ("" when not reported). */
   architecture: string;
+  /** DENO_WEBGPU_BACKEND ("default (vulkan when present, else gl)" when unset), or "browser". */
   backend: string;
+  /** The runtime flagged it a fallback adapter (isFallbackAdapter); it then counts as software too. */
   isFallback: boolean;
   /** A CPU rasteriser (llvmpipe, lavapipe, SwiftShader): picks the kernel variants tuned for CPUs. */
   isSoftware: boolean;
+  /** Every numeric limit the adapter offers (GPUSupportedLimits), by name. */
   limits: Record<string, number>;
 }
 
@@ -21,6 +28,7 @@ export const NO_ADAPTER_HELP = [
   "With a GPU, check that its Vulkan driver (ICD) is installed: vulkaninfo --summary.",
 ].join("\n");
 
+/** Reads an adapter's name, backend and limits, and decides from its name whether it is a CPU rasteriser. */
 export function describeAdapter(adapter: GPUAdapter): AdapterReport {
   const info = adapter.info;
   const limits: Record<string, number> = {};
@@ -81,6 +89,7 @@ export async function acquireDevice(
   return { adapter, device, report };
 }
 
+/** One log line: name, backend, fallback/software flags, binding and buffer limits, workgroup storage. */
 export function formatAdapter(report: AdapterReport): string {
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
   return `${report.description} [backend ${report.backend}${report.isFallback ? ", fallback" : ""}${

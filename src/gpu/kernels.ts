@@ -22,6 +22,10 @@ export function kernelSource(name: string): string {
   return text;
 }
 
+/**
+ * Compile-time values a kernel source is specialised with: `{{NAME}}` becomes the value (an integer as a u32
+ * literal such as `5u`, unless NAME starts with F_), and a `//#unroll` count may name one.
+ */
 export type TemplateValues = Record<string, number | string | boolean>;
 
 /**
@@ -71,20 +75,27 @@ export function expandTemplate(source: string, values: TemplateValues): string {
 
 /** One compiled kernel: a file's entry point with its template values. */
 export interface KernelKey {
+  /** Kernel file name without extension: kernels/<file>.wgsl. */
   file: string;
+  /** Entry point: the name of the @compute function. */
   entry: string;
+  /** Template values the source is expanded with. */
   values: TemplateValues;
 }
 
+/** Compute pipelines of one device by (file, entry point, template values), each compiled once. */
 export class KernelCache {
   #pipelines = new Map<string, GPUComputePipeline>();
   #modules = new Map<string, GPUShaderModule>();
+  /** An empty cache compiling on `device`. */
   constructor(private readonly device: GPUDevice) {}
 
+  /** Number of pipelines compiled so far. */
   get size(): number {
     return this.#pipelines.size;
   }
 
+  /** Whether that pipeline is compiled already, so pipeline() returns it without compiling. */
   has(file: string, entry: string, values: TemplateValues = {}): boolean {
     return this.#pipelines.has(`${file}:${entry}:${JSON.stringify(values)}`);
   }
@@ -102,6 +113,10 @@ export class KernelCache {
     return module;
   }
 
+  /**
+   * The pipeline for a file's entry point with these template values, compiled synchronously on first use.
+   * Throws when the .wgsl file cannot be read or lacks a template value it uses.
+   */
   pipeline(file: string, entry: string, values: TemplateValues = {}): GPUComputePipeline {
     const key = `${file}:${entry}:${JSON.stringify(values)}`;
     let pipeline = this.#pipelines.get(key);

@@ -13,12 +13,17 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/** Free GPU storage buffers by size class (sizeClass), reused in stream order (see the file comment). */
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
+  /** Bytes of all buffers created so far, counted by size class; released buffers still count. */
   allocated = 0;
+  /** Number of buffers created so far (acquire() calls that found no free buffer of their class). */
   allocations = 0;
+  /** An empty pool creating buffers on `device`, with usage STORAGE, COPY_SRC and COPY_DST. */
   constructor(private readonly device: GPUDevice) {}
 
+  /** A buffer of at least `bytes`: a free one of its size class, else a new one; contents undefined. */
   acquire(bytes: number): GPUBuffer {
     const size = sizeClass(bytes);
     const list = this.#free.get(size);
@@ -29,12 +34,14 @@ export class BufferPool {
     return this.device.createBuffer({ size, usage: USAGE });
   }
 
+  /** Takes back a buffer from acquire() for work recorded later; the caller must not use it again. */
   release(buffer: GPUBuffer): void {
     const list = this.#free.get(buffer.size);
     if (list) list.push(buffer);
     else this.#free.set(buffer.size, [buffer]);
   }
 
+  /** Destroys the free buffers (not those still handed out) and empties the pool. */
   destroy(): void {
     for (const list of this.#free.values()) for (const b of list) b.destroy();
     this.#free.clear();

@@ -13,19 +13,29 @@ const UNIFORM_RING_SLOTS = 4096;
 
 /** Uniform values for one dispatch: each entry is written as u32 unless wrapped by f32(). */
 export type ParamValue = number | { f32: number } | { i32: number };
+/** Wraps a uniform value so run() writes it as f32 rather than u32. */
 export const f32 = (v: number): ParamValue => ({ f32: v });
 export const i32 = (v: number): ParamValue => ({ i32: v });
 
+/** Work counters of a Gpu since it was created. */
 export interface DispatchStats {
+  /** Kernel dispatches recorded. */
   dispatches: number;
+  /** Command buffers submitted to the queue. */
   submits: number;
 }
 
+/** One WebGPU device: its kernel cache, buffer pool and the one command stream every op records into. */
 export class Gpu {
+  /** The device's compiled pipelines. */
   readonly kernels: KernelCache;
+  /** Where tensor() takes buffers from and Tensor.release() returns them to. */
   readonly pool: BufferPool;
+  /** The adapter's maxStorageBufferBindingSize in bytes (128 MiB if unreported): a tensor's upper bound. */
   readonly maxBinding: number;
+  /** The adapter's maxComputeWorkgroupsPerDimension (65535 when not reported). */
   readonly maxWorkgroups: number;
+  /** Dispatches recorded and command buffers submitted so far. */
   readonly stats: DispatchStats = { dispatches: 0, submits: 0 };
   /** Prefixes profile labels (the network sets it to the layer being recorded). */
   scope = "";
@@ -66,15 +76,18 @@ export class Gpu {
     });
   }
 
+  /** The default adapter's device with all its limits; throws when WebGPU or an adapter is missing. */
   static async create(): Promise<Gpu> {
     const { device, report } = await acquireDevice();
     return new Gpu(device, report);
   }
 
+  /** Wraps a device acquired elsewhere; `report` gives its limits and whether it is a software rasteriser. */
   static fromDevice(device: GPUDevice, report: AdapterReport): Gpu {
     return new Gpu(device, report);
   }
 
+  /** The adapter is a CPU rasteriser (llvmpipe, lavapipe, SwiftShader) or a fallback adapter. */
   get isSoftware(): boolean {
     return this.adapter.isSoftware;
   }
@@ -99,22 +112,29 @@ export class Gpu {
     return t;
   }
 
+  /** A new tensor holding `data` as float32 (written like write()); the caller owns it and releases it. */
   fromArray(shape: readonly number[], data: ArrayLike<number>, label = ""): Tensor {
     const t = this.tensor(shape, label);
     this.write(t, data);
     return t;
   }
 
+  /**
+   * Writes float32 values into `t` from element `elementOffset` on. A queue write: it takes effect before any
+   * work recorded but not yet submitted.
+   */
   write(t: Tensor, data: ArrayLike<number>, elementOffset = 0): void {
     const arr = data instanceof Float32Array ? data : Float32Array.from(data);
     this.device.queue.writeBuffer(t.buffer, elementOffset * 4, arr as Float32Array<ArrayBuffer>);
   }
 
+  /** Writes uint32 values (labels, indices) into `t` from element 0; a queue write, like write(). */
   writeU32(t: Tensor, data: ArrayLike<number>): void {
     const arr = data instanceof Uint32Array ? data : Uint32Array.from(data);
     this.device.queue.writeBuffer(t.buffer, 0, arr as Uint32Array<ArrayBuffer>);
   }
 
+  /** Records setting every element of `t` to `value` (a buffer clear for 0, a kernel otherwise). */
   fill(t: Tensor, value: number): void {
     if (value === 0) {
       this.#endPass();
@@ -124,6 +144,9 @@ export class Gpu {
     this.run("util", "fill", [t], [t.size, f32(value)], this.grid1d(t.size));
   }
 
+  /**
+   * Records a copy of `elements` floats: src from element srcOffset on into dst from element dstOffset on.
+   */
   copy(src: Tensor, dst: Tensor, elements = src.size, srcOffset = 0, dstOffset = 0): void {
     this.#endPass();
     this.#enc().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, elements * 4);
@@ -235,12 +258,14 @@ export class Gpu {
     this.stats.submits++;
   }
 
+  /** Submits, waits for the GPU to finish, then throws on a lost device or validation errors. */
   async sync(): Promise<void> {
     this.submit();
     await this.device.queue.onSubmittedWorkDone();
     this.throwIfFailed();
   }
 
+  /** Throws if the device was lost, or with the validation errors reported since the last call. */
   throwIfFailed(): void {
     if (this.#lostReason) throw new Error(`GPU device lost (${this.#lostReason})`);
     if (this.#errors.length) {
@@ -255,10 +280,15 @@ export class Gpu {
     return new Float32Array(bytes);
   }
 
+  /** Like read(), for uint32 data, from element 0. */
   async readU32(t: Tensor | GPUBuffer, elements?: number): Promise<Uint32Array> {
     return new Uint32Array(await this.readBytes(t, elements));
   }
 
+  /**
+   * The raw bytes of `elements` 4-byte elements from `elementOffset` (default: the whole tensor or buffer).
+   * Submits recorded work and waits for it.
+   */
   async readBytes(t: Tensor | GPUBuffer, elements?: number, elementOffset = 0): Promise<ArrayBuffer> {
     const buffer = t instanceof Tensor ? t.buffer : t;
     const count = elements ?? (t instanceof Tensor ? t.size : buffer.size / 4);
@@ -318,10 +348,15 @@ export class Gpu {
     return out;
   }
 
+  /** Releases each tensor given, skipping null and undefined. */
   release(...tensors: (Tensor | null | undefined)[]): void {
     for (const t of tensors) if (t) t.release();
   }
 
+  /**
+   * Submits, then destroys the free pooled buffers, the uniform ring and the device: the Gpu is unusable
+   * after.
+   */
   destroy(): void {
     this.submit();
     this.pool.destroy();

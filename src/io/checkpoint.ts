@@ -6,8 +6,10 @@
 import { architectureKey, type ModelSpec, resolveModel } from "../nn/spec.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
 
+/** Marks an alexnet-webgpu checkpoint: its safetensors metadata's `format`, and CheckpointMeta.format. */
 export const CHECKPOINT_FORMAT = "alexnet-webgpu-checkpoint/1";
 
+/** How images become network input for a checkpoint's model. */
 export interface Preprocess {
   /** Short side the image is resized to before the centre crop (classify); equals `crop` for stored data. */
   resize: number;
@@ -17,16 +19,25 @@ export interface Preprocess {
   scale: number;
   /** "image": a mean image [C][H][W] at `resize` size is subtracted before cropping; "channel": [C]; "none". */
   mean: "image" | "channel" | "none";
+  /** Channels of the input image: 3 for RGB, 1 for Fashion-MNIST. */
   channels: number;
 }
 
+/** A checkpoint's metadata, stored as JSON in the "meta" entry of the safetensors header. */
 export interface CheckpointMeta {
+  /** Always CHECKPOINT_FORMAT. */
   format: string;
+  /** The architecture the weights belong to. */
   model: ModelSpec;
+  /** Class names, indexed by the model's output. */
   classes: string[];
+  /** SGD steps taken. */
   step: number;
+  /** Epochs completed. */
   epoch: number;
+  /** The training run's seed (initialisation, data order, augmentation, dropout). */
   seed: number;
+  /** How to turn an image into this model's input. */
   preprocess: Preprocess;
   /** Free-form training state needed to resume (optimizer hyper-parameters, schedule, data loader state). */
   trainState?: Record<string, unknown>;
@@ -34,15 +45,26 @@ export interface CheckpointMeta {
   provenance?: Record<string, unknown>;
 }
 
+/** A checkpoint in memory: metadata, weights, and optionally the SGD momentum and the preprocessing mean. */
 export interface Checkpoint {
+  /** Everything but the tensors. */
   meta: CheckpointMeta;
+  /** Parameters by name ("<layer>.weight", "<layer>.bias") in logical (PyTorch) layouts. */
   weights: Map<string, Float32Array>;
+  /** SGD momentum by parameter name, for resuming training. */
   momentum?: Map<string, Float32Array>;
+  /**
+   * The mean preprocess.mean describes: an image [C][H][W] or one value per channel [C], in raw 0-255 units.
+   */
   mean?: Float32Array;
 }
 
 const MOMENTUM = "optimizer.momentum.";
 
+/**
+ * Serialises a checkpoint as safetensors bytes: the model's parameters, momentum and mean when present, and
+ * the metadata as JSON. Throws when a parameter of the model is missing.
+ */
 export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
   const shapes = new Map<string, number[]>();
   for (const layer of resolveModel(ckpt.meta.model)) {
@@ -64,6 +86,10 @@ export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
   });
 }
 
+/**
+ * Parses checkpoint bytes; throws naming `source` when they are not an alexnet-webgpu checkpoint or the
+ * weights do not fit its model.
+ */
 export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   const file = decodeSafetensors(bytes, source);
   if (file.metadata.format !== CHECKPOINT_FORMAT || !file.metadata.meta) {
@@ -137,6 +163,7 @@ export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<vo
   }
 }
 
+/** Reads and decodes a checkpoint file; throws when it cannot be read or is not a valid checkpoint. */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   let bytes: Uint8Array;
   try {

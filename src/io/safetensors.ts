@@ -1,16 +1,26 @@
 // The safetensors format (8-byte little-endian header length, a JSON header, then raw little-endian tensors),
 // readable by PyTorch's safetensors.torch.load_file. Only float32 and the string metadata map are used here.
 
+/** One float32 tensor of a safetensors file. */
 export interface NamedTensor {
+  /** Dimensions, outermost first. */
   shape: number[];
+  /** Values in row-major order; F16 and BF16 tensors are widened to float32 when read. */
   data: Float32Array;
 }
 
+/** A decoded safetensors file. */
 export interface SafetensorsFile {
+  /** Tensors by name. */
   tensors: Map<string, NamedTensor>;
+  /** The header's string-to-string __metadata__ map ({} when absent). */
   metadata: Record<string, string>;
 }
 
+/**
+ * Serialises float32 tensors (sorted by name) and a metadata map as safetensors bytes; throws when a tensor's
+ * data does not match its shape.
+ */
 export function encodeSafetensors(
   tensors: Map<string, NamedTensor>,
   metadata: Record<string, string> = {},
@@ -43,6 +53,10 @@ export function encodeSafetensors(
   return out;
 }
 
+/**
+ * Parses safetensors bytes, reading F32, F16 and BF16 tensors as float32. Throws, naming `source`, on a
+ * malformed header, a truncated file or another dtype.
+ */
 export function decodeSafetensors(bytes: Uint8Array, source = "safetensors data"): SafetensorsFile {
   if (bytes.length < 8) {
     throw new Error(`${source}: too short to be a safetensors file (${bytes.length} bytes)`);

@@ -6,23 +6,35 @@ import { alexnet } from "./alexnet.ts";
 import { alexnetMini } from "./alexnet_mini.ts";
 import { cifar18pct, cifarAlexnet, convLocal11, convLocal13, fig1FourLayer } from "./cifar.ts";
 
+/** Sizes and ablation switches of zoo models; each model ignores those it lacks and has its own defaults. */
 export interface ModelOptions {
+  /** Number of output classes (default: that of the model's dataset). */
   classes?: number;
+  /** Side of the square input in pixels (alexnet and alexnet-one-tower: 224, or else 227). */
   inputSize?: number;
+  /** Input channels (cifar-alexnet only; default 3). */
   channels?: number;
+  /** Include local response normalisation (section 3.3's ablation). */
   lrn?: boolean;
+  /** "overlap": 3x3 max pools at stride 2 (the paper's); "non-overlap": 2x2 at stride 2 (section 3.4). */
   pooling?: "overlap" | "non-overlap";
+  /** ReLU (default) or tanh units (section 3.1's comparison). */
   activation?: "relu" | "tanh";
+  /** Dropout in the fully connected layers (section 4.2). */
   dropout?: boolean;
   /** Removes a middle conv layer (section 4's depth claim). */
   shallower?: boolean;
 }
 
+/** One model of the zoo. */
 export interface ModelEntry {
+  /** One line on the model, for listings. */
   description: string;
+  /** Builds the model's spec with these options. */
   build(o?: ModelOptions): ModelSpec;
 }
 
+/** The model zoo by name; buildModel and `deno task model` look names up here. */
 export const MODELS: Record<string, ModelEntry> = {
   "alexnet": {
     description: "the paper's two-tower AlexNet (groups 2, LRN, overlapping pooling, dropout 0.5)",
@@ -87,6 +99,9 @@ function miniOptions(o: ModelOptions) {
   return { classes, inputSize, lrn, pooling, activation, dropout, shallower };
 }
 
+/**
+ * The zoo model `name` built with `options`; throws, listing the known names, when there is no such model.
+ */
 export function buildModel(name: string, options: ModelOptions = {}): ModelSpec {
   const entry = MODELS[name];
   if (entry) return entry.build(options);

@@ -16,6 +16,7 @@ export function gaussian(n: number, std: number, seed: number, stream: number): 
   return out;
 }
 
+/** Seeded initial parameters by name in logical (PyTorch) layouts: weights ~ N(0, std^2), biases constant. */
 export function initialValues(spec: ModelSpec, seed: number): Map<string, Float32Array> {
   const values = new Map<string, Float32Array>();
   let stream = 0;

@@ -31,15 +31,23 @@ import { initialValues } from "./init.ts";
 
 /** A parameter on the GPU: its value, gradient and momentum, each possibly split into row chunks. */
 export interface GpuParam {
+  /** Name, logical shape, initialisation and lr/weight-decay multipliers, from the resolved spec. */
   info: ParamInfo;
+  /** The parameter itself, one tensor per row chunk, in the padded layout. */
   value: Tensor[];
+  /** Its gradient (zero at first), chunked like value; empty in an inference network. */
   grad: Tensor[];
+  /** Its SGD momentum (zero at first), chunked like value; empty in an inference network. */
   momentum: Tensor[];
-  /** Logical [rows][cols] view and the padded GPU width; rows are split at `rowChunks`. */
+  /** Rows of the parameter's logical [rows][cols] view, e.g. Cout of a conv weight, 1 for a bias. */
   rows: number;
+  /** Columns of the logical view, e.g. K = Cin/groups*KH*KW of a conv weight. */
   cols: number;
+  /** Rows as stored: rounded up to a multiple of 4 for a fully connected weight, else equal to rows. */
   rowsP: number;
+  /** Row width as stored: cols padded with zero columns to Kp, inP or outP where vec4 loads need it. */
   colsP: number;
+  /** Row ranges [start, end) of the stored rows held by each tensor of value, grad and momentum. */
   rowChunks: [number, number][];
 }
 
@@ -51,34 +59,50 @@ interface Saved {
   cols?: ConvColumns;
 }
 
-interface LayerRun {
+/** One layer as the GPU executor planned it: the resolved layer, its geometry and its parameters. */
+export interface LayerRun {
+  /** The layer with its shapes and parameter list (resolveModel). */
   layer: ResolvedLayer;
+  /** Geometry of a conv or locally connected layer. */
   conv?: ConvGeometry;
+  /** Geometry of a fully connected layer. */
   linear?: LinearGeometry;
+  /** Geometry of a max or average pooling layer. */
   pool?: PoolGeometry;
   /** fc input features padded when the flattened width is not a multiple of 4. */
   flattenPad?: { cols: number; colsP: number };
+  /** Weight then bias of a conv, local or fc layer; empty for the others. */
   params: GpuParam[];
 }
 
+/** How Network.forward runs. */
 export interface ForwardOptions {
+  /**
+   * Keep what backward() needs and apply dropout; false is inference (dropout is the identity and activations
+   * are freed as it goes).
+   */
   training: boolean;
-  /** Seed and step counter for dropout masks. */
+  /** Seed of the dropout masks (default 1); each dropout layer folds its index into it. */
   seed?: number;
+  /** The training step, counter of the dropout masks so each step draws new ones (default 0). */
   step?: number;
 }
 
+/** A ModelSpec on the GPU: parameters, forward, backward and SGD step, recorded into one Gpu's stream. */
 export class Network {
   /** The model's layers in the spec's order (forwardUntil reads activations by this index). */
   readonly layers: LayerRun[];
   /** The order forward() and backward() run them in: executionOrder's. */
   readonly #runs: LayerRun[];
+  /** Every layer's weight and bias, in layer order. */
   readonly params: GpuParam[] = [];
+  /** Classes rounded up to a multiple of 4: the row width of the logits forward() returns. */
   readonly classesP: number;
   #saved: Saved[] = [];
   #forwardOptions: ForwardOptions = { training: false };
   #convAlgorithm: ConvAlgorithm | undefined;
 
+  /** Built without gradients or momentum; a training forward() throws. */
   readonly inference: boolean;
 
   /**
@@ -177,6 +201,7 @@ export class Network {
     }
   }
 
+  /** Reads a parameter's value, gradient or momentum back as its logical (unpadded) array. */
   async readParam(p: GpuParam, what: "value" | "grad" | "momentum" = "value"): Promise<Float32Array> {
     const padded = new Float32Array(p.rowsP * p.colsP);
     for (let i = 0; i < p.rowChunks.length; i++) {
@@ -185,12 +210,14 @@ export class Network {
     return unpadMatrix(padded, p.rows, p.cols, p.colsP);
   }
 
+  /** Every parameter's value (or momentum) by name as logical arrays, as a checkpoint stores them. */
   async exportWeights(what: "value" | "momentum" = "value"): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     for (const p of this.params) out.set(p.info.name, await this.readParam(p, what));
     return out;
   }
 
+  /** Sets the momentum from logical arrays by name (resuming); throws when one is missing. */
   loadMomentum(values: Map<string, Float32Array>): void {
     // Queue writes overtake recorded work: the constructor's clears of these buffers go first.
     this.gpu.submit();
@@ -404,6 +431,7 @@ export class Network {
     return cur;
   }
 
+  /** Releases kept activations and all parameter tensors: the Network is unusable after (its Gpu is not). */
   destroy(): void {
     this.releaseSaved();
     for (const p of this.params) this.gpu.release(...p.value, ...p.grad, ...p.momentum);

@@ -4,6 +4,7 @@
 import { convOutSize } from "../math/window.ts";
 import { CONV_ALGORITHMS, type ConvAlgorithm } from "./ops/conv_geometry.ts";
 
+/** How a layer's parameters start. */
 export interface InitSpec {
   /** Weights ~ N(0, std^2). */
   std: number;
@@ -13,12 +14,20 @@ export interface InitSpec {
 
 /** Per-layer learning-rate and weight-decay multipliers (cuda-convnet's epsW/epsB/wc). */
 export interface LearnSpec {
+  /** Learning-rate multiplier of the weights (default 1). */
   lrW?: number;
+  /** Learning-rate multiplier of the biases (default 1). */
   lrB?: number;
+  /** Weight-decay multiplier of the weights (default 1). */
   wdW?: number;
+  /** Weight-decay multiplier of the biases (default 0). */
   wdB?: number;
 }
 
+/**
+ * One layer of a model: conv, local (unshared conv), fc, relu or tanh, maxpool or avgpool, lrn (cross-map) or
+ * rnorm (within-map) normalisation, or dropout.
+ */
 export type LayerSpec =
   | {
     type: "conv";
@@ -49,34 +58,52 @@ export type LayerSpec =
   | { type: "lrn" | "rnorm"; size: number; alpha: number; beta: number; k: number }
   | { type: "dropout"; p: number };
 
+/** A whole model as data (the models/*.json format): Network runs it on the GPU, cpuForward on the CPU. */
 export interface ModelSpec {
+  /** Identifier, used in errors and checkpoints. */
   name: string;
+  /** One line on what the model is. */
   description: string;
   /** [channels, height, width] of one input image. */
   input: [number, number, number];
+  /** Number of classes: the last layer must output this many. */
   classes: number;
+  /** The layers in order, from the input image to the logits. */
   layers: LayerSpec[];
 }
 
-export type Shape = number[]; // without the batch dimension: [C, H, W] or [F]
+/** A per-image shape, without the batch dimension: [C, H, W], or [F] from the first fc layer on. */
+export type Shape = number[];
 
+/** One parameter of a resolved layer. */
 export interface ParamInfo {
   /** "<layer>.weight" or "<layer>.bias" */
   name: string;
+  /** Name of the layer it belongs to. */
   layer: string;
+  /** Whether it is the layer's weight or its bias. */
   kind: "weight" | "bias";
   /** Logical shape (PyTorch layouts for conv and fc). */
   shape: number[];
+  /** Initial value: a constant, or the std of a zero-mean Gaussian. */
   init: number | { std: number };
+  /** Learning-rate multiplier (LearnSpec's lrW or lrB). */
   lrMult: number;
+  /** Weight-decay multiplier (LearnSpec's wdW or wdB). */
   wdMult: number;
 }
 
+/** One layer after resolveModel: the spec with its index, shapes and parameters. */
 export interface ResolvedLayer {
+  /** Position in ModelSpec.layers, from 0. */
   index: number;
+  /** The layer as written. */
   spec: LayerSpec;
+  /** Shape of its input, without the batch. */
   inShape: Shape;
+  /** Shape of its output, without the batch. */
   outShape: Shape;
+  /** Weight then bias for conv, local and fc layers; empty for the others. */
   params: ParamInfo[];
   /** Multiply-accumulates per image (conv/local/fc), for GFLOP/s reports. */
   macs: number;
@@ -223,6 +250,7 @@ export function resolveModel(spec: ModelSpec): ResolvedLayer[] {
   return out;
 }
 
+/** Total number of parameters, weights and biases; throws as resolveModel does on an invalid spec. */
 export function parameterCount(spec: ModelSpec): number {
   let total = 0;
   for (const layer of resolveModel(spec)) {
@@ -231,6 +259,7 @@ export function parameterCount(spec: ModelSpec): number {
   return total;
 }
 
+/** Multiply-accumulates of one image's forward pass (conv, local and fc layers). */
 export function macsPerImage(spec: ModelSpec): number {
   return resolveModel(spec).reduce((a, l) => a + l.macs, 0);
 }

@@ -1,6 +1,7 @@
 /** Elementwise activations. */
 import { type Arr, checkLen } from "./shapes.ts";
 
+/** y = max(x, 0), elementwise. */
 export function reluForward(x: Arr): Float64Array {
   const y = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
@@ -15,6 +16,7 @@ export function reluBackward(yOrX: Arr, dy: Arr): Float64Array {
   return dx;
 }
 
+/** y = tanh(x), elementwise. */
 export function tanhForward(x: Arr): Float64Array {
   const y = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) y[i] = Math.tanh(x[i]);

@@ -4,6 +4,7 @@ import { type Arr, checkLen, convOutSize, type ParamGrads, toF64, validRange } f
 
 /** A conv layer's shape (the GPU side's ConvShape) with the batch size. */
 export interface Conv2dShape extends ConvShape {
+  /** Batch size. */
   n: number;
 }
 
@@ -32,6 +33,10 @@ function checkConv(x: Arr, w: Arr, s: Conv2dShape): void {
   checkLen("conv2d w", w, cout * (cin / groups) * kh * kw);
 }
 
+/**
+ * y [N][Cout][OH][OW] = conv(x, w) + b, the bias optional; throws when groups do not divide the channels or a
+ * length does not fit.
+ */
 export function conv2dForward(xIn: Arr, wIn: Arr, bIn: Arr | null, s: Conv2dShape): Float64Array {
   checkConv(xIn, wIn, s);
   const { n, cin, h: H, w: W, cout, kh, kw, stride, pad, groups } = s;

@@ -10,7 +10,7 @@ export function cpuForward(
   weights: Map<string, Float32Array>,
   x: ArrayLike<number>,
   n: number,
-) {
+): Float64Array {
   let cur: Float64Array = Float64Array.from(x);
   for (const layer of resolveModel(spec)) {
     const s = layer.spec;

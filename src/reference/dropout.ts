@@ -26,6 +26,7 @@ export function dropoutForward(
   return { y, mask };
 }
 
+/** dx = dy * mask / (1 - p), with the mask dropoutForward returned. */
 export function dropoutBackward(dy: Arr, mask: Uint8Array, p: number): Float64Array {
   checkLen("dropout mask", mask, dy.length);
   const scale = keepScale(p);

@@ -1,12 +1,17 @@
 /** Fully connected layer: y[N][Out] = x[N][In] * w[Out][In]^T + b[Out] (nn.Linear layout). */
 import { type Arr, checkLen, type ParamGrads, toF64 } from "./shapes.ts";
 
+/** A fully connected layer's sizes. */
 export interface LinearShape {
+  /** Batch size. */
   n: number;
+  /** Input features. */
   inF: number;
+  /** Output features. */
   outF: number;
 }
 
+/** y [N][Out] = x w^T + b, the bias optional. */
 export function linearForward(xIn: Arr, wIn: Arr, b: Arr | null, s: LinearShape): Float64Array {
   const { n, inF, outF } = s;
   checkLen("linear x", xIn, n * inF);
@@ -26,6 +31,7 @@ export function linearForward(xIn: Arr, wIn: Arr, b: Arr | null, s: LinearShape)
   return y;
 }
 
+/** dx, dw and db of a fully connected layer, given dL/dy [N][Out]. */
 export function linearBackward(xIn: Arr, wIn: Arr, dyIn: Arr, s: LinearShape): ParamGrads {
   const { n, inF, outF } = s;
   checkLen("linear x", xIn, n * inF);

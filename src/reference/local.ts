@@ -13,6 +13,7 @@ function checkLocal(x: Arr, w: Arr, s: Conv2dShape): { oh: number; ow: number } 
   return { oh, ow };
 }
 
+/** y [N][Cout][OH][OW] of a locally connected layer, the bias [Cout][OH][OW] optional. */
 export function localForward(xIn: Arr, wIn: Arr, b: Arr | null, s: Conv2dShape): Float64Array {
   const { oh, ow } = checkLocal(xIn, wIn, s);
   const { n, cin, h: H, w: W, cout, kh, kw, stride, pad } = s;
@@ -46,6 +47,7 @@ export function localForward(xIn: Arr, wIn: Arr, b: Arr | null, s: Conv2dShape):
   return y;
 }
 
+/** dx, dw and db of a locally connected layer, given dL/dy [N][Cout][OH][OW]. */
 export function localBackward(xIn: Arr, wIn: Arr, dyIn: Arr, s: Conv2dShape): ParamGrads {
   const { oh, ow } = checkLocal(xIn, wIn, s);
   const { n, cin, h: H, w: W, cout, kh, kw, stride, pad } = s;

@@ -8,17 +8,27 @@
  */
 import { type Arr, checkLen, toF64 } from "./shapes.ts";
 
+/** Normalisation constants (see the file comment). */
 export interface LrnParams {
+  /** Additive constant (2 in the paper). */
   k: number;
+  /** Window size: channels (cross-map), or the side of the square window (within-map). */
   n: number;
+  /** Scale of the window's sum of squares, used as given (1e-4 in the paper). */
   alpha: number;
+  /** Exponent (0.75 in the paper). */
   beta: number;
 }
 
+/** Sizes of the NCHW tensor being normalised. */
 export interface LrnShape {
+  /** Batch size. */
   n: number;
+  /** Channels. */
   c: number;
+  /** Height. */
   h: number;
+  /** Width. */
   w: number;
 }
 
@@ -148,18 +158,22 @@ function lrnBackward(mode: Mode, xIn: Arr, dyIn: Arr, sh: LrnShape, p: LrnParams
   return dx;
 }
 
+/** Cross-map LRN (the paper's section 3.3): each value divided by its window over neighbouring channels. */
 export function lrnCrossMapForward(x: Arr, shape: LrnShape, p: LrnParams): Float64Array {
   return lrnForward("cross", x, shape, p);
 }
 
+/** dx of cross-map LRN, from its input x and dy. */
 export function lrnCrossMapBackward(x: Arr, dy: Arr, shape: LrnShape, p: LrnParams): Float64Array {
   return lrnBackward("cross", x, dy, shape, p);
 }
 
+/** Within-map normalisation (cuda-convnet's rnorm): the window is an n x n patch of the same channel. */
 export function lrnWithinMapForward(x: Arr, shape: LrnShape, p: LrnParams): Float64Array {
   return lrnForward("within", x, shape, p);
 }
 
+/** dx of within-map normalisation, from its input x and dy. */
 export function lrnWithinMapBackward(x: Arr, dy: Arr, shape: LrnShape, p: LrnParams): Float64Array {
   return lrnBackward("within", x, dy, shape, p);
 }

@@ -4,17 +4,27 @@
  */
 import { type Arr, checkLen, convOutSize, toF64 } from "./shapes.ts";
 
+/** A pooling layer over NCHW input: batch, channels, input size and the square window. */
 export interface PoolShape {
+  /** Batch size. */
   n: number;
+  /** Channels. */
   c: number;
+  /** Input height. */
   h: number;
+  /** Input width. */
   w: number;
+  /** Window side. */
   k: number;
+  /** Stride along both axes. */
   stride: number;
+  /** Padding on every side; must be smaller than k. */
   pad: number;
+  /** Round the output size up, windows clipped to the input. */
   ceil: boolean;
 }
 
+/** Output height and width; throws unless pad < k. */
 export function poolOutSize(s: PoolShape): { oh: number; ow: number } {
   // pad < k keeps every window non-empty (the ceil rule already stops windows that start past the input).
   if (s.pad >= s.k) throw new Error(`pool: pad ${s.pad} must be smaller than window ${s.k}`);
@@ -78,6 +88,7 @@ export function maxPoolBackward(dy: Arr, x: Arr, s: PoolShape): Float64Array {
   return dx;
 }
 
+/** y [N][C][OH][OW]: the mean of each window's in-bounds elements. */
 export function avgPoolForward(xIn: Arr, s: PoolShape): Float64Array {
   const { n, c, h: H, w: W, k, stride, pad } = s;
   const { oh, ow } = poolOutSize(s);
@@ -103,6 +114,7 @@ export function avgPoolForward(xIn: Arr, s: PoolShape): Float64Array {
   return y;
 }
 
+/** dx [N][C][H][W]: each output gradient spread evenly over its window's in-bounds elements. */
 export function avgPoolBackward(dy: Arr, s: PoolShape): Float64Array {
   const { n, c, h: H, w: W, k, stride, pad } = s;
   const { oh, ow } = poolOutSize(s);

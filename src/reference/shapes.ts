@@ -29,8 +29,11 @@ export function validRange(
 
 /** Gradients of a layer with weights: input, weight and bias. */
 export interface ParamGrads {
+  /** Gradient of the input, in its layout. */
   dx: Float64Array;
+  /** Gradient of the weight, in its layout. */
   dw: Float64Array;
+  /** Gradient of the bias, in its layout. */
   db: Float64Array;
 }
 

@@ -1,6 +1,7 @@
 /** Softmax cross-entropy averaged over the batch, with top-1 / top-5 counts (docs/conventions.md). */
 import { type Arr, checkLen, toF64 } from "./shapes.ts";
 
+/** Loss, gradient and top-k counts of one batch. */
 export interface SoftmaxXentResult {
   /** mean over the batch of -log softmax(z)[label] */
   loss: number;
@@ -12,6 +13,9 @@ export interface SoftmaxXentResult {
   top5: number;
 }
 
+/**
+ * Softmax cross-entropy of logits [N][classes] against labels [N]; throws on a label outside [0, classes).
+ */
 export function softmaxCrossEntropy(
   logitsIn: Arr,
   labels: Int32Array | Uint32Array,

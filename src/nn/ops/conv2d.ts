@@ -96,6 +96,7 @@ const KEEP_COLUMNS_BYTES = 256 * 2 ** 20;
 export class ConvColumns {
   readonly #chunks: Tensor[] = [];
 
+  /** Keeps one chunk's columns, in forward order; they belong to this ConvColumns from then on. */
   push(col: Tensor): void {
     this.#chunks.push(col);
   }
@@ -260,8 +261,11 @@ export function conv2dForward(
   return y;
 }
 
+/** Where conv2dBackward writes the parameter gradients. */
 export interface ConvGrads {
+  /** Weight gradient [Cout][Kp], overwritten. */
   dw: Tensor;
+  /** Bias gradient [Cout], overwritten; null when none is wanted. */
   db: Tensor | null;
   /** Column matrices kept by the forward pass (conv2dForward's `keep`); consumed and freed here. */
   cols?: ConvColumns | null;

@@ -11,33 +11,52 @@ import { roundUp4 } from "./shapes.ts";
  * forward for a few input channels (directPays), im2col elsewhere. Backward passes of a direct layer use im2col.
  */
 export const CONV_ALGORITHMS = ["auto", "im2col", "winograd", "direct"] as const;
+/** A conv layer's engine: "auto", "im2col", "winograd" or "direct" (see CONV_ALGORITHMS). */
 export type ConvAlgorithm = typeof CONV_ALGORITHMS[number];
 
 /** One conv (or locally connected) layer, without the batch: channels, input size, kernel, stride, padding. */
 export interface ConvShape {
+  /** Input channels. */
   cin: number;
+  /** Input height. */
   h: number;
+  /** Input width. */
   w: number;
+  /** Output channels. */
   cout: number;
+  /** Kernel height. */
   kh: number;
+  /** Kernel width. */
   kw: number;
+  /** Stride along both axes. */
   stride: number;
+  /** Zero padding on every side. */
   pad: number;
+  /** Channel groups (AlexNet's two towers are 2); cin and cout must divide by it. */
   groups: number;
 }
 
+/** A conv layer's shape and the engine asked for. */
 export interface ConvSpec extends ConvShape {
+  /** Engine to use (default "auto"); convGeometry throws when "winograd" or "direct" cannot run the shape. */
   algorithm?: ConvAlgorithm;
   /** Winograd's output tile m of F(m x m, r x r), fixed; by default winograd.ts picks it per batch. */
   winogradTile?: number;
 }
 
+/** A conv layer's shape with its derived sizes and the engine convGeometry chose. */
 export interface ConvGeometry extends ConvSpec {
+  /** Output height. */
   oh: number;
+  /** Output width. */
   ow: number;
+  /** Input channels per group. */
   cg: number;
+  /** Output channels per group. */
   coutg: number;
+  /** Length of a weight row: cg * kh * kw. */
   K: number;
+  /** K rounded up to a multiple of 4: the stored weight row width (zero columns at the end). */
   Kp: number;
   /** Forward, input gradient and weight gradient through Winograd rather than im2col + GEMM. */
   winograd: boolean;
@@ -73,6 +92,10 @@ export function directPays(g: ConvShape): boolean {
   return g.groups === 1 && g.cin <= DIRECT_MAX_CHANNELS;
 }
 
+/**
+ * Derives a conv layer's output and GEMM sizes and picks its engine. Throws when the channels do not divide
+ * by groups, the Winograd tile is unknown, or the engine asked for cannot run the shape.
+ */
 export function convGeometry(s: ConvSpec): ConvGeometry {
   if (s.cin % s.groups || s.cout % s.groups) {
     throw new Error(`conv: channels ${s.cin} -> ${s.cout} are not divisible by groups=${s.groups}`);

@@ -3,8 +3,10 @@
 import { f32, type Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 
+/** The pointwise nonlinearities: ReLU (the paper's) and tanh (Figure 1's comparison). */
 export type Activation = "relu" | "tanh";
 
+/** y = relu(x) or tanh(x), elementwise: a new tensor of x's shape, owned by the caller. */
 export function activationForward(gpu: Gpu, kind: Activation, x: Tensor): Tensor {
   const y = gpu.tensor(x.shape, kind);
   gpu.run("activation", `${kind}_forward`, [x, y], [x.size, 0, 0, 0, f32(0), f32(0)], gpu.grid1d(x.size));
@@ -24,13 +26,17 @@ export function activationBackward(gpu: Gpu, kind: Activation, y: Tensor, dy: Te
   return dx;
 }
 
+/** Which dropout mask: element i is kept when hash(seed, counter, i) >= prob (docs/conventions.md). */
 export interface DropoutDraw {
+  /** Probability of dropping an element; kept ones are scaled by 1/(1-prob). */
   prob: number;
+  /** Seed of the mask stream. */
   seed: number;
   /** Advances every training step so each step draws a new mask; same seed and counter, same mask. */
   counter: number;
 }
 
+/** Inverted dropout: y = x * mask / (1 - prob), a new tensor the caller owns. */
 export function dropoutForward(gpu: Gpu, x: Tensor, d: DropoutDraw): Tensor {
   const y = gpu.tensor(x.shape, "dropout");
   const scale = d.prob >= 1 ? 0 : 1 / (1 - d.prob);
@@ -44,6 +50,10 @@ export function dropoutForward(gpu: Gpu, x: Tensor, d: DropoutDraw): Tensor {
   return y;
 }
 
+/**
+ * dx = dy * mask / (1 - prob), the mask regenerated from the same DropoutDraw as the forward pass; a new
+ * tensor the caller owns.
+ */
 export function dropoutBackward(gpu: Gpu, dy: Tensor, d: DropoutDraw): Tensor {
   const dx = gpu.tensor(dy.shape, "ddropout");
   const scale = d.prob >= 1 ? 0 : 1 / (1 - d.prob);
@@ -82,12 +92,17 @@ export function subtractMean(gpu: Gpu, x: Tensor, mean: Tensor): Tensor {
   return y;
 }
 
+/** Momentum-SGD constants for one parameter, its multipliers already applied. */
 export interface SgdHyper {
+  /** Learning rate. */
   lr: number;
+  /** Momentum coefficient m (0.9 in the paper). */
   momentum: number;
+  /** Weight decay wd (0.0005 in the paper); the update scales it by lr. */
   weightDecay: number;
 }
 
+/** The paper's update, in place on w and v: v <- m*v - wd*lr*w - lr*g, then w <- w + v. */
 export function sgdUpdate(gpu: Gpu, w: Tensor, v: Tensor, g: Tensor, h: SgdHyper): void {
   gpu.run(
     "sgd",

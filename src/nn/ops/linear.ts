@@ -8,15 +8,21 @@ import { matmul } from "./matmul.ts";
 import { rowSum } from "./elementwise.ts";
 import { roundUp4 } from "./shapes.ts";
 
+/** A fully connected layer's padded sizes and how its weight is split into buffers (linearGeometry). */
 export interface LinearGeometry {
+  /** Input features. */
   inF: number;
+  /** Output features. */
   outF: number;
+  /** inF rounded up to a multiple of 4: the row width of x, W and dx. */
   inP: number;
+  /** outF rounded up to a multiple of 4: the row width of y and dy. */
   outP: number;
   /** Row ranges [start, end) of W held by each chunk; every start is a multiple of 4. */
   chunks: [number, number][];
 }
 
+/** Pads both sizes to multiples of 4 and splits W's rows into chunks of at most maxBindingBytes each. */
 export function linearGeometry(inF: number, outF: number, maxBindingBytes: number): LinearGeometry {
   const inP = roundUp4(inF);
   const outP = roundUp4(outF);
@@ -26,6 +32,7 @@ export function linearGeometry(inF: number, outF: number, maxBindingBytes: numbe
   return { inF, outF, inP, outP, chunks };
 }
 
+/** y [N][outP] = x [N][inP] W^T + b (b optional), W as g's row chunks; a new tensor the caller owns. */
 export function linearForward(gpu: Gpu, x: Tensor, w: Tensor[], b: Tensor | null, g: LinearGeometry): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.outP], "linear");
@@ -50,6 +57,10 @@ export function linearForward(gpu: Gpu, x: Tensor, w: Tensor[], b: Tensor | null
   return y;
 }
 
+/**
+ * Overwrites grads.dw (one tensor per chunk) and grads.db, and returns dx [N][inP] unless needDx is false (a
+ * new tensor the caller owns).
+ */
 export function linearBackward(
   gpu: Gpu,
   x: Tensor,

@@ -7,6 +7,7 @@ import { rowSum } from "./elementwise.ts";
 import { convTemplate } from "./conv2d.ts";
 import { type ConvGeometry, convGeometry, type ConvSpec } from "./conv_geometry.ts";
 
+/** A locally connected layer's geometry: convGeometry with one group. */
 export function localGeometry(s: Omit<ConvSpec, "groups">): ConvGeometry {
   return convGeometry({ ...s, groups: 1 });
 }
@@ -14,6 +15,10 @@ export function localGeometry(s: Omit<ConvSpec, "groups">): ConvGeometry {
 /** kernels/local.wgsl's Params: the batch size and whether a bias is bound (the geometry is compiled in). */
 const params = (n: number, hasBias: boolean) => [n, hasBias ? 1 : 0, 0, 0];
 
+/**
+ * y [N, Cout, OH, OW]: each output position with its own filter bank, plus b [Cout][OH][OW] when given; a new
+ * tensor the caller owns.
+ */
 export function localForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "local");
@@ -21,6 +26,10 @@ export function localForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g
   return y;
 }
 
+/**
+ * Overwrites grads.dw and grads.db, and returns dx [N, Cin, H, W] unless needDx is false (a new tensor the
+ * caller owns).
+ */
 export function localBackward(
   gpu: Gpu,
   x: Tensor,

@@ -3,6 +3,7 @@
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 
+/** softmaxCrossEntropy's outputs: new tensors the caller owns. */
 export interface LossResult {
   /** [N][ld] gradient of the mean loss. */
   dlogits: Tensor;
@@ -10,6 +11,10 @@ export interface LossResult {
   stats: Tensor;
 }
 
+/**
+ * Softmax cross-entropy of logits [N][ld] (their first `classes` columns) against uint32 labels [N]: the mean
+ * loss's gradient and per-sample stats.
+ */
 export function softmaxCrossEntropy(gpu: Gpu, logits: Tensor, labels: Tensor, classes: number): LossResult {
   const [n, ld] = logits.shape;
   const dlogits = gpu.tensor(logits.shape, "dlogits");
@@ -22,6 +27,7 @@ export function softmaxCrossEntropy(gpu: Gpu, logits: Tensor, labels: Tensor, cl
   return { dlogits, stats };
 }
 
+/** Probabilities [N][classes] from the first `classes` columns of logits [N][ld]; the caller owns them. */
 export function softmax(gpu: Gpu, logits: Tensor, classes: number): Tensor {
   const [n, ld] = logits.shape;
   const probs = gpu.tensor([n, classes], "probs");
@@ -29,8 +35,14 @@ export function softmax(gpu: Gpu, logits: Tensor, classes: number): Tensor {
   return probs;
 }
 
-/** Sums the per-sample stats on the CPU (a readback: call when logging, not every kernel). */
-export function summariseStats(stats: Float32Array, n: number) {
+/**
+ * Sums the first n rows of LossResult.stats, read back, on the CPU (a readback: call when logging, not every
+ * kernel): the mean loss, and top-1 and top-5 correct counts out of n.
+ */
+export function summariseStats(
+  stats: Float32Array,
+  n: number,
+): { loss: number; top1: number; top5: number; n: number } {
   let loss = 0, top1 = 0, top5 = 0;
   for (let i = 0; i < n; i++) {
     loss += stats[i * 4];

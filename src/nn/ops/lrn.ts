@@ -3,12 +3,21 @@
 import { f32, type Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 
+/** Normalisation constants: b = a / (k + alpha * sum of a^2 over the window)^beta, alpha not divided by n. */
 export interface LrnParams {
+  /** Additive constant (2 in the paper). */
   k: number;
+  /** Window size: channels (cross-map), or the side of the square window (within-map). */
   n: number;
+  /** Scale of the window's sum of squares, used as given (1e-4 in the paper). */
   alpha: number;
+  /** Exponent (0.75 in the paper). */
   beta: number;
 }
+/**
+ * "cross": the window runs over neighbouring channels (the paper's LRN); "within": over an n x n patch of the
+ * same channel (cuda-convnet's rnorm).
+ */
 export type LrnMode = "cross" | "within";
 
 /** kernels/lrn.wgsl's Params: the batch size and the constants (the shape and window size are compiled in). */
@@ -26,6 +35,7 @@ export function lrnForward(gpu: Gpu, mode: LrnMode, x: Tensor, p: LrnParams): { 
   return { y, scale };
 }
 
+/** dx from the input x, lrnForward's denominators `scale` and dy; a new tensor the caller owns. */
 export function lrnBackward(
   gpu: Gpu,
   mode: LrnMode,

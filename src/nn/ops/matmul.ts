@@ -3,31 +3,60 @@
 import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 
+/** Which operand is stored transposed: "nn" C = A B, "nt" C = A B^T, "tn" C = A^T B (all row-major). */
 export type MatmulLayout = "nn" | "nt" | "tn";
 
+/**
+ * One GEMM, C [M][N] = op(A) op(B) (+ bias, + C with accumulate), over row-major operands with leading
+ * dimensions and element offsets.
+ */
 export interface MatmulArgs {
+  /** Which operand is transposed. */
   layout: MatmulLayout;
+  /** Rows of C. */
   M: number;
+  /** Columns of C. */
   N: number;
+  /** The summed dimension. */
   K: number;
+  /** A: [M][K], or [K][M] for "tn". */
   a: Tensor | GPUBuffer;
+  /** B: [K][N], or [N][K] for "nt". */
   b: Tensor | GPUBuffer;
+  /** C [M][N]: overwritten, or added to with accumulate. */
   c: Tensor | GPUBuffer;
+  /** Row stride of A, in elements. */
   lda: number;
+  /** Row stride of B, in elements. */
   ldb: number;
+  /** Row stride of C, in elements. */
   ldc: number;
+  /** Element offset of A in its buffer (default 0). */
   offA?: number;
+  /** Element offset of B in its buffer (default 0). */
   offB?: number;
+  /** Element offset of C in its buffer (default 0). */
   offC?: number;
   /** Independent products along gid.z (conv groups), each at these element strides. */
   batch?: number;
+  /** Elements from one A of the batch to the next. */
   strideA?: number;
+  /** Elements from one B of the batch to the next. */
   strideB?: number;
+  /** Elements from one C of the batch to the next. */
   strideC?: number;
+  /** Add the product to C instead of overwriting it. */
   accumulate?: boolean;
+  /** Bias added to the product as biasMode says. */
   bias?: Tensor | GPUBuffer | null;
+  /**
+   * "row": bias[i] added to row i of C (a conv's output channels); "col": bias[j] to column j (a fully
+   * connected layer); "none" (default).
+   */
   biasMode?: "none" | "row" | "col";
+  /** Element offset of the bias (default 0). */
   offBias?: number;
+  /** Elements from one batch product's bias to the next (conv groups). */
   strideBias?: number;
 }
 
@@ -81,6 +110,10 @@ function splitKSlices(gpu: Gpu, args: MatmulArgs, t: MatmulTuning): number {
   return 0;
 }
 
+/**
+ * Records one GEMM, split along K when a long-K product would run on too few threads. Throws unless the
+ * offsets, and the sizes and leading dimensions the layout loads as vec4, are multiples of 4.
+ */
 export function matmul(gpu: Gpu, args: MatmulArgs): void {
   const { layout, M, N, K } = args;
   if (M === 0 || N === 0 || K === 0) return;

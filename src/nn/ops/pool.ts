@@ -4,18 +4,29 @@ import type { Gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { convOutSize } from "../../math/window.ts";
 
+/** A pooling layer's square window over [C, H, W] planes and its output size (poolGeometry). */
 export interface PoolGeometry {
+  /** Channels: planes per image. */
   c: number;
+  /** Input height. */
   h: number;
+  /** Input width. */
   w: number;
+  /** Window side. */
   k: number;
+  /** Stride along both axes. */
   stride: number;
+  /** Padding on every side; padded positions never win a max or count in an average. */
   pad: number;
+  /** Round the output size up, windows clipped to the input (cuda-convnet's rule). */
   ceil: boolean;
+  /** Output height. */
   oh: number;
+  /** Output width. */
   ow: number;
 }
 
+/** Fills in the defaults (pad 0, output size rounded down) and the output size; throws unless pad < k. */
 export function poolGeometry(
   s: { c: number; h: number; w: number; k: number; stride: number; pad?: number; ceil?: boolean },
 ): PoolGeometry {
@@ -55,6 +66,10 @@ export function maxPoolForward(gpu: Gpu, x: Tensor, g: PoolGeometry): { y: Tenso
   return { y, argmax };
 }
 
+/**
+ * dx [N, C, H, W]: each output gradient routed to its window's winner (argmax from maxPoolForward); a new
+ * tensor the caller owns.
+ */
 export function maxPoolBackward(gpu: Gpu, dy: Tensor, argmax: Tensor, g: PoolGeometry): Tensor {
   const n = dy.shape[0];
   const dx = gpu.tensor([n, g.c, g.h, g.w], "dmaxpool", true);
@@ -68,6 +83,7 @@ export function maxPoolBackward(gpu: Gpu, dy: Tensor, argmax: Tensor, g: PoolGeo
   return dx;
 }
 
+/** y [N, C, OH, OW]: the mean of each window's in-bounds elements; a new tensor the caller owns. */
 export function avgPoolForward(gpu: Gpu, x: Tensor, g: PoolGeometry): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.c, g.oh, g.ow], "avgpool");
@@ -75,6 +91,10 @@ export function avgPoolForward(gpu: Gpu, x: Tensor, g: PoolGeometry): Tensor {
   return y;
 }
 
+/**
+ * dx [N, C, H, W]: each output gradient spread evenly over its window's in-bounds elements; the caller owns
+ * it.
+ */
 export function avgPoolBackward(gpu: Gpu, dy: Tensor, g: PoolGeometry): Tensor {
   const n = dy.shape[0];
   const dx = gpu.tensor([n, g.c, g.h, g.w], "davgpool");
