@@ -144,12 +144,14 @@ function datasetName(source: DataSource): string {
  * (counted from the data: CIFAR-10's 50,000/10,000, Fashion-MNIST's 60,000/10,000 and the shared Imagenette
  * archive's 9,469/3,925). A user's image folder has no known size.
  */
-const FULL_SIZES: Record<string, { train: number; test: number; channels: number; side: number; classes: number }> =
-  {
-    cifar10: { train: 50000, test: 10000, channels: 3, side: 32, classes: 10 },
-    "fashion-mnist": { train: 60000, test: 10000, channels: 1, side: 28, classes: 10 },
-    imagenette: { train: 9469, test: 3925, channels: 3, side: 256, classes: 10 },
-  };
+const FULL_SIZES: Record<
+  string,
+  { train: number; test: number; channels: number; side: number; classes: number }
+> = {
+  cifar10: { train: 50000, test: 10000, channels: 3, side: 32, classes: 10 },
+  "fashion-mnist": { train: 60000, test: 10000, channels: 1, side: 28, classes: 10 },
+  imagenette: { train: 9469, test: 3925, channels: 3, side: 256, classes: 10 },
+};
 
 /** The split sizes and image shape a dataset stage with these params would give, or undefined if unknown. */
 export function plannedDataSizes(

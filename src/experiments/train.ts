@@ -310,7 +310,9 @@ export function estimateTraining(
   return {
     flop,
     what: `${model.name}: ${trained.toLocaleString("en-US")} training images` +
-      `${p.stop_at_train_error !== undefined ? " at most" : ""}, ${evaluated.toLocaleString("en-US")} evaluated`,
+      `${p.stop_at_train_error !== undefined ? " at most" : ""}, ${
+        evaluated.toLocaleString("en-US")
+      } evaluated`,
   };
 }
 

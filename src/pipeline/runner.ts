@@ -389,7 +389,11 @@ export function plannedCompute(plan: PipelinePlan, wouldRun: Set<string>): Plann
     const upstream = Object.fromEntries(
       instance.needs.map((need) => [
         need.stage,
-        need.ids.map((id) => byId.get(id)!).map((u) => ({ kind: u.kind.name, params: u.params, matrix: u.matrix })),
+        need.ids.map((id) => byId.get(id)!).map((u) => ({
+          kind: u.kind.name,
+          params: u.params,
+          matrix: u.matrix,
+        })),
       ]),
     );
     const estimate = instance.kind.estimate?.(instance.params, upstream);
