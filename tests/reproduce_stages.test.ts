@@ -10,7 +10,7 @@ import { formatFlop } from "../src/pipeline/runner.ts";
 import { macsPerImage } from "../src/nn/spec.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
 import { nearest, pickQueries } from "../src/experiments/neighbours_figure.ts";
-import { colourIndex } from "../src/experiments/kernels_figure.ts";
+import { colourIndex } from "../src/experiments/kernel_measures.ts";
 import { alexnetMini } from "../src/models/alexnet_mini.ts";
 import { buildModelFor, estimateTraining, trainStageKind } from "../src/experiments/train.ts";
 import { REPRODUCE_STAGE_KINDS } from "../src/experiments/stage_kinds.ts";

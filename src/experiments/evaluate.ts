@@ -12,7 +12,7 @@ export interface EvaluateParams {
   train: string;
   ten_crop: boolean;
   single_crop: boolean;
-  split: "test" | "val";
+  split: "test" | "val" | "train";
   limit: number;
   batch: number;
 }
@@ -28,7 +28,13 @@ export const evaluateStageKind = defineStageKind<EvaluateParams>({
     },
     ten_crop: { type: "boolean", default: true, doc: "average the softmax over 10 views (paper)" },
     single_crop: { type: "boolean", default: true, doc: "also measure the single centre crop" },
-    split: { type: "enum", values: ["test", "val"], default: "test", doc: "which split" },
+    split: {
+      type: "enum",
+      values: ["test", "val", "train"],
+      default: "test",
+      doc:
+        "which split; train measures the training images in eval mode (no dropout, centre crop), for overfitting",
+    },
     limit: { type: "integer", default: 0, min: 0, doc: "balanced subset of N images; 0 = as trained" },
     batch: { type: "integer", default: 100, min: 10, doc: "network inputs per forward pass" },
   },
@@ -77,7 +83,7 @@ export const evaluateStageKind = defineStageKind<EvaluateParams>({
 
 async function evaluateWith(ctx: StageContext<EvaluateParams>, trained: StageResult, run: LoadedRun) {
   const p = ctx.params;
-  const set = p.split === "val" ? run.data.val : run.data.test;
+  const set = p.split === "val" ? run.data.val : p.split === "train" ? run.data.train : run.data.test;
   if (!set) throw new Error(`${trained.id} held out no validation images; use split: test`);
   const pre = run.ckpt.meta.preprocess;
   const net = buildNetwork(run);
@@ -118,6 +124,15 @@ async function evaluateWith(ctx: StageContext<EvaluateParams>, trained: StageRes
     averaging_effect_top5: p.ten_crop && p.single_crop ? out.ten_top5_error! - out.single_top5_error! : null,
     images: set.count,
     split: p.split,
+    // Overfitting, both in eval mode with a centre crop: the train stage's final test error minus this
+    // training error (the train stage's own gap uses the running error, with dropout active).
+    ...(p.split === "train"
+      ? {
+        generalisation_gap: out.single_top1_error === null || typeof trained.outputs.top1_error !== "number"
+          ? null
+          : trained.outputs.top1_error - out.single_top1_error,
+      }
+      : {}),
     model: run.ckpt.meta.model.name,
     scale: `${trained.outputs.scale ?? ""}; evaluated on ${set.count} ${p.split} images`,
   };

@@ -1,6 +1,7 @@
 // `kind: kernels-figure`: Figure 3, the first conv layer's kernels of a trained checkpoint as a PNG grid, each
 // kernel normalised to [0, 1] on its own, tower 1 and tower 2 in two blocks (the kernels feeding each group of
-// conv2). Also measures how colour-specific each tower's kernels are, the figure's qualitative claim.
+// conv2). Also measures how colour-specific and how oriented each tower's kernels are, beside the same measures
+// of the same net's initial weights (the seed's initialisation, rebuilt), so "trained" has a baseline.
 
 import { join } from "@std/path";
 import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
@@ -11,6 +12,7 @@ import { defineStageKind, type StageContext, type StageResult } from "../pipelin
 import { Canvas, systemFont } from "./canvas.ts";
 import { checkNeedsOneTrain, upstreamTrain } from "./train.ts";
 import { fileSha256 } from "./util.ts";
+import { colourIndex, kernelSetStats } from "./kernel_measures.ts";
 
 export interface KernelsParams {
   train: string;
@@ -20,26 +22,6 @@ export interface KernelsParams {
 }
 
 export const KERNELS_PNG = "conv1-kernels.png";
-
-/**
- * Share of a kernel's variation that is chromatic: sum of squared deviations of each pixel's RGB from its grey
- * (channel mean), over the sum of squared deviations from the kernel's mean. 0 = colour-agnostic (grey),
- * larger = colour-specific.
- */
-export function colourIndex(w: Float32Array, offset: number, k: number): number {
-  const plane = k * k;
-  let mean = 0;
-  for (let i = 0; i < 3 * plane; i++) mean += w[offset + i];
-  mean /= 3 * plane;
-  let chroma = 0, total = 0;
-  for (let p = 0; p < plane; p++) {
-    const r = w[offset + p], g = w[offset + plane + p], b = w[offset + 2 * plane + p];
-    const grey = (r + g + b) / 3;
-    chroma += (r - grey) ** 2 + (g - grey) ** 2 + (b - grey) ** 2;
-    total += (r - mean) ** 2 + (g - mean) ** 2 + (b - mean) ** 2;
-  }
-  return total > 0 ? chroma / total : 0;
-}
 
 export const kernelsFigureStageKind = defineStageKind<KernelsParams>({
   name: "kernels-figure",
@@ -63,18 +45,24 @@ export const kernelsFigureStageKind = defineStageKind<KernelsParams>({
     if ((await fileSha256(path)) !== trained.outputs.checkpoint_sha256) {
       throw new Error(`${path} is missing or changed: rerun ${trained.stage} with --force ${trained.stage}`);
     }
-    return await drawKernels(ctx, trained, await loadCheckpoint(path));
+    const initial = await standInRun(ctx, trained, { limitTrain: 1, limitTest: 1 });
+    return await drawKernels(ctx, trained, await loadCheckpoint(path), initial.ckpt);
   },
   async fingerprint(ctx) {
     const trained = upstreamTrain(ctx.inputs, ctx.params.train || undefined);
     if (trained.outputs.skipped) return { exact: { skipped: "yes" }, measures: {} };
     // The same drawing and statistics of the initial weights (computed on the CPU: bit-exact everywhere).
     const run = await standInRun(ctx, trained, { limitTrain: 1, limitTest: 1 });
-    return fingerprintByRunning((c) => drawKernels(c, trained, run.ckpt), ctx);
+    return fingerprintByRunning((c) => drawKernels(c, trained, run.ckpt, run.ckpt), ctx);
   },
 });
 
-async function drawKernels(ctx: StageContext<KernelsParams>, trained: StageResult, ckpt: Checkpoint) {
+async function drawKernels(
+  ctx: StageContext<KernelsParams>,
+  trained: StageResult,
+  ckpt: Checkpoint,
+  initial: Checkpoint,
+) {
   const p = ctx.params;
   const layers = ckpt.meta.model.layers;
   const index = layers.findIndex((l) => "name" in l && l.name === p.layer);
@@ -126,8 +114,20 @@ async function drawKernels(ctx: StageContext<KernelsParams>, trained: StageResul
     kernels: xs.length,
     mean_colour_index: mean(xs),
     colour_specific_share: xs.filter((x) => x > 0.2).length / Math.max(1, xs.length),
+    mean_orientation_selectivity:
+      kernelSetStats(weights, k, t * perTower, perTower).mean_orientation_selectivity,
   }));
   const sorted = [...towerStats].sort((a, b) => a.mean_colour_index - b.mean_colour_index);
+  const start = initial.weights.get(`${p.layer}.weight`);
+  if (!start || start.length !== weights.length) {
+    throw new Error(`the initial weights of ${p.layer} do not match the checkpoint's shape`);
+  }
+  const trainedAll = kernelSetStats(weights, k, 0, count), initialAll = kernelSetStats(start, k, 0, count);
+  const initialTowers = Array.from(
+    { length: towers },
+    (_, t) => kernelSetStats(start, k, t * perTower, perTower),
+  );
+  const initialSorted = [...initialTowers].sort((a, b) => a.mean_colour_index - b.mean_colour_index);
   return {
     kernels: count,
     kernel_size: k,
@@ -138,6 +138,20 @@ async function drawKernels(ctx: StageContext<KernelsParams>, trained: StageResul
     colour_contrast: towers > 1
       ? sorted[sorted.length - 1].mean_colour_index / (sorted[0].mean_colour_index || 1)
       : null,
+    // The same contrast of the initial weights: what the measure gives with nothing learned.
+    colour_contrast_at_init: towers > 1
+      ? initialSorted[towers - 1].mean_colour_index / (initialSorted[0].mean_colour_index || 1)
+      : null,
+    colour_contrast_gain: towers > 1
+      ? (sorted[towers - 1].mean_colour_index / (sorted[0].mean_colour_index || 1)) /
+        (initialSorted[towers - 1].mean_colour_index / (initialSorted[0].mean_colour_index || 1))
+      : null,
+    orientation_selectivity: trainedAll.mean_orientation_selectivity,
+    orientation_selectivity_at_init: initialAll.mean_orientation_selectivity,
+    // Trained over initial: above 1 when training made the kernels oriented (edges, gratings).
+    orientation_gain: trainedAll.mean_orientation_selectivity / initialAll.mean_orientation_selectivity,
+    colour_index: trainedAll.mean_colour_index,
+    colour_index_at_init: initialAll.mean_colour_index,
     model: ckpt.meta.model.name,
     step: ckpt.meta.step,
     scale: String(trained.outputs.scale ?? ""),
