@@ -4,7 +4,7 @@
 import { parseCommandLine, UsageError } from "../src/util/args.ts";
 
 /** The parts of the benchmark, in the order they run. */
-export const PARTS = ["gemm", "alexnet", "infer", "cifar", "tfjs", "torch", "im2col"] as const;
+export const PARTS = ["gemm", "alexnet", "infer", "cifar", "tfjs", "torch", "pipelines", "im2col"] as const;
 export type Part = (typeof PARTS)[number];
 
 export const DEFAULT_PYTHON = "/usr/bin/python3";
@@ -23,7 +23,9 @@ Options:
                          infer    classification latency, one image, single crop and ten crops
                          cifar    CIFAR-10 net training step, batch 128, 32x32 and 24x24
                          tfjs     TensorFlow.js on the same adapter, beside cifar
-                         torch    PyTorch (CPU) beside alexnet and cifar, same shapes
+                         torch    PyTorch (CPU) beside alexnet, cifar and pipelines, same shapes
+                         pipelines training steps of the nets the pipelines' cpu preset trains (alexnet-mini
+                                  and its one-tower variant, fig1-four-layer, conv-local-13pct)
                          im2col   Winograd vs im2col side by side
   --skip-tfjs          leave TensorFlow.js out (same as dropping tfjs from --only)
   --skip-torch         leave PyTorch out (same as dropping torch from --only)

@@ -16,6 +16,7 @@ import type { ConvAlgorithm } from "../src/nn/ops/conv2d.ts";
 import { macsPerImage, type ModelSpec, resolveModel } from "../src/nn/spec.ts";
 import { alexnet } from "../src/models/alexnet.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
+import { buildModel, type ModelOptions } from "../src/models/index.ts";
 import { softmax, softmaxCrossEntropy } from "../src/nn/ops/loss.ts";
 import { gitCommit } from "../src/pipeline/environment.ts";
 import { benchGemm } from "./gemm.ts";
@@ -263,6 +264,23 @@ const WORKLOADS: Workload[] = [
     mode: "train",
   })),
 ];
+/**
+ * The nets the pipelines' `cpu` preset trains (batch and input as there), so the claims' CPU budget can be
+ * read off the bench: the Imagenette ablations and Figure 3 (alexnet-mini), Figure 1, and the LRN page.
+ */
+const PIPELINE_WORKLOADS: Workload[] = [
+  ["alexnet-mini", 55, 64, {}],
+  ["alexnet-mini-one-tower", 55, 64, {}],
+  ["fig1-four-layer", 32, 128, { activation: "relu" as const }],
+  ["conv-local-13pct", 24, 128, {}],
+].map(([name, size, batch, options]) => ({
+  id: `${name}-train${batch}`,
+  label: `${name} training step, batch ${batch}, ${size}x${size}`,
+  spec: buildModel(name as string, { classes: 10, inputSize: size as number, ...(options as ModelOptions) }),
+  batch: batch as number,
+  mode: "train" as const,
+}));
+WORKLOADS.push(...PIPELINE_WORKLOADS);
 const workload = (id: string) => WORKLOADS.find((w) => w.id === id)!;
 
 /** Images/s per workload id: ours, TF.js's and PyTorch's, for the side-by-side table. */
@@ -410,6 +428,20 @@ if (only.has("cifar")) {
   if (only.has("tfjs")) report.tfjs = tfjsRuns;
   console.log("");
   await torchBeside(ws);
+}
+
+if (only.has("pipelines")) {
+  console.log("\nThe nets the pipelines' cpu preset trains:");
+  const pipelines: Record<string, unknown> = {};
+  for (const w of PIPELINE_WORKLOADS) {
+    console.log(`\n${w.spec.name} (${w.spec.description}):`);
+    const ours = await trainBench(w.spec, w.batch, `training step, batch ${w.batch}`);
+    pipelines[w.id] = ours;
+    oursById.set(w.id, ours.imagesPerSec);
+  }
+  report.pipelines = pipelines;
+  console.log("");
+  await torchBeside(PIPELINE_WORKLOADS);
 }
 
 if (only.has("im2col")) {

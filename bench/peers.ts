@@ -61,13 +61,27 @@ export async function runTorchPeer(
   workloads: Workload[],
   o: { python: string; threads: number; reps: number; warmup?: number },
 ): Promise<TorchPeerResult> {
+  // A net PyTorch has no module for (locally connected layers) is left out and said so, not a crash.
+  const unsupported: Record<string, { ok: false; reason: string }> = {};
+  const supported = workloads.filter((w) => {
+    try {
+      torchModuleSource(w.spec);
+      return true;
+    } catch (e) {
+      unsupported[w.id] = { ok: false, reason: (e as Error).message };
+      return false;
+    }
+  });
+  if (supported.length === 0) {
+    return { ok: false, reason: Object.values(unsupported).map((u) => u.reason).join("; ") };
+  }
   const dir = await Deno.makeTempDir({ prefix: "bench-torch-" });
   try {
     const config = {
       threads: o.threads,
       warmup: o.warmup ?? 1,
       reps: o.reps,
-      workloads: workloads.map((w) => ({
+      workloads: supported.map((w) => ({
         id: w.id,
         module: torchModuleSource(w.spec),
         input: w.spec.input,
@@ -102,6 +116,7 @@ export async function runTorchPeer(
       };
     }
     if (!result.ok && result.missing) result.install = TORCH_INSTALL;
+    if (result.ok) Object.assign(result.workloads, unsupported);
     return result;
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});

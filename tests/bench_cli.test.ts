@@ -8,6 +8,8 @@
 import { leftOut, requireTorch } from "./helpers/needs.ts";
 import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
 import { parseBenchArgs, PARTS } from "../bench/cli.ts";
+import { runTorchPeer } from "../bench/peers.ts";
+import { buildModel } from "../src/models/index.ts";
 
 const BENCH = decodeURIComponent(new URL("../bench/main.ts", import.meta.url).pathname);
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
@@ -166,4 +168,15 @@ Deno.test("bench: without torch the bench says how to install it, and carries on
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("bench: a net PyTorch has no module for is left out of the peer run with the reason, not a crash", async () => {
+  const local = buildModel("conv-local-13pct", { classes: 10, inputSize: 24 });
+  const r = await runTorchPeer(
+    [{ id: "local", label: "conv-local-13pct", spec: local, batch: 2, mode: "train" }],
+    { python: "/nonexistent/python3", threads: 1, reps: 1 },
+  );
+  // Nothing PyTorch could run was left, so Python is not even started.
+  assertStrictEquals(r.ok, false);
+  assertMatch((r as { reason: string }).reason, /locally connected/);
 });
