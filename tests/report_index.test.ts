@@ -91,7 +91,7 @@ Deno.test("the effects chart puts differences and ratios on their own axes, with
   assertEquals(ratioPaper.values, [null, 2]);
 });
 
-Deno.test("results/index.html opens with the claims and the chart; the pipelines table comes below", async () => {
+Deno.test("results/index.html opens with the claims and the chart; the pipelines table and their compute below", async () => {
   const dir = await Deno.makeTempDir({ prefix: "index-" });
   try {
     await Deno.mkdir(join(dir, "lrn/report"), { recursive: true });
@@ -116,7 +116,10 @@ Deno.test("results/index.html opens with the claims and the chart; the pipelines
         overrides: {},
         seed: 1,
         updatedAt: "2025-01-01T00:00:00Z",
-        stages: { report: { kind: "report", status: "done", outDir: "report" } },
+        stages: {
+          train: { kind: "train", status: "done", outDir: "train", durationMs: 5_400_000 },
+          report: { kind: "report", status: "done", outDir: "report", durationMs: 1_800_000 },
+        },
       }),
     );
     const html = await Deno.readTextFile(await writeIndex(dir));
@@ -125,6 +128,9 @@ Deno.test("results/index.html opens with the claims and the chart; the pipelines
     assert(claims > 0 && claims < chart && chart < pipelines, "claims, then the chart, then the pipelines");
     assertMatch(html, /<td class="verdict verdict-contradicted"><span>contradicted<\/span><\/td>/);
     assertMatch(html, /Student-t interval/);
+    // What the results cost, per pipeline and in all, from the lockfile's stage records.
+    assertMatch(html, /<th>compute recorded<\/th>/);
+    assertMatch(html, /in all \(2\.0 hours, preset cpu\)/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,7 +3,7 @@ import { findClaim, PAPER_CLAIMS } from "../paper/claims.ts";
 import type { Lockfile } from "../pipeline/lockfile.ts";
 import { LOCKFILE_NAME, readLockfile } from "../pipeline/lockfile.ts";
 import type { PipelineInfo } from "../pipeline/types.ts";
-import { escapeHtml } from "../report/format.ts";
+import { escapeHtml, formatDuration } from "../report/format.ts";
 import { effectText, intervalText, renderPage, verdictCell } from "../report/html.ts";
 import type { Cell, ClaimRow, IntervalChartBlock, IntervalSeries, TableBlock } from "../report/model.ts";
 import { CI_METHOD, VERDICT_RULE } from "./claim_effect.ts";
@@ -234,6 +234,11 @@ export async function writeIndex(resultsDir: string, options: IndexOptions = {})
     }
   }
   const lockByName = new Map(locks.map((lock) => [lock.pipeline, lock]));
+  // What the committed results cost: the recorded run time of the stages each lockfile holds.
+  const computeMs = (lock: Lockfile | undefined) =>
+    Object.values(lock?.stages ?? {}).reduce((sum, entry) => sum + (entry.durationMs ?? 0), 0);
+  const totalMs = locks.reduce((sum, lock) => sum + computeMs(lock), 0);
+  const presets = [...new Set(locks.map((lock) => lock.preset))].sort();
 
   const pipelineRows: Cell[][] = [...known.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(
     (info) => {
@@ -249,6 +254,7 @@ export async function writeIndex(resultsDir: string, options: IndexOptions = {})
         info.claims.join(", "),
         lock?.preset ?? null,
         status,
+        lock ? formatDuration(computeMs(lock)) : null,
         lock?.updatedAt ?? null,
       ];
     },
@@ -279,8 +285,16 @@ export async function writeIndex(resultsDir: string, options: IndexOptions = {})
       {
         type: "table",
         title: "Pipelines",
-        columns: ["pipeline", "page", "claims", "preset", "status", "updated"],
+        columns: ["pipeline", "page", "claims", "preset", "status", "compute recorded", "updated"],
         rows: pipelineRows,
+      },
+      {
+        type: "text",
+        text: `Compute recorded: the wall time of the stage runs each pipeline's results come from, as its ` +
+          `lockfile records them; ${formatDuration(totalMs)} in all (${
+            (totalMs / 3.6e6).toFixed(1)
+          } hours, ` +
+          `preset${presets.length === 1 ? "" : "s"} ${presets.join(", ") || "none"}).`,
       },
       {
         type: "text",
