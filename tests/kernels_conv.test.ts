@@ -7,6 +7,7 @@ import { linearBackward, linearForward, linearGeometry } from "../src/nn/ops/lin
 import { padMatrix, unpadMatrix } from "../src/nn/layout.ts";
 import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
 import { assertConvMatchesReference } from "./helpers/conv_check.ts";
+import type { Gpu } from "../src/gpu/runtime.ts";
 
 const TOL = 2e-5;
 
@@ -190,13 +191,53 @@ Deno.test("conv2d splits the batch when the column matrix would exceed the bindi
   }
 });
 
+// Taps not a multiple of 4 (padded weights), a batch of 1 and of 5 (padded image columns), taps a multiple
+// of 4 (the weights used in place), and a binding limit that splits the batch into chunks.
 const localCases = [
   { name: "3x3 pad 1 at 5x6", n: 2, cin: 3, h: 5, w: 6, cout: 4, kh: 3, kw: 3, stride: 1, pad: 1 },
   { name: "stride 2, batch 1", n: 1, cin: 2, h: 7, w: 7, cout: 3, kh: 3, kw: 2, stride: 2, pad: 0 },
+  {
+    name: "taps a multiple of 4, batch 5",
+    n: 5,
+    cin: 4,
+    h: 4,
+    w: 4,
+    cout: 5,
+    kh: 3,
+    kw: 3,
+    stride: 1,
+    pad: 1,
+  },
+  {
+    name: "chunks of images",
+    n: 7,
+    cin: 2,
+    h: 4,
+    w: 5,
+    cout: 3,
+    kh: 2,
+    kw: 2,
+    stride: 1,
+    pad: 0,
+    // cols of one image: 12 positions x 8 taps x 4 bytes; room for 4 images, so chunks of 4 and 3.
+    maxBinding: 4 * 12 * 8 * 4,
+  },
 ];
 for (const c of localCases) {
   Deno.test(`locally connected forward and backward: ${c.name}`, async () => {
     const gpu = await testGpu();
+    const saved = gpu.maxBinding;
+    if (c.maxBinding) (gpu as { maxBinding: number }).maxBinding = c.maxBinding;
+    try {
+      await localCase(gpu, c);
+    } finally {
+      (gpu as { maxBinding: number }).maxBinding = saved;
+    }
+  });
+}
+
+async function localCase(gpu: Gpu, c: (typeof localCases)[number]) {
+  {
     const g = localGeometry(c);
     const P = g.oh * g.ow;
     const x = randomData(c.n * c.cin * c.h * c.w, 7);
@@ -214,7 +255,7 @@ for (const c of localCases) {
     assert(maxRelDiff(await dx.read(), grads.dx) < TOL, "dx");
     assert(maxRelDiff(await dw.read(), grads.dw) < TOL, "dw");
     assert(maxRelDiff(await db.read(), grads.db) < TOL, "db");
-  });
+  }
 }
 
 const linearCases = [
