@@ -456,6 +456,12 @@ if (only.has("im2col")) {
       n: 128,
       train: true,
     },
+    {
+      label: "alexnet-mini training step, batch 64, 55x55",
+      spec: buildModel("alexnet-mini", { classes: 10, inputSize: 55 }),
+      n: 64,
+      train: true,
+    },
   ];
   const rows = [];
   for (const c of cases) {
