@@ -347,7 +347,7 @@ if (only.has("alexnet")) {
     oursById.set(`${id}-forward16`, forward.imagesPerSec);
     oursById.set(`${id}-train16`, train.imagesPerSec);
   }
-  await torchBeside(WORKLOADS.filter((w) => w.id.startsWith("alexnet")));
+  await torchBeside(WORKLOADS.filter((w) => w.id.startsWith("alexnet") && !PIPELINE_WORKLOADS.includes(w)));
 }
 
 if (only.has("infer")) {
