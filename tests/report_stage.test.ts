@@ -45,6 +45,8 @@ const toyTrainKind: StageKind = {
     return {
       top1_error: final.top1 + 0.001 * noise,
       top5_error: final.top5 + 0.03 * noise,
+      // As an iterations-to-threshold stage flags a ratio that is only a bound.
+      bounded: ctx.params.lrn === "on" && ctx.seed === 2,
       history,
       scale: `toy data, ${epochs} epochs`,
       files: { filters: "filters.png" },
@@ -78,6 +80,7 @@ stages:
               metric: top-1
               difference: ["train[lrn=on].top1_error", "train[lrn=off].top1_error"]
               multiply: 100
+              lower_bound: "train[lrn=on].bounded"
             - claim: lrn
               metric: top-5
               difference: ["train[lrn=on].top5_error", "train[lrn=off].top5_error"]
@@ -112,8 +115,8 @@ Deno.test("report sections are validated before anything runs, with positions an
     /lrn-toy\.yaml:16:11: stages\.report\.params\.sections\[0\]\.haeding: unknown section "haeding" \(did you mean "heading"\?\)/,
     /lrn-toy\.yaml:21:24: stages\.report\.params\.sections\[1\]\.chart\.series\[0\]\.from: "trian" is not a stage this report needs \(did you mean "train"\?\)/,
     /sections\[2\]\.claims\[0\]\.difference\[0\]: unknown matrix axis "lnr" \(did you mean "lrn"\?\)/,
-    /lrn-toy\.yaml:28:23: stages\.report\.params\.sections\[2\]\.claims\[1\]\.metric: claim "lrn" has no figure "top5" \(did you mean "top-5"\?\)/,
-    /lrn-toy\.yaml:34:13: stages\.report\.params\.sections\[3\]\.table\.colour: unknown key "colour" in a table/,
+    /lrn-toy\.yaml:29:23: stages\.report\.params\.sections\[2\]\.claims\[1\]\.metric: claim "lrn" has no figure "top5" \(did you mean "top-5"\?\)/,
+    /lrn-toy\.yaml:35:13: stages\.report\.params\.sections\[3\]\.table\.colour: unknown key "colour" in a table/,
   ];
   for (const pattern of expect) assertMatch(text, pattern);
   assertStrictEquals(error.issues.length, expect.length, text);
@@ -157,6 +160,9 @@ Deno.test({
       assertStrictEquals(top1.scale, "toy data, 4 epochs");
       assert(Math.abs(top5.reproduced - -1.5) < 1e-9);
       assertStrictEquals(top5.verdict, "inconclusive", "per-seed -4.5, -1.5, 1.5: the interval contains 0");
+      // The seeds whose value is only a bound are named; a row without lower_bound says nothing of bounds.
+      assertMatch(top1.boundNote, /^seed 2 gave lower bounds .* the effect is at least this$/);
+      assertStrictEquals(top5.boundNote, undefined);
 
       await withChromium(async (browser) => {
         const report = await openOffline(browser, join(dir, "results/lrn-toy/report/index.html"));

@@ -181,6 +181,18 @@ export function measureClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimMea
     source = [...a.values()][0].result;
   }
   const effect = measureClaimEffect(figure, perSeed);
+  const bounded = spec.lower_bound === undefined
+    ? []
+    : resolveRef(ref(spec.lower_bound), ctx.inputs).filter(({ value }) => value === true)
+      .map(({ result }) => result.seed ?? 0).sort((x, y) => x - y);
+  const boundNote = bounded.length === 0
+    ? undefined
+    : bounded.length === effect.seeds.length
+    ? "every seed's value is a lower bound (an arm never reached the threshold), so the effect is at least this"
+    : `seed${bounded.length > 1 ? "s" : ""} ${
+      bounded.join(", ")
+    } gave lower bounds (an arm never reached the ` +
+      "threshold), so the effect is at least this";
   const scale = spec.scale ?? (typeof source.outputs.scale === "string" ? source.outputs.scale : "");
   const row: ClaimRow = {
     claimId: claim.id,
@@ -202,6 +214,7 @@ export function measureClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimMea
     preset: source.preset,
     scale,
     ...(spec.note !== undefined ? { note: spec.note } : {}),
+    ...(boundNote ? { boundNote } : {}),
   };
   return { row, arms, ...(spec.value !== undefined ? { valueRef: spec.value } : {}) };
 }

@@ -133,7 +133,10 @@ export function claimsTable(
         row.claim,
         {
           html: `${escapeHtml(row.metric + unit)}${
-            row.note ? `<div class="note">${escapeHtml(row.note)}</div>` : ""
+            [row.note, row.boundNote].filter(Boolean).map((text) =>
+              `<div class="note">${escapeHtml(text!)}</div>`
+            )
+              .join("")
           }`,
         },
         row.paper === null ? "qualitative" : effectText(row.paper, row.kind),

@@ -43,6 +43,11 @@ export interface ClaimRowSpec {
   multiply?: number;
   scale?: string;
   note?: string;
+  /**
+   * Reference to a per-seed boolean saying that seed's value is only a bound (an arm that never reached a
+   * threshold): the row then says which seeds gave bounds, and that the mean and interval bound the effect.
+   */
+  lower_bound?: string;
 }
 
 export interface TableSpec {
@@ -120,6 +125,7 @@ const CLAIM_FIELDS: Fields = {
   multiply: { type: "number" },
   scale: { type: "string" },
   note: { type: "string" },
+  lower_bound: { type: "ref" },
 };
 const TABLE_FIELDS: Fields = {
   title: { type: "string" },

@@ -236,7 +236,7 @@ function renderClaimRow(row: ClaimRow): string {
   const unit = row.unit === "%" ? "" : ` ${escapeHtml(row.unit)}`;
   const signed = row.kind === "difference";
   const verdict = verdictCell(row.verdict, row.verdictNote);
-  const note = [row.note, row.verdictNote].filter(Boolean).map((text) =>
+  const note = [row.note, row.boundNote, row.verdictNote].filter(Boolean).map((text) =>
     `<div class="note">${escapeHtml(text!)}</div>`
   ).join("");
   return `<tr data-claim="${escapeHtml(row.claimId)}" data-metric="${escapeHtml(row.metric)}">` +

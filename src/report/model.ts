@@ -77,6 +77,8 @@ export interface ClaimRow {
   verdict: string;
   /** Why the figure gets no verdict, when it is `not tested`. */
   verdictNote?: string;
+  /** Which seeds' values are only bounds (an arm never reached a threshold), in words. */
+  boundNote?: string;
   preset: string;
   /** What the reproduction ran at (data set, image size, epochs): said once per page, not per row. */
   scale: string;
