@@ -130,7 +130,7 @@ Deno.test("results/index.html opens with the claims and the chart; the pipelines
     assertMatch(html, /Student-t interval/);
     // What the results cost, per pipeline and in all, from the lockfile's stage records.
     assertMatch(html, /<th>compute recorded<\/th>/);
-    assertMatch(html, /in all \(2\.0 hours, preset cpu\)/);
+    assertMatch(html, /2\.0 h in all \(preset cpu\)/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -294,10 +294,8 @@ export async function writeIndex(resultsDir: string, options: IndexOptions = {})
       {
         type: "text",
         text: `Compute recorded: the wall time of the stage runs each pipeline's results come from, as its ` +
-          `lockfile records them; ${formatDuration(totalMs)} in all (${
-            (totalMs / 3.6e6).toFixed(1)
-          } hours, ` +
-          `preset${presets.length === 1 ? "" : "s"} ${presets.join(", ") || "none"}).`,
+          `lockfile records them; ${formatDuration(totalMs)} in all (preset` +
+          `${presets.length === 1 ? "" : "s"} ${presets.join(", ") || "none"}).`,
       },
       {
         type: "text",
