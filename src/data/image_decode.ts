@@ -301,7 +301,10 @@ export function tenCrops(img: RgbImage, s: number): RgbImage[] {
 }
 
 /** Interleaved RGB to planar CHW bytes (the ImageSet layout). */
-export function toCHW(img: RgbImage, out = new Uint8Array(img.width * img.height * 3)): Uint8Array {
+export function toCHW(
+  img: RgbImage,
+  out: Uint8Array = new Uint8Array(img.width * img.height * 3),
+): Uint8Array {
   const plane = img.width * img.height, rgb = img.rgb;
   for (let p = 0, s = 0; p < plane; p++, s += 3) {
     out[p] = rgb[s];

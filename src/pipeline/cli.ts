@@ -7,7 +7,7 @@ import type { PipelineIssue } from "./errors.ts";
 import { type LoadOptions, loadPipelineFile } from "./parse.ts";
 import { parseSetArgument, planPipeline, presetNames } from "./plan.ts";
 import type { PipelinePlan, SetOverride, StageInstance } from "./plan.ts";
-import { StageKindRegistry, toRegistry } from "./registry.ts";
+import { type StageKindRegistry, toRegistry } from "./registry.ts";
 import { formatFlop, runPipeline } from "./runner.ts";
 import {
   acquireRunLock,
