@@ -63,15 +63,14 @@ export async function runTorchPeer(
 ): Promise<TorchPeerResult> {
   // A net PyTorch has no module for (locally connected layers) is left out and said so, not a crash.
   const unsupported: Record<string, { ok: false; reason: string }> = {};
-  const supported = workloads.filter((w) => {
+  const supported: { w: Workload; module: string }[] = [];
+  for (const w of workloads) {
     try {
-      torchModuleSource(w.spec);
-      return true;
+      supported.push({ w, module: torchModuleSource(w.spec) });
     } catch (e) {
       unsupported[w.id] = { ok: false, reason: (e as Error).message };
-      return false;
     }
-  });
+  }
   if (supported.length === 0) {
     return { ok: false, reason: Object.values(unsupported).map((u) => u.reason).join("; ") };
   }
@@ -81,9 +80,9 @@ export async function runTorchPeer(
       threads: o.threads,
       warmup: o.warmup ?? 1,
       reps: o.reps,
-      workloads: supported.map((w) => ({
+      workloads: supported.map(({ w, module }) => ({
         id: w.id,
-        module: torchModuleSource(w.spec),
+        module,
         input: w.spec.input,
         classes: w.spec.classes,
         batch: w.batch,

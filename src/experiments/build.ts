@@ -187,12 +187,11 @@ export function measureClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimMea
       .map(({ result }) => result.seed ?? 0).sort((x, y) => x - y);
   const boundNote = bounded.length === 0
     ? undefined
-    : bounded.length === effect.seeds.length
-    ? "every seed's value is a lower bound (an arm never reached the threshold), so the effect is at least this"
-    : `seed${bounded.length > 1 ? "s" : ""} ${
-      bounded.join(", ")
-    } gave lower bounds (an arm never reached the ` +
-      "threshold), so the effect is at least this";
+    : `${
+      bounded.length === effect.seeds.length
+        ? "every seed's value is a lower bound"
+        : `seed${bounded.length > 1 ? "s" : ""} ${bounded.join(", ")} gave lower bounds`
+    } (an arm never reached the threshold), so the effect is at least this`;
   const scale = spec.scale ?? (typeof source.outputs.scale === "string" ? source.outputs.scale : "");
   const row: ClaimRow = {
     claimId: claim.id,

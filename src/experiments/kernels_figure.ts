@@ -108,43 +108,39 @@ async function drawKernels(
     indices.push(tower);
   }
   await Deno.writeFile(join(ctx.outDir, KERNELS_PNG), await canvas.encode());
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const towerStats = indices.map((xs, t) => ({
-    tower: t + 1,
-    kernels: xs.length,
-    mean_colour_index: mean(xs),
-    colour_specific_share: xs.filter((x) => x > 0.2).length / Math.max(1, xs.length),
-    mean_orientation_selectivity:
-      kernelSetStats(weights, k, t * perTower, perTower).mean_orientation_selectivity,
-  }));
-  const sorted = [...towerStats].sort((a, b) => a.mean_colour_index - b.mean_colour_index);
   const start = initial.weights.get(`${p.layer}.weight`);
   if (!start || start.length !== weights.length) {
     throw new Error(`the initial weights of ${p.layer} do not match the checkpoint's shape`);
   }
+  const perTowerStats = (w: Float32Array) =>
+    Array.from({ length: towers }, (_, t) => kernelSetStats(w, k, t * perTower, perTower));
+  const trainedTowers = perTowerStats(weights), initialTowers = perTowerStats(start);
+  const towerStats = indices.map((xs, t) => ({
+    tower: t + 1,
+    kernels: xs.length,
+    mean_colour_index: trainedTowers[t].mean_colour_index,
+    colour_specific_share: xs.filter((x) => x > 0.2).length / Math.max(1, xs.length),
+    mean_orientation_selectivity: trainedTowers[t].mean_orientation_selectivity,
+  }));
   const trainedAll = kernelSetStats(weights, k, 0, count), initialAll = kernelSetStats(start, k, 0, count);
-  const initialTowers = Array.from(
-    { length: towers },
-    (_, t) => kernelSetStats(start, k, t * perTower, perTower),
-  );
-  const initialSorted = [...initialTowers].sort((a, b) => a.mean_colour_index - b.mean_colour_index);
+  // The paper's observation, independent of which tower gets which role: one tower's kernels are far more
+  // colour-specific than the other's (more colourful tower's mean colour index over the less colourful one's).
+  const contrast = (stats: { mean_colour_index: number }[]) => {
+    const means = stats.map((s) => s.mean_colour_index).sort((a, b) => a - b);
+    return means[means.length - 1] / (means[0] || 1);
+  };
+  const trainedContrast = towers > 1 ? contrast(trainedTowers) : null;
+  const initialContrast = towers > 1 ? contrast(initialTowers) : null;
   return {
     kernels: count,
     kernel_size: k,
     towers,
     tower_stats: towerStats,
-    // The paper's observation, independent of which tower gets which role: one tower's kernels are far
-    // more colour-specific than the other's.
-    colour_contrast: towers > 1
-      ? sorted[sorted.length - 1].mean_colour_index / (sorted[0].mean_colour_index || 1)
-      : null,
+    colour_contrast: trainedContrast,
     // The same contrast of the initial weights: what the measure gives with nothing learned.
-    colour_contrast_at_init: towers > 1
-      ? initialSorted[towers - 1].mean_colour_index / (initialSorted[0].mean_colour_index || 1)
-      : null,
-    colour_contrast_gain: towers > 1
-      ? (sorted[towers - 1].mean_colour_index / (sorted[0].mean_colour_index || 1)) /
-        (initialSorted[towers - 1].mean_colour_index / (initialSorted[0].mean_colour_index || 1))
+    colour_contrast_at_init: initialContrast,
+    colour_contrast_gain: trainedContrast !== null && initialContrast !== null
+      ? trainedContrast / initialContrast
       : null,
     orientation_selectivity: trainedAll.mean_orientation_selectivity,
     orientation_selectivity_at_init: initialAll.mean_orientation_selectivity,
