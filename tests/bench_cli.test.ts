@@ -10,6 +10,7 @@ import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals }
 import { parseBenchArgs, PARTS } from "../bench/cli.ts";
 import { runTorchPeer } from "../bench/peers.ts";
 import { buildModel } from "../src/models/index.ts";
+import { runDeno, type RunResult } from "./helpers/run.ts";
 
 const BENCH = decodeURIComponent(new URL("../bench/main.ts", import.meta.url).pathname);
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
@@ -25,15 +26,8 @@ const WORKLOAD_IDS = [
   "cifar24-train128",
 ];
 
-async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", BENCH, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function bench(args: string[]): Promise<RunResult> {
+  return runDeno(["run", "-A", BENCH, ...args], { cwd: ROOT });
 }
 
 Deno.test("bench CLI: --help prints the usage and exits 0, before touching the GPU", async () => {
@@ -56,7 +50,7 @@ Deno.test("bench CLI: an unknown option, part or stray argument is a clear messa
   ];
   for (const [args, message] of cases) {
     const r = await bench(args);
-    assertStrictEquals(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    assertStrictEquals(r.code, 2, `${args.join(" ")}: ${r.text}`);
     assertMatch(r.stderr, message);
     assertStrictEquals(r.stdout, "", "nothing ran");
   }
@@ -101,7 +95,7 @@ Deno.test({
         "--out",
         out,
       ]);
-      assertStrictEquals(r.code, 0, r.stdout + r.stderr);
+      assertStrictEquals(r.code, 0, r.text);
       const report = JSON.parse(await Deno.readTextFile(out));
       assertMatch(report.commit, /^[0-9a-f]{40}( \(modified\))?$/);
       assertStrictEquals(typeof report.adapterName, "string");
@@ -152,7 +146,7 @@ Deno.test("bench: without torch the bench says how to install it, and carries on
       "--out",
       out,
     ]);
-    assertStrictEquals(r.code, 0, r.stdout + r.stderr);
+    assertStrictEquals(r.code, 0, r.text);
     assertMatch(
       r.stdout,
       /PyTorch is not available .*install it with `apt-get install -y python3-torch libopenblas0-pthread`/,

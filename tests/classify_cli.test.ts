@@ -16,6 +16,7 @@ import { PROJECT_ROOT } from "../src/data/util.ts";
 import { SHARED_DATA_DIR } from "../src/data/open.ts";
 import { storedPixels } from "../src/classify/preprocess.ts";
 import { testGpu } from "./helpers/gpu.ts";
+import { runDeno } from "./helpers/run.ts";
 
 const PHOTOS = `${SHARED_DATA_DIR}/photos`;
 const FIX = `${PROJECT_ROOT}/tests/fixtures/data`;
@@ -338,21 +339,18 @@ Deno.test("usage errors exit 2; --help documents the exit statuses", async () =>
 });
 
 Deno.test("the real command: exit 0 when some images were classified, 1 when none could be", async () => {
-  const run = async (...args: string[]) => {
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${PROJECT_ROOT}/src/cli/classify.ts`, "--model", MODEL, ...args],
+  const classify = async (...args: string[]) => {
+    const r = await runDeno(["run", "-A", `${PROJECT_ROOT}/src/cli/classify.ts`, "--model", MODEL, ...args], {
       cwd: PROJECT_ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return { code: r.code, out: new TextDecoder().decode(r.stdout), err: new TextDecoder().decode(r.stderr) };
+    });
+    return { code: r.code, out: r.stdout, err: r.stderr };
   };
   await Deno.mkdir(`${dir}/nothing`, { recursive: true });
-  const some = await run(`${dir}/missing.png`, `${PHOTOS}/opencv_apple.jpg`);
+  const some = await classify(`${dir}/missing.png`, `${PHOTOS}/opencv_apple.jpg`);
   assertStrictEquals(some.code, 0, some.err);
   assertMatch(some.out, /opencv_apple\.jpg \(512x512\)\n {3}1\. /);
   assertMatch(some.err, /missing\.png: no such file or folder/);
-  const none = await run(`${dir}/nothing`, `${FIX}/truncated.jpg.bin`);
+  const none = await classify(`${dir}/nothing`, `${FIX}/truncated.jpg.bin`);
   assertStrictEquals(none.code, 1);
   assertStrictEquals(none.out, "");
   assertMatch(none.err, /nothing: folder holds no/);

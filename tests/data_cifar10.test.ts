@@ -11,6 +11,7 @@ import { readTarGz } from "../src/data/tar.ts";
 import { sha256File } from "../src/data/util.ts";
 import { tinyCifar10Archive } from "./helpers/cifar10.ts";
 import { realCifar10 } from "./helpers/real_cifar10.ts";
+import { run } from "./helpers/run.ts";
 
 /** The loader's checksum of the shared CIFAR-10 rebuild, as committed results record it (results/<pipeline>/pipeline.lock.json). */
 const JPEG_Q75_CHECKSUM = "04c1eabae4815673e656c342af1f8db31f0bd1a6268615dfccd09764a1a82b42";
@@ -154,10 +155,15 @@ Deno.test("readTarGz: GNU long names and pax paths", async () => {
     await Deno.mkdir(`${dir}/src/${"d".repeat(120)}`, { recursive: true });
     await Deno.writeTextFile(`${dir}/src/${long}`, "hello");
     for (const format of ["gnu", "pax"]) {
-      const out = await new Deno.Command("tar", {
-        args: [`--format=${format}`, "-czf", `${dir}/${format}.tar.gz`, "-C", `${dir}/src`, "."],
-      }).output();
-      assert(out.success);
+      const out = await run("tar", [
+        `--format=${format}`,
+        "-czf",
+        `${dir}/${format}.tar.gz`,
+        "-C",
+        `${dir}/src`,
+        ".",
+      ]);
+      assertStrictEquals(out.code, 0, out.text);
       const names: string[] = [];
       for await (const e of readTarGz(`${dir}/${format}.tar.gz`)) {
         names.push(e.name);

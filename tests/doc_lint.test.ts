@@ -2,19 +2,13 @@
 // has JSDoc, no private type in a public signature), and deno.json names the package and its entry point.
 
 import { assert, assertMatch, assertStrictEquals } from "@std/assert";
+import { runDeno } from "./helpers/run.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
 Deno.test("deno doc --lint mod.ts reports no errors", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["doc", "--lint", "mod.ts"],
-    env: { NO_COLOR: "1" },
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  assertStrictEquals(out.code, 0, text);
+  const { code, text } = await runDeno(["doc", "--lint", "mod.ts"], { env: { NO_COLOR: "1" }, cwd: ROOT });
+  assertStrictEquals(code, 0, text);
   // Warnings from dependencies' declaration files are not ours; lint findings print as "error[...]".
   assert(!/error\[/.test(text), text);
 });

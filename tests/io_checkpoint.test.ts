@@ -13,6 +13,7 @@ import { EVALUATE_USAGE } from "../src/cli/evaluate.ts";
 import { TRAIN_USAGE } from "../src/cli/train.ts";
 import { IMPORT_USAGE } from "../src/cli/model.ts";
 import type { ModelSpec } from "../src/nn/spec.ts";
+import { run } from "./helpers/run.ts";
 
 const spec: ModelSpec = {
   name: "io-checkpoint-test",
@@ -65,20 +66,15 @@ try {
 `,
     );
     const { weights: _w, ...plain } = bigCheckpoint();
-    const out = await new Deno.Command("bash", {
-      args: [
-        "-c",
-        `trap '' XFSZ; ulimit -f 1024; exec "$0" run -A --no-config "$@"`,
-        Deno.execPath(),
-        script,
-        target,
-        JSON.stringify(plain),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    assertStrictEquals(out.code, 3, text);
+    const { code, text } = await run("bash", [
+      "-c",
+      `trap '' XFSZ; ulimit -f 1024; exec "$0" run -A --no-config "$@"`,
+      Deno.execPath(),
+      script,
+      target,
+      JSON.stringify(plain),
+    ]);
+    assertStrictEquals(code, 3, text);
     assertMatch(text, /failed: .*(File too large|No space)/);
     assertEquals(leftovers(dir), [], "a partial temporary checkpoint was left behind");
     assertStrictEquals(await Deno.readTextFile(target), "the previous checkpoint");

@@ -127,8 +127,8 @@ Deno.test("model import --from torchvision: a safetensors state_dict becomes a c
       await solid(`${root}/${split}/${c}/a.png`, 40, [80 * i, 200 - 60 * i, 30]);
     }
   }
-  const ev = await new Deno.Command(Deno.execPath(), {
-    args: [
+  const ev = await runDeno(
+    [
       "run",
       "-A",
       "src/cli/evaluate.ts",
@@ -138,16 +138,12 @@ Deno.test("model import --from torchvision: a safetensors state_dict becomes a c
       "image-folder",
       "--data-path",
       root,
-      "--size",
-      "37",
-      "--json",
-    ],
-    cwd: PROJECT_ROOT,
-    env: { ALEXNET_CACHE_DIR: `${dir}/cache` },
-  }).output();
-  const evErr = new TextDecoder().decode(ev.stderr);
-  assert(ev.success, evErr);
-  const evaluation = JSON.parse(new TextDecoder().decode(ev.stdout)) as { images: number; top1Error: number };
+    ]
+      .concat(["--size", "37", "--json"]),
+    { cwd: PROJECT_ROOT, env: { ALEXNET_CACHE_DIR: `${dir}/cache` } },
+  );
+  assertStrictEquals(ev.code, 0, ev.stderr);
+  const evaluation = JSON.parse(ev.stdout) as { images: number; top1Error: number };
   assertStrictEquals(evaluation.images, 3);
   assert(evaluation.top1Error >= 0 && evaluation.top1Error <= 1);
 });
@@ -389,11 +385,8 @@ Deno.test({
     const sd = stateDict(tiny, 6);
     await Deno.writeFile(`${sub}/sd.safetensors`, sd.bytes);
     await Deno.writeTextFile(`${sub}/make.py`, PY_MAKE_PT);
-    const made = await new Deno.Command(python, {
-      args: [`${sub}/make.py`, TOOLS_DIR, `${sub}/sd.safetensors`, sub],
-    })
-      .output();
-    assert(made.success, new TextDecoder().decode(made.stderr));
+    const made = await run(python, [`${sub}/make.py`, TOOLS_DIR, `${sub}/sd.safetensors`, sub]);
+    assertStrictEquals(made.code, 0, made.stderr);
     const args = ["--from", "torchvision", "--arch", TINY_JSON, "--classes", CLASSES];
     for (const name of ["zip.pt", "legacy.pth"]) {
       assertStrictEquals(await importCommand([`${sub}/${name}`, ...args], quiet), 0);
@@ -442,11 +435,15 @@ Deno.test({
     );
     assertStrictEquals(await exportCommand([ckptFile, "--to", "torch"], quiet), 0);
     await Deno.writeTextFile(`${sub}/check.py`, PY_CHECK_PT);
-    const checked = await new Deno.Command(python, {
-      args: [`${sub}/check.py`, TOOLS_DIR, sub, `${sub}/mini.pt`, `${sub}/mini.torch.safetensors`],
-    }).output();
-    assert(checked.success, new TextDecoder().decode(checked.stderr));
-    assertStrictEquals(new TextDecoder().decode(checked.stdout).trim(), "ok 8");
+    const checked = await run(python, [
+      `${sub}/check.py`,
+      TOOLS_DIR,
+      sub,
+      `${sub}/mini.pt`,
+      `${sub}/mini.torch.safetensors`,
+    ]);
+    assertStrictEquals(checked.code, 0, checked.stderr);
+    assertStrictEquals(checked.stdout.trim(), "ok 8");
     const miniJson = `${sub}/mini.json`;
     await Deno.writeTextFile(miniJson, JSON.stringify(mini));
     await Deno.writeTextFile(`${sub}/mini-classes.json`, JSON.stringify(["w", "x", "y", "z"]));
@@ -487,6 +484,7 @@ assert list(a) == list(b), (list(a), list(b))
 assert all(torch.equal(a[k], b[k]) for k in a)
 print("ok", len(a), sum(v.numel() for v in a.values()))
 `;
+import { run, runDeno } from "./helpers/run.ts";
 
 Deno.test({
   name:
@@ -501,8 +499,8 @@ Deno.test({
     const spec = await loadModelFile(TORCHVISION_ALEXNET_FILE);
     await Deno.writeTextFile(`${sub}/net.py`, torchModuleSource(spec));
     await Deno.writeTextFile(`${sub}/make.py`, PY_MAKE_TORCHVISION);
-    const made = await new Deno.Command(python, { args: [`${sub}/make.py`, sub] }).output();
-    assert(made.success, new TextDecoder().decode(made.stderr));
+    const made = await run(python, [`${sub}/make.py`, sub]);
+    assertStrictEquals(made.code, 0, made.stderr);
 
     assertStrictEquals(await importCommand([`${sub}/alexnet-owt.pth`, "--from", "torchvision"], quiet), 0);
     const target = `${sub}/alexnet-owt.checkpoint.safetensors`;
@@ -533,11 +531,8 @@ Deno.test({
     );
     assertMatch(out.join("\n"), /torchvision\.models\.alexnet\(\)\.load_state_dict\(torch\.load\(/);
     await Deno.writeTextFile(`${sub}/same.py`, PY_SAME);
-    const same = await new Deno.Command(python, {
-      args: [`${sub}/same.py`, `${sub}/alexnet-owt.pth`, `${sub}/back.pth`],
-    })
-      .output();
-    assert(same.success, new TextDecoder().decode(same.stderr));
-    assertStrictEquals(new TextDecoder().decode(same.stdout).trim(), "ok 16 61100840");
+    const same = await run(python, [`${sub}/same.py`, `${sub}/alexnet-owt.pth`, `${sub}/back.pth`]);
+    assertStrictEquals(same.code, 0, same.stderr);
+    assertStrictEquals(same.stdout.trim(), "ok 16 61100840");
   },
 });

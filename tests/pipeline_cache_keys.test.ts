@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
 import { join } from "@std/path";
 import { defaultCacheDir, openDataset } from "../src/data/index.ts";
+import { run, runDeno } from "./helpers/run.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -13,8 +14,8 @@ async function copyProject(to: string): Promise<void> {
   for (const path of ["src", "kernels", "deno.json", "deno.lock", "vendor"]) {
     const from = join(ROOT, path);
     if (await Deno.stat(from).then(() => true, () => false)) {
-      const cp = await new Deno.Command("cp", { args: ["-r", from, join(to, path)] }).output();
-      assert(cp.success, `copying ${path}`);
+      const cp = await run("cp", ["-r", from, join(to, path)]);
+      assertStrictEquals(cp.code, 0, `copying ${path}: ${cp.text}`);
     }
   }
   await Deno.symlink(join(ROOT, "node_modules"), join(to, "node_modules"));
@@ -86,23 +87,20 @@ async function project(): Promise<Project> {
     dir,
     async reproduce(dryRun) {
       const args = ["run", "-A", "src/cli/reproduce.ts", "cachekeys", "--preset", "cpu"];
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: dryRun ? [...args, "--dry-run"] : args,
+      const out = await runDeno(dryRun ? [...args, "--dry-run"] : args, {
         cwd: dir,
         env: { ALEXNET_CACHE_DIR: join(dir, "cache") },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout);
+      });
+      const text = out.stdout;
       const decisions = new Map<string, string>();
       for (const line of text.split("\n")) {
         const m = /^\[cachekeys\] ([a-z_]+): (would run|cached|blocked) \((.*)\)$/.exec(line);
         if (m) decisions.set(m[1], `${m[2] === "would run" ? "run" : m[2]}: ${m[3]}`);
       }
       if (!dryRun) {
-        assertStrictEquals(out.code, 0, text + new TextDecoder().decode(out.stderr));
+        assertStrictEquals(out.code, 0, out.text);
       } else {
-        assertEquals([...decisions.keys()], STAGES, text + new TextDecoder().decode(out.stderr));
+        assertEquals([...decisions.keys()], STAGES, out.text);
       }
       return decisions;
     },

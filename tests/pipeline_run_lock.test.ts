@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
 import { join } from "@std/path";
 import { acquireRunLock, describeTakeover, RUN_LOCK_FILE, RunLockError } from "../src/pipeline/run_lock.ts";
+import { runDeno } from "./helpers/run.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -50,14 +51,11 @@ Deno.test("deno task reproduce refuses at once while another run holds the resul
     const reader = holder.stdout.getReader();
     const { value } = await reader.read();
     assertStrictEquals(new TextDecoder().decode(value).trim(), "locked");
-    const second = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "src/cli/reproduce.ts", "dropout", "--preset", "smoke", "--results", dir],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(second.stdout) + new TextDecoder().decode(second.stderr);
-    assertStrictEquals(second.code, 3, text);
+    const { code, text } = await runDeno(
+      ["run", "-A", "src/cli/reproduce.ts", "dropout", "--preset", "smoke", "--results", dir],
+      { cwd: ROOT },
+    );
+    assertStrictEquals(code, 3, text);
     assertMatch(text, new RegExp(`another run holds this results folder \\(pid ${holder.pid} on `));
     assertMatch(text, /pipelines lrn-cifar/);
     // Nothing was written for the refused run.

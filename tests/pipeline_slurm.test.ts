@@ -7,12 +7,10 @@ import { assert, assertMatch, assertStrictEquals } from "@std/assert";
 import { join } from "@std/path";
 import { armsProject, assertSameResults, ROOT } from "./helpers/jobs.ts";
 import { leftOut } from "./helpers/needs.ts";
+import { run, type RunResult } from "./helpers/run.ts";
 
-async function sh(args: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(args[0], { args: args.slice(1), env, stdout: "piped", stderr: "piped" })
-    .output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: out.code, text: decode(out.stdout) + decode(out.stderr) };
+function sh(args: string[], env: Record<string, string>): Promise<RunResult> {
+  return run(args[0], args.slice(1), { env });
 }
 
 Deno.test({

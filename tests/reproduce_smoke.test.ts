@@ -6,24 +6,20 @@ import { fromFileUrl, join } from "@std/path";
 import { PAPER_CLAIM_IDS } from "../src/paper/claims.ts";
 import { openOffline, paintedPixels, tableRows, withChromium } from "./helpers/browser.ts";
 import { leftOut, requireChromium } from "./helpers/needs.ts";
+import { runDeno } from "./helpers/run.ts";
 
 const REPO_ROOT = fromFileUrl(new URL("..", import.meta.url));
 
 async function reproduce(results: string): Promise<{ code: number; output: string; seconds: number }> {
   const t0 = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "src/cli/reproduce.ts", "--preset", "smoke", "--results", results],
-    cwd: REPO_ROOT,
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: out.code,
-    output: text.decode(out.stdout) + text.decode(out.stderr),
-    seconds: (performance.now() - t0) / 1000,
-  };
+  const out = await runDeno(
+    ["run", "-A", "src/cli/reproduce.ts", "--preset", "smoke", "--results", results],
+    {
+      cwd: REPO_ROOT,
+      env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    },
+  );
+  return { code: out.code, output: out.text, seconds: (performance.now() - t0) / 1000 };
 }
 
 async function readJson(path: string) {

@@ -173,6 +173,7 @@ with torch.no_grad():
     y = net(x.reshape(-1, ${mini.input.join(", ")}))
 print(json.dumps(y.flatten().tolist()))
 `;
+import { run } from "./helpers/run.ts";
 
 Deno.test({
   name: "torch export: PyTorch loads the exported file into the generated module and gives our GPU logits",
@@ -196,10 +197,9 @@ Deno.test({
     await Deno.writeFile(`${dir}/x.f32`, new Uint8Array(x.buffer));
     await Deno.writeTextFile(`${dir}/net.py`, torchModuleSource(mini));
     await Deno.writeTextFile(`${dir}/run.py`, PY_RUNNER);
-    const out = await new Deno.Command(python, { args: [`${dir}/run.py`, dir] }).output();
-    const err = new TextDecoder().decode(out.stderr);
-    assert(out.success, err);
-    const theirs = JSON.parse(new TextDecoder().decode(out.stdout)) as number[];
+    const out = await run(python, [`${dir}/run.py`, dir]);
+    assertStrictEquals(out.code, 0, out.stderr);
+    const theirs = JSON.parse(out.stdout) as number[];
     assertStrictEquals(theirs.length, n * 10);
     const diff = maxRelDiff(ours, theirs);
     assert(diff < 1e-4, `max relative difference ${diff}`);

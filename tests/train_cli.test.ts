@@ -8,19 +8,14 @@ import { CHECKPOINT_FILE, train } from "../src/train/trainer.ts";
 import { loadCheckpoint } from "../src/io/checkpoint.ts";
 import { testGpu } from "./helpers/gpu.ts";
 import { tinyCifar10Archive } from "./helpers/cifar10.ts";
+import { runDeno, type RunResult } from "./helpers/run.ts";
 
 const TRAIN = new URL("../src/cli/train.ts", import.meta.url).pathname;
 const EVALUATE = new URL("../src/cli/evaluate.ts", import.meta.url).pathname;
 const TINY = ["--data", "fashion-mnist", "--limit-train", "64", "--limit-test", "32", "--batch", "32"];
 
-async function runTrain(args: string[]): Promise<{ code: number; text: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", TRAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, text: dec.decode(out.stdout) + dec.decode(out.stderr) };
+function runTrain(args: string[]): Promise<RunResult> {
+  return runDeno(["run", "-A", TRAIN, ...args]);
 }
 
 Deno.test("train CLI: an output folder with a checkpoint is refused without --resume or --force", async () => {
@@ -89,17 +84,13 @@ Deno.test("train and evaluate: unknown CIFAR-10 data needs --allow-unknown-data,
 
     // evaluate: the same data is refused again unless the flag is given there too.
     const evaluate = (extra: string[]) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", EVALUATE, "--checkpoint", r.checkpoint, "--json", ...extra],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      runDeno(["run", "-A", EVALUATE, "--checkpoint", r.checkpoint, "--json", ...extra]);
     const no = await evaluate([]);
     assertStrictEquals(no.code, 1);
-    assertMatch(new TextDecoder().decode(no.stderr), /not a known CIFAR-10 build.*--allow-unknown-data/s);
+    assertMatch(no.stderr, /not a known CIFAR-10 build.*--allow-unknown-data/s);
     const yes = await evaluate(["--allow-unknown-data"]);
-    assertStrictEquals(yes.code, 0, new TextDecoder().decode(yes.stderr));
-    assertStrictEquals(JSON.parse(new TextDecoder().decode(yes.stdout)).images, 3);
+    assertStrictEquals(yes.code, 0, yes.stderr);
+    assertStrictEquals(JSON.parse(yes.stdout).images, 3);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

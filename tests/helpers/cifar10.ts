@@ -1,6 +1,7 @@
 // Tiny CIFAR-10 stand-ins for the data tests (see real_cifar10.ts for the real data).
 import { assert } from "@std/assert";
 import { CIFAR10_CLASSES } from "../../src/data/cifar10.ts";
+import { run } from "./run.ts";
 
 export const CIFAR10_FILES = [
   "data_batch_1",
@@ -34,10 +35,7 @@ export async function tinyCifar10Folder(dir: string, records = 3): Promise<strin
 export async function tinyCifar10Archive(dir: string, records = 3): Promise<string> {
   await tinyCifar10Folder(dir, records);
   const archive = `${dir}/cifar-10-binary.tar.gz`;
-  const out = await new Deno.Command("tar", {
-    args: ["-czf", archive, "-C", `${dir}/src`, "cifar-10-batches-bin"],
-  })
-    .output();
-  assert(out.success, new TextDecoder().decode(out.stderr));
+  const out = await run("tar", ["-czf", archive, "-C", `${dir}/src`, "cifar-10-batches-bin"]);
+  assert(out.code === 0, out.stderr);
   return archive;
 }

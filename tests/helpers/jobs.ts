@@ -5,6 +5,7 @@ import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
 import { ARMS_PIPELINE } from "../fixtures/jobs/cli.ts";
 import type { Lockfile } from "../../src/pipeline/lockfile.ts";
+import { runDeno } from "./run.ts";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 export const JOBS_CLI = join(ROOT, "tests/fixtures/jobs/cli.ts");
@@ -19,26 +20,10 @@ export async function armsProject() {
   await Deno.mkdir(join(dir, "pipelines"));
   await Deno.writeTextFile(join(dir, "pipelines", "arms.yaml"), ARMS_PIPELINE);
   /** Runs the test CLI on `arms` with results in `<dir>/<results>`. */
-  const cli = async (results: string, args: string[], env?: Record<string, string>): Promise<CliResult> => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        JOBS_CLI,
-        "arms",
-        "--pipelines",
-        join(dir, "pipelines"),
-        "--results",
-        join(dir, results),
-        ...args,
-      ],
-      cwd: ROOT,
-      env,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-    return { code: out.code, output: decode(out.stdout) + decode(out.stderr) };
+  const cli = async (results: string, rest: string[], env?: Record<string, string>): Promise<CliResult> => {
+    const args = ["run", "-A", JOBS_CLI, "arms", "--pipelines", join(dir, "pipelines")];
+    const out = await runDeno([...args, "--results", join(dir, results), ...rest], { cwd: ROOT, env });
+    return { code: out.code, output: out.text };
   };
   return {
     dir,
