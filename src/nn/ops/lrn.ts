@@ -47,7 +47,14 @@ export function lrnBackward(
   const terms = gpu.tensor(x.shape, "dlrn-terms");
   const dx = gpu.tensor(x.shape, "dlrn");
   gpu.run("lrn", "terms", [x, scale, dy, terms], params(x, p), gpu.grid1d(x.size), shape(x, p));
-  gpu.run("lrn", `${mode}_backward`, [x, scale, dy, terms, dx], params(x, p), gpu.grid1d(x.size), shape(x, p));
+  gpu.run(
+    "lrn",
+    `${mode}_backward`,
+    [x, scale, dy, terms, dx],
+    params(x, p),
+    gpu.grid1d(x.size),
+    shape(x, p),
+  );
   gpu.release(terms);
   return dx;
 }
