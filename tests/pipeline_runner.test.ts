@@ -134,6 +134,8 @@ interface Harness extends AsyncDisposable {
     dryRun?: boolean;
     force?: boolean | ((instance: StageInstance) => boolean);
     text?: string;
+    /** RunnerOptions.codeIdentity's value (default: none given, so every reuse is probed). */
+    code?: string;
   }): Promise<PipelineRunSummary>;
 }
 
@@ -162,6 +164,7 @@ async function harness(): Promise<Harness> {
         projectRoot: root,
         dryRun: options.dryRun,
         force: options.force,
+        ...(options.code !== undefined ? { codeIdentity: () => Promise.resolve(options.code!) } : {}),
         log: (line) => lines.push(line),
         progressIntervalMs: 0,
       });
@@ -343,6 +346,61 @@ Deno.test("numerics, dataset and on-disk output changes rerun the affected stage
     "outputs missing or changed on disk",
   );
   assertEquals(runs, ["toy/side"]);
+});
+
+Deno.test("the same code identity reuses without probing; another one probes and is recorded once confirmed", async () => {
+  await using h = await harness();
+  const lockText = () => Deno.readTextFile(lockfilePath(h.results, "toy"));
+  const sideReason = (s: PipelineRunSummary) => s.decisions.find((d) => d.id === "side")!.reason;
+  await h.run({ code: "tree-A" });
+  const lock = (await readLockfile(lockfilePath(h.results, "toy")))!;
+  assertStrictEquals(lock.stages.side.verifiedCode, "tree-A", "a stage that ran records the code it ran on");
+  assertStrictEquals(lock.stages.data.verifiedCode, "tree-A");
+  assertStrictEquals(lock.stages.summary.verifiedCode, undefined, "a kind without a probe records none");
+
+  // Same identity: no probe at all, even though the probe would now disagree, and the lockfile is untouched.
+  const before = await lockText();
+  probeDirs.length = 0;
+  runs.length = 0;
+  probed = { code: "v2", value: 1 };
+  let summary = await h.run({ code: "tree-A", dryRun: true });
+  assertMatch(sideReason(summary), /not probed: same code and adapter/);
+  summary = await h.run({ code: "tree-A" });
+  assertEquals(runs, []);
+  assertEquals(probeDirs, []);
+  assertStrictEquals(await lockText(), before);
+
+  // Another identity (a comment changed somewhere): probed; equal numerics keep the outputs and record it.
+  probed = { code: "v1", value: 1 };
+  summary = await h.run({ code: "tree-B", dryRun: true });
+  assertMatch(sideReason(summary), /numerics bit-identical/);
+  assertStrictEquals(await lockText(), before, "a dry run writes nothing");
+  summary = await h.run({ code: "tree-B" });
+  assertEquals(runs, []);
+  assert(probeDirs.length >= 2);
+  const after = (await readLockfile(lockfilePath(h.results, "toy")))!;
+  assertStrictEquals(after.stages.side.verifiedCode, "tree-B");
+  assertStrictEquals(after.stages.side.fingerprint!.exact.code, "v1");
+  assertStrictEquals(
+    after.stages.side.finishedAt,
+    lock.stages.side.finishedAt,
+    "the record of the run is kept",
+  );
+  probeDirs.length = 0;
+  const confirmed = await lockText();
+  await h.run({ code: "tree-B" });
+  assertEquals(probeDirs, []);
+  assertStrictEquals(await lockText(), confirmed);
+
+  // Another identity whose numerics differ: rerun, as without an identity.
+  probed = { code: "v3", value: 1 };
+  summary = await h.run({ code: "tree-C" });
+  assertStrictEquals(sideReason(summary), "numerics changed: code");
+  assertEquals(runs, ["toy/data", "toy/side"]);
+  assertStrictEquals(
+    (await readLockfile(lockfilePath(h.results, "toy")))!.stages.side.verifiedCode,
+    "tree-C",
+  );
 });
 
 Deno.test("a file a stage publishes outside its folder is part of its outputs: a changed byte reruns it", async () => {

@@ -51,6 +51,8 @@ export interface ReproduceCliOptions {
   chooseDefaultPreset: () => string | Promise<string>;
   /** One line describing the GPU adapter, for provenance; called once before the first stage runs. */
   describeAdapter?: () => string | Promise<string>;
+  /** What decides the stages' numbers besides their inputs (RunnerOptions.codeIdentity); called once at most. */
+  codeIdentity?: () => Promise<string>;
   /** Repository root: pipelines/, results/ and codeFiles resolve against it. Default: the working directory. */
   projectRoot?: string;
   /** Default `<projectRoot>/pipelines`. */
@@ -414,7 +416,9 @@ interface RunPlansContext {
 async function runPlans(plans: PipelinePlan[], c: RunPlansContext): Promise<number> {
   const { opts, resultsDir, projectRoot, dryRun, force, resources, log } = c;
   const adapter = c.adapter ?? String(await opts.describeAdapter?.() ?? "unknown");
-  const environment = await collectEnvironment(projectRoot, adapter);
+  const environment = await collectEnvironment(projectRoot, adapter, resultsDir);
+  let identity: Promise<string> | undefined;
+  const codeIdentity = opts.codeIdentity && (() => (identity ??= opts.codeIdentity!()));
   const summaries: PipelineRunSummary[] = [];
   for (const plan of plans) {
     summaries.push(
@@ -425,6 +429,7 @@ async function runPlans(plans: PipelinePlan[], c: RunPlansContext): Promise<numb
         force: (instance) => force(plan.definition.name, instance),
         resources,
         environment,
+        ...(codeIdentity ? { codeIdentity } : {}),
         log,
         ...c.runner?.(plan),
       }),

@@ -1,5 +1,7 @@
 /** Facts about the machine and checkout that go into provenance blocks. */
 
+import { isAbsolute, relative } from "@std/path";
+
 export interface RunEnvironment {
   adapter: string;
   denoVersion: string;
@@ -16,14 +18,28 @@ async function git(projectRoot: string, args: string[]): Promise<string | undefi
   }
 }
 
-/** `abc123...` or `abc123... (modified)`; results from uncommitted code should say so. */
-export async function gitCommit(projectRoot: string): Promise<string> {
+/**
+ * `abc123...` or `abc123... (modified)`; results from uncommitted code should say so. Changes under
+ * `outputs` (the results folder, which runs write while others are in progress) do not count.
+ */
+export async function gitCommit(projectRoot: string, outputs?: string): Promise<string> {
   const commit = await git(projectRoot, ["rev-parse", "HEAD"]);
   if (!commit) return "unknown (no commit)";
-  const status = await git(projectRoot, ["status", "--porcelain", "--untracked-files=no"]);
+  const exclude = outputs === undefined ? [] : ["--", ".", `:(exclude)${outputs}`];
+  const status = await git(projectRoot, ["status", "--porcelain", "--untracked-files=no", ...exclude]);
   return status ? `${commit} (modified)` : commit;
 }
 
-export async function collectEnvironment(projectRoot: string, adapter: string): Promise<RunEnvironment> {
-  return { adapter, denoVersion: Deno.version.deno, gitCommit: await gitCommit(projectRoot) };
+export async function collectEnvironment(
+  projectRoot: string,
+  adapter: string,
+  resultsDir?: string,
+): Promise<RunEnvironment> {
+  const outputs = resultsDir === undefined ? undefined : relative(projectRoot, resultsDir);
+  const inside = outputs !== undefined && outputs !== "" && !outputs.startsWith("..") && !isAbsolute(outputs);
+  return {
+    adapter,
+    denoVersion: Deno.version.deno,
+    gitCommit: await gitCommit(projectRoot, inside ? outputs : undefined),
+  };
 }

@@ -18,6 +18,11 @@ export interface LockEntry {
   upstream: Record<string, string>;
   /** What the stage's code computed on its probe when these outputs were made (docs/caching.md). */
   fingerprint?: Fingerprint;
+  /**
+   * The code identity (RunnerOptions.codeIdentity) under which the fingerprint was last computed or
+   * confirmed: while it is unchanged, the probe need not run again.
+   */
+  verifiedCode?: string;
   datasets: Record<string, string>;
   preset: string;
   /** Relative to results/<pipeline>/. */

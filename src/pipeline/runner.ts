@@ -21,6 +21,13 @@ export interface RunnerOptions {
   /** Shared across pipelines of one invocation so datasets load once. */
   resources?: Map<string, unknown>;
   environment?: RunEnvironment;
+  /**
+   * A digest of everything besides a stage's inputs that decides its numbers: the code, the runtime, the
+   * adapter. Identical code on an identical adapter computes identical numbers, so a stage whose record
+   * was checked under the same identity is reused without its probe; any other identity probes as usual.
+   * Called at most once per run; absent: every reuse is probed.
+   */
+  codeIdentity?: () => Promise<string>;
   log?: (line: string) => void;
   /** Minimum time between two progress lines of one stage (the last one always prints). */
   progressIntervalMs?: number;
@@ -180,6 +187,8 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     options.force === true || (typeof options.force === "function" && options.force(instance));
   const environment = options.environment ??
     { adapter: "unknown", denoVersion: Deno.version.deno, gitCommit: "" };
+  let identityOfCode: Promise<string | undefined> | undefined;
+  const codeIdentity = () => (identityOfCode ??= options.codeIdentity?.() ?? Promise.resolve(undefined));
   const completed = new Map<string, StageResult>();
   const runInfo: RunInfo = {
     pipeline: {
@@ -264,7 +273,13 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
       let fingerprint: Fingerprint | undefined;
       const probe = () => fingerprintOf(instance, plan, runInfo, resources, projectRoot, say);
       let numerics = "";
-      if (reason === undefined) {
+      const code = instance.kind.fingerprint ? await codeIdentity() : undefined;
+      let verifiedCode: string | undefined;
+      if (
+        reason === undefined && code !== undefined && previous!.fingerprint && previous!.verifiedCode === code
+      ) {
+        numerics = ", not probed: same code and adapter as when its numerics were last checked";
+      } else if (reason === undefined) {
         try {
           fingerprint = await probe();
         } catch (error) {
@@ -280,14 +295,19 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
           const match = compareFingerprints(previous!.fingerprint!, fingerprint);
           numerics = `, ${describeMatch(match)}`;
           if (!match.same) reason = describeMatch(match);
+          else verifiedCode = code;
         }
       }
       if (reason === undefined && stored) {
         const result = toResult(instance, outDir, stored.outputs, stored.outputHash, previous!, true);
         completed.set(instance.id, result);
         summary.cached.push(instance.id);
+        // The record keeps the fingerprint of the code that made the outputs; it learns the code just checked.
+        const entry = verifiedCode !== undefined && previous!.verifiedCode !== verifiedCode
+          ? { ...previous!, verifiedCode }
+          : previous!;
         // Reused from another record (a job reusing a stage another job ran): this record names it too.
-        if (lock.stages[instance.id] !== previous) lock.stages[instance.id] = previous!;
+        if (lock.stages[instance.id] !== entry) lock.stages[instance.id] = entry;
         decide(
           instance.id,
           "cached",
@@ -313,7 +333,7 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
         say(instance.id, `FAILED before running: probe: ${message}`);
         continue;
       }
-      const ok = await runInstance(instance, identity, fingerprint, {
+      const ok = await runInstance(instance, identity, fingerprint, code, {
         reason: reason!,
         outDir,
         previous,
@@ -575,6 +595,7 @@ async function runInstance(
   instance: StageInstance,
   identity: InputIdentity,
   fingerprint: Fingerprint | undefined,
+  code: string | undefined,
   run: RunInstanceContext,
 ): Promise<{ result?: StageResult; error?: string }> {
   const { outDir, previous, say } = run;
@@ -592,6 +613,7 @@ async function runInstance(
     seed: instance.seed,
     upstream: identity.upstream,
     ...(fingerprint ? { fingerprint } : {}),
+    ...(fingerprint && code !== undefined ? { verifiedCode: code } : {}),
     datasets: identity.datasets,
     preset: run.plan.preset,
     outDir: instance.outDirRel,
