@@ -25,7 +25,8 @@ export interface RunnerOptions {
    * A digest of everything besides a stage's inputs that decides its numbers: the code, the runtime, the
    * adapter. Identical code on an identical adapter computes identical numbers, so a stage whose record
    * was checked under the same identity is reused without its probe; any other identity probes as usual.
-   * Called at most once per run; absent: every reuse is probed.
+   * Called for every stage that has a probe, so it should be memoised (the reproduce CLI computes it once per
+   * invocation); absent: every reuse is probed.
    */
   codeIdentity?: () => Promise<string>;
   log?: (line: string) => void;
@@ -187,8 +188,6 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     options.force === true || (typeof options.force === "function" && options.force(instance));
   const environment = options.environment ??
     { adapter: "unknown", denoVersion: Deno.version.deno, gitCommit: "" };
-  let identityOfCode: Promise<string | undefined> | undefined;
-  const codeIdentity = () => (identityOfCode ??= options.codeIdentity?.() ?? Promise.resolve(undefined));
   const completed = new Map<string, StageResult>();
   const runInfo: RunInfo = {
     pipeline: {
@@ -273,7 +272,7 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
       let fingerprint: Fingerprint | undefined;
       const probe = () => fingerprintOf(instance, plan, runInfo, resources, projectRoot, say);
       let numerics = "";
-      const code = instance.kind.fingerprint ? await codeIdentity() : undefined;
+      const code = instance.kind.fingerprint ? await options.codeIdentity?.() : undefined;
       let verifiedCode: string | undefined;
       if (
         reason === undefined && code !== undefined && previous!.fingerprint && previous!.verifiedCode === code
