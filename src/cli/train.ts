@@ -5,10 +5,17 @@ import { Gpu } from "../gpu/runtime.ts";
 import { type ModelOptions, resolveModelName } from "../models/index.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { type Dataset, openDataset } from "../data/index.ts";
-import { PAPER_OPTIM, readTrainConfigFile, validateTrainConfig } from "../train/config.ts";
+import {
+  knobsOf,
+  PAPER_OPTIM,
+  readTrainConfigFile,
+  trainConfig,
+  type TrainKnobs,
+  validateTrainConfig,
+} from "../train/config.ts";
 import { storedGeometry } from "../train/data.ts";
 import { CHECKPOINT_FILE, train, type TrainState } from "../train/trainer.ts";
-import type { AugmentConfig, DataConfig, OptimConfig, Schedule, TrainConfig } from "../train/types.ts";
+import type { DataConfig, Schedule, TrainConfig } from "../train/types.ts";
 import { choiceFlag, numberFlag, onOffFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
 export const TRAIN_USAGE = `Usage: deno task train [options]
@@ -156,6 +163,25 @@ export async function checkOutputFolder(setup: CliTrainSetup): Promise<void> {
   );
 }
 
+/** What `deno task train` does where neither flags, --config nor a resumed checkpoint say otherwise. */
+const CLI_DEFAULTS = {
+  flip: false,
+  pcaNoise: 0,
+  mean: "image",
+  scale: 1 / 255,
+  tenCrop: false,
+  ...PAPER_OPTIM,
+  epochs: 10,
+  seed: 1,
+  checkpointEvery: 200,
+  logEvery: 20,
+} as const;
+
+/** The entries of `o` that are set, so that spreading it overrides only those. */
+function definedOnly<T extends object>(o: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as never;
+}
+
 /** Builds the TrainConfig a command line describes: defaults < checkpoint (with --resume) < --config < flags. */
 export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup | null> {
   const { values: v } = parseCommandLine(args, OPTIONS);
@@ -211,34 +237,35 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
     geo.classes = dataset.train.classes.length;
   }
 
-  const augment: AugmentConfig = {
+  // Layered: defaults < the checkpoint's settings (--resume) < --config < flags; the folder and --resume are
+  // this run's own.
+  const { outDir: _o, resume: _r, ...savedKnobs } = knobsOf(saved);
+  const knobs: Omit<TrainKnobs, "model" | "data" | "outDir" | "resume"> = {
+    ...CLI_DEFAULTS,
     crop: geo.size,
-    flip: false,
-    pcaNoise: 0,
-    mean: "image",
-    scale: 1 / 255,
-    tenCrop: false,
-    ...(saved?.augment ?? {}),
-    ...(file.augment ?? {}),
+    ...savedKnobs,
+    ...knobsOf(file),
+    ...definedOnly({
+      crop: numberFlag(v.crop, "crop", { int: true, min: 1, max: geo.size }),
+      pcaNoise: numberFlag(v["pca-noise"], "pca-noise", { min: 0 }),
+      mean: choiceFlag(v.mean, "mean", ["image", "channel", "none"] as const),
+      scale: numberFlag(v.scale, "scale", { min: 0, exclusiveMin: true }),
+      tenCrop: v["ten-crop"] || undefined,
+      batch: numberFlag(v.batch, "batch", { int: true, min: 1 }),
+      lr: numberFlag(v.lr, "lr", { min: 0, exclusiveMin: true }),
+      momentum: numberFlag(v.momentum, "momentum", { min: 0, max: 0.999999 }),
+      weightDecay: numberFlag(v["weight-decay"], "weight-decay", { min: 0 }),
+      schedule: v.schedule === undefined ? undefined : parseSchedule(v.schedule),
+      epochs: numberFlag(v.epochs, "epochs", { int: true, min: 1 }),
+      maxSteps: numberFlag(v["max-steps"], "max-steps", { int: true, min: 1 }),
+      seed: numberFlag(v.seed, "seed", { int: true, min: 0 }),
+      checkpointEvery: numberFlag(v["checkpoint-every"], "checkpoint-every", { int: true, min: 1 }),
+      logEvery: numberFlag(v["log-every"], "log-every", { int: true, min: 1 }),
+    }),
   };
-  const crop = numberFlag(v.crop, "crop", { int: true, min: 1, max: geo.size });
-  if (crop !== undefined) {
-    augment.crop = crop;
-    // Random crops are the paper's augmentation together with mirrors.
-    if (!saved && file.augment?.flip === undefined) augment.flip = crop < geo.size;
-  }
-  augment.flip = onOffFlag(v.flip, "flip") ?? augment.flip;
-  augment.pcaNoise = numberFlag(v["pca-noise"], "pca-noise", { min: 0 }) ?? augment.pcaNoise;
-  augment.mean = choiceFlag(v.mean, "mean", ["image", "channel", "none"] as const) ?? augment.mean;
-  augment.scale = numberFlag(v.scale, "scale", { min: 0, exclusiveMin: true }) ?? augment.scale;
-  if (v["ten-crop"]) augment.tenCrop = true;
-
-  const optim: OptimConfig = { ...PAPER_OPTIM, ...(saved?.optim ?? {}), ...(file.optim ?? {}) };
-  optim.batch = numberFlag(v.batch, "batch", { int: true, min: 1 }) ?? optim.batch;
-  optim.lr = numberFlag(v.lr, "lr", { min: 0, exclusiveMin: true }) ?? optim.lr;
-  optim.momentum = numberFlag(v.momentum, "momentum", { min: 0, max: 0.999999 }) ?? optim.momentum;
-  optim.weightDecay = numberFlag(v["weight-decay"], "weight-decay", { min: 0 }) ?? optim.weightDecay;
-  if (v.schedule !== undefined) optim.schedule = parseSchedule(v.schedule);
+  // Random crops are the paper's augmentation together with mirrors, unless the run already says otherwise.
+  if (v.crop !== undefined && !saved && file.augment?.flip === undefined) knobs.flip = knobs.crop < geo.size;
+  knobs.flip = onOffFlag(v.flip, "flip") ?? knobs.flip;
 
   // The model: rebuilt when named or switched on the command line, else the checkpoint's or the file's.
   const switches: ModelOptions = {
@@ -262,29 +289,17 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
       ...switches,
       classes: geo.classes,
       channels: geo.channels,
-      inputSize: augment.crop,
+      inputSize: knobs.crop,
     });
   }
 
-  const modelName = model.name;
-  const config: TrainConfig = {
+  const config = trainConfig({
+    ...knobs,
     model,
     data,
-    augment,
-    optim,
-    epochs: numberFlag(v.epochs, "epochs", { int: true, min: 1 }) ?? file.epochs ?? saved?.epochs ?? 10,
-    maxSteps: numberFlag(v["max-steps"], "max-steps", { int: true, min: 1 }) ?? file.maxSteps ??
-      saved?.maxSteps,
-    seed: numberFlag(v.seed, "seed", { int: true, min: 0 }) ?? file.seed ?? saved?.seed ?? 1,
-    outDir: outDir ?? `results/runs/${modelName}-${data.kind}`,
+    outDir: outDir ?? `results/runs/${model.name}-${data.kind}`,
     resume,
-    checkpointEvery: numberFlag(v["checkpoint-every"], "checkpoint-every", { int: true, min: 1 }) ??
-      file.checkpointEvery ?? saved?.checkpointEvery ?? 200,
-    logEvery: numberFlag(v["log-every"], "log-every", { int: true, min: 1 }) ?? file.logEvery ??
-      saved?.logEvery ??
-      20,
-  };
-  if (config.maxSteps === undefined) delete config.maxSteps;
+  });
   validateTrainConfig(config, v.config ?? "");
   return { config, resumingFrom, dataset, force: v.force ?? false };
 }

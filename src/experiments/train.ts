@@ -1,5 +1,5 @@
-// `kind: train`: turns flat pipeline parameters into a TrainConfig (src/train/types.ts) and runs the trainer on
-// the process's shared GPU, checkpointing into the stage's output folder so a killed run resumes there.
+// `kind: train`: turns flat pipeline parameters into a TrainConfig (trainConfig, src/train/config.ts) and runs
+// the trainer on the process's shared GPU, checkpointing into the stage's output folder so a killed run resumes there.
 
 import { join } from "@std/path";
 import {
@@ -11,12 +11,13 @@ import {
   type StageResult,
   type StageValidationInfo,
 } from "../pipeline/types.ts";
+import { trainConfig } from "../train/config.ts";
 import { probeTraining } from "../train/probe.ts";
 import { buildModel, type ModelOptions, MODELS } from "../models/index.ts";
 import type { ModelSpec } from "../nn/spec.ts";
 import { macsPerImage, parameterCount } from "../nn/spec.ts";
 import { CHECKPOINT_FILE, train } from "../train/trainer.ts";
-import type { EpochMetrics, Schedule, TrainConfig } from "../train/types.ts";
+import type { EpochMetrics, Schedule } from "../train/types.ts";
 import { didYouMean } from "../util/suggest.ts";
 import {
   checkNeedsOneDataset,
@@ -336,35 +337,31 @@ export async function trainSetup(
   const [channels, height] = summary.image ?? [3, 32, 32];
   const crop = p.crop || height;
   const model = buildModelFor(p, { classes: dataset.train.classes.length, channels, inputSize: crop });
-  const config: TrainConfig = {
+  const config = trainConfig({
     model,
     data: dataConfig(dataParams),
-    augment: {
-      crop,
-      flip: p.flip,
-      pcaNoise: p.pca_noise,
-      mean: p.mean,
-      scale: p.scale,
-      tenCrop: p.ten_crop,
-    },
-    optim: {
-      lr: p.lr_from ? sweptLr(ctx.inputs, p.lr_from) : armLr(p, ctx.matrix),
-      momentum: p.momentum,
-      weightDecay: p.weight_decay,
-      batch: p.batch,
-      schedule: schedule(p),
-    },
+    crop,
+    flip: p.flip,
+    pcaNoise: p.pca_noise,
+    mean: p.mean,
+    scale: p.scale,
+    tenCrop: p.ten_crop,
+    lr: p.lr_from ? sweptLr(ctx.inputs, p.lr_from) : armLr(p, ctx.matrix),
+    momentum: p.momentum,
+    weightDecay: p.weight_decay,
+    batch: p.batch,
+    schedule: schedule(p),
     epochs: p.epochs,
-    ...(p.max_steps > 0 ? { maxSteps: p.max_steps } : {}),
+    maxSteps: p.max_steps > 0 ? p.max_steps : undefined,
     seed: p.seed || ctx.seed,
     outDir: ctx.outDir,
     resume: ctx.resuming,
-    ...(p.checkpoint_every > 0 ? { checkpointEvery: p.checkpoint_every } : {}),
+    checkpointEvery: p.checkpoint_every > 0 ? p.checkpoint_every : undefined,
     logEvery: p.log_every,
-    ...(p.stop_at_train_error !== undefined
-      ? { stopAt: { trainError: p.stop_at_train_error, smooth: p.stop_smooth ?? 5 } }
-      : {}),
-  };
+    stopAt: p.stop_at_train_error !== undefined
+      ? { trainError: p.stop_at_train_error, smooth: p.stop_smooth ?? 5 }
+      : undefined,
+  });
   return { config, dataset, summary, model };
 }
 

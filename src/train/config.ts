@@ -6,7 +6,7 @@ import type { ModelSpec } from "../nn/spec.ts";
 import { resolveModelName } from "../models/index.ts";
 import { validateDataConfig } from "./data.ts";
 import { validateSchedule } from "./schedule.ts";
-import type { AugmentConfig, DataConfig, OptimConfig, TrainConfig } from "./types.ts";
+import type { AugmentConfig, DataConfig, OptimConfig, Schedule, TrainConfig } from "./types.ts";
 
 /** The paper's section 5 recipe: batch 128, momentum 0.9, weight decay 0.0005, lr 0.01. */
 export const PAPER_OPTIM: OptimConfig = {
@@ -16,6 +16,79 @@ export const PAPER_OPTIM: OptimConfig = {
   batch: 128,
   schedule: { kind: "fixed" },
 };
+
+/**
+ * A run's settings as one flat list, named as the command line (`--pca-noise`) and a pipeline's train stage
+ * (`pca_noise`) name them; trainConfig nests them into a TrainConfig, so both surfaces build it the same way.
+ */
+export interface TrainKnobs {
+  model: ModelSpec;
+  data: DataConfig;
+  crop: number;
+  flip: boolean;
+  pcaNoise: number;
+  mean: AugmentConfig["mean"];
+  scale: number;
+  tenCrop: boolean;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  batch: number;
+  schedule: Schedule;
+  epochs: number;
+  maxSteps?: number;
+  seed: number;
+  outDir: string;
+  resume: boolean;
+  checkpointEvery?: number;
+  logEvery?: number;
+  stopAt?: TrainConfig["stopAt"];
+}
+
+/** The TrainConfig the knobs describe; unset optional knobs stay absent (not `undefined` fields). */
+export function trainConfig(k: TrainKnobs): TrainConfig {
+  const config: TrainConfig = {
+    model: k.model,
+    data: k.data,
+    augment: {
+      crop: k.crop,
+      flip: k.flip,
+      pcaNoise: k.pcaNoise,
+      mean: k.mean,
+      scale: k.scale,
+      tenCrop: k.tenCrop,
+    },
+    optim: {
+      lr: k.lr,
+      momentum: k.momentum,
+      weightDecay: k.weightDecay,
+      batch: k.batch,
+      schedule: k.schedule,
+    },
+    epochs: k.epochs,
+    maxSteps: k.maxSteps,
+    seed: k.seed,
+    outDir: k.outDir,
+    resume: k.resume,
+    checkpointEvery: k.checkpointEvery,
+    logEvery: k.logEvery,
+    stopAt: k.stopAt,
+  };
+  for (const key of ["maxSteps", "checkpointEvery", "logEvery", "stopAt"] as const) {
+    if (config[key] === undefined) delete config[key];
+  }
+  return config;
+}
+
+/** The knobs a (partial) TrainConfig sets: the inverse of trainConfig, for layering a file or checkpoint. */
+export function knobsOf(c: TrainConfigFile | TrainConfig | undefined): Partial<TrainKnobs> {
+  if (!c) return {};
+  const { augment = {}, optim = {}, model, ...top } = c;
+  const knobs: Partial<TrainKnobs> = { ...top, ...augment, ...optim } as Partial<TrainKnobs>;
+  if (typeof model === "object") knobs.model = model;
+  delete (knobs as { data?: unknown }).data;
+  return knobs;
+}
 
 function fail(field: string, want: string, got: unknown): never {
   throw new Error(`${field}: expected ${want}, got ${JSON.stringify(got)}`);
