@@ -87,7 +87,7 @@ for (const c of convCases) {
 }
 
 // The direct forward and, for a first layer (no dx), its weight gradient: one to four channels, strides 1-4, padding on every side,
-// rows wider and narrower than a thread's 16 outputs and channel counts that leave its 16-channel block part-empty.
+// rows wider and narrower than a thread's 8 outputs and channel counts that leave its 16- or 32-channel block part-empty.
 const directCases = [
   {
     name: "1 channel, 5x5 pad 2, 20 wide",
