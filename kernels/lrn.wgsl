@@ -22,23 +22,50 @@ fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256
 
 fn total() -> u32 { return p.N * S_C * S_H * S_W; }
 
+// cross_*: one thread per image and pixel walks the channels, keeping the window's n values in registers, so
+// each value is loaded once instead of n times. A window adds the same values in the same order as summing
+// over its channels one by one (a channel past either end adds an exact 0), so the bits do not change.
+const HALF: i32 = i32(S_N / 2u);
+
+fn pixels() -> u32 { return p.N * S_H * S_W; }
+
+// Offset of channel 0 of the pixel a cross_* thread owns.
+fn pixelBase(q: u32) -> u32 {
+  let hw = S_H * S_W;
+  return (q / hw) * S_C * hw + q % hw;
+}
+
+// Offset of channel ch (clamped) of the pixel at `base`, and whether ch is a channel at all.
+fn channelAt(base: u32, ch: i32) -> u32 { return base + u32(clamp(ch, 0, i32(S_C) - 1)) * S_H * S_W; }
+fn isChannel(ch: i32) -> bool { return ch >= 0 && ch < i32(S_C); }
+// a (forward) and the terms t (backward) at channel ch of the pixel at `base`, 0 outside 0 .. C-1.
+fn aOr0(base: u32, ch: i32) -> f32 { return select(0.0, a[channelAt(base, ch)], isChannel(ch)); }
+fn termOr0(base: u32, ch: i32) -> f32 { return select(0.0, ft[channelAt(base, ch)], isChannel(ch)); }
+
 @compute @workgroup_size(256)
 fn cross_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  if (i >= total()) { return; }
-  let hw = S_H * S_W;
-  let c = i32((i / hw) % S_C);
-  let base = i - u32(c) * hw;
-  let lo = max(0, c - i32(S_N / 2u));
-  let hi = min(i32(S_C) - 1, c - i32(S_N / 2u) + i32(S_N) - 1);
-  var sum = 0.0;
-  for (var j = lo; j <= hi; j++) {
-    let v = a[base + u32(j) * hw];
-    sum += v * v;
+  let q = flatIndex(gid, nwg);
+  if (q >= pixels()) { return; }
+  let base = pixelBase(q);
+  // v[k]: a at channel c - HALF + k, the window of channel c; primed for c = -1.
+  var v: array<f32, S_N>;
+  //#unroll k N
+  v[{k}] = aOr0(base, {k} - HALF - 1);
+  //#end
+  for (var c = 0; c < i32(S_C); c++) {
+    //#unroll k NM1
+    v[{k}] = v[{k} + 1];
+    //#end
+    v[S_N - 1u] = aOr0(base, c - HALF + i32(S_N) - 1);
+    var sum = 0.0;
+    //#unroll k N
+    sum += v[{k}] * v[{k}];
+    //#end
+    let i = base + u32(c) * S_H * S_W;
+    let s = p.k + p.alpha * sum;
+    scale[i] = s;
+    b[i] = v[HALF] * pow(s, -p.beta);
   }
-  let s = p.k + p.alpha * sum;
-  scale[i] = s;
-  b[i] = a[i] * pow(s, -p.beta);
 }
 
 @compute @workgroup_size(256)
@@ -81,18 +108,26 @@ fn terms(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
 
 @compute @workgroup_size(256)
 fn cross_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  if (i >= total()) { return; }
-  let hw = S_H * S_W;
-  let c = i32((i / hw) % S_C);
-  let base = i - u32(c) * hw;
-  let half = i32(S_N / 2u);
-  // channels whose window contains c: c + half - n + 1 .. c + half
-  let lo = max(0, c + half - i32(S_N) + 1);
-  let hi = min(i32(S_C) - 1, c + half);
-  var sum = 0.0;
-  for (var j = lo; j <= hi; j++) { sum += ft[base + u32(j) * hw]; }
-  da[i] = db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum;
+  let q = flatIndex(gid, nwg);
+  if (q >= pixels()) { return; }
+  let base = pixelBase(q);
+  // The channels whose window contains c are c + HALF - n + 1 .. c + HALF; v[k] holds the term of the k-th.
+  var v: array<f32, S_N>;
+  //#unroll k N
+  v[{k}] = termOr0(base, HALF - i32(S_N) + {k});
+  //#end
+  for (var c = 0; c < i32(S_C); c++) {
+    //#unroll k NM1
+    v[{k}] = v[{k} + 1];
+    //#end
+    v[S_N - 1u] = termOr0(base, c + HALF);
+    var sum = 0.0;
+    //#unroll k N
+    sum += v[{k}];
+    //#end
+    let i = base + u32(c) * S_H * S_W;
+    da[i] = db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum;
+  }
 }
 
 @compute @workgroup_size(256)

@@ -75,6 +75,13 @@ const lrnCases: [LrnMode, string, { n: number; c: number; h: number; w: number }
     beta: 0.75,
   }],
   ["cross", "even window 4", { n: 2, c: 5, h: 2, w: 3 }, { k: 1.5, n: 4, alpha: 0.2, beta: 0.6 }],
+  // 273 pixels: one thread each walks the channels, the last workgroup part-empty.
+  ["cross", "window 1, 3 x 7 x 13 pixels", { n: 3, c: 4, h: 7, w: 13 }, {
+    k: 1,
+    n: 1,
+    alpha: 0.5,
+    beta: 0.75,
+  }],
   ["within", "3x3, cuda-convnet", { n: 2, c: 2, h: 5, w: 7 }, { k: 1, n: 3, alpha: 0.1, beta: 0.75 }],
   ["within", "even 4x4 window", { n: 1, c: 3, h: 6, w: 5 }, { k: 1, n: 4, alpha: 0.05, beta: 0.75 }],
 ];

@@ -25,13 +25,29 @@ function params(x: Tensor, p: LrnParams) {
   return [x.shape[0], f32(p.k), f32(p.alpha), f32(p.beta)];
 }
 
-const shape = (x: Tensor, p: LrnParams) => ({ C: x.shape[1], H: x.shape[2], W: x.shape[3], N: p.n });
+const shape = (x: Tensor, p: LrnParams) => ({
+  C: x.shape[1],
+  H: x.shape[2],
+  W: x.shape[3],
+  N: p.n,
+  NM1: p.n - 1,
+});
+
+/** Threads of a mode's window pass: cross-map threads each walk one pixel's channels, within-map ones one value. */
+const windowThreads = (mode: LrnMode, x: Tensor) => mode === "cross" ? x.size / x.shape[1] : x.size;
 
 /** Returns the output and the denominators s (kept for the backward pass). */
 export function lrnForward(gpu: Gpu, mode: LrnMode, x: Tensor, p: LrnParams): { y: Tensor; scale: Tensor } {
   const y = gpu.tensor(x.shape, "lrn");
   const scale = gpu.tensor(x.shape, "lrn-scale");
-  gpu.run("lrn", `${mode}_forward`, [x, y, scale], params(x, p), gpu.grid1d(x.size), shape(x, p));
+  gpu.run(
+    "lrn",
+    `${mode}_forward`,
+    [x, y, scale],
+    params(x, p),
+    gpu.grid1d(windowThreads(mode, x)),
+    shape(x, p),
+  );
   return { y, scale };
 }
 
@@ -52,7 +68,7 @@ export function lrnBackward(
     `${mode}_backward`,
     [x, scale, dy, terms, dx],
     params(x, p),
-    gpu.grid1d(x.size),
+    gpu.grid1d(windowThreads(mode, x)),
     shape(x, p),
   );
   gpu.release(terms);
