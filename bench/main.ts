@@ -54,8 +54,9 @@ const report: Record<string, unknown> = {
   adapterName: formatAdapter(gpu.adapter),
   adapter: gpu.adapter,
   deno: Deno.version.deno,
-  // "<hash> (modified)" when the working tree differs from HEAD, as the pipeline runner records it.
-  commit: await gitCommit(projectRoot),
+  // "<hash> (modified)" when the code differs from HEAD, as the pipeline runner records it: results a run is
+  // writing meanwhile do not count.
+  commit: await gitCommit(projectRoot, "results"),
   repetitions: { warmup: 1, timed: reps },
 };
 console.log(`adapter: ${report.adapterName}`);
