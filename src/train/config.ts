@@ -6,7 +6,7 @@ import type { ModelSpec } from "../nn/spec.ts";
 import { resolveModelName } from "../models/index.ts";
 import { validateDataConfig } from "./data.ts";
 import { validateSchedule } from "./schedule.ts";
-import type { AugmentConfig, DataConfig, OptimConfig, Schedule, TrainConfig } from "./types.ts";
+import type { AugmentConfig, DataConfig, OptimConfig, TrainConfig } from "./types.ts";
 
 /** The paper's section 5 recipe: batch 128, momentum 0.9, weight decay 0.0005, lr 0.01. */
 export const PAPER_OPTIM: OptimConfig = {
@@ -21,29 +21,7 @@ export const PAPER_OPTIM: OptimConfig = {
  * A run's settings as one flat list, named as the command line (`--pca-noise`) and a pipeline's train stage
  * (`pca_noise`) name them; trainConfig nests them into a TrainConfig, so both surfaces build it the same way.
  */
-export interface TrainKnobs {
-  model: ModelSpec;
-  data: DataConfig;
-  crop: number;
-  flip: boolean;
-  pcaNoise: number;
-  mean: AugmentConfig["mean"];
-  scale: number;
-  tenCrop: boolean;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  batch: number;
-  schedule: Schedule;
-  epochs: number;
-  maxSteps?: number;
-  seed: number;
-  outDir: string;
-  resume: boolean;
-  checkpointEvery?: number;
-  logEvery?: number;
-  stopAt?: TrainConfig["stopAt"];
-}
+export type TrainKnobs = Omit<TrainConfig, "augment" | "optim"> & AugmentConfig & OptimConfig;
 
 /** The TrainConfig the knobs describe; unset optional knobs stay absent (not `undefined` fields). */
 export function trainConfig(k: TrainKnobs): TrainConfig {
