@@ -12,7 +12,7 @@ import { cifarAlexnet } from "../src/models/cifar.ts";
 import { nearest, pickQueries } from "../src/experiments/neighbours_figure.ts";
 import { colourIndex } from "../src/experiments/kernel_measures.ts";
 import { alexnetMini } from "../src/models/alexnet_mini.ts";
-import { buildModelFor, estimateTraining, trainStageKind } from "../src/experiments/train.ts";
+import { buildModelFor, estimateTraining, trainStageKind, withInitStd } from "../src/experiments/train.ts";
 import { REPRODUCE_STAGE_KINDS } from "../src/experiments/stage_kinds.ts";
 import { parsePipeline } from "../src/pipeline/parse.ts";
 import { planPipeline } from "../src/pipeline/plan.ts";
@@ -132,6 +132,55 @@ stages:
   assertMatch(messages, /lr_for\.sigmoid: "sigmoid" is not a value of any matrix axis/);
   assertMatch(messages, /no matrix axis "activaton"/);
   assert(trainStageKind.params.model.required);
+});
+
+Deno.test("init_std replaces named layers' initial std, keeps their biases, and rejects unknown layers", () => {
+  const base = {
+    model: "alexnet-mini",
+    lrn: "default",
+    pooling: "default",
+    activation: "default",
+    dropout: "default",
+    shallower: false,
+    towers: "default",
+  } as const;
+  const size = { classes: 10, channels: 3, inputSize: 55 };
+  const he = buildModelFor(base, size);
+  const paper = buildModelFor({ ...base, init_std: { conv1: 0.01 } }, size);
+  const params = (spec: typeof he, name: string) =>
+    resolveModel(spec).flatMap((l) => l.params).find((p) => p.name === name)!;
+  assertEquals(params(paper, "conv1.weight").init, { std: 0.01 });
+  assertEquals(params(paper, "conv1.bias").init, params(he, "conv1.bias").init);
+  assertEquals(params(paper, "conv2.weight").init, params(he, "conv2.weight").init);
+  assert(Math.abs((params(he, "conv1.weight").init as { std: number }).std - Math.sqrt(2 / 363)) < 1e-12);
+  assertMatch(paper.description, /conv1 init N\(0, 0\.01\)$/);
+  assertThrows(
+    () => withInitStd(he, { conv9: 0.01 }),
+    Error,
+    "conv9 is no layer with weights in alexnet-mini",
+  );
+
+  const registry = new StageKindRegistry(REPRODUCE_STAGE_KINDS);
+  const text = `title: t
+stages:
+  data:
+    kind: dataset
+    params: { kind: imagenette, size: 64 }
+  train:
+    kind: train
+    needs: data
+    params: { model: alexnet-mini, shallower: true, crop: 55, init_std: { conv4: 0.01, conv1: 0 } }
+`;
+  const error = assertThrows(
+    () => planPipeline(parsePipeline("pipelines/t.yaml", text, registry), registry, { preset: "smoke" }),
+    PipelineValidationError,
+  );
+  const messages = error.issues.map(formatIssue).join("\n");
+  assertMatch(
+    messages,
+    /init_std\.conv4: "conv4" is no layer with weights in alexnet-mini \(did you mean "conv1"\?\); its layers: conv1, conv2, conv3, conv5, fc6, fc7, fc8/,
+  );
+  assertMatch(messages, /init_std\.conv1: expected a positive std, got 0/);
 });
 
 Deno.test("dry-run estimates: a training's FLOPs from its model, data sizes, epochs and evaluations", () => {

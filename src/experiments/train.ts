@@ -66,6 +66,7 @@ export interface TrainParams {
   stop_at_train_error?: number;
   stop_smooth?: number;
   lr_from?: string;
+  init_std?: Record<string, number>;
 }
 
 const SWITCH = ["default", "on", "off"] as const;
@@ -153,6 +154,10 @@ export const trainStageKind = defineStageKind<TrainParams>({
       doc:
         "an lr-sweep stage in needs: train with the learning rate it chose for this arm (overrides lr, lr_for)",
     },
+    init_std: {
+      type: "object",
+      doc: "initial weight std per layer name, replacing the model's (e.g. { conv1: 0.01 }, the paper's)",
+    },
   },
   estimate(params, upstream) {
     return estimateTraining(params, upstream);
@@ -195,6 +200,8 @@ export const trainStageKind = defineStageKind<TrainParams>({
           MODEL_NAMES.join(", ")
         }`,
       });
+    } else if (params.init_std !== undefined) {
+      issues.push(...initStdIssues(params));
     }
     return issues;
   },
@@ -372,7 +379,10 @@ function switchValue(v: "default" | "on" | "off"): boolean | undefined {
 }
 
 export function buildModelFor(
-  p: Pick<TrainParams, "model" | "lrn" | "pooling" | "activation" | "dropout" | "shallower" | "towers">,
+  p: Pick<
+    TrainParams,
+    "model" | "lrn" | "pooling" | "activation" | "dropout" | "shallower" | "towers" | "init_std"
+  >,
   o: { classes: number; channels: number; inputSize: number },
 ): ModelSpec {
   const options: ModelOptions = {
@@ -385,7 +395,8 @@ export function buildModelFor(
     dropout: switchValue(p.dropout),
     shallower: p.shallower,
   };
-  const model = buildModel(p.towers === "one" ? `${p.model}-one-tower` : p.model, options);
+  const built = buildModel(p.towers === "one" ? `${p.model}-one-tower` : p.model, options);
+  const model = p.init_std ? withInitStd(built, p.init_std) : built;
   const [c, h, w] = model.input;
   if (c !== o.channels || h !== o.inputSize || w !== o.inputSize) {
     throw new Error(
@@ -394,6 +405,53 @@ export function buildModelFor(
     );
   }
   return model;
+}
+
+/** Names of the layers with weights (conv, local, fc) in a model. */
+function weightLayerNames(model: ModelSpec): string[] {
+  return model.layers.flatMap((l) => ("name" in l ? [l.name] : []));
+}
+
+/** init_std's problems: a name that is no weight layer of the stage's model, or a std that is not positive. */
+function initStdIssues(p: TrainParams): ParamIssue[] {
+  // Layer names depend on the model and its depth switch, not on the input size or classes.
+  const name = p.towers === "one" ? `${p.model}-one-tower` : p.model;
+  if (!MODEL_NAMES.includes(name)) return []; // reported as the towers issue
+  const names = weightLayerNames(buildModel(name, { shallower: p.shallower }));
+  const issues: ParamIssue[] = [];
+  for (const [layer, std] of Object.entries(p.init_std ?? {})) {
+    if (!names.includes(layer)) {
+      issues.push({
+        path: ["init_std", layer],
+        message: `"${layer}" is no layer with weights in ${name}${didYouMean(layer, names)}; its layers: ${
+          names.join(", ")
+        }`,
+        at: "key",
+      });
+    } else if (typeof std !== "number" || !(std > 0) || !Number.isFinite(std)) {
+      issues.push({
+        path: ["init_std", layer],
+        message: `expected a positive std, got ${JSON.stringify(std)}`,
+      });
+    }
+  }
+  return issues;
+}
+
+/**
+ * The model with the named layers' initial weight std replaced (biases keep theirs); its description says so,
+ * so pages and model cards name the change.
+ */
+export function withInitStd(model: ModelSpec, stds: Record<string, number>): ModelSpec {
+  const missing = Object.keys(stds).filter((n) => !weightLayerNames(model).includes(n));
+  if (missing.length) {
+    throw new Error(`init_std: ${missing.join(", ")} is no layer with weights in ${model.name}`);
+  }
+  const layers = model.layers.map((l) =>
+    "name" in l && stds[l.name] !== undefined ? { ...l, init: { ...l.init, std: stds[l.name] } } : l
+  );
+  const note = Object.entries(stds).map(([n, std]) => `${n} init N(0, ${std})`).join(", ");
+  return { ...model, description: `${model.description}; ${note}`, layers };
 }
 
 /** The learning rate an upstream lr-sweep stage chose (for this arm: the runner passes the arm's instance). */
