@@ -61,10 +61,10 @@ export function trainConfig(k: TrainKnobs): TrainConfig {
 /** The knobs a (partial) TrainConfig sets: the inverse of trainConfig, for layering a file or checkpoint. */
 export function knobsOf(c: TrainConfigFile | TrainConfig | undefined): Partial<TrainKnobs> {
   if (!c) return {};
-  const { augment = {}, optim = {}, model, ...top } = c;
-  const knobs: Partial<TrainKnobs> = { ...top, ...augment, ...optim } as Partial<TrainKnobs>;
+  // data is the dataset the knobs train on, not a knob.
+  const { augment = {}, optim = {}, model, data: _data, ...top } = c;
+  const knobs: Partial<TrainKnobs> = { ...top, ...augment, ...optim };
   if (typeof model === "object") knobs.model = model;
-  delete (knobs as { data?: unknown }).data;
   return knobs;
 }
 
