@@ -108,8 +108,8 @@ export function sgdUpdate(gpu: Gpu, w: Tensor, v: Tensor, g: Tensor, h: SgdHyper
     "sgd",
     "sgd",
     [w, v, g],
-    [w.size, 0, 0, 0, f32(h.lr), f32(h.momentum), f32(h.weightDecay), f32(0)],
-    gpu.grid1d(w.size),
+    [Math.ceil(w.size / 4), 0, 0, 0, f32(h.lr), f32(h.momentum), f32(h.weightDecay), f32(0)],
+    gpu.grid1d(Math.ceil(w.size / 4)),
   );
 }
 
