@@ -71,6 +71,10 @@ Deno.test("the claims table has a colour-coded verdict column and lists claims n
   assertEquals((overlap[8] as { className: string }).className, "verdict verdict-none");
   const lrnTop1 = table.rows.find((cells) => cells[5] && (cells[5] as { html: string }).html === "-0.8")!;
   assertEquals((lrnTop1[6] as { html: string }).html, "[-1.2, -0.4]");
+  // Rows with a reproduced number open the table (lrn before dropout, the paper's order); the rest follow.
+  const ids = table.rows.map((cells) => (cells[0] as { html: string }).html.replace(/<\/?code>/g, ""));
+  assertEquals(ids.slice(0, 3), ["lrn", "lrn", "dropout"]);
+  assert(ids.indexOf("table1") > 2 && ids.includes("overlap"));
 });
 
 Deno.test("the effects chart puts differences and ratios on their own axes, with the paper's values", () => {

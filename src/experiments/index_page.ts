@@ -101,13 +101,16 @@ export function claimsTable(
   plannedBy: (id: string) => string[],
   pagesOf: (id: string) => ReportPageInfo[] = () => [],
 ): TableBlock {
-  const rows: Cell[][] = [];
+  // Claims with a reproduced number come first, in the paper's order; those without one (not run here, or
+  // needing data this project lacks, like Tables 1 and 2) follow, so the verdicts open the page.
+  const rows: Cell[][] = [], waiting: Cell[][] = [];
   for (const claim of PAPER_CLAIMS) {
     const measured = claims.filter(({ row }) => row.claimId === claim.id);
+    const sink = measured.some(({ row }) => row.reproduced !== null) ? rows : waiting;
     const id: Cell = { html: `<code>${escapeHtml(claim.id)}</code>` };
     if (measured.length === 0) {
       const planned = plannedBy(claim.id), pages = pagesOf(claim.id);
-      rows.push([
+      sink.push([
         id,
         claim.section,
         claim.claim,
@@ -127,7 +130,7 @@ export function claimsTable(
     }
     for (const { row, page } of measured) {
       const unit = row.unit === "%" ? "" : ` (${row.unit})`;
-      rows.push([
+      sink.push([
         id,
         row.section,
         row.claim,
@@ -164,7 +167,7 @@ export function claimsTable(
       "verdict",
       "page",
     ],
-    rows,
+    rows: [...rows, ...waiting],
   };
 }
 
