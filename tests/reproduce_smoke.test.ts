@@ -78,6 +78,12 @@ Deno.test({
         const fig1 = await readJson(join(results, "fig1-relu-tanh/fig1/outputs.json"));
         const fig1Report = await readJson(join(results, "fig1-relu-tanh/report/outputs.json"));
         assertStrictEquals(fig1Report.claims[0].reproduced, fig1.ratio);
+        // Figure 3 draws the trained kernels and, the same way, the initial ones they are measured against.
+        const kernels = await readJson(join(results, "fig3-fig4/kernels/outputs.json"));
+        for (const file of [kernels.files.figure, kernels.files.figure_at_init]) {
+          const png = await Deno.readFile(join(results, "fig3-fig4/kernels", file));
+          assertEquals([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], `${file} is not a PNG`);
+        }
         const table = await readJson(join(results, "tables/table/outputs.json"));
         assertStrictEquals(table.available, false);
         assertMatch(table.note, /data\.path/);

@@ -22,6 +22,8 @@ export interface KernelsParams {
 }
 
 export const KERNELS_PNG = "conv1-kernels.png";
+/** The same drawing of the same net's initial weights: what "nothing learned" looks like. */
+export const INITIAL_KERNELS_PNG = "conv1-kernels-at-init.png";
 
 export const kernelsFigureStageKind = defineStageKind<KernelsParams>({
   name: "kernels-figure",
@@ -79,39 +81,17 @@ async function drawKernels(
   const towers = next?.groups ?? 1;
   const perTower = count / towers;
   const size = 3 * k * k;
-  const columns = Math.min(p.columns, perTower);
-  const rows = Math.ceil(perTower / columns);
-  const cell = k * p.zoom + 2, gap = 14, label = 18;
-  const font = await systemFont();
-  const blockH = label + rows * cell;
-  const canvas = new Canvas(columns * cell + 2, towers * blockH + (towers - 1) * gap + 2, 0xffffffff);
-  const indices: number[][] = [];
-  const normalised = new Float32Array(size);
-  for (let t = 0; t < towers; t++) {
-    const y0 = t * (blockH + gap);
-    await canvas.text(font, 2, y0 + 1, towers > 1 ? `tower ${t + 1}` : p.layer, 13);
-    const tower: number[] = [];
-    for (let j = 0; j < perTower; j++) {
-      const kernel = t * perTower + j;
-      let min = Infinity, max = -Infinity;
-      for (let i = 0; i < size; i++) {
-        const v = weights[kernel * size + i];
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
-      const range = max - min || 1;
-      for (let i = 0; i < size; i++) normalised[i] = (weights[kernel * size + i] - min) / range;
-      const x = 1 + (j % columns) * cell, y = y0 + label + Math.floor(j / columns) * cell;
-      canvas.planar(x + 1, y + 1, normalised, 3, k, k, p.zoom);
-      tower.push(colourIndex(weights, kernel * size, k));
-    }
-    indices.push(tower);
-  }
-  await Deno.writeFile(join(ctx.outDir, KERNELS_PNG), await canvas.encode());
+  const indices = Array.from(
+    { length: towers },
+    (_, t) => Array.from({ length: perTower }, (_, j) => colourIndex(weights, (t * perTower + j) * size, k)),
+  );
   const start = initial.weights.get(`${p.layer}.weight`);
   if (!start || start.length !== weights.length) {
     throw new Error(`the initial weights of ${p.layer} do not match the checkpoint's shape`);
   }
+  const grid = { layer: p.layer, kernel: k, towers, perTower, columns: p.columns, zoom: p.zoom };
+  await Deno.writeFile(join(ctx.outDir, KERNELS_PNG), await drawGrid(weights, grid));
+  await Deno.writeFile(join(ctx.outDir, INITIAL_KERNELS_PNG), await drawGrid(start, grid));
   const perTowerStats = (w: Float32Array) =>
     Array.from({ length: towers }, (_, t) => kernelSetStats(w, k, t * perTower, perTower));
   const trainedTowers = perTowerStats(weights), initialTowers = perTowerStats(start);
@@ -151,6 +131,46 @@ async function drawKernels(
     model: ckpt.meta.model.name,
     step: ckpt.meta.step,
     scale: String(trained.outputs.scale ?? ""),
-    files: { figure: KERNELS_PNG },
+    files: { figure: KERNELS_PNG, figure_at_init: INITIAL_KERNELS_PNG },
   };
+}
+
+/** How drawGrid lays out a layer's kernels: one block per tower, `columns` kernels a row, `zoom` px a pixel. */
+interface GridLayout {
+  layer: string;
+  kernel: number;
+  towers: number;
+  perTower: number;
+  columns: number;
+  zoom: number;
+}
+
+/** RGB kernels [count][3][k][k] as a PNG grid, each normalised to [0, 1] on its own, a labelled block per tower. */
+async function drawGrid(weights: Float32Array, g: GridLayout): Promise<Uint8Array> {
+  const k = g.kernel, size = 3 * k * k;
+  const columns = Math.min(g.columns, g.perTower);
+  const rows = Math.ceil(g.perTower / columns);
+  const cell = k * g.zoom + 2, gap = 14, label = 18;
+  const font = await systemFont();
+  const blockH = label + rows * cell;
+  const canvas = new Canvas(columns * cell + 2, g.towers * blockH + (g.towers - 1) * gap + 2, 0xffffffff);
+  const normalised = new Float32Array(size);
+  for (let t = 0; t < g.towers; t++) {
+    const y0 = t * (blockH + gap);
+    await canvas.text(font, 2, y0 + 1, g.towers > 1 ? `tower ${t + 1}` : g.layer, 13);
+    for (let j = 0; j < g.perTower; j++) {
+      const kernel = t * g.perTower + j;
+      let min = Infinity, max = -Infinity;
+      for (let i = 0; i < size; i++) {
+        const v = weights[kernel * size + i];
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      const range = max - min || 1;
+      for (let i = 0; i < size; i++) normalised[i] = (weights[kernel * size + i] - min) / range;
+      const x = 1 + (j % columns) * cell, y = y0 + label + Math.floor(j / columns) * cell;
+      canvas.planar(x + 1, y + 1, normalised, 3, k, k, g.zoom);
+    }
+  }
+  return await canvas.encode();
 }
