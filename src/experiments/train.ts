@@ -190,7 +190,7 @@ export const trainStageKind = defineStageKind<TrainParams>({
         });
       }
     }
-    if (params.towers === "one" && !MODEL_NAMES.includes(`${params.model}-one-tower`)) {
+    if (params.towers === "one" && !MODEL_NAMES.includes(zooModelName(params))) {
       issues.push({ path: ["towers"], message: `model "${params.model}" has no one-tower variant` });
     }
     if (!MODEL_NAMES.includes(params.model)) {
@@ -395,7 +395,7 @@ export function buildModelFor(
     dropout: switchValue(p.dropout),
     shallower: p.shallower,
   };
-  const built = buildModel(p.towers === "one" ? `${p.model}-one-tower` : p.model, options);
+  const built = buildModel(zooModelName(p), options);
   const model = p.init_std ? withInitStd(built, p.init_std) : built;
   const [c, h, w] = model.input;
   if (c !== o.channels || h !== o.inputSize || w !== o.inputSize) {
@@ -407,6 +407,11 @@ export function buildModelFor(
   return model;
 }
 
+/** The zoo entry a stage trains: the model, or its one-tower variant when towers is "one". */
+function zooModelName(p: Pick<TrainParams, "model" | "towers">): string {
+  return p.towers === "one" ? `${p.model}-one-tower` : p.model;
+}
+
 /** Names of the layers with weights (conv, local, fc) in a model. */
 function weightLayerNames(model: ModelSpec): string[] {
   return model.layers.flatMap((l) => ("name" in l ? [l.name] : []));
@@ -415,7 +420,7 @@ function weightLayerNames(model: ModelSpec): string[] {
 /** init_std's problems: a name that is no weight layer of the stage's model, or a std that is not positive. */
 function initStdIssues(p: TrainParams): ParamIssue[] {
   // Layer names depend on the model and its depth switch, not on the input size or classes.
-  const name = p.towers === "one" ? `${p.model}-one-tower` : p.model;
+  const name = zooModelName(p);
   if (!MODEL_NAMES.includes(name)) return []; // reported as the towers issue
   const names = weightLayerNames(buildModel(name, { shallower: p.shallower }));
   const issues: ParamIssue[] = [];
@@ -443,7 +448,8 @@ function initStdIssues(p: TrainParams): ParamIssue[] {
  * so pages and model cards name the change.
  */
 export function withInitStd(model: ModelSpec, stds: Record<string, number>): ModelSpec {
-  const missing = Object.keys(stds).filter((n) => !weightLayerNames(model).includes(n));
+  const names = weightLayerNames(model);
+  const missing = Object.keys(stds).filter((n) => !names.includes(n));
   if (missing.length) {
     throw new Error(`init_std: ${missing.join(", ")} is no layer with weights in ${model.name}`);
   }
