@@ -713,13 +713,17 @@ Deno.test({
 
       await t.step("the file picker is reachable and usable from the keyboard", async () => {
         const { page, errors, close } = await openGui(browser, server.url);
+        // Listening before any key press: Playwright turns file-chooser interception on when the first
+        // listener arrives, asynchronously, and a Space that lands before that opens no catchable chooser.
+        const chooserOpened = page.waitForEvent("filechooser");
         const focused: string[] = [];
         for (let i = 0; i < 12 && !focused.includes("files"); i++) {
           await page.keyboard.press("Tab");
           focused.push(await page.evaluate("document.activeElement?.id ?? ''") as string);
         }
         assert(focused.includes("files"), `Tab reached: ${focused.join(", ")}`);
-        const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
+        await page.keyboard.press("Space");
+        const chooser = await chooserOpened;
         await chooser.setFiles(PHOTO);
         await waitDone(page, ["gnome_cat.jpg"]);
         assertEquals(errors, []);
