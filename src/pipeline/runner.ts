@@ -3,6 +3,7 @@ import type { RunEnvironment } from "./environment.ts";
 import { compareFingerprints, describeMatch } from "./fingerprint.ts";
 import { checkOutputFiles, hashOutputs, OUTPUTS_FILE, serializeOutputs } from "./outputs.ts";
 import { canonicalJson, sha256 } from "./hash.ts";
+import { describeParamChanges } from "./param_changes.ts";
 import type { LockEntry, Lockfile } from "./lockfile.ts";
 import { LOCKFILE_VERSION, lockfilePath, readLockfile, writeJsonAtomic } from "./lockfile.ts";
 import type { PipelinePlan, StageInstance } from "./plan.ts";
@@ -100,16 +101,6 @@ async function loadStoredOutputs(
   } catch {
     return undefined;
   }
-}
-
-function describeParamChanges(before: Record<string, unknown>, after: Record<string, unknown>): string {
-  const changes: string[] = [];
-  for (const key of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
-    const a = canonicalJson(before[key]), b = canonicalJson(after[key]);
-    if (a !== b) changes.push(`${key} ${a ?? "unset"} -> ${b ?? "unset"}`);
-  }
-  const shown = changes.slice(0, 3).join(", ");
-  return changes.length > 3 ? `${shown}, ... (${changes.length} changes)` : shown;
 }
 
 /** Why an instance must run, or undefined when its stored outputs can be reused. */
