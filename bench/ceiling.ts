@@ -8,19 +8,7 @@
 //   deno run -A bench/ceiling.ts bench/results/<run>.json [--target 0.8]
 
 import { parseArgs } from "@std/cli/parse-args";
-
-export interface KernelTiming {
-  kernel: string;
-  ms: number;
-  count: number;
-}
-
-export interface LayerTiming {
-  layer: string;
-  ms: number;
-  gflops: number | null;
-  kernels?: KernelTiming[];
-}
+import type { KernelTiming, LayerTiming } from "./layer_timing.ts";
 
 /** The FLOPs of one multiply kernel of `layer`, or null for kernels that do no GEMM-like work. */
 export function multiplyFlops(kernel: KernelTiming, layer: LayerTiming): number | null {
@@ -37,8 +25,6 @@ export function multiplyFlops(kernel: KernelTiming, layer: LayerTiming): number 
 }
 
 export interface Ceiling {
-  /** The measured whole-step (or whole-batch) time. */
-  measuredMs: number;
   /** FLOPs of the multiply kernels (Winograd's reduced GEMMs counted as they run). */
   multiplyGflop: number;
   /** Share of the profiled time spent in multiply kernels. */
@@ -72,7 +58,6 @@ export function ceiling(layers: LayerTiming[], measuredMs: number, peakGflops: n
   if (profiled <= 0) throw new Error("no kernel times in this workload");
   const other = measuredMs * (otherMs / profiled);
   return {
-    measuredMs,
     multiplyGflop: flops / 1e9,
     multiplyShare: multiplyMs / profiled,
     otherMs: other,

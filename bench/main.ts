@@ -30,6 +30,7 @@ import {
   type Workload,
 } from "./peers.ts";
 import { type BenchArgs, parseBenchArgs, USAGE } from "./cli.ts";
+import type { KernelTiming, LayerTiming } from "./layer_timing.ts";
 import { UsageError } from "../src/util/args.ts";
 
 let flags: BenchArgs;
@@ -118,14 +119,6 @@ async function sideBySide(a: () => Promise<void>, b: () => Promise<void>, repeat
   return { a: median(ta), b: median(tb), aRuns: ta, bRuns: tb };
 }
 
-interface LayerTiming {
-  layer: string;
-  ms: number;
-  gflops: number | null;
-  /** The layer's kernels (entry point and shape tag) and their times, with --kernels. */
-  kernels?: { kernel: string; ms: number; count: number }[];
-}
-
 /** GPU-timestamped time per layer (all its kernels) for one run of `fn`, and GFLOP/s where MACs are known. */
 async function perLayer(spec: ModelSpec, n: number, fn: () => void, passes: number): Promise<LayerTiming[]> {
   if (!flags.layers || !gpu.startProfiling()) return [];
@@ -136,7 +129,7 @@ async function perLayer(spec: ModelSpec, n: number, fn: () => void, passes: numb
   const first = resolved.find((l) => l.params.length)?.spec;
   const firstName = first && "name" in first ? first.name : "";
   const byLayer = new Map<string, number>();
-  const kernels = new Map<string, { kernel: string; ms: number; count: number }[]>();
+  const kernels = new Map<string, KernelTiming[]>();
   for (const [label, v] of prof) {
     const [layer, kernel] = label.includes(" | ") ? label.split(" | ") : ["other", label];
     byLayer.set(layer, (byLayer.get(layer) ?? 0) + v.ms);

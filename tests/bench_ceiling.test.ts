@@ -1,7 +1,8 @@
 // bench/ceiling.ts: the bound on a workload's time if its multiply kernels ran at the GEMM peak. Synthetic
 // bench JSON, so every number below is worked out by hand.
 import { assertAlmostEquals, assertEquals, assertMatch, assertThrows } from "@std/assert";
-import { ceiling, ceilingReport, type LayerTiming, multiplyFlops, neededRate } from "../bench/ceiling.ts";
+import { ceiling, ceilingReport, multiplyFlops, neededRate } from "../bench/ceiling.ts";
+import type { LayerTiming } from "../bench/layer_timing.ts";
 
 const conv1: LayerTiming = {
   layer: "conv1 forward",
