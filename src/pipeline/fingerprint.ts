@@ -3,6 +3,7 @@
 
 import { checkOutputFiles, hashOutputs, serializeOutputs } from "./outputs.ts";
 import type { Fingerprint, StageContext, StageOutputs } from "./types.ts";
+import { keyUnion } from "./hash.ts";
 
 export const DEFAULT_TOLERANCE = 1e-4;
 
@@ -35,10 +36,10 @@ export function compareFingerprints(recorded: Fingerprint, now: Fingerprint): Fi
   const changed: string[] = [];
   let maxRelative = 0;
   let exact = true;
-  for (const name of union(recorded.exact, now.exact)) {
+  for (const name of keyUnion(recorded.exact, now.exact)) {
     if (recorded.exact[name] !== now.exact[name]) changed.push(name);
   }
-  for (const name of union(recorded.measures, now.measures)) {
+  for (const name of keyUnion(recorded.measures, now.measures)) {
     const a = recorded.measures[name], b = now.measures[name];
     const relative = a && b ? relativeDifference(a, b) : Infinity;
     if (relative !== 0) exact = false;
@@ -46,10 +47,6 @@ export function compareFingerprints(recorded: Fingerprint, now: Fingerprint): Fi
     if (!(relative <= tolerance)) changed.push(name);
   }
   return { same: changed.length === 0, exact: exact && changed.length === 0, changed, maxRelative };
-}
-
-function union(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
 }
 
 /** One line for `--dry-run`: why a stage reruns, or how close a cached one came. */

@@ -55,3 +55,8 @@ export async function hashTree(root: string, paths: readonly string[]): Promise<
   }
   return hash.digest("hex");
 }
+
+/** The keys of two records together, each once, sorted: what comparing them walks. */
+export function keyUnion(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+}

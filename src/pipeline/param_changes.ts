@@ -1,7 +1,7 @@
 // How a stage's parameters differ from its last run, said in one line of the run log. Long structured values
 // (a report's sections, say) are not printed whole: the line names the first place where they differ.
 
-import { canonicalJson } from "./hash.ts";
+import { canonicalJson, keyUnion } from "./hash.ts";
 
 /** Longest value printed as it is; longer ones are shown from their first difference, cut to this length. */
 const SHORT = 60;
@@ -28,7 +28,7 @@ export function firstDifference(
     }
   }
   if (isObject(a) && isObject(b)) {
-    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+    for (const key of keyUnion(a, b)) {
       const d = firstDifference(a[key], b[key], `${path}.${key}`);
       if (d) return d;
     }
@@ -36,8 +36,8 @@ export function firstDifference(
   return { path, a, b };
 }
 
-function describeOne(key: string, before: unknown, after: unknown): string {
-  const a = canonicalJson(before) ?? "unset", b = canonicalJson(after) ?? "unset";
+/** One changed parameter; `a` and `b` are its values as canonical JSON ("unset" when absent). */
+function describeOne(key: string, before: unknown, after: unknown, a: string, b: string): string {
   if (a.length <= SHORT && b.length <= SHORT) return `${key} ${a} -> ${b}`;
   const d = firstDifference(before, after, key)!;
   const items = Array.isArray(before) && Array.isArray(after) && before.length !== after.length
@@ -52,10 +52,9 @@ export function describeParamChanges(
   after: Record<string, unknown>,
 ): string {
   const changes: string[] = [];
-  for (const key of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
-    if (canonicalJson(before[key]) !== canonicalJson(after[key])) {
-      changes.push(describeOne(key, before[key], after[key]));
-    }
+  for (const key of keyUnion(before, after)) {
+    const a = canonicalJson(before[key]) ?? "unset", b = canonicalJson(after[key]) ?? "unset";
+    if (a !== b) changes.push(describeOne(key, before[key], after[key], a, b));
   }
   const first = changes.slice(0, 3).join(", ");
   return changes.length > 3 ? `${first}, ... (${changes.length} changes)` : first;
