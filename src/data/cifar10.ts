@@ -14,7 +14,6 @@ import {
   manifestChecksum,
   sha256File,
   sha256Hex,
-  sha256Stream,
   tempSibling,
 } from "./util.ts";
 
@@ -32,16 +31,6 @@ export const CIFAR10_CLASSES = [
   "truck",
 ];
 
-/** Where downloadCifar10 fetches the official cifar-10-binary.tar.gz from by default. */
-export const CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
-
-/**
- * sha-256 of the official cifar-10-binary.tar.gz (170,052,171 bytes). Not published by the authors (their page
- * gives only the MD5, c32a1d4ab5d03f1284b67883e8d87530); this value is the one several independent projects
- * pin (e.g. torchvision's Ruby port, gomlx's CIFAR downloader), together with that size.
- */
-export const CIFAR10_ARCHIVE_SHA256 = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd";
-
 const BIN_FILES = [
   "data_batch_1.bin",
   "data_batch_2.bin",
@@ -56,7 +45,8 @@ const BIN_FILES = [
  * neither unless told otherwise):
  * "official" from the extracted official archive (as pinned by torchvision's Ruby port; not verified here because
  * the archive cannot be fetched in this environment), "jpeg-q75" from ../shared/data/cifar10/SHA256SUMS (the
- * binary files rebuilt from a JPEG quality-75 copy, so pixels differ slightly from the official ones).
+ * binary files rebuilt from a JPEG quality-75 copy, so pixels differ slightly from the official ones). The
+ * archives they come in, with their digests, are in datasets/registry.yaml.
  */
 export const CIFAR10_KNOWN_BIN_SHA256: Record<string, Record<string, string>> = {
   official: {
@@ -380,127 +370,4 @@ export async function cifar10FolderDigests(dir: string): Promise<Record<string, 
     }
   }
   return digests;
-}
-
-/** How far a download is, as reported while it streams. */
-export interface DownloadProgress {
-  /** Bytes received so far. */
-  received: number;
-  /** null when the server sends no length. */
-  total: number | null;
-}
-
-/** Where downloadCifar10 fetches from and caches to, and the digest it checks. */
-export interface DownloadOptions {
-  /** http(s) URL, file:// URL or local path; default the official address. */
-  url?: string;
-  /** Folder the archive is cached in (as cifar-10-binary.tar.gz). */
-  cacheDir: string;
-  /**
-   * Expected sha-256 of the archive; default the official archive's. Pass null to accept any content (the digest
-   * is still computed and returned).
-   */
-  sha256?: string | null;
-  /** Progress callback; default: a line on stderr about every 10% (or every 16 MiB without a length). */
-  onProgress?: (p: DownloadProgress) => void;
-}
-
-/** The archive downloadCifar10 left in the cache. */
-export interface DownloadResult {
-  /** Path of the verified archive. */
-  path: string;
-  /** sha-256 of the archive, in hex. */
-  sha256: string;
-  /** true when a verified archive was already in the cache and nothing was fetched. */
-  cached: boolean;
-}
-
-function stderrProgress(label: string): (p: DownloadProgress) => void {
-  let last = -1;
-  const enc = new TextEncoder();
-  return ({ received, total }) => {
-    const step = total ? Math.floor((received / total) * 10) : Math.floor(received / (16 << 20));
-    if (step === last) return;
-    last = step;
-    const mib = (received / 1048576).toFixed(1);
-    const msg = total
-      ? `${label}: ${mib} MiB (${Math.floor((received / total) * 100)}%)`
-      : `${label}: ${mib} MiB`;
-    Deno.stderr.writeSync(enc.encode(msg + "\n"));
-  };
-}
-
-/**
- * Fetches cifar-10-binary.tar.gz into cacheDir, verifying its sha-256 while it streams. A cached archive whose
- * digest matches is reused without any network access. On a mismatch nothing is kept and the error names both
- * digests.
- */
-export async function downloadCifar10(opts: DownloadOptions): Promise<DownloadResult> {
-  const url = opts.url ?? CIFAR10_URL;
-  const expected = opts.sha256 === undefined ? CIFAR10_ARCHIVE_SHA256 : opts.sha256?.toLowerCase() ?? null;
-  const target = joinPath(opts.cacheDir, "cifar-10-binary.tar.gz");
-  await Deno.mkdir(opts.cacheDir, { recursive: true });
-  if (await exists(target)) {
-    const have = await sha256File(target);
-    if (expected === null || have === expected) return { path: target, sha256: have, cached: true };
-    // A stale or partial file from elsewhere: fetch again.
-  }
-  const progress = opts.onProgress ?? stderrProgress(`CIFAR-10 download ${url}`);
-  let body: ReadableStream<Uint8Array>;
-  let total: number | null = null;
-  if (/^https?:\/\//i.test(url)) {
-    let res: Response;
-    try {
-      res = await fetch(url);
-    } catch (e) {
-      throw new Error(`CIFAR-10: cannot fetch ${url}: ${errorMessage(e)}`);
-    }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw new Error(`CIFAR-10: ${url} answered HTTP ${res.status} ${res.statusText}`);
-    }
-    const len = Number(res.headers.get("content-length"));
-    total = Number.isFinite(len) && len > 0 ? len : null;
-    body = res.body;
-  } else {
-    const path = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
-    try {
-      const f = await Deno.open(path);
-      total = (await f.stat()).size;
-      body = f.readable;
-    } catch (e) {
-      throw new Error(`CIFAR-10: cannot open ${path}: ${errorMessage(e)}`);
-    }
-  }
-  const part = tempSibling(target);
-  const h = sha256Stream();
-  let received = 0;
-  try {
-    using out = await Deno.open(part, { write: true, create: true, truncate: true });
-    progress({ received, total });
-    for await (const chunk of body) {
-      h.update(chunk);
-      let off = 0;
-      while (off < chunk.length) off += await out.write(chunk.subarray(off));
-      received += chunk.length;
-      progress({ received, total });
-    }
-  } catch (e) {
-    await Deno.remove(part).catch(() => {});
-    throw new Error(`CIFAR-10: download from ${url} failed after ${received} bytes: ${errorMessage(e)}`);
-  }
-  const have = h.hex();
-  if (total !== null && received !== total) {
-    await Deno.remove(part).catch(() => {});
-    throw new Error(`CIFAR-10: download from ${url} stopped at ${received} of ${total} bytes`);
-  }
-  if (expected !== null && have !== expected) {
-    await Deno.remove(part).catch(() => {});
-    throw new Error(
-      `CIFAR-10: checksum mismatch for ${url}: expected sha-256 ${expected}, got ${have} (${received} bytes); ` +
-        `nothing was cached`,
-    );
-  }
-  await Deno.rename(part, target);
-  return { path: target, sha256: have, cached: false };
 }

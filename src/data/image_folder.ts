@@ -15,6 +15,7 @@ import {
   isDirectory,
   joinPath,
   manifestChecksum,
+  sha256File,
   sha256Hex,
   tempSibling,
 } from "./util.ts";
@@ -110,6 +111,25 @@ async function listSplit(
     }
   }
   return { dir: split, files };
+}
+
+/**
+ * The checksum loadImageFolder reports for `root` (the manifest of every listed file's sha-256), computed
+ * without decoding anything: what `deno task data verify` compares with the known builds.
+ */
+export async function imageFolderContentChecksum(root: string): Promise<string> {
+  root = root.replace(/\/+$/, "");
+  let testDir: string | undefined;
+  for (const d of ["val", "test"]) if (!testDir && (await isDirectory(joinPath(root, d)))) testDir = d;
+  if (!testDir) throw new Error(`image-folder: ${root} has neither val/ nor test/ next to train/`);
+  const classIds = await listDirs(joinPath(root, "train"));
+  const files: Record<string, string> = {};
+  for (const split of ["train", testDir]) {
+    for (const f of (await listSplit(root, split, classIds, Infinity)).files) {
+      files[f.rel] = await sha256File(joinPath(root, f.rel));
+    }
+  }
+  return manifestChecksum(files);
 }
 
 /** Display names from an Imagenette-style classes.tsv (columns wnid and name), when the root has one. */

@@ -1,35 +1,15 @@
 /** openDataset: one entry point that finds (or builds) a dataset's files in their default places. */
 import type { Dataset } from "./types.ts";
-import {
-  CIFAR10_URL,
-  type Cifar10Dataset,
-  cifar10FolderDigests,
-  cifar10Variant,
-  describeCifar10Mismatch,
-  downloadCifar10,
-  openVerifiedCifar10,
-  rememberCifar10Digests,
-} from "./cifar10.ts";
+import { type Cifar10Dataset, openVerifiedCifar10 } from "./cifar10.ts";
+import { CIFAR10_MARKER_FILE } from "./cifar10_build.ts";
+import { dataPlaces, datasetEntry, DEFAULT_SHARED_DATA_DIR, fetchDataset } from "./datasets.ts";
 import { FASHION_MNIST_DIR, loadFashionMnist } from "./fashion_mnist.ts";
 import { type ImageFolderDataset, type ImageFolderOptions, loadImageFolder } from "./image_folder.ts";
 import { extractTarGz } from "./tar.ts";
-import {
-  basename,
-  defaultCacheDir,
-  dirname,
-  errorMessage,
-  exists,
-  isDirectory,
-  joinPath,
-  PROJECT_ROOT,
-} from "./util.ts";
+import { basename, defaultCacheDir, errorMessage, exists, isDirectory, joinPath } from "./util.ts";
 
-/** The read-only shared data next to the project (see ../shared/data/README.md). */
-export const SHARED_DATA_DIR: string = joinPath(dirname(PROJECT_ROOT), "shared", "data");
-/** The shared script that builds the default CIFAR-10 copy (see ensureCifar10 and buildCifar10). */
-export const CIFAR10_PREPARE_SCRIPT: string = joinPath(SHARED_DATA_DIR, "cifar10", "prepare.sh");
-/** The shared Imagenette archive: the default source of the "image-folder" and "imagenette" kinds. */
-export const IMAGENETTE_ARCHIVE: string = joinPath(SHARED_DATA_DIR, "imagenette", "imagenette2-224.tar.gz");
+/** The read-only shared data next to the project (see ../shared/data/README.md), when it is there. */
+export const SHARED_DATA_DIR: string = DEFAULT_SHARED_DATA_DIR;
 
 /** What openDataset opens: a kind, where its files are, and for image folders loadImageFolder's options. */
 export interface DatasetSpec extends Omit<ImageFolderOptions, "cacheDir"> {
@@ -44,19 +24,22 @@ export interface DatasetSpec extends Omit<ImageFolderOptions, "cacheDir"> {
   path?: string;
   /** Default defaultCacheDir() (<project>/.cache or $ALEXNET_CACHE_DIR). */
   cacheDir?: string;
-  /** cifar10: when nothing is found locally, fetch the official archive (170 MB, sha-256 checked). */
-  download?: boolean;
+  /**
+   * Without path, data that is not on this machine is fetched from the registry's sources (datasets/registry.yaml)
+   * when true; else the open fails with a DataAbsentError naming `deno task data fetch NAME`. Sources that need
+   * no network (the lab's copy, a Debian package) are used either way.
+   */
+  fetch?: boolean;
   /**
    * cifar10: the .bin files are compared with the known builds (the official release, the shared JPEG rebuild)
    * on every open, and data matching neither is refused; true uses it anyway (`verification` says so).
    */
   allowUnknownData?: boolean;
-  /** cifar10: the script that builds the default copy (default the shared prepare.sh; tests pass a stand-in). */
+  /** cifar10: the script that builds the default copy (default the lab's prepare.sh; tests pass a stand-in). */
   prepareScript?: string;
 }
 
-/** Remembers which CIFAR-10 sources were verified (see openVerifiedCifar10), in <cache>/data. */
-export const CIFAR10_MARKER_FILE = "cifar10-verified.json";
+export { buildCifar10, CIFAR10_MARKER_FILE } from "./cifar10_build.ts";
 
 async function openCifar10(spec: DatasetSpec, cache: string): Promise<Cifar10Dataset> {
   const dir = joinPath(cache, "data");
@@ -64,85 +47,40 @@ async function openCifar10(spec: DatasetSpec, cache: string): Promise<Cifar10Dat
   if (spec.path) return openVerifiedCifar10(spec.path, verify);
   const source = await ensureCifar10({ ...spec, cacheDir: cache });
   // The default copy is checked on every open too; a bad one is refused, saying how to replace it.
-  const remedy = source === dir
-    ? `Remove ${joinPath(dir, "cifar-10-batches-bin")} to have it built again`
-    : `Remove ${source} to have it fetched again`;
   return openVerifiedCifar10(source, verify).catch((e) => {
-    throw new Error(`${errorMessage(e)}. ${remedy}`);
+    throw new Error(
+      `${
+        errorMessage(e)
+      }. Remove ${source} to have it built again (or fetched: deno task data fetch cifar10 --force)`,
+    );
   });
 }
 
 /**
- * The default CIFAR-10 copy: <cache>/data when it holds cifar-10-batches-bin/ (built there with the shared
- * prepare.sh, see buildCifar10, when nothing is there yet), or the archive <cache>/data/cifar-10-binary.tar.gz
- * (fetched with download: true). Returns the path to open; its content is verified when it is opened.
+ * The default copy of a registry dataset: its root folder under <cache>/data (or a Debian package's folder),
+ * put there from the first source that delivers (src/data/datasets.ts). Without `fetch`, only sources that need
+ * no network are used and absent data is a DataAbsentError naming the fetch command.
  */
-export async function ensureCifar10(
-  spec: Pick<DatasetSpec, "cacheDir" | "prepareScript" | "download" | "log"> = {},
+export async function ensureDataset(
+  name: string,
+  spec: Pick<DatasetSpec, "cacheDir" | "prepareScript" | "fetch" | "log"> = {},
 ): Promise<string> {
-  const dir = joinPath(spec.cacheDir ?? defaultCacheDir(), "data");
   const log = spec.log ?? ((m: string) => console.error(m));
-  const archive = joinPath(dir, "cifar-10-binary.tar.gz");
-  if (await exists(joinPath(dir, "cifar-10-batches-bin"))) return dir;
-  if (await exists(archive)) return archive;
-  const script = spec.prepareScript ?? CIFAR10_PREPARE_SCRIPT;
-  if (await exists(script)) {
-    await buildCifar10(script, dir, joinPath(dir, CIFAR10_MARKER_FILE), log);
-    return dir;
-  }
-  if (spec.download) return (await downloadCifar10({ cacheDir: dir })).path;
-  throw new Error(
-    `cifar10: no data in ${dir} and no ${script} to build it. Pass path: a folder holding ` +
-      `cifar-10-batches-bin/ or cifar-10-binary.tar.gz, or download: true to fetch ${CIFAR10_URL} (170 MB)`,
-  );
+  const places = dataPlaces(spec.cacheDir ?? defaultCacheDir());
+  const entry = await datasetEntry(name);
+  const fetched = await fetchDataset(entry, places, {
+    log,
+    localOnly: !spec.fetch,
+    prepareScript: spec.prepareScript,
+  });
+  return fetched.root;
 }
 
-/**
- * Builds <dir>/cifar-10-batches-bin with `script` (the shared prepare.sh) in a temporary folder beside it, checks
- * the six files against the known builds, and only then renames the folder into place: a failed or refused
- * build leaves nothing that a later open could mistake for the data. Builds take turns (a lock file beside the
- * folder); when another process has built the folder meanwhile, it is kept (and verified on open like any other).
- */
-export async function buildCifar10(
-  script: string,
-  dir: string,
-  markerFile: string,
-  log: (line: string) => void,
-): Promise<void> {
-  const bin = joinPath(dir, "cifar-10-batches-bin");
-  await Deno.mkdir(dir, { recursive: true });
-  // One build at a time (parallel test files, two commands): the others wait, then find the folder built.
-  using lock = await Deno.open(joinPath(dir, ".cifar10-build.lock"), { write: true, create: true });
-  await lock.lock(true);
-  if (await exists(bin)) return;
-  const work = await Deno.makeTempDir({ dir, prefix: ".cifar10-build-" });
-  try {
-    log(`cifar10: building ${bin} with ${script} (needs node and npm)`);
-    const out = await new Deno.Command("bash", { args: [script, work], stdout: "piped", stderr: "piped" })
-      .output();
-    if (!out.success) {
-      const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-5).join("\n");
-      throw new Error(`cifar10: ${script} failed (exit ${out.code}); nothing was kept:\n${err}`);
-    }
-    const built = joinPath(work, "cifar-10-batches-bin");
-    const digests = await cifar10FolderDigests(built);
-    if (cifar10Variant(digests) === "unknown") {
-      throw new Error(
-        `cifar10: the data ${script} built is not a known CIFAR-10 build: ` +
-          `${describeCifar10Mismatch(digests)}; nothing was kept`,
-      );
-    }
-    try {
-      await Deno.rename(built, bin);
-    } catch (e) {
-      // Another process put its (equally verified) build there first.
-      if (!(await exists(joinPath(bin, "test_batch.bin")))) throw e;
-      return;
-    }
-    await rememberCifar10Digests(markerFile, dir, digests);
-  } finally {
-    await Deno.remove(work, { recursive: true }).catch(() => {});
-  }
+/** The default CIFAR-10 copy (see ensureDataset): the folder holding the six .bin files. */
+export function ensureCifar10(
+  spec: Pick<DatasetSpec, "cacheDir" | "prepareScript" | "fetch" | "log"> = {},
+): Promise<string> {
+  return ensureDataset("cifar10", spec);
 }
 
 /** Finds the folder with train/ in an extracted archive (the archive's root or its single top folder). */
@@ -155,15 +93,16 @@ async function findImageRoot(dir: string): Promise<string> {
 }
 
 async function openImageFolder(spec: DatasetSpec, cache: string): Promise<ImageFolderDataset> {
-  let path = spec.path;
+  if (!spec.path && spec.kind === "imagenette") {
+    const root = await ensureDataset("imagenette", { ...spec, cacheDir: cache });
+    return loadImageFolder(root, { ...spec, cacheDir: cache, name: spec.name ?? basename(root) });
+  }
+  const path = spec.path;
   if (!path) {
-    if (!(await exists(IMAGENETTE_ARCHIVE))) {
-      throw new Error(
-        `image-folder: no path given and the default Imagenette archive ${IMAGENETTE_ARCHIVE} is missing. ` +
-          `Pass path: a folder with train/<class>/*.jpg and val/<class>/*.jpg (or a .tar.gz of one)`,
-      );
-    }
-    path = IMAGENETTE_ARCHIVE;
+    throw new Error(
+      "image-folder: no path given. Pass a folder with train/<class>/*.jpg and val/<class>/*.jpg (or a .tar.gz " +
+        "of one); kind imagenette means the registry's Imagenette",
+    );
   }
   let root = path;
   if (/\.(tar\.gz|tgz|tar)$/i.test(path)) {
@@ -191,14 +130,16 @@ export async function openDataset(spec: DatasetSpec): Promise<Dataset> {
     case "cifar10":
       return openCifar10(spec, cache);
     case "fashion-mnist": {
-      const dir = spec.path ?? FASHION_MNIST_DIR;
-      if (!(await isDirectory(dir))) {
+      if (!spec.path) {
+        return loadFashionMnist(await ensureDataset("fashion-mnist", { ...spec, cacheDir: cache }));
+      }
+      if (!(await isDirectory(spec.path))) {
         throw new Error(
-          `fashion-mnist: ${dir} does not exist. Install the data with \`apt-get install -y ` +
+          `fashion-mnist: ${spec.path} does not exist. Install the data with \`apt-get install -y ` +
             `dataset-fashion-mnist\` (fills ${FASHION_MNIST_DIR}) or pass path: the folder with the four IDX files`,
         );
       }
-      return loadFashionMnist(dir);
+      return loadFashionMnist(spec.path);
     }
     case "image-folder":
     case "imagenette":

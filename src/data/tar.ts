@@ -236,7 +236,11 @@ export async function* readTarGz(archive: string): AsyncGenerator<TarEntry> {
   } catch (e) {
     throw new Error(`${archive}: cannot open archive: ${errorMessage(e)}`);
   }
-  const gz = /\.(tgz|gz)$/i.test(archive);
+  // Gzip by its magic bytes, not the name: a download in progress is called *.part.
+  const magic = new Uint8Array(2);
+  const n = await file.read(magic);
+  await file.seek(0, Deno.SeekMode.Start);
+  const gz = n === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
   const stream = gz ? file.readable.pipeThrough(new DecompressionStream("gzip")) : file.readable;
   try {
     yield* readTar(stream, archive);

@@ -7,6 +7,8 @@ import { sha256 } from "../pipeline/hash.ts";
 import type { DataConfig } from "../train/types.ts";
 import { loadTrainingData } from "../train/data.ts";
 import { datasetAvailable, datasetChecksum, type DataSource, sharedDataset } from "./resources.ts";
+import { datasetEntry } from "../data/datasets.ts";
+import { buildOfContent } from "../data/registry.ts";
 
 export interface DatasetParams {
   kind: DataSource["kind"];
@@ -84,6 +86,16 @@ export const datasetStageKind = defineStageKind<DatasetParams>({
       return {};
     }
     return { [datasetName(source)]: await datasetChecksum(resources, source) };
+  },
+  async describeDatasetChange(name, recorded, current) {
+    const entry = await datasetEntry(name.split(":")[0]).catch(() => undefined);
+    const build = (checksum: string | undefined) => {
+      const known = entry && checksum ? buildOfContent(entry, checksum) : undefined;
+      return known
+        ? `build ${known.name}`
+        : `an unknown build (checksum ${checksum?.slice(0, 12) ?? "none"})`;
+    };
+    return `${name}: recorded on ${build(recorded)}, here ${build(current)}`;
   },
   async run(ctx) {
     const source = toSource(ctx.params);

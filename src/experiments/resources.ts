@@ -6,9 +6,9 @@ import { join } from "@std/path";
 import { Gpu } from "../gpu/runtime.ts";
 import { describeAdapter } from "../gpu/device.ts";
 import { type Dataset, defaultCacheDir, openDataset } from "../data/index.ts";
-import { CIFAR10_PREPARE_SCRIPT, IMAGENETTE_ARCHIVE } from "../data/open.ts";
 import type { DatasetSpec } from "../data/open.ts";
-import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
+import { dataPlaces, datasetEntry, installedRoot } from "../data/datasets.ts";
+import { FETCH_INPUTS } from "../pipeline/types.ts";
 
 const GPU_KEY = "reproduce:gpu";
 
@@ -57,9 +57,10 @@ export interface DataSource {
   size: number;
 }
 
-export function datasetSpec(source: DataSource): DatasetSpec {
+export function datasetSpec(source: DataSource, fetch = false): DatasetSpec {
   return {
     kind: source.kind,
+    ...(fetch ? { fetch } : {}),
     ...(source.path ? { path: source.path } : {}),
     ...(source.size > 0 && (source.kind === "imagenette" || source.kind === "image-folder")
       ? { size: source.size }
@@ -75,7 +76,7 @@ export function sharedDataset(resources: Map<string, unknown>, source: DataSourc
   const key = sourceKey(source);
   let loading = resources.get(key) as Promise<Dataset> | undefined;
   if (!loading) {
-    loading = openDataset(datasetSpec(source));
+    loading = openDataset(datasetSpec(source, resources.get(FETCH_INPUTS) === true));
     // A failed load must not poison later attempts in the same process.
     loading.catch(() => resources.delete(key));
     resources.set(key, loading);
@@ -83,35 +84,44 @@ export function sharedDataset(resources: Map<string, unknown>, source: DataSourc
   return loading;
 }
 
+/** The registry's name of a default-location dataset kind. */
+function registryName(source: DataSource): string | null {
+  if (source.path) return null;
+  return source.kind === "image-folder" ? null : source.kind;
+}
+
 /** The file or folder whose size and modification time stand for the dataset's content. */
 async function sourceFiles(source: DataSource): Promise<string[] | null> {
-  const cache = defaultCacheDir();
+  const name = registryName(source);
+  let root: string;
+  if (name) {
+    const at = await installedRoot(await datasetEntry(name), dataPlaces(defaultCacheDir()));
+    if (!at) return null;
+    root = at.root;
+  } else if (source.path) {
+    root = source.path;
+  } else {
+    return null; // An image folder must be named: only kind imagenette means the registry's.
+  }
   switch (source.kind) {
     case "cifar10": {
-      const candidates = source.path
-        ? [join(source.path, "cifar-10-batches-bin"), source.path]
-        : [join(cache, "data", "cifar-10-batches-bin"), join(cache, "data")];
-      for (const dir of candidates) {
+      for (const dir of [join(root, "cifar-10-batches-bin"), root]) {
         const files = ["data_batch_1.bin", "data_batch_5.bin", "test_batch.bin"].map((f) => join(dir, f));
         if (await statKey(files[0])) return files;
       }
-      if (source.path && (await statKey(source.path))) return [source.path];
-      return null;
+      return (await statKey(root)) ? [root] : null;
     }
     case "fashion-mnist":
-      return [source.path || FASHION_MNIST_DIR];
+      return [root];
     case "imagenette":
     case "image-folder": {
-      // An image folder must be named: only kind imagenette means the shared archive.
-      if (source.kind === "image-folder" && !source.path) return null;
-      const path = source.path || IMAGENETTE_ARCHIVE;
-      if (!(await statKey(path))) return null;
-      const info = await Deno.stat(path);
-      if (info.isFile) return [path];
+      if (!(await statKey(root))) return null;
+      const info = await Deno.stat(root);
+      if (info.isFile) return [root];
       // A folder: its split folders' modification times change when classes are added or removed.
-      const parts = [path];
+      const parts = [root];
       for (const split of ["train", "val", "test"]) {
-        if (await statKey(join(path, split))) parts.push(join(path, split));
+        if (await statKey(join(root, split))) parts.push(join(root, split));
       }
       return parts;
     }
@@ -165,10 +175,23 @@ export async function datasetChecksum(resources: Map<string, unknown>, source: D
   return checksum;
 }
 
-/** Whether the data can be found without building or downloading anything (for optional datasets). */
+/**
+ * Whether the data is here or can be put here without the network (the lab's copy, a Debian package): what
+ * optional datasets ask before they report themselves unavailable.
+ */
 export async function datasetAvailable(source: DataSource): Promise<boolean> {
-  if (source.kind === "cifar10" && !source.path) {
-    return (await sourceFiles(source)) !== null || (await statKey(CIFAR10_PREPARE_SCRIPT)) !== null;
+  const name = registryName(source);
+  if (name) {
+    const entry = await datasetEntry(name);
+    const places = dataPlaces(defaultCacheDir());
+    if (await installedRoot(entry, places)) return true;
+    for (const s of entry.sources) {
+      if (s.kind === "shared" && places.sharedDir && (await statKey(join(places.sharedDir, s.path)))) {
+        return true;
+      }
+      if (s.kind === "local" && (await statKey(s.path))) return true;
+    }
+    return false;
   }
   const files = await sourceFiles(source);
   return files !== null && (await Promise.all(files.map(statKey))).every(Boolean);

@@ -32,7 +32,7 @@ import {
 import { SlurmError, slurmScripts, submitSlurm, writeSlurmScripts } from "./slurm.ts";
 import { describeParamType } from "./schema.ts";
 import { didYouMean } from "../util/suggest.ts";
-import type { PipelineInfo, StageKind } from "./types.ts";
+import { FETCH_INPUTS, type MissingInput, type PipelineInfo, type StageKind } from "./types.ts";
 
 export interface ReproduceCliOptions {
   /** Every stage kind pipelines may name. */
@@ -81,6 +81,7 @@ Options:
   --preset P          smoke | cpu | full (or a preset the pipeline declares); default depends on the GPU adapter
   --set K=V           override a parameter, K = <stage>.<param>, seed or seeds; V is read as YAML (repeatable)
   --dry-run           print what would run and why; run nothing
+  --fetch             fetch data that is not on this machine from its sources instead of stopping at it
   --force [STAGE]     rerun every stage, or only STAGE (stage, stage[arm] or pipeline/stage; repeatable).
                       A word after a bare --force that names a pipeline is taken as the pipeline;
                       write --force=STAGE when a stage and a pipeline share a name.
@@ -142,7 +143,7 @@ const stem = (file: string) => basename(file, extname(file));
 
 /**
  * Parses the command line and runs; returns the exit code (0 ok, 1 a stage failed, 2 usage or validation,
- * 3 another run holds the results folder).
+ * 3 another run holds the results folder, 4 a pipeline needs data that is not on this machine).
  */
 export async function runReproduceCli(args: string[], opts: ReproduceCliOptions): Promise<number> {
   const log = opts.log ?? ((line: string) => console.log(line));
@@ -162,6 +163,7 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
       preset: { type: "string" },
       set: { type: "string", multiple: true },
       "dry-run": { type: "boolean" },
+      fetch: { type: "boolean" },
       force: { type: "string", multiple: true },
       results: { type: "string" },
       pipelines: { type: "string" },
@@ -243,6 +245,7 @@ export async function runReproduceCli(args: string[], opts: ReproduceCliOptions)
   const force = makeForcePredicate(values.force ?? []);
   const dryRun = values["dry-run"] ?? false;
   const resources = opts.resources ?? new Map<string, unknown>();
+  if (values.fetch) resources.set(FETCH_INPUTS, true);
   const jobMode = checkJobOptions(values, plans);
   if (typeof jobMode === "string") {
     log(jobMode);
@@ -451,11 +454,35 @@ async function runPlans(plans: PipelinePlan[], c: RunPlansContext): Promise<numb
     );
     log(`index: ${c.display(indexPath)}`);
   }
-  const failed = summaries.filter((summary) => !summary.ok);
+  reportAbsentInputs(summaries, log);
+  const failed = summaries.filter((summary) => summary.failed.length > 0);
   for (const summary of failed) {
     for (const failure of summary.failed) log(`FAILED ${summary.pipeline}/${failure.id}: ${failure.error}`);
   }
-  return failed.length ? 1 : 0;
+  if (failed.length) return 1;
+  return summaries.some((summary) => summary.needsData.length > 0) ? 4 : 0;
+}
+
+/**
+ * Inputs that are not on this machine, said once: those every stage could do without (their records stood),
+ * and per pipeline those it stopped at ("needs data", not a failure).
+ */
+function reportAbsentInputs(summaries: PipelineRunSummary[], log: (line: string) => void): void {
+  const unique = (inputs: MissingInput[]) => [...new Map(inputs.map((i) => [i.name, i])).values()];
+  const stood = unique(summaries.flatMap((summary) => summary.absentInputs));
+  if (stood.length) {
+    log(
+      `not on this machine: ${stood.map((i) => i.name).join(", ")}; every stage reading ` +
+        `${stood.length === 1 ? "it" : "them"} was reused from its record. To rerun or probe those stages: ` +
+        stood.map((i) => i.remedy).join("; "),
+    );
+  }
+  for (const summary of summaries) {
+    const needed = unique(summary.needsData.map((n) => n.input));
+    if (needed.length) {
+      log(`NEEDS DATA ${summary.pipeline}: ${needed.map((i) => `${i.name}: ${i.remedy}`).join("; ")}`);
+    }
+  }
 }
 
 type JobValues = {

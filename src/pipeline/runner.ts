@@ -7,7 +7,8 @@ import { describeParamChanges } from "./param_changes.ts";
 import type { LockEntry, Lockfile } from "./lockfile.ts";
 import { LOCKFILE_VERSION, lockfilePath, readLockfile, writeJsonAtomic } from "./lockfile.ts";
 import type { PipelinePlan, StageInstance } from "./plan.ts";
-import type { Fingerprint, RunInfo, StageContext, StageOutputs, StageResult } from "./types.ts";
+import type { Fingerprint, MissingInput, RunInfo, StageContext, StageOutputs, StageResult } from "./types.ts";
+import { missingInputOf } from "./types.ts";
 
 export { OUTPUTS_FILE } from "./outputs.ts";
 
@@ -75,6 +76,10 @@ export interface PipelineRunSummary {
   results: Map<string, StageResult>;
   /** Dry runs: the stage kinds' estimate of the work (plannedCompute). */
   compute?: PlannedCompute;
+  /** Instances that could neither run nor be reused because an input is not on this machine. */
+  needsData: { id: string; input: MissingInput }[];
+  /** Inputs that are not here but whose stages stood on their records (no run, no probe needed). */
+  absentInputs: MissingInput[];
 }
 
 interface InputIdentity {
@@ -210,6 +215,8 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     ok: true,
     durationMs: 0,
     results: completed,
+    needsData: [],
+    absentInputs: [],
   };
   const unavailable = new Set<string>(); // failed or blocked instance ids
   const willRun = new Set<string>(); // dry run: ids that would run, so their output hash is unknown
@@ -217,6 +224,30 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
   const decide = (id: string, action: Action, reason: string) => {
     summary.decisions.push({ id, action, reason });
     if (options.dryRun) say(id, `${action === "run" ? "would run" : action} (${reason})`);
+  };
+
+  // Another build of a dataset than the record's: said once per dataset, with what it would cost, before
+  // anything runs.
+  const reportedChanges = new Set<string>();
+  const reportDatasetChange = async (
+    instance: StageInstance,
+    identity: InputIdentity,
+    previous: LockEntry | undefined,
+  ) => {
+    if (!previous?.datasets || !instance.kind.describeDatasetChange) return;
+    for (const [name, current] of Object.entries(identity.datasets)) {
+      const recorded = previous.datasets[name];
+      if (recorded === undefined || recorded === current || reportedChanges.has(name)) continue;
+      reportedChanges.add(name);
+      const what = await instance.kind.describeDatasetChange(name, recorded, current);
+      if (!what) continue;
+      const affected = dependants(plan, instance.id);
+      const ms = affected.reduce((sum, id) => sum + (lock.stages[id]?.durationMs ?? 0), 0);
+      log(
+        `[${definition.name}] ${what}: ${affected.length} stage${affected.length === 1 ? "" : "s"} would ` +
+          `rerun, about ${(ms / 3.6e6).toFixed(1)} CPU-hours (their recorded time)`,
+      );
+    }
   };
 
   for (const instance of plan.instances) {
@@ -240,19 +271,38 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
       const outDir = join(pipelineDir, instance.outDirRel);
       let previous: LockEntry | undefined = lock.stages[instance.id];
       let identity: InputIdentity;
+      // An input not on this machine: the record's checksum stands in for it, if the record can stand alone.
+      let absent: MissingInput | undefined;
+      const needsData = (input: MissingInput, why: string) => {
+        unavailable.add(instance.id);
+        summary.needsData.push({ id: instance.id, input });
+        decide(instance.id, "blocked", `needs data (${why}): ${input.remedy}`);
+        if (!options.dryRun) say(instance.id, `needs data (${why}): ${input.remedy}`);
+      };
       try {
         identity = await computeIdentity(instance, completed, resources, projectRoot);
       } catch (error) {
+        absent = missingInputOf(error);
         const message = (error as Error).message;
-        unavailable.add(instance.id);
-        summary.failed.push({ id: instance.id, error: message });
-        decide(instance.id, "blocked", `cannot compute its identity: ${message}`);
-        if (!options.dryRun) say(instance.id, `FAILED before running: ${message}`);
-        continue;
+        if (!absent || !previous?.datasets) {
+          unavailable.add(instance.id);
+          if (absent) {
+            summary.needsData.push({ id: instance.id, input: absent });
+            decide(instance.id, "blocked", `needs data (no record to stand on): ${absent.remedy}`);
+            if (!options.dryRun) say(instance.id, `needs data: ${message}`);
+            continue;
+          }
+          summary.failed.push({ id: instance.id, error: message });
+          decide(instance.id, "blocked", `cannot compute its identity: ${message}`);
+          if (!options.dryRun) say(instance.id, `FAILED before running: ${message}`);
+          continue;
+        }
+        identity = await computeIdentity(instance, completed, resources, projectRoot, previous.datasets);
       }
       if (options.findPrevious) {
         previous = await options.findPrevious(instance.id, identity.inputHash, previous);
       }
+      await reportDatasetChange(instance, identity, previous);
       let reason = forced(instance) ? "forced" : reasonToRun(instance, identity, previous);
       let stored: Awaited<ReturnType<typeof loadStoredOutputs>>;
       if (reason === undefined) {
@@ -269,11 +319,20 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
         reason === undefined && code !== undefined && previous!.fingerprint && previous!.verifiedCode === code
       ) {
         numerics = ", not probed: same code and adapter as when its numerics were last checked";
+        if (absent) numerics += `; ${absent.name} is not here, the record's checksum stands in`;
+      } else if (absent) {
+        needsData(absent, reason ?? "its record was checked under other code, so it must be probed");
+        continue;
       } else if (reason === undefined) {
         try {
           fingerprint = await probe();
         } catch (error) {
           const message = (error as Error).message;
+          const missing = missingInputOf(error);
+          if (missing) {
+            needsData(missing, "its probe reads it");
+            continue;
+          }
           unavailable.add(instance.id);
           summary.failed.push({ id: instance.id, error: message });
           decide(instance.id, "blocked", `its probe failed: ${message}`);
@@ -292,6 +351,9 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
         const result = toResult(instance, outDir, stored.outputs, stored.outputHash, previous!, true);
         completed.set(instance.id, result);
         summary.cached.push(instance.id);
+        if (absent && !summary.absentInputs.some((input) => input.name === absent!.name)) {
+          summary.absentInputs.push(absent);
+        }
         // The record keeps the fingerprint of the code that made the outputs; it learns the code just checked.
         const entry = verifiedCode !== undefined && previous!.verifiedCode !== verifiedCode
           ? { ...previous!, verifiedCode }
@@ -318,6 +380,11 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
         fingerprint ??= await probe();
       } catch (error) {
         const message = (error as Error).message;
+        const missing = missingInputOf(error);
+        if (missing) {
+          needsData(missing, "its probe reads it");
+          continue;
+        }
         unavailable.add(instance.id);
         summary.failed.push({ id: instance.id, error: message });
         say(instance.id, `FAILED before running: probe: ${message}`);
@@ -356,14 +423,15 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     // A rerun that changed nothing leaves the lockfile (and so a clean checkout) untouched.
     if (!previousLock || !sameLock(previousLock, lock)) await saveLock();
   }
-  summary.ok = summary.failed.length === 0 && summary.blocked.length === 0;
+  summary.ok = summary.failed.length === 0 && summary.blocked.length === 0 && summary.needsData.length === 0;
   summary.durationMs = performance.now() - started;
   const counts = options.dryRun
     ? `${
       summary.decisions.filter((d) => d.action === "run").length
     } would run, ${summary.cached.length} cached`
     : `${summary.ran.length} ran, ${summary.cached.length} cached, ${summary.failed.length} failed, ` +
-      `${summary.blocked.length} skipped`;
+      `${summary.blocked.length} skipped` +
+      (summary.needsData.length ? `, ${summary.needsData.length} need data` : "");
   log(`[${definition.name}] ${counts} (preset ${plan.preset}) in ${seconds(summary.durationMs)}`);
   if (options.dryRun) {
     const compute = plannedCompute(plan, new Set(willRun));
@@ -381,6 +449,15 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     }
   }
   return summary;
+}
+
+/** `id` and every instance that needs it, directly or through others. */
+function dependants(plan: PipelinePlan, id: string): string[] {
+  const out = new Set([id]);
+  for (const instance of plan.instances) {
+    if (instance.needs.some((need) => need.ids.some((up) => out.has(up)))) out.add(instance.id);
+  }
+  return [...out];
 }
 
 /** The dry run's compute statement: the stage kinds' estimates, over all instances and those that would run. */
@@ -440,15 +517,18 @@ export function inputHash(parts: {
   return sha256(canonicalJson({ kind, params, matrix: matrix ?? null, seed, upstream, datasets }));
 }
 
+/** The instance's input identity; `standIn` replaces its datasets' checksums when they are not on this machine. */
 async function computeIdentity(
   instance: StageInstance,
   completed: Map<string, StageResult>,
   resources: Map<string, unknown>,
   projectRoot: string,
+  standIn?: Record<string, string>,
 ): Promise<InputIdentity> {
   const upstream: Record<string, string> = {};
   for (const id of instance.needs.flatMap((need) => need.ids)) upstream[id] = completed.get(id)!.outputHash;
-  const datasets = await instance.kind.datasetChecksums?.(instance.params, { resources, projectRoot }) ?? {};
+  const datasets = standIn ??
+    await instance.kind.datasetChecksums?.(instance.params, { resources, projectRoot }) ?? {};
   const hash = inputHash({
     kind: instance.kind.name,
     params: instance.params,

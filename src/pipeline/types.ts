@@ -187,6 +187,25 @@ export interface DatasetChecksumContext {
   projectRoot: string;
 }
 
+/** `resources` key set by `reproduce --fetch`: stages may fetch inputs that are not on this machine. */
+export const FETCH_INPUTS = "pipeline:fetch-inputs";
+
+/**
+ * An input that is not on this machine (a dataset not fetched yet), as a stage kind reports it: an error with
+ * `missingInput`. The runner then reuses a record that stands without it, or ends the pipeline "needs data"
+ * instead of failing.
+ */
+export interface MissingInput {
+  name: string;
+  /** The one command (and its size) that gets it. */
+  remedy: string;
+}
+
+export function missingInputOf(error: unknown): MissingInput | undefined {
+  const m = (error as { missingInput?: MissingInput } | null)?.missingInput;
+  return m && typeof m.name === "string" && typeof m.remedy === "string" ? m : undefined;
+}
+
 export interface StageKind<P = ParamValues> {
   name: string;
   description: string;
@@ -210,6 +229,15 @@ export interface StageKind<P = ParamValues> {
    * a changed dataset reruns it). Keep it cheap: cache in `resources` or next to the data.
    */
   datasetChecksums?(params: P, ctx: DatasetChecksumContext): Promise<Record<string, string>>;
+  /**
+   * One line on a dataset whose checksum differs from the record's ("recorded on build A, here build B"), from
+   * what the kind knows of its datasets' builds; undefined to say nothing beyond "datasets changed".
+   */
+  describeDatasetChange?(
+    name: string,
+    recorded: string | undefined,
+    current: string,
+  ): Promise<string | undefined>;
   /** Extra static checks beyond the schema (e.g. references to other stages). Runs before anything runs. */
   validateParams?(params: P, info: StageValidationInfo): ParamIssue[];
   /**
