@@ -4,6 +4,7 @@ import { formatAdapter } from "../gpu/device.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
+import { ensureDefaultData } from "../data/open.ts";
 import type { DataConfig } from "../train/types.ts";
 import { choiceFlag, numberFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
@@ -19,6 +20,7 @@ Measures a trained checkpoint's top-1 and top-5 error, preprocessing images as i
   --validation N         size of the validation split (default: the run's)
   --limit-test N         use a fixed, class-balanced subset of N test images
   --allow-unknown-data   use CIFAR-10 files that match no known build (refused otherwise)
+  --fetch                fetch the dataset first when it is not on this machine (deno task data fetch KIND)
   --ten-crop             average the softmax over 10 views (corners, centre, mirrors)
   --batch N              network inputs per forward pass (default 128)
   --json                 print the result as JSON on stdout
@@ -33,6 +35,7 @@ const OPTIONS = {
   validation: { type: "string" },
   "limit-test": { type: "string" },
   "allow-unknown-data": { type: "boolean" },
+  fetch: { type: "boolean" },
   "ten-crop": { type: "boolean" },
   batch: { type: "string" },
   json: { type: "boolean" },
@@ -67,6 +70,7 @@ async function main(): Promise<number> {
   data.validation = numberFlag(v.validation, "validation", { int: true, min: 1 }) ?? data.validation;
   data.limitTest = numberFlag(v["limit-test"], "limit-test", { int: true, min: 1 });
   if (v["allow-unknown-data"]) data.allowUnknownData = true;
+  await ensureDefaultData(data.kind, data.path, v.fetch ?? false);
   const gpu = await Gpu.create();
   console.error(`adapter: ${formatAdapter(gpu.adapter)}`);
   const t0 = performance.now();

@@ -4,7 +4,7 @@ import { formatAdapter } from "../gpu/device.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { type ModelOptions, resolveModelName } from "../models/index.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
-import { type Dataset, openDataset } from "../data/index.ts";
+import { type Dataset, ensureDefaultData, openDataset } from "../data/index.ts";
 import {
   knobsOf,
   PAPER_OPTIM,
@@ -39,6 +39,7 @@ Data
   --validation N         hold out the last N training images as a validation split
   --allow-unknown-data   use CIFAR-10 files that match no known build (refused otherwise); the checkpoint's
                          provenance records it
+  --fetch                fetch the dataset first when it is not on this machine (deno task data fetch KIND)
 Augmentation and preprocessing
   --crop N               network input side; random N x N crops in training, centre crop at test
                          (default: the whole stored image)
@@ -84,6 +85,7 @@ const OPTIONS = {
   "limit-test": { type: "string" },
   validation: { type: "string" },
   "allow-unknown-data": { type: "boolean" },
+  fetch: { type: "boolean" },
   crop: { type: "string" },
   flip: { type: "string" },
   "pca-noise": { type: "string" },
@@ -225,6 +227,7 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
   setData("limitTest", numberFlag(v["limit-test"], "limit-test", { int: true, min: 1 }));
   setData("validation", numberFlag(v.validation, "validation", { int: true, min: 1 }));
   if (v["allow-unknown-data"]) data.allowUnknownData = true;
+  await ensureDefaultData(data.kind, data.path, v.fetch ?? false);
   const geo = storedGeometry(data);
   let dataset: Dataset | undefined;
   if (geo.classes === null) {

@@ -84,8 +84,13 @@ export class DataAbsentError extends Error {
 
 /** "deno task data fetch cifar10 (170.1 MB)". */
 export function fetchCommand(entry: DatasetEntry): string {
+  return `deno task data fetch ${entry.name}${sizeNote(entry)}`;
+}
+
+/** " (170.1 MB)", or "" where the registry states no size. */
+function sizeNote(entry: DatasetEntry): string {
   const bytes = downloadBytes(entry);
-  return `deno task data fetch ${entry.name}${bytes ? ` (${formatBytes(bytes)})` : ""}`;
+  return bytes ? ` (${formatBytes(bytes)})` : "";
 }
 
 // ---- where a dataset lives --------------------------------------------------------------------------------
@@ -333,7 +338,8 @@ export async function fetchDataset(
     throw new DataAbsentError(
       entry.name,
       fetchCommand(entry),
-      `${entry.name} is not on this machine: fetch it with \`${fetchCommand(entry)}\`, or add --fetch`,
+      `${entry.name} is not on this machine: fetch it with \`deno task data fetch ${entry.name}\`` +
+        `${sizeNote(entry)}, or add --fetch`,
     );
   }
   const tried = failures.length

@@ -76,6 +76,19 @@ export async function ensureDataset(
   return fetched.root;
 }
 
+/**
+ * Before a command opens `kind` from its default place: makes sure it is here (fetching it when `fetch`), so a
+ * missing dataset stops the command at once with the one line that says how to get it.
+ */
+export async function ensureDefaultData(
+  kind: DatasetSpec["kind"],
+  path: string | undefined,
+  fetch: boolean,
+): Promise<void> {
+  if (path || kind === "image-folder") return;
+  await ensureDataset(kind, { fetch });
+}
+
 /** The default CIFAR-10 copy (see ensureDataset): the folder holding the six .bin files. */
 export function ensureCifar10(
   spec: Pick<DatasetSpec, "cacheDir" | "prepareScript" | "fetch" | "log"> = {},

@@ -1,20 +1,21 @@
 // What some tests need from the machine: Chromium, the shared data beside the project (../shared/data), the
 // Fashion-MNIST package, PyTorch (Debian's python3-torch for /usr/bin/python3). A test whose need is missing fails, saying what to install, instead of passing without
 // having checked anything. To leave such tests out on purpose, name the needs in ALEXNET_TEST_WITHOUT
-// (comma-separated: chromium, shared-data, fashion-mnist, torch, slurm); those tests are then reported as
-// ignored.
+// (comma-separated: chromium, data, fashion-mnist, torch, slurm; "data" covers every test that reads the real
+// datasets or the lab's photos, "shared-data" is its older name); those tests are then reported as ignored.
 import { existsSync } from "node:fs";
 import { CHROMIUM_PATH } from "./browser.ts";
 import { FASHION_MNIST_DIR } from "../../src/data/fashion_mnist.ts";
 import { SHARED_DATA_DIR } from "../../src/data/open.ts";
 import { TORCH_INSTALL_HINT, torchPython, torchUnavailable } from "../../src/io/python.ts";
 
-export type Need = "chromium" | "shared-data" | "fashion-mnist" | "torch" | "slurm";
+export type Need = "chromium" | "data" | "shared-data" | "fashion-mnist" | "torch" | "slurm";
 
 /** true when ALEXNET_TEST_WITHOUT names `need`: the tests needing it are left out (as `ignore`). */
 export function leftOut(need: Need): boolean {
-  const list = Deno.env.get("ALEXNET_TEST_WITHOUT") ?? "";
-  return list.split(",").map((s) => s.trim()).includes(need);
+  const list = (Deno.env.get("ALEXNET_TEST_WITHOUT") ?? "").split(",").map((s) => s.trim());
+  const data = need === "data" || need === "shared-data";
+  return list.includes(need) || (data && (list.includes("data") || list.includes("shared-data")));
 }
 
 function missing(need: Need, what: string, remedy: string): never {
@@ -34,7 +35,7 @@ export function requireChromium(): void {
 /** The path of `rel` in ../shared/data (see its README.md); fails (loudly) when it is not there. */
 export function requireShared(rel: string): string {
   const path = `${SHARED_DATA_DIR}/${rel}`;
-  if (!existsSync(path)) missing("shared-data", path, "the read-only shared data belongs beside the project");
+  if (!existsSync(path)) missing("data", path, "the lab's read-only shared data belongs beside the project");
   return path;
 }
 
