@@ -17,6 +17,8 @@ const runs: string[] = [];
 const failures = new Map<string, number>();
 /** Mutable "dataset" whose checksum `range` reports. */
 let datasetVersion = "v1";
+/** true: the dataset is not on this machine (datasetChecksums reports a missing input). */
+let datasetAbsent = false;
 /** What `range`'s probe measures: an exact part and a float result (a stand-in for its code's numerics). */
 let probed = { code: "v1", value: 1 };
 /** Where the probes ran, to check they never touch a stage's real output folder. */
@@ -37,7 +39,16 @@ const rangeKind: StageKind = {
     });
   },
   datasetChecksums() {
+    if (datasetAbsent) {
+      const error = Object.assign(new Error("toy-dataset is not here"), {
+        missingInput: { name: "toy-dataset", remedy: "fetch toy-dataset" },
+      });
+      return Promise.reject(error);
+    }
     return Promise.resolve({ "toy-dataset": `sha-${datasetVersion}` });
+  },
+  describeDatasetChange(name, recorded, current) {
+    return Promise.resolve(`${name}: recorded on ${recorded}, here ${current}`);
   },
   async run(ctx) {
     runs.push(`${ctx.pipeline}/${ctx.id}`);
@@ -143,6 +154,7 @@ async function harness(): Promise<Harness> {
   runs.length = 0;
   failures.clear();
   datasetVersion = "v1";
+  datasetAbsent = false;
   probed = { code: "v1", value: 1 };
   probeDirs.length = 0;
   const root = await Deno.makeTempDir({ prefix: "pipeline-runner-" });
@@ -431,4 +443,49 @@ Deno.test("a file a stage publishes outside its folder is part of its outputs: a
   const summary = await run();
   assertStrictEquals(summary.decisions[0].reason, "outputs missing or changed on disk");
   assertEquals(runs, ["p/publish"]);
+});
+
+Deno.test("absent data: a record checked under the same code stands in for it; other code needs the data", async () => {
+  await using h = await harness();
+  await h.run({ code: "c1" });
+  const lock = await Deno.readTextFile(lockfilePath(h.results, "toy"));
+  datasetAbsent = true;
+  runs.length = 0;
+  probeDirs.length = 0;
+  const reused = await h.run({ code: "c1" });
+  assertEquals(runs, []);
+  assertEquals(probeDirs, [], "nothing probed");
+  assert(reused.ok);
+  assertEquals(reused.cached, ALL.map((id) => id.slice(4)));
+  assertEquals(reused.absentInputs, [{ name: "toy-dataset", remedy: "fetch toy-dataset" }]);
+  assertStrictEquals(
+    await Deno.readTextFile(lockfilePath(h.results, "toy")),
+    lock,
+    "the record is untouched",
+  );
+  // Other code: the stages reading the data must be probed, so the pipeline needs the data (not a failure).
+  for (const dryRun of [true, false]) {
+    const needs = await h.run({ code: "c2", dryRun });
+    assertEquals(runs, []);
+    assertStrictEquals(needs.ok, false);
+    assertEquals(needs.failed, []);
+    assertEquals(needs.needsData.map((n) => n.id), ["data", "side"]);
+    assertEquals(needs.blocked, ["fit[lr=0.1]", "fit[lr=0.3]", "summary"]);
+    assertMatch(h.lines.join("\n"), /\[toy\] data: .*needs data .*fetch toy-dataset/);
+  }
+  assertStrictEquals(await Deno.readTextFile(lockfilePath(h.results, "toy")), lock, "still untouched");
+});
+
+Deno.test("another build of a dataset than the record's is said once, with what would rerun", async () => {
+  await using h = await harness();
+  await h.run();
+  datasetVersion = "v2";
+  h.lines.length = 0;
+  await h.run({ dryRun: true });
+  const said = h.lines.filter((line) => line.includes("recorded on"));
+  assertEquals(said.length, 1, h.lines.join("\n"));
+  assertMatch(
+    said[0],
+    /^\[toy\] toy-dataset: recorded on sha-v1, here sha-v2: 4 stages would rerun, about 0\.0 CPU-hours/,
+  );
 });
