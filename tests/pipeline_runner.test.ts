@@ -7,7 +7,7 @@ import { StageKindRegistry } from "../src/pipeline/registry.ts";
 import { runPipeline } from "../src/pipeline/runner.ts";
 import type { PipelineRunSummary } from "../src/pipeline/runner.ts";
 import { lockfilePath, readLockfile } from "../src/pipeline/lockfile.ts";
-import type { StageKind, StageResult } from "../src/pipeline/types.ts";
+import { FETCH_INPUTS, type StageKind, type StageResult } from "../src/pipeline/types.ts";
 
 // ---- test-only stage kinds doing real (tiny) work -------------------------------------------------------
 
@@ -19,6 +19,8 @@ const failures = new Map<string, number>();
 let datasetVersion = "v1";
 /** true: the dataset is not on this machine (datasetChecksums reports a missing input). */
 let datasetAbsent = false;
+/** How often `range` was asked to fetch its missing dataset. */
+let fetched = 0;
 /** What `range`'s probe measures: an exact part and a float result (a stand-in for its code's numerics). */
 let probed = { code: "v1", value: 1 };
 /** Where the probes ran, to check they never touch a stage's real output folder. */
@@ -49,6 +51,11 @@ const rangeKind: StageKind = {
   },
   describeDatasetChange(name, recorded, current) {
     return Promise.resolve(`${name}: recorded on ${recorded}, here ${current}`);
+  },
+  fetchMissing() {
+    fetched++;
+    datasetAbsent = false;
+    return Promise.resolve();
   },
   async run(ctx) {
     runs.push(`${ctx.pipeline}/${ctx.id}`);
@@ -147,6 +154,7 @@ interface Harness extends AsyncDisposable {
     text?: string;
     /** RunnerOptions.codeIdentity's value (default: none given, so every reuse is probed). */
     code?: string;
+    resources?: Map<string, unknown>;
   }): Promise<PipelineRunSummary>;
 }
 
@@ -155,6 +163,7 @@ async function harness(): Promise<Harness> {
   failures.clear();
   datasetVersion = "v1";
   datasetAbsent = false;
+  fetched = 0;
   probed = { code: "v1", value: 1 };
   probeDirs.length = 0;
   const root = await Deno.makeTempDir({ prefix: "pipeline-runner-" });
@@ -177,6 +186,7 @@ async function harness(): Promise<Harness> {
         dryRun: options.dryRun,
         force: options.force,
         ...(options.code !== undefined ? { codeIdentity: () => Promise.resolve(options.code!) } : {}),
+        ...(options.resources ? { resources: options.resources } : {}),
         log: (line) => lines.push(line),
         progressIntervalMs: 0,
       });
@@ -488,4 +498,20 @@ Deno.test("another build of a dataset than the record's is said once, with what 
     said[0],
     /^\[toy\] toy-dataset: recorded on sha-v1, here sha-v2: 4 stages would rerun, about 0\.0 CPU-hours/,
   );
+});
+
+Deno.test("absent data with FETCH_INPUTS: fetched only where the record cannot stand in", async () => {
+  await using h = await harness();
+  await h.run({ code: "c1" });
+  datasetAbsent = true;
+  const fetch = new Map<string, unknown>([[FETCH_INPUTS, true]]);
+  const reused = await h.run({ code: "c1", resources: fetch });
+  assert(reused.ok);
+  assertStrictEquals(fetched, 0, "the records stood in: nothing fetched");
+  runs.length = 0;
+  const probedCode = await h.run({ code: "c2", resources: fetch });
+  assertStrictEquals(fetched, 1, "fetched once, then the other stage found it");
+  assert(probedCode.ok);
+  assertEquals(runs, [], "probed and confirmed, nothing ran");
+  assertEquals(probedCode.needsData, []);
 });

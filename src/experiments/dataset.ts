@@ -8,6 +8,7 @@ import type { DataConfig } from "../train/types.ts";
 import { loadTrainingData } from "../train/data.ts";
 import { datasetAvailable, datasetChecksum, type DataSource, sharedDataset } from "./resources.ts";
 import { datasetEntry } from "../data/datasets.ts";
+import { ensureDefaultData } from "../data/open.ts";
 import { buildOfContent } from "../data/registry.ts";
 
 export interface DatasetParams {
@@ -86,6 +87,9 @@ export const datasetStageKind = defineStageKind<DatasetParams>({
       return {};
     }
     return { [datasetName(source)]: await datasetChecksum(resources, source) };
+  },
+  async fetchMissing(params) {
+    await ensureDefaultData(params.kind, params.path || undefined, true);
   },
   async describeDatasetChange(name, recorded, current) {
     const entry = await datasetEntry(name.split(":")[0]).catch(() => undefined);

@@ -72,11 +72,15 @@ export function datasetSpec(source: DataSource, fetch = false): DatasetSpec {
 const sourceKey = (source: DataSource) => `reproduce:dataset:${source.kind}:${source.path}:${source.size}`;
 
 /** Loads a dataset once per process; matrix arms and later pipelines get the same object. */
-export function sharedDataset(resources: Map<string, unknown>, source: DataSource): Promise<Dataset> {
+export function sharedDataset(
+  resources: Map<string, unknown>,
+  source: DataSource,
+  fetch = resources.get(FETCH_INPUTS) === true,
+): Promise<Dataset> {
   const key = sourceKey(source);
   let loading = resources.get(key) as Promise<Dataset> | undefined;
   if (!loading) {
-    loading = openDataset(datasetSpec(source, resources.get(FETCH_INPUTS) === true));
+    loading = openDataset(datasetSpec(source, fetch));
     // A failed load must not poison later attempts in the same process.
     loading.catch(() => resources.delete(key));
     resources.set(key, loading);
@@ -159,7 +163,8 @@ export async function datasetChecksum(resources: Map<string, unknown>, source: D
   }
   let checksum = key ? table[key] : undefined;
   if (!checksum) {
-    checksum = (await sharedDataset(resources, source)).checksum;
+    // Never fetched for a checksum: the runner fetches only what a stage's record cannot stand in for.
+    checksum = (await sharedDataset(resources, source, false)).checksum;
     // The data may have just been built (CIFAR-10 from the shared JPEG copy): stat again for the key.
     const after = await sourceFiles(source);
     const afterStats = after ? await Promise.all(after.map(statKey)) : null;

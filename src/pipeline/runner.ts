@@ -8,7 +8,7 @@ import type { LockEntry, Lockfile } from "./lockfile.ts";
 import { LOCKFILE_VERSION, lockfilePath, readLockfile, writeJsonAtomic } from "./lockfile.ts";
 import type { PipelinePlan, StageInstance } from "./plan.ts";
 import type { Fingerprint, MissingInput, RunInfo, StageContext, StageOutputs, StageResult } from "./types.ts";
-import { missingInputOf } from "./types.ts";
+import { FETCH_INPUTS, missingInputOf } from "./types.ts";
 
 export { OUTPUTS_FILE } from "./outputs.ts";
 
@@ -226,6 +226,17 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
     if (options.dryRun) say(id, `${action === "run" ? "would run" : action} (${reason})`);
   };
 
+  /** Whether the record alone decides the instance: same inputs with its datasets, same code, not forced. */
+  const recordStandsIn = async (instance: StageInstance, previous: LockEntry | undefined) => {
+    if (!previous?.datasets || previous.status !== "done" || !previous.fingerprint || forced(instance)) {
+      return false;
+    }
+    const code = instance.kind.fingerprint ? await options.codeIdentity?.() : undefined;
+    if (code === undefined || previous.verifiedCode !== code) return false;
+    const standIn = await computeIdentity(instance, completed, resources, projectRoot, previous.datasets);
+    return reasonToRun(instance, standIn, previous) === undefined;
+  };
+
   // Another build of a dataset than the record's: said once per dataset, with what it would cost, before
   // anything runs.
   const reportedChanges = new Set<string>();
@@ -284,7 +295,12 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
       } catch (error) {
         absent = missingInputOf(error);
         const message = (error as Error).message;
-        if (!absent || !previous?.datasets) {
+        if (absent && !(await recordStandsIn(instance, previous)) && resources.get(FETCH_INPUTS) === true) {
+          // Asked to fetch, and the record cannot do without the data: get it, then decide as usual.
+          await instance.kind.fetchMissing?.(instance.params, { resources, projectRoot });
+          identity = await computeIdentity(instance, completed, resources, projectRoot);
+          absent = undefined;
+        } else if (!absent || !previous?.datasets) {
           unavailable.add(instance.id);
           if (absent) {
             summary.needsData.push({ id: instance.id, input: absent });
@@ -296,8 +312,9 @@ export async function runPipeline(plan: PipelinePlan, options: RunnerOptions): P
           decide(instance.id, "blocked", `cannot compute its identity: ${message}`);
           if (!options.dryRun) say(instance.id, `FAILED before running: ${message}`);
           continue;
+        } else {
+          identity = await computeIdentity(instance, completed, resources, projectRoot, previous.datasets);
         }
-        identity = await computeIdentity(instance, completed, resources, projectRoot, previous.datasets);
       }
       if (options.findPrevious) {
         previous = await options.findPrevious(instance.id, identity.inputHash, previous);

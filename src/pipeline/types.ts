@@ -238,6 +238,11 @@ export interface StageKind<P = ParamValues> {
     recorded: string | undefined,
     current: string,
   ): Promise<string | undefined>;
+  /**
+   * Gets the inputs \`datasetChecksums\` found missing (a dataset download), when the run was asked to fetch
+   * (\`FETCH_INPUTS\`) and the stage's record cannot stand in for them.
+   */
+  fetchMissing?(params: P, ctx: DatasetChecksumContext): Promise<void>;
   /** Extra static checks beyond the schema (e.g. references to other stages). Runs before anything runs. */
   validateParams?(params: P, info: StageValidationInfo): ParamIssue[];
   /**
