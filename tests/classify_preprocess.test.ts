@@ -1,11 +1,13 @@
 // Classification's crops follow torchvision's CenterCrop exactly: crop_top = int(round((height - crop) / 2.0))
 // with Python's round (halves to even), so odd margins land where torchvision puts them. Training and
 // evaluation keep their own rule (offsets rounded down, src/data/augment.ts), which committed results used.
+// A per-channel std (torchvision's Normalize) divides each channel after the scale; without one, inputs are
+// computed as they always were.
 import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { centerCropSpec, tenCropSpecs } from "../src/data/augment.ts";
 import type { RgbImage } from "../src/data/image_decode.ts";
 import type { Preprocess } from "../src/io/checkpoint.ts";
-import { inputPlan, storedPixels, torchvisionCenterOffset } from "../src/classify/preprocess.ts";
+import { inputPlan, storedPixels, torchvisionCenterOffset, writeInputs } from "../src/classify/preprocess.ts";
 
 /** Python's int(round(x)) for x = m / 2: halves go to the even neighbour. */
 function pythonRoundHalf(m: number): number {
@@ -83,4 +85,25 @@ Deno.test("inputPlan: ten views in torchvision's TenCrop order, its centre rule 
 Deno.test("training and evaluation keep their own centre rule (offsets rounded down)", () => {
   assertEquals(centerCropSpec(36, 36, 33), { x: 1, y: 1, width: 33, height: 33, flip: false });
   assertEquals(tenCropSpecs(36, 36, 33)[4], { x: 1, y: 1, width: 33, height: 33, flip: false });
+});
+
+Deno.test("writeInputs: a per-channel std divides each channel; a scalar scale alone is unchanged", () => {
+  const side = 4, plane = side * side;
+  const stored = Uint8Array.from({ length: 3 * plane }, (_, i) => (i * 37) % 256);
+  const mean = Float32Array.of(0.485 * 255, 0.456 * 255, 0.406 * 255);
+  const base: Preprocess = { resize: side, crop: side, scale: 1 / 255, mean: "channel", channels: 3 };
+  const std = [0.229, 0.224, 0.225];
+  const plain = new Float32Array(3 * plane), divided = new Float32Array(3 * plane);
+  writeInputs(inputPlan(base, mean, false), [stored], plain);
+  writeInputs(inputPlan({ ...base, std }, mean, false), [stored], divided);
+  for (let c = 0; c < 3; c++) {
+    for (let i = c * plane; i < (c + 1) * plane; i++) {
+      // Without std: exactly writeCrop's (pixel - mean) * scale, rounded once to float32.
+      assertStrictEquals(plain[i], Math.fround((stored[i] - mean[c]) * base.scale));
+      // torchvision: (pixel / 255 - mean) / std, within float32 rounding.
+      const want = (stored[i] / 255 - [0.485, 0.456, 0.406][c]) / std[c];
+      assert(Math.abs(divided[i] - want) <= 1e-6 * Math.max(1, Math.abs(want)), `${divided[i]} vs ${want}`);
+    }
+  }
+  assertThrows(() => inputPlan({ ...base, std: [1, 2] }, mean, false), Error, "preprocess.std [1,2]");
 });

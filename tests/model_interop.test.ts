@@ -1,6 +1,7 @@
 // deno task model import / export: PyTorch state_dicts (safetensors and torch.save() files) to checkpoints that
 // classify and evaluate take, checkpoints back to state_dicts PyTorch loads strictly, and what wrong files
-// are told. The torch.save() cases run Debian's python3-torch (ALEXNET_TEST_WITHOUT=torch leaves them out).
+// are told. The torch.save() cases use Debian's python3-torch to write the files and check the exports (reading
+// .pt/.pth needs no Python: tests/io_pth.test.ts); ALEXNET_TEST_WITHOUT=torch leaves them out.
 
 import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
 import { assertRejectsWith } from "./helpers/asserts.ts";
@@ -88,9 +89,10 @@ Deno.test("model import --from torchvision: a safetensors state_dict becomes a c
   assertEquals(ckpt.meta.preprocess, {
     resize: 37,
     crop: 32,
-    scale: 1 / (255 * 0.226),
+    scale: 1 / 255,
     mean: "channel",
     channels: 3,
+    std: [0.229, 0.224, 0.225],
   });
   assertEquals(
     Array.from(ckpt.mean!),
@@ -143,9 +145,19 @@ Deno.test("model import --from torchvision: a safetensors state_dict becomes a c
     { cwd: PROJECT_ROOT, env: { ALEXNET_CACHE_DIR: `${dir}/cache` } },
   );
   assertStrictEquals(ev.code, 0, ev.stderr);
-  const evaluation = JSON.parse(ev.stdout) as { images: number; top1Error: number };
+  const evaluation = JSON.parse(ev.stdout) as { images: number; top1Error: number; loss: number };
   assertStrictEquals(evaluation.images, 3);
   assert(evaluation.top1Error >= 0 && evaluation.top1Error <= 1);
+  // evaluate applies the checkpoint's per-channel std as classify does: on these solid images (cropped alike by
+  // both), its loss is the mean of classify's -log p(true class).
+  const val = ["cat", "dog", "fish"].map((c) => `${root}/val/${c}/a.png`);
+  const c = await runClassify(["--model", target, "--json", "--top", "3", ...val]);
+  assertStrictEquals(c.code, 0, c.err);
+  const loss = c.out.map((line, label) => {
+    const top = (JSON.parse(line) as { top: { index: number; probability: number }[] }).top;
+    return -Math.log(top.find((t) => t.index === label)!.probability);
+  }).reduce((a, b) => a + b) / 3;
+  assert(Math.abs(evaluation.loss - loss) < 1e-5, `evaluate's loss ${evaluation.loss}, classify's ${loss}`);
 });
 
 Deno.test("model import: wrong files and flags are refused, naming the file and what was expected", async () => {
@@ -405,11 +417,11 @@ Deno.test({
     assert(w.every((v, i) => Math.abs(v - want[i]) <= 1e-3 * Math.abs(want[i]) + 1e-7));
     await assertRejectsWith(
       importCommand([`${sub}/whole-model.pt`, ...args], quiet),
-      /whole-model\.pt: torch\.load\(weights_only=True\) cannot read it \(UnpicklingError: Unsupported class torch\.nn\.modules\.linear\.Linear\); expected a file written by torch\.save\(model\.state_dict\(\), path\)/,
+      /whole-model\.pt: it refers to the Python object torch\.nn\.modules\.linear\.Linear, which is not part of a state_dict \(a pickled whole model: save its state_dict\(\) instead\)/,
     );
     await assertRejectsWith(
       importCommand([`${sub}/mixed.pt`, ...args], quiet),
-      /mixed\.pt: not a plain state_dict: 1 entries are not tensors \("steps"\)/,
+      /mixed\.pt: not a plain state_dict: 1 of its 2 entries are not named tensors \("steps": int\)/,
     );
 
     // Export to .pt: PyTorch loads it strictly into the exported module, tensor for tensor equal to the
@@ -511,9 +523,10 @@ Deno.test({
     assertEquals(ckpt.meta.preprocess, {
       resize: 256,
       crop: 224,
-      scale: 1 / (255 * 0.226),
+      scale: 1 / 255,
       mean: "channel",
       channels: 3,
+      std: [0.229, 0.224, 0.225],
     });
 
     const img = `${sub}/grey.png`;

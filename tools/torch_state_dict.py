@@ -1,11 +1,9 @@
 #!/usr/bin/python3
-"""Converts between torch.save() state_dict files (.pt/.pth) and safetensors, for `deno task model import` and
-`deno task model export` (src/io/torchvision.ts). Needs only torch (Debian's python3-torch): safetensors is read
-and written by hand (8-byte little-endian header length, JSON header, raw little-endian data).
+"""Writes torch.save() state_dict files (.pt/.pth) from safetensors, for `deno task model export --out X.pt`
+(src/cli/model.ts), and reads and writes safetensors for the PyTorch tests. Needs only torch (Debian's
+python3-torch): safetensors is read and written by hand (8-byte little-endian header length, JSON header, raw
+little-endian data). Reading .pt/.pth files (`deno task model import`) needs no Python: src/io/pth.ts.
 
-  /usr/bin/python3 tools/torch_state_dict.py read IN.pt OUT.safetensors
-      torch.load(IN, weights_only=True); the state_dict (or the one under "state_dict" / "model"), "module."
-      prefixes of DataParallel removed, every tensor as float32. Prints a JSON summary on stdout.
   /usr/bin/python3 tools/torch_state_dict.py write IN.safetensors OUT.pt
       torch.save() of an OrderedDict of the file's tensors, loadable with torch.load(OUT) and
       module.load_state_dict().
@@ -77,50 +75,6 @@ def write_safetensors(path, tensors, metadata):
             f.write(memoryview(b).cast("B"))
 
 
-def state_dict_of(obj, path):
-    """The tensor dict inside what torch.load returned, and notes on what was unwrapped."""
-    notes = []
-    if isinstance(obj, dict) and not any(torch.is_tensor(v) for v in obj.values()):
-        for key in ("state_dict", "model", "model_state_dict"):
-            if isinstance(obj.get(key), dict):
-                notes.append(f'took the state_dict under "{key}"')
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict):
-        fail(f"{path}: holds a {type(obj).__name__}, not a state_dict (a dict of tensor names to tensors)")
-    bad = [k for k, v in obj.items() if not torch.is_tensor(v)]
-    if bad:
-        fail(
-            f"{path}: not a plain state_dict: {len(bad)} entries are not tensors ("
-            + ", ".join(f'"{k}"' for k in bad[:5])
-            + (", ..." if len(bad) > 5 else "")
-            + ")"
-        )
-    if obj and all(k.startswith("module.") for k in obj):
-        notes.append('removed the "module." prefix of DataParallel')
-        obj = collections.OrderedDict((k[len("module.") :], v) for k, v in obj.items())
-    return obj, notes
-
-
-def read(src, dst):
-    try:
-        obj = torch.load(src, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - every failure of torch.load means the same to the caller
-        first = str(e).strip().split("\n")[0]
-        if "WeightsUnpickler error: " in first:  # torch's advice to load unsafely is no advice here
-            first = first.split("WeightsUnpickler error: ")[1]
-        fail(
-            f"{src}: torch.load(weights_only=True) cannot read it ({type(e).__name__}: {first}); expected a "
-            "file written by torch.save(model.state_dict(), path) (a pickled whole model is refused: save its "
-            "state_dict)"
-        )
-    sd, notes = state_dict_of(obj, src)
-    dtypes = sorted({str(v.dtype).replace("torch.", "") for v in sd.values()})
-    non_float = [k for k, v in sd.items() if not v.is_floating_point()]
-    write_safetensors(dst, sd, {"source": src, "converted": "tools/torch_state_dict.py read"})
-    print(json.dumps({"tensors": len(sd), "dtypes": dtypes, "notes": notes, "non_float": non_float}))
-
-
 def write(src, dst):
     sd = read_safetensors(src)
     torch.save(sd, dst)
@@ -128,6 +82,6 @@ def write(src, dst):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("read", "write"):
-        fail("usage: torch_state_dict.py read IN.pt OUT.safetensors | write IN.safetensors OUT.pt")
-    {"read": read, "write": write}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    if len(sys.argv) != 4 or sys.argv[1] != "write":
+        fail("usage: torch_state_dict.py write IN.safetensors OUT.pt")
+    write(sys.argv[2], sys.argv[3])

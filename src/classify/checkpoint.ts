@@ -6,6 +6,7 @@ import {
   CHECKPOINT_FORMAT,
   type CheckpointMeta,
   decodeCheckpoint,
+  preprocessStd,
 } from "../io/checkpoint.ts";
 
 /** Parses a safetensors header (the file's first 8 + n bytes) and returns its metadata map. */
@@ -85,6 +86,7 @@ export function checkClassifierMeta(meta: CheckpointMeta, source: string): void 
   if (!["image", "channel", "none"].includes(p.mean)) {
     throw new Error(`${source}: preprocess.mean "${p.mean}" is not image, channel or none`);
   }
+  preprocessStd(p, source);
 }
 
 /** Mean values the preprocessing subtracts: C*R*R (image), C (channel) or none. */

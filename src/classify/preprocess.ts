@@ -1,6 +1,7 @@
 // A decoded image to the network's input: short side to `resize`, the central resize x resize square (the
 // stored image of an image-folder dataset), then the centre crop (or the paper's ten views) written by the data
-// layer's own writeCrop: (pixel - mean) * scale.
+// layer's own writeCrop: (pixel - mean) * scale, then / std[c] for checkpoints with a per-channel std
+// (torchvision's Normalize).
 //
 // Both centre crops follow torchvision's CenterCrop exactly (crop_top = int(round((height - crop) / 2.0)),
 // Python's round taking halves to even) and the ten views torchvision's TenCrop, so a checkpoint classifies an
@@ -11,13 +12,15 @@
 // No Deno APIs here or in what it runs: the browser bundle uses this same module. (image_decode.ts is imported
 // for its pure geometric helpers; the bundle maps its imagescript import to a browser shim.)
 
-import type { Preprocess } from "../io/checkpoint.ts";
+import { type Preprocess, preprocessStd } from "../io/checkpoint.ts";
 import { type CropSpec, writeCrop } from "../data/augment.ts";
 import type { ImageSet } from "../data/types.ts";
 import { crop, resizeShortSide, type RgbImage, toCHW } from "../data/image_decode.ts";
 
 export interface InputPlan {
   pre: Preprocess;
+  /** Per-channel divisors after the scale (torchvision's std), or null for none. */
+  std: number[] | null;
   /** Mean at stored size (C*resize*resize, raw 0-255 units), or null. */
   mean: Float32Array | null;
   /**
@@ -87,7 +90,28 @@ export function inputPlan(
   const views = tenCrop
     ? torchvisionTenCropSpecs(pre.resize, pre.resize, pre.crop)
     : [{ x: centre, y: centre, width: pre.crop, height: pre.crop, flip: false }];
-  return { pre, mean: meanImage(pre, mean), views, inputSize: pre.channels * pre.crop * pre.crop };
+  return {
+    pre,
+    std: preprocessStd(pre, "preprocess"),
+    mean: meanImage(pre, mean),
+    views,
+    inputSize: pre.channels * pre.crop * pre.crop,
+  };
+}
+
+/**
+ * Divides channel c of every NCHW input in `x` by std[c] (planes of `plane` values): torchvision's Normalize
+ * after writeCrop has applied the mean and the scale. Kept apart from writeCrop so that checkpoints without a
+ * std compute exactly what they always did.
+ */
+export function divideByStd(x: Float32Array, std: readonly number[], plane: number): void {
+  const size = std.length * plane;
+  for (let base = 0; base + size <= x.length; base += size) {
+    for (let c = 0; c < std.length; c++) {
+      const s = std[c], start = base + c * plane;
+      for (let i = start; i < start + plane; i++) x[i] /= s;
+    }
+  }
 }
 
 /** ITU-R BT.601 luma with Pillow's integer rounding (its convert("L")), for models trained on grey images. */
@@ -124,7 +148,9 @@ export function writeInputs(plan: InputPlan, stored: Uint8Array[], out: Float32A
       labels: new Int32Array(1),
     };
     plan.views.forEach((spec, v) => {
-      writeCrop(one, 0, spec, plan.mean, pre.scale, null, out, (i * plan.views.length + v) * plan.inputSize);
+      const at = (i * plan.views.length + v) * plan.inputSize;
+      writeCrop(one, 0, spec, plan.mean, pre.scale, null, out, at);
+      if (plan.std) divideByStd(out.subarray(at, at + plan.inputSize), plan.std, pre.crop * pre.crop);
     });
   });
 }

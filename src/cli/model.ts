@@ -3,15 +3,15 @@
 
 import { buildModel, loadModelFile, type ModelOptions, MODELS, resolveModelName } from "../models/index.ts";
 import { architectureKey, type LayerSpec, type ModelSpec, resolveModel } from "../nn/spec.ts";
-import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { loadCheckpoint } from "../io/checkpoint.ts";
 import { runTorchTool } from "../io/python.ts";
 import {
   exportForTorch,
+  importTorchvisionFile,
   loadClassNames,
   torchModuleSource,
   torchParameterNames,
   TORCHVISION_ALEXNET_FILE,
-  torchvisionCheckpoint,
 } from "../io/torchvision.ts";
 import { choiceFlag, numberFlag, onOffFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
@@ -120,9 +120,9 @@ export const IMPORT_USAGE = `Usage: deno task model import FILE --from torchvisi
 Turns a PyTorch state_dict of torchvision's AlexNet (torchvision.models.alexnet().state_dict(), e.g. with
 weights="IMAGENET1K_V1") into an alexnet-webgpu checkpoint that \`deno task classify --model\` and
 \`deno task evaluate --checkpoint\` take. FILE is a .safetensors file (safetensors.torch.save_file) or a
-torch.save() file (.pt/.pth; reading it runs PyTorch: /usr/bin/python3 with python3-torch, or ALEXNET_PYTHON).
-The checkpoint gets torchvision's preprocessing (resize 256, centre crop 224, ImageNet channel mean, std 0.226)
-and, for 1000 outputs, the ImageNet class names of models/imagenet-classes.json.
+torch.save() file (.pt/.pth, zip or legacy format, e.g. torchvision's alexnet-owt-7be5be79.pth), read without
+Python. The checkpoint gets torchvision's preprocessing (resize 256, centre crop 224, ImageNet channel mean and
+std (0.229, 0.224, 0.225)) and, for 1000 outputs, the ImageNet class names of models/imagenet-classes.json.
 
   --from torchvision     the layout of FILE's names (the only one: torchvision's features.N / classifier.N)
   --out FILE             the checkpoint to write (default: FILE without its extension + .checkpoint.safetensors)
@@ -207,8 +207,13 @@ export async function importCommand(
   await refuseOverwrite(target, v.force);
   const spec = v.arch === undefined ? undefined : await resolveModelName(v.arch);
   const classes = v.classes === undefined ? undefined : await loadClassNames(v.classes);
-  const ckpt = await torchvisionCheckpoint(file, { spec, classes, classesSource: v.classes });
-  await saveCheckpoint(target, ckpt);
+  // refuseOverwrite has checked the target, with the --force hint.
+  const ckpt = await importTorchvisionFile(file, target, {
+    spec,
+    classes,
+    classesSource: v.classes,
+    overwrite: true,
+  });
   const m = ckpt.meta.model, p = ckpt.meta.preprocess;
   out(
     `wrote ${target}: model ${m.name} (${
@@ -287,7 +292,9 @@ export async function exportCommand(
   out(
     `its input: ${
       p.channels === 1 ? "grey" : "RGB"
-    } ${p.resize}px, centre ${p.crop}x${p.crop}, (pixel - mean) x ${p.scale} in 0-255 units, ` +
+    } ${p.resize}px, centre ${p.crop}x${p.crop}, (pixel - mean) x ${p.scale}${
+      p.std ? ` / std [${p.std.join(", ")}] per channel` : ""
+    } in 0-255 units, ` +
       (p.mean === "none"
         ? "no mean"
         : p.mean === "channel" && ckpt.mean

@@ -5,6 +5,7 @@
 
 import { architectureKey, type ModelSpec, resolveModel } from "../nn/spec.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
+import { readWholeFile } from "./read_file.ts";
 
 /** Marks an alexnet-webgpu checkpoint: its safetensors metadata's `format`, and CheckpointMeta.format. */
 export const CHECKPOINT_FORMAT = "alexnet-webgpu-checkpoint/1";
@@ -21,6 +22,30 @@ export interface Preprocess {
   mean: "image" | "channel" | "none";
   /** Channels of the input image: 3 for RGB, 1 for Fashion-MNIST. */
   channels: number;
+  /**
+   * One divisor per channel after `scale`, as torchvision's Normalize divides by its std: input =
+   * (pixel - mean) x scale / std[c]. Absent (the checkpoints trained here): 1 for every channel.
+   */
+  std?: number[];
+}
+
+/**
+ * A preprocessing's per-channel std, checked: null when it has none, else one positive finite number per
+ * channel. Throws naming `source` otherwise.
+ */
+export function preprocessStd(pre: Preprocess, source: string): number[] | null {
+  if (pre.std === undefined) return null;
+  if (
+    !Array.isArray(pre.std) || pre.std.length !== pre.channels ||
+    !pre.std.every((s) => typeof s === "number" && Number.isFinite(s) && s > 0)
+  ) {
+    throw new Error(
+      `${source}: preprocess.std ${
+        JSON.stringify(pre.std)
+      } is not ${pre.channels} positive numbers (one a channel)`,
+    );
+  }
+  return pre.std;
 }
 
 /** A checkpoint's metadata, stored as JSON in the "meta" entry of the safetensors header. */
@@ -167,7 +192,7 @@ export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<vo
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readWholeFile(path);
   } catch (e) {
     throw new Error(`${path}: cannot read checkpoint (${(e as Error).message})`);
   }

@@ -1,8 +1,8 @@
 // PyTorch through a Python interpreter: Debian's python3-torch for /usr/bin/python3 by default (ALEXNET_PYTHON
-// names another). Reading and writing torch.save() files (.pt) and the PyTorch parity tests run scripts from
-// tools/ with it; everything else in the project works without Python.
+// names another). Writing torch.save() files (`deno task model export --out X.pt`) and the PyTorch tests run
+// scripts from tools/ with it; everything else works without Python (reading .pt/.pth: src/io/pth.ts).
 
-/** The interpreter whose `import torch` the .pt conversions and the PyTorch tests use. */
+/** The interpreter whose `import torch` the .pt export and the PyTorch tests use. */
 export function torchPython(): string {
   return Deno.env.get("ALEXNET_PYTHON") || "/usr/bin/python3";
 }

@@ -174,14 +174,16 @@ function checkEntry(raw: unknown, dataBytes: number, what: string): TensorEntry 
   return { dtype, shape, data_offsets: [begin, end] };
 }
 
-function f16ToFloat(h: number): number {
+/** An IEEE half (its 16 bits) as a number. */
+export function f16ToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
   if (e === 0) return s * 2 ** -14 * (f / 1024);
   if (e === 31) return f ? NaN : s * Infinity;
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
-function bf16ToFloat(h: number): number {
+/** A bfloat16 (its 16 bits) as a number. */
+export function bf16ToFloat(h: number): number {
   const buf = new DataView(new ArrayBuffer(4));
   buf.setUint32(0, h << 16);
   return buf.getFloat32(0);

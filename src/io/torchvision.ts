@@ -4,10 +4,17 @@
 // "<layer>.weight" becomes "features.N.weight" or "classifier.N.weight" (see docs/torchvision.md).
 
 import { architectureKey, type ModelSpec, type ResolvedLayer, resolveModel } from "../nn/spec.ts";
-import { type Checkpoint, CHECKPOINT_FORMAT, checkWeightsFit, type Preprocess } from "./checkpoint.ts";
+import {
+  type Checkpoint,
+  CHECKPOINT_FORMAT,
+  checkWeightsFit,
+  type Preprocess,
+  saveCheckpoint,
+} from "./checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
 import { loadModelFile } from "../models/index.ts";
-import { runTorchTool } from "./python.ts";
+import { readTorchStateDict } from "./pth.ts";
+import { readWholeFile } from "./read_file.ts";
 
 /** Where each layer of a spec sits in the torchvision-style module. */
 export interface TorchLayer {
@@ -208,27 +215,19 @@ export interface StateDict {
 }
 
 /**
- * Reads a state_dict from a safetensors file (here) or a torch.save() file (.pt/.pth, through PyTorch:
- * tools/torch_state_dict.py run by src/io/python.ts). The format is recognised from the content, not the
- * name. Errors name the file and say what was expected; an alexnet-webgpu checkpoint is refused as such.
+ * Reads a state_dict from a safetensors file or a torch.save() file (.pt/.pth, zip or legacy format:
+ * src/io/pth.ts, no Python). The format is recognised from the content, not the name. Errors name the file and
+ * say what was expected; an alexnet-webgpu checkpoint is refused as such.
  */
 export async function readStateDict(path: string): Promise<StateDict> {
-  let head: Uint8Array, size: number;
+  let bytes: Uint8Array;
   try {
-    size = (await Deno.stat(path)).size;
-    using f = await Deno.open(path);
-    head = new Uint8Array(64);
-    let got = 0;
-    while (got < head.length) {
-      const n = await f.read(head.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    head = head.subarray(0, got);
+    bytes = await readWholeFile(path);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
     throw new Error(`${path}: cannot read weights (${why})`);
   }
+  const head = bytes.subarray(0, 64), size = bytes.length;
   const format = stateDictFormat(head, size);
   if (!format) {
     throw new Error(
@@ -236,7 +235,7 @@ export async function readStateDict(path: string): Promise<StateDict> {
     );
   }
   if (format === "safetensors") {
-    const file = decodeSafetensors(await Deno.readFile(path), path);
+    const file = decodeSafetensors(bytes, path);
     if (file.metadata.format === CHECKPOINT_FORMAT) {
       let model = "";
       try {
@@ -250,19 +249,8 @@ export async function readStateDict(path: string): Promise<StateDict> {
     }
     return { tensors: file.tensors, format, metadata: file.metadata, notes: [] };
   }
-  const dir = await Deno.makeTempDir({ prefix: "state-dict-" });
-  try {
-    const out = await runTorchTool(
-      "torch_state_dict.py",
-      ["read", path, `${dir}/sd.safetensors`],
-      `${path}: reading a torch.save() file`,
-    );
-    const summary = JSON.parse(out) as { notes: string[] };
-    const file = decodeSafetensors(await Deno.readFile(`${dir}/sd.safetensors`), path);
-    return { tensors: file.tensors, format, metadata: {}, notes: summary.notes };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const sd = await readTorchStateDict(bytes, path);
+  return { tensors: sd.tensors, format, metadata: {}, notes: sd.notes };
 }
 
 /**
@@ -332,11 +320,18 @@ export const IMAGENET_CLASSES_FILE = decodeURIComponent(
 
 /**
  * torchvision's ImageNet preprocessing in our terms: resize 256, centre crop 224, per-channel mean
- * (0.485, 0.456, 0.406) x 255. torchvision then divides each channel by its own std (0.229, 0.224, 0.225); a
- * checkpoint has one scale, so 1/(255 x 0.226) is used: within 1.4% of each channel's own scale.
+ * (0.485, 0.456, 0.406) x 255 subtracted from 0-255 pixels, x 1/255, / per-channel std (0.229, 0.224, 0.225):
+ * ToTensor then Normalize(mean, std).
  */
 export const TORCHVISION_PREPROCESS: { preprocess: Preprocess; mean: Float32Array } = {
-  preprocess: { resize: 256, crop: 224, scale: 1 / (255 * 0.226), mean: "channel", channels: 3 },
+  preprocess: {
+    resize: 256,
+    crop: 224,
+    scale: 1 / 255,
+    mean: "channel",
+    channels: 3,
+    std: [0.229, 0.224, 0.225],
+  },
   mean: Float32Array.from([0.485, 0.456, 0.406], (m) => m * 255),
 };
 
@@ -355,7 +350,8 @@ export function torchvisionPreprocess(spec: ModelSpec): Preprocess {
     );
   }
   const resize = h === 224 ? 256 : Math.round((h * 256) / 224);
-  return { ...TORCHVISION_PREPROCESS.preprocess, crop: h, resize };
+  const { std } = TORCHVISION_PREPROCESS.preprocess;
+  return { ...TORCHVISION_PREPROCESS.preprocess, crop: h, resize, std: [...std!] };
 }
 
 /**
@@ -441,4 +437,26 @@ export async function torchvisionCheckpoint(path: string, o: TorchvisionImport =
     weights,
     mean: TORCHVISION_PREPROCESS.mean,
   };
+}
+
+/**
+ * Converts a torchvision-style state_dict file (e.g. torchvision's downloaded alexnet-owt-7be5be79.pth, or a
+ * .safetensors one) into a checkpoint written at `target` (atomically), and returns it. No Python is run.
+ * Refuses to replace an existing `target` unless `overwrite`. Errors name the file and what is wrong.
+ */
+export async function importTorchvisionFile(
+  source: string,
+  target: string,
+  o: TorchvisionImport & { overwrite?: boolean } = {},
+): Promise<Checkpoint> {
+  if (!o.overwrite) {
+    const exists = await Deno.lstat(target).then(() => true, (e) => {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    });
+    if (exists) throw new Error(`${target} exists already`);
+  }
+  const ckpt = await torchvisionCheckpoint(source, o);
+  await saveCheckpoint(target, ckpt);
+  return ckpt;
 }

@@ -4,7 +4,8 @@
 import type { Gpu } from "../gpu/runtime.ts";
 import { Network } from "../nn/network.ts";
 import { centerCropBatch, type ImageSet, tenCropBatch } from "../data/index.ts";
-import { type Checkpoint, checkWeightsFit, loadCheckpoint } from "../io/checkpoint.ts";
+import { type Checkpoint, checkWeightsFit, loadCheckpoint, preprocessStd } from "../io/checkpoint.ts";
+import { divideByStd } from "../classify/preprocess.ts";
 import { expandMean, loadTrainingData } from "./data.ts";
 import type { DataConfig } from "./types.ts";
 
@@ -15,6 +16,8 @@ export interface EvalOptions {
   meanImage: Float32Array | null;
   /** Multiplies 0-255 pixels (after mean subtraction, which is linear so the order does not matter). */
   scale: number;
+  /** Per-channel divisors after the scale (a checkpoint's preprocess.std, torchvision's); none when absent. */
+  std?: readonly number[] | null;
   tenCrop: boolean;
   /** Network inputs per forward pass (views, so about batchSize/10 images with tenCrop). Default 128. */
   batchSize?: number;
@@ -72,8 +75,11 @@ export async function evaluateSet(net: Network, set: ImageSet, o: EvalOptions): 
   const views = o.tenCrop ? 10 : 1;
   const perBatch = Math.max(1, Math.floor((o.batchSize ?? 128) / views));
   const eo = { crop: o.crop, mean: o.meanImage, scale: o.scale };
-  const build = (start: number, n: number) =>
-    o.tenCrop ? tenCropBatch(set, start, n, eo) : centerCropBatch(set, start, n, eo);
+  const build = (start: number, n: number) => {
+    const batch = o.tenCrop ? tenCropBatch(set, start, n, eo) : centerCropBatch(set, start, n, eo);
+    if (o.std) divideByStd(batch.x, o.std, h * w);
+    return batch;
+  };
   const acc = { loss: 0, top1: 0, top5: 0 };
   const probs = new Float64Array(classes), view = new Float64Array(classes);
   const count = Math.min(set.count, o.limit ?? set.count);
@@ -170,6 +176,7 @@ export async function evaluate(
     const r = await evaluateSet(net, set, {
       crop: pre.crop,
       scale: pre.scale,
+      std: preprocessStd(pre, checkpointPath),
       meanImage: expandMean(ckpt.mean, pre.mean, set, checkpointPath),
       tenCrop: opts.tenCrop ?? false,
       batchSize: opts.batchSize,
