@@ -5,7 +5,14 @@ import { openOffline, paintedPixels, tableRows, withChromium } from "./helpers/b
 import { leftOut, requireChromium } from "./helpers/needs.ts";
 import { renderPage } from "../src/report/html.ts";
 import type { ReportPage } from "../src/report/model.ts";
-import { formatNumber, formatSigned, inlineMarkup, jsonForScript } from "../src/report/format.ts";
+import {
+  formatHours,
+  formatNumber,
+  formatSigned,
+  inlineMarkup,
+  jsonForScript,
+} from "../src/report/format.ts";
+import type { ClaimRow, SeedPlan } from "../src/report/model.ts";
 
 async function tinyPng(): Promise<Uint8Array> {
   const image = new Image(16, 16);
@@ -99,6 +106,69 @@ Deno.test("formatting helpers", () => {
   assertStrictEquals(formatSigned(-1.4), "-1.4");
   assertStrictEquals(inlineMarkup("<b> `x` [a](b.html)"), '&lt;b&gt; <code>x</code> <a href="b.html">a</a>');
   assertStrictEquals(jsonForScript({ s: "</script>" }), '{"s":"\\u003c/script>"}');
+  assertStrictEquals(formatHours(7_560_000), "2.1");
+  assertStrictEquals(formatHours(1_656_000), "0.46");
+  assertStrictEquals(formatHours(4_000), "<0.01");
+});
+
+/** A claim row with a seed plan (the rest as in PAGE's row). */
+function plannedRow(extra: Partial<ClaimRow>, seedPlan: Partial<SeedPlan>): ClaimRow {
+  const row = (PAGE.blocks[2] as { rows: ClaimRow[] }).rows[0];
+  const plan: SeedPlan = {
+    seeds: null,
+    cap: 1000,
+    standardizedEffect: null,
+    seedsRun: 3,
+    perSeedMs: null,
+    totalMs: null,
+    addedMs: null,
+    outOfReach: false,
+    ...seedPlan,
+  };
+  return { ...row, ...extra, seedPlan: plan };
+}
+
+Deno.test("a claim row shows its seeds for 80% power and their hours; a qualitative one says it has none", async () => {
+  const hour = 3_600_000;
+  const html = await renderPage({
+    title: "t",
+    blocks: [{
+      type: "claims-table",
+      rows: [
+        plannedRow({ metric: "top-1" }, {
+          seeds: 7,
+          standardizedEffect: 1.28,
+          perSeedMs: 0.5 * hour,
+          totalMs: 3.5 * hour,
+          addedMs: 2 * hour,
+        }),
+        plannedRow({ metric: "orientation", kind: "ratio", paper: null }, { noCount: "qualitative" }),
+        plannedRow({ metric: "top-5" }, {
+          seeds: 91,
+          perSeedMs: 0.44 * hour,
+          totalMs: 40 * hour,
+          addedMs: 38.7 * hour,
+          outOfReach: true,
+        }),
+        plannedRow({ metric: "tiny" }, { noCount: "over cap", outOfReach: true }),
+      ],
+    }],
+  });
+  assertMatch(html, /<th>95% CI<\/th><th>seeds for 80% power<\/th><th>seeds<\/th>/);
+  const cells = [...html.matchAll(/<td class="seed-plan[^"]*">(.*?)<\/td>/g)].map((m) => m[1]);
+  assertEquals(cells.length, 4);
+  assertMatch(
+    cells[0],
+    /^<span data-seeds="7">7<\/span> \(2 CPU-h more\)<div class="note">3\.5 CPU-h in all, at this scale<\/div>$/,
+  );
+  assertStrictEquals(cells[1], "qualitative: no seed count");
+  assertMatch(
+    cells[2],
+    /91<\/span> \(38\.7 CPU-h more\).*40 CPU-h in all.*the <code>full<\/code> preset instead/,
+  );
+  assertMatch(cells[3], /over 1000<\/span>.*<code>full<\/code> preset instead/);
+  // The cell sits beside the interval: right after it in each row.
+  assertMatch(html, /<td class="num interval">\[-2\.5, -0\.25\]<\/td><td class="seed-plan">/);
 });
 
 Deno.test("a page without charts does not inline chart.js", async () => {
@@ -133,9 +203,10 @@ Deno.test({
           assertStrictEquals(cells[3], "-1.4");
           assertStrictEquals(cells[4], "-1.25");
           assertStrictEquals(cells[5], "[-2.5, -0.25]");
-          assertStrictEquals(cells[6], "3");
-          assertStrictEquals(cells[7], "held");
-          assertStrictEquals(cells[9], "smoke");
+          assertStrictEquals(cells[6], "-", "a row made before seed plans has none");
+          assertStrictEquals(cells[7], "3");
+          assertStrictEquals(cells[8], "held");
+          assertStrictEquals(cells[10], "smoke");
           assertStrictEquals(
             await page.$eval("table.claims td.verdict", (td) => td.className),
             "verdict verdict-held",

@@ -51,13 +51,14 @@ Deno.test("the claims table has a colour-coded verdict column and lists claims n
     ...q.claims.map((r) => ({ row: r, page: q })),
   ];
   const table = claimsTable(claims, (id) => (id === "overlap" ? ["overlap-pooling"] : []));
-  assertEquals(table.columns.indexOf("verdict"), 8);
+  assertEquals(table.columns.indexOf("verdict"), 9);
+  assertEquals(table.columns.indexOf("seeds for 80% power"), table.columns.indexOf("95% CI") + 1);
   const verdicts = new Map(
     table.rows.map((cells) => [
       `${(cells[0] as { html: string }).html}|${
         typeof cells[3] === "object" && cells[3] ? cells[3].html : ""
       }`,
-      cells[8] as { html: string; className: string },
+      cells[9] as { html: string; className: string },
     ]),
   );
   assertEquals(verdicts.get("<code>lrn</code>|top-1")!.className, "verdict verdict-held");
@@ -67,10 +68,11 @@ Deno.test("the claims table has a colour-coded verdict column and lists claims n
     "verdict verdict-inconclusive",
   );
   const overlap = table.rows.find((cells) => (cells[0] as { html: string }).html === "<code>overlap</code>")!;
-  assertEquals(overlap[9], "not run yet (overlap-pooling)");
-  assertEquals((overlap[8] as { className: string }).className, "verdict verdict-none");
+  assertEquals(overlap[10], "not run yet (overlap-pooling)");
+  assertEquals((overlap[9] as { className: string }).className, "verdict verdict-none");
   const lrnTop1 = table.rows.find((cells) => cells[5] && (cells[5] as { html: string }).html === "-0.8")!;
   assertEquals((lrnTop1[6] as { html: string }).html, "[-1.2, -0.4]");
+  assertEquals((lrnTop1[7] as { html: string }).html, "1 seed: no spread to plan from");
   // Rows with a reproduced number open the table (lrn before dropout, the paper's order); the rest follow.
   const ids = table.rows.map((cells) => (cells[0] as { html: string }).html.replace(/<\/?code>/g, ""));
   assertEquals(ids.slice(0, 3), ["lrn", "lrn", "dropout"]);
@@ -135,6 +137,78 @@ Deno.test("results/index.html opens with the claims and the chart; the pipelines
     // What the results cost, per pipeline and in all, from the lockfile's stage records.
     assertMatch(html, /<th>compute recorded<\/th>/);
     assertMatch(html, /2\.0 h in all \(preset cpu\)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the index shows each claim's seeds for 80% power: the page's plan, or one from the lockfile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "index-power-" });
+  try {
+    await Deno.mkdir(join(dir, "lrn/report"), { recursive: true });
+    // Paired differences with s = 1 against the paper's -1: d = 1, 10 seeds. The first row comes from a page
+    // made before seed plans (the index plans it from the lockfile), the second carries the page's own.
+    const planned = row("lrn", "top-5", "difference", "inconclusive", {
+      perSeed: [-1, 0, 1],
+      seedPlan: {
+        seeds: 12,
+        cap: 1000,
+        standardizedEffect: 0.9,
+        seedsRun: 3,
+        perSeedMs: 3_600_000,
+        totalMs: 12 * 3_600_000,
+        addedMs: 9 * 3_600_000,
+        outOfReach: false,
+      },
+    });
+    await Deno.writeTextFile(
+      join(dir, "lrn/report/outputs.json"),
+      JSON.stringify({
+        page: "index.html",
+        title: "LRN",
+        claims: [
+          row("lrn", "top-1", "difference", "inconclusive", { paper: -1, perSeed: [-1, 0, 1] }),
+          planned,
+          row("fig3", "orientation", "ratio", "held", { paper: null, perSeed: [2.5, 2.7, 2.6] }),
+        ],
+      }),
+    );
+    // Two arms per seed, 0.25 h and 0.5 h: 0.75 h a seed; the data stage runs once and does not count.
+    const train = (arm: string, seed: number, hours: number) => [
+      `train[lrn=${arm},seed=${seed}]`,
+      { kind: "train", status: "done", seed, outDir: "train", durationMs: hours * 3_600_000 },
+    ];
+    await Deno.writeTextFile(
+      join(dir, "lrn/pipeline.lock.json"),
+      JSON.stringify({
+        version: 2,
+        pipeline: "lrn",
+        title: "LRN",
+        description: "",
+        claims: ["lrn", "fig3"],
+        file: "pipelines/lrn.yaml",
+        preset: "cpu",
+        overrides: {},
+        seed: 1,
+        seeds: [1, 2, 3],
+        updatedAt: "2025-01-01T00:00:00Z",
+        stages: Object.fromEntries([
+          ["data", { kind: "dataset", status: "done", seed: 1, outDir: "data", durationMs: 600_000 }],
+          ...[1, 2, 3].flatMap((seed) => [train("on", seed, 0.25), train("off", seed, 0.5)]),
+          ["report", { kind: "report", status: "done", seed: 1, outDir: "report", durationMs: 5 }],
+        ]),
+      }),
+    );
+    const html = await Deno.readTextFile(await writeIndex(dir));
+    const plan = (metric: string) => {
+      const tr = html.split("<tr>").find((text) => text.includes(`<td>${metric}</td>`));
+      return tr?.match(/<td class="seed-plan[^"]*">(.*?)<\/td>/)?.[1];
+    };
+    // 10 seeds at 0.75 h: 7.5 h in all, 5.3 h beyond the 3 run.
+    assertMatch(plan("top-1")!, /^<span data-seeds="10">10<\/span> \(5\.3 CPU-h more\).*7\.5 CPU-h in all/);
+    assertMatch(plan("top-5")!, /^<span data-seeds="12">12<\/span> \(9 CPU-h more\)/);
+    assertEquals(plan("orientation (x)"), "qualitative: no seed count");
+    assertMatch(html, /Seeds for 80% power: the smallest n ≥ 2 .* noncentral t .*AS 243/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -179,10 +179,15 @@ Deno.test({
           const lastPoint = await page.evaluate("window.reportCharts[0].data.datasets[3].data.at(-1)");
           assertEquals(lastPoint, { x: 4, y: 42.5 });
           const claimCells = await tableRows(page, "table.claims tbody tr");
-          assertEquals(claimCells.map((cells) => cells.slice(3, 10)), [
+          assertEquals(claimCells.map((cells) => [...cells.slice(3, 6), ...cells.slice(7, 11)]), [
             ["-1.4", "-1.25", "[-1.5, -1]", "3", "held", "0.31", "smoke"],
             ["-1.2", "-1.5", "[-8.95, +5.95]", "3", "inconclusive", "9.29", "smoke"],
           ]);
+          // Seeds for 80% power, beside the interval: top-1's spread (s = 0.1) against the paper's -1.4 needs
+          // 2, fewer than the 3 run; top-5's (s = 3) against -1.2 (d = 0.4) needs 52, priced at the toy's speed.
+          assertMatch(claimCells[0][6], /^2 \(the 3 run suffice\)/);
+          assertMatch(claimCells[1][6], /^52 \((<0\.01 CPU-h more|compute not recorded)\)/);
+          assertMatch(await page.textContent("table.method") ?? "", /seeds for 80% power.*noncentral t/s);
           // Bars per arm with whiskers, the paper's value marked (off's mean plus the paper's -1.4 on "on").
           assert(await paintedPixels(page, "#chart-1") > 1000);
           const bars = await page.evaluate(
@@ -242,7 +247,10 @@ Deno.test({
           assertMatch(overlapRow, /not run yet/);
           const lrnRow = await page.textContent('tr:has(code:text-is("lrn"))') ?? "";
           // The index repeats which seeds gave only bounds, under the metric.
-          assertMatch(lrnRow, /top-1seed 2 gave lower bounds .* at least this-1\.4-1\.25\[-1\.5, -1\]3held/);
+          assertMatch(
+            lrnRow,
+            /top-1seed 2 gave lower bounds .* at least this-1\.4-1\.25\[-1\.5, -1\]2 \(the 3 run suffice\).*3held/,
+          );
           assertStrictEquals(
             await page.$eval('tr:has(code:text-is("lrn")) td.verdict', (td) => td.className),
             "verdict verdict-held",

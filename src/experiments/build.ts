@@ -4,6 +4,7 @@ import { armDirName } from "../pipeline/matrix.ts";
 import type { RunInfo, StageResult } from "../pipeline/types.ts";
 import type { Block, Cell, ClaimRow, LineChartBlock, LineSeries, Provenance } from "../report/model.ts";
 import { measureClaimEffect } from "./claim_effect.ts";
+import { planSeeds } from "./seed_plan.ts";
 import { claimCharts } from "./claim_chart.ts";
 import { parseRef, resolveNumbersBySeed, resolveRef, valueAtPath } from "./refs.ts";
 import type { OutputRef } from "./refs.ts";
@@ -23,6 +24,8 @@ export interface BuildContext {
   claimRows: ClaimRow[];
   /** The run's seeds: with several, charts, tables and figures name each instance's seed. */
   seeds: number[];
+  /** Recorded compute of one seed (seed_plan.ts), which prices each claim row's seeds for 80% power. */
+  perSeedMs: number | null;
 }
 
 /** Fewer points than this per series and a line chart says nothing a table does not. */
@@ -209,6 +212,7 @@ export function measureClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimMea
     seeds: effect.seeds,
     detectable: effect.detectable,
     verdict: effect.verdict,
+    seedPlan: planSeeds({ kind: figure.kind, paper: figure.value, perSeed: effect.perSeed }, ctx.perSeedMs),
     ...(figure.untestable ? { verdictNote: `not tested: ${figure.untestable}` } : {}),
     preset: source.preset,
     scale,

@@ -3,7 +3,7 @@
 // smallest effect a run of this size could detect. The statistics are src/math/stats.ts; this module decides
 // what they are applied to.
 
-import type { FigureKind, PaperFigure } from "../paper/claims.ts";
+import type { PaperFigure } from "../paper/claims.ts";
 import { minimalDetectableEffect, tInterval, verdict } from "../math/stats.ts";
 import type { Verdict } from "../math/stats.ts";
 
@@ -36,7 +36,7 @@ export interface ClaimEffect {
 }
 
 /** Ratios are compared on a log scale: log(a/b) is a difference, so "no effect" is 0 and the interval symmetric. */
-function onLogScale(kind: FigureKind): boolean {
+export function onLogScale(kind: string): boolean {
   return kind === "ratio";
 }
 

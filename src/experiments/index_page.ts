@@ -4,9 +4,10 @@ import type { Lockfile } from "../pipeline/lockfile.ts";
 import { LOCKFILE_NAME, readLockfile } from "../pipeline/lockfile.ts";
 import type { PipelineInfo } from "../pipeline/types.ts";
 import { escapeHtml, formatDuration } from "../report/format.ts";
-import { effectText, intervalText, renderPage, verdictCell } from "../report/html.ts";
+import { effectText, intervalText, renderPage, seedPlanCell, verdictCell } from "../report/html.ts";
 import type { Cell, ClaimRow, IntervalChartBlock, IntervalSeries, TableBlock } from "../report/model.ts";
 import { CI_METHOD, VERDICT_RULE } from "./claim_effect.ts";
+import { perSeedComputeMs, planSeeds, SEED_POWER_METHOD, stageOfInstance } from "./seed_plan.ts";
 
 export interface IndexOptions {
   /** Pipelines known from pipelines/*.yaml, so ones that never ran are listed too. */
@@ -19,6 +20,8 @@ export interface ReportPageInfo {
   href: string;
   title: string;
   claims: ClaimRow[];
+  /** Recorded compute of one seed of the pipeline (its lockfile), for rows whose page has no seed plan. */
+  perSeedMs?: number | null;
 }
 
 const link = (text: string, href: string) => `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`;
@@ -48,6 +51,9 @@ async function readLocks(resultsDir: string): Promise<Lockfile[]> {
 /** Finished report stages of a pipeline, with their page and claim rows (read from outputs.json). */
 async function reportPages(resultsDir: string, lock: Lockfile): Promise<ReportPageInfo[]> {
   const pages: ReportPageInfo[] = [];
+  const perSeedMs = perSeedComputeMs(
+    Object.entries(lock.stages).map(([id, entry]) => ({ ...entry, stage: stageOfInstance(id) })),
+  );
   for (const [id, entry] of Object.entries(lock.stages)) {
     if (entry.kind !== "report" || entry.status !== "done") continue;
     const outputs = await readJson(join(resultsDir, lock.pipeline, entry.outDir, "outputs.json"));
@@ -60,6 +66,7 @@ async function reportPages(resultsDir: string, lock: Lockfile): Promise<ReportPa
       claims: Array.isArray(outputs.claims)
         ? (outputs.claims as Partial<ClaimRow>[]).map(fromEarlierPage)
         : [],
+      perSeedMs,
     });
   }
   return pages;
@@ -119,6 +126,7 @@ export function claimsTable(
         null,
         null,
         null,
+        null,
         verdictCell(pages.length ? "not measured" : "not run yet"),
         pages.length
           ? { html: pages.map((page) => link(page.pipeline, page.href)).join("<br>") }
@@ -145,6 +153,8 @@ export function claimsTable(
         row.paper === null ? "qualitative" : effectText(row.paper, row.kind),
         row.reproduced === null ? null : { html: effectText(row.reproduced, row.kind), className: "num" },
         { html: intervalText(row), className: "num" },
+        // A page made before seed plans existed gets one from its records and the lockfile.
+        seedPlanCell(row.seedPlan ?? planSeeds(row, page.perSeedMs ?? null), row.preset),
         row.seeds.length,
         verdictCell(row.verdict, row.verdictNote),
         { html: link(page.pipeline, page.href) },
@@ -163,6 +173,7 @@ export function claimsTable(
       "paper",
       "reproduced (mean)",
       "95% CI",
+      "seeds for 80% power",
       "seeds",
       "verdict",
       "page",
@@ -284,8 +295,8 @@ export async function writeIndex(resultsDir: string, options: IndexOptions = {})
       {
         type: "text",
         text:
-          `Verdicts: ${VERDICT_RULE}. Intervals: ${CI_METHOD}. Each page says its seeds, budget and how ` +
-          "its settings were fixed.",
+          `Verdicts: ${VERDICT_RULE}. Intervals: ${CI_METHOD}. Seeds for 80% power: ${SEED_POWER_METHOD}. ` +
+          "Each page says its seeds, budget and how its settings were fixed.",
       },
       ...(chart ? [chart] : []),
       {

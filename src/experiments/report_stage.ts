@@ -9,6 +9,7 @@ import type { Block, Cell } from "../report/model.ts";
 import type { RunInfo, StageResult } from "../pipeline/types.ts";
 import { escapeHtml, formatDuration, inlineMarkup } from "../report/format.ts";
 import { CI_METHOD, DETECTABLE_METHOD, VERDICT_RULE } from "./claim_effect.ts";
+import { perSeedComputeMs, SEED_POWER_METHOD } from "./seed_plan.ts";
 import type { Section } from "./sections.ts";
 import { SECTION_KINDS, validateSections } from "./sections.ts";
 
@@ -63,6 +64,7 @@ export const reportStageKind: StageKind = defineStageKind<ReportParams>({
       files: {},
       claimRows: [],
       seeds: ctx.run.seeds,
+      perSeedMs: perSeedComputeMs(ctx.run.completed.values()),
     };
     const intro = ctx.params.intro ?? ctx.run.pipeline.description;
     const blocks: Block[] = intro ? [{ type: "text", text: intro }] : [];
@@ -106,8 +108,9 @@ function reducedScaleNote(preset: string): Block {
 }
 
 /**
- * Said once near the top of every page: the seeds, how intervals, verdicts and the detectable effect are
- * computed, the compute budget (the file's words and the recorded stage times) and how settings were fixed.
+ * Said once near the top of every page: the seeds, how intervals, verdicts, the detectable effect and the
+ * seeds for 80% power are computed, the compute budget (the file's words and the recorded stage times) and
+ * how settings were fixed.
  */
 function howMeasured(run: RunInfo, results: StageResult[]): Block {
   const seeds = run.seeds.length > 1
@@ -138,6 +141,7 @@ function howMeasured(run: RunInfo, results: StageResult[]): Block {
       ["confidence intervals", CI_METHOD],
       ["verdict", VERDICT_RULE],
       ["smallest detectable effect", DETECTABLE_METHOD],
+      ["seeds for 80% power", { html: inlineMarkup(SEED_POWER_METHOD) }],
       ["compute budget", { html: text(run.pipeline.budget) }],
       ["compute recorded", timing],
       ["how settings were fixed", { html: text(run.pipeline.design) }],

@@ -28,6 +28,13 @@ export function formatDuration(ms: number): string {
   return m < 120 ? `${m.toFixed(1)} min` : `${(m / 60).toFixed(1)} h`;
 }
 
+/** Hours of a duration, one decimal (two below an hour): 3.7, 38.9, 0.46, and <0.01 for a few seconds. */
+export function formatHours(ms: number): string {
+  const hours = ms / 3_600_000;
+  if (hours > 0 && hours < 0.005) return "<0.01";
+  return formatNumber(hours, hours < 1 ? 2 : 1);
+}
+
 /** JSON safe to embed in <script>: `<` escaped so no string can close the element. */
 export function jsonForScript(value: unknown): string {
   return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(

@@ -2,6 +2,7 @@ import { chartJsSource } from "./chartjs.ts";
 import {
   escapeHtml,
   formatDuration,
+  formatHours,
   formatNumber,
   formatSigned,
   jsonForScript,
@@ -15,8 +16,10 @@ import type {
   FigureBlock,
   IntervalChartBlock,
   LineChartBlock,
+  NoSeedCount,
   Provenance,
   ReportPage,
+  SeedPlan,
   TableBlock,
 } from "./model.ts";
 
@@ -32,7 +35,7 @@ table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 0
 th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f7fa; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.muted { color: var(--muted); } .note { color: var(--muted); font-size: .85em; }
-td.verdict { font-weight: 600; white-space: nowrap; }
+td.verdict { font-weight: 600; white-space: nowrap; } td.seed-plan { min-width: 9em; }
 td.verdict-held { background: #e3f4e8; color: #17612b; }
 td.verdict-contradicted { background: #fbe4e2; color: #9c1f17; }
 td.verdict-inconclusive { background: #fdf1d8; color: #7a5200; }
@@ -204,6 +207,52 @@ export function verdictCell(verdict: string, note?: string): { html: string; cla
   return { html: `<span${title}>${escapeHtml(verdict)}</span>`, className: `verdict verdict-${tone}` };
 }
 
+const NO_SEED_COUNT: Record<Exclude<NoSeedCount, "over cap">, string> = {
+  qualitative: "qualitative: no seed count",
+  absolute: "absolute number: no effect to test",
+  "not measured": "not measured",
+  "one seed": "1 seed: no spread to plan from",
+  "no spread": "the seeds agree exactly (s = 0): no count",
+  "no effect": "the paper's effect is 0: no count",
+};
+
+/**
+ * A claim row's seed plan as a table cell: "11 (3.7 CPU-h more)" with the total at this scale beneath, or
+ * why there is no count. Hours are of the machine the records come from: CPU-h below the `full` preset.
+ */
+export function seedPlanCell(
+  plan: SeedPlan | undefined,
+  preset: string,
+): { html: string; className: string } {
+  const className = "seed-plan";
+  if (!plan) return { html: "-", className: `${className} muted` };
+  const unit = preset === "full" ? "GPU-h" : "CPU-h";
+  const note = (text: string) => `<div class="note">${text}</div>`;
+  const fullInstead = note("out of reach here: the <code>full</code> preset instead");
+  if (plan.noCount === "over cap") {
+    return { html: `<span data-seeds="">over ${plan.cap}</span>${fullInstead}`, className };
+  }
+  if (plan.seeds === null) {
+    return {
+      html: escapeHtml(NO_SEED_COUNT[plan.noCount ?? "not measured"]),
+      className: `${className} muted`,
+    };
+  }
+  const count = `<span data-seeds="${plan.seeds}">${plan.seeds}</span>`;
+  if (plan.totalMs === null || plan.addedMs === null) {
+    return { html: `${count} (compute not recorded)`, className };
+  }
+  const more = plan.addedMs > 0
+    ? `${formatHours(plan.addedMs)} ${unit} more`
+    : `the ${plan.seedsRun} run suffice`;
+  return {
+    html: `${count} (${more})` +
+      note(`${formatHours(plan.totalMs)} ${unit} in all, at this scale`) +
+      (plan.outOfReach ? fullInstead : ""),
+    className,
+  };
+}
+
 /** `[low, high]` of a claim row's interval in its unit; "-" below two seeds. */
 export function intervalText(row: Pick<ClaimRow, "low" | "high" | "kind">): string {
   if (row.low === null || row.high === null) return "-";
@@ -236,6 +285,7 @@ function renderClaimRow(row: ClaimRow): string {
   const unit = row.unit === "%" ? "" : ` ${escapeHtml(row.unit)}`;
   const signed = row.kind === "difference";
   const verdict = verdictCell(row.verdict, row.verdictNote);
+  const seedPlan = seedPlanCell(row.seedPlan, row.preset);
   const note = [row.note, row.boundNote, row.verdictNote].filter(Boolean).map((text) =>
     `<div class="note">${escapeHtml(text!)}</div>`
   ).join("");
@@ -249,6 +299,7 @@ function renderClaimRow(row: ClaimRow): string {
       : numberCell(row.paper, "paper", signed)) +
     numberCell(row.reproduced, "reproduced", signed) +
     `<td class="num interval">${intervalText(row)}</td>` +
+    `<td class="${seedPlan.className}">${seedPlan.html}</td>` +
     `<td class="num seeds" data-value="${row.seeds.length}">${row.seeds.length}</td>` +
     `<td class="${verdict.className}">${verdict.html}</td>` +
     numberCell(row.detectable, "detectable") +
@@ -264,6 +315,7 @@ function renderClaimsTable(block: ClaimsTableBlock): string {
     "paper",
     "reproduced (mean)",
     "95% CI",
+    "seeds for 80% power",
     "seeds",
     "verdict",
     "smallest detectable",

@@ -75,6 +75,11 @@ export interface ClaimRow {
   detectable: number | null;
   /** held, contradicted, inconclusive, inconclusive (1 seed), not measured, no direction, not tested. */
   verdict: string;
+  /**
+   * How many seeds a paired t-test needs to detect the paper's effect with 80% power, and their compute.
+   * Absent on pages made before it was computed (the index then computes it from the lockfile).
+   */
+  seedPlan?: SeedPlan;
   /** Why the figure gets no verdict, when it is `not tested`. */
   verdictNote?: string;
   /** Which seeds' values are only bounds (an arm never reached a threshold), in words. */
@@ -83,6 +88,39 @@ export interface ClaimRow {
   /** What the reproduction ran at (data set, image size, epochs): said once per page, not per row. */
   scale: string;
   note?: string;
+}
+
+/** Why a claim row has no seed count. */
+export type NoSeedCount =
+  | "qualitative"
+  | "absolute"
+  | "not measured"
+  | "one seed"
+  | "no spread"
+  | "no effect"
+  | "over cap";
+
+/**
+ * The seeds a paired t-test (two-sided, 5%) needs for 80% power against the paper's effect, taking the
+ * spread of the seeds run as the true one, and what running that many would cost at the recorded speed.
+ */
+export interface SeedPlan {
+  /** The count; null when there is none (`noCount` says why). */
+  seeds: number | null;
+  noCount?: NoSeedCount;
+  /** The largest count searched: beyond it the row reads "over <cap>". */
+  cap: number;
+  /** |paper's effect| / s, on the log scale for ratios; null where either is missing. */
+  standardizedEffect: number | null;
+  /** Seeds that gave a value (the pilot the spread comes from). */
+  seedsRun: number;
+  /** Recorded compute of one seed of the pipeline (ms); null when none was recorded. */
+  perSeedMs: number | null;
+  /** `seeds` times perSeedMs, and the part beyond the seeds run; null without a count or a record. */
+  totalMs: number | null;
+  addedMs: number | null;
+  /** The count is over the cap, or its added compute over what this scale can afford: run `full` instead. */
+  outOfReach: boolean;
 }
 
 export interface ClaimsTableBlock {
