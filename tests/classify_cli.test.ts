@@ -17,7 +17,10 @@ import { SHARED_DATA_DIR } from "../src/data/open.ts";
 import { storedPixels } from "../src/classify/preprocess.ts";
 import { testGpu } from "./helpers/gpu.ts";
 import { runDeno } from "./helpers/run.ts";
+import { leftOut } from "./helpers/needs.ts";
 
+/** Every test here classifies the lab's photos: left out with the data (ALEXNET_TEST_WITHOUT=data). */
+const test = leftOut("data") ? Deno.test.ignore : Deno.test;
 const PHOTOS = `${SHARED_DATA_DIR}/photos`;
 const FIX = `${PROJECT_ROOT}/tests/fixtures/data`;
 const dir = await Deno.makeTempDir({ prefix: "classify-cli-" });
@@ -52,7 +55,7 @@ function softmax(logits: ArrayLike<number>): number[] {
   return e.map((v) => v / s);
 }
 
-Deno.test("--json: one line per photo in input order, top-K sorted, matching the CPU reference", async () => {
+test("--json: one line per photo in input order, top-K sorted, matching the CPU reference", async () => {
   const r = await classify(["--model", MODEL, "--json", "--top", "3", "--batch", "7", PHOTOS]);
   assertStrictEquals(r.code, 0, r.err);
   const results = parse(r.out);
@@ -85,7 +88,7 @@ Deno.test("--json: one line per photo in input order, top-K sorted, matching the
   dog.top!.forEach((p, i) => assert(Math.abs(p.probability - probs[order[i]]) < 1e-4));
 });
 
-Deno.test("--logits: the network's raw outputs for every class, as text or with --json", async () => {
+test("--logits: the network's raw outputs for every class, as text or with --json", async () => {
   const cat = `${PHOTOS}/gnome_cat.jpg`;
   const j = await classify(["--model", MODEL, "--json", "--logits", "--top", "10", cat]);
   assertStrictEquals(j.code, 0, j.err);
@@ -119,7 +122,7 @@ Deno.test("--logits: the network's raw outputs for every class, as text or with 
   assertMatch(ten.err, /--logits .*--ten-crop/);
 });
 
-Deno.test("text output: --top K lines per image with class names and percentages", async () => {
+test("text output: --top K lines per image with class names and percentages", async () => {
   const r = await classify([
     "--model",
     MODEL,
@@ -144,7 +147,7 @@ Deno.test("text output: --top K lines per image with class names and percentages
   assert(Math.abs(all[0].top!.reduce((s, p) => s + p.probability, 0) - 1) < 1e-4);
 });
 
-Deno.test("--ten-crop averages ten views: invariant to mirroring the photo, unlike the centre crop", async () => {
+test("--ten-crop averages ten views: invariant to mirroring the photo, unlike the centre crop", async () => {
   // resize 40 > crop 32, so the corner crops differ from the centre.
   const wide = randomCheckpoint({ sharpen: 30, preprocess: { resize: 40 }, seed: 3 });
   const model = `${dir}/ten.safetensors`;
@@ -171,7 +174,7 @@ Deno.test("--ten-crop averages ten views: invariant to mirroring the photo, unli
   assert(diff(byClass(ten[0]), byClass(one[0])) > 1e-3, "ten-crop gave the centre crop's answer");
 });
 
-Deno.test("bad inputs are reported on stderr by name; the other images are still classified", async () => {
+test("bad inputs are reported on stderr by name; the other images are still classified", async () => {
   const bad = `${dir}/bad`;
   await Deno.mkdir(`${bad}/empty`, { recursive: true });
   await Deno.mkdir(`${bad}/mixed`, { recursive: true });
@@ -236,7 +239,7 @@ Deno.test("bad inputs are reported on stderr by name; the other images are still
   assertMatch(r.err, /classified 2 of 9 inputs/);
 });
 
-Deno.test("any JPEG/PNG: grey, alpha, 16-bit, CMYK, progressive, palette, tiny and huge; grey models get luma", async () => {
+test("any JPEG/PNG: grey, alpha, 16-bit, CMYK, progressive, palette, tiny and huge; grey models get luma", async () => {
   const odd = [
     "gray.jpg",
     "gray16.png",
@@ -289,7 +292,7 @@ Deno.test("any JPEG/PNG: grey, alpha, 16-bit, CMYK, progressive, palette, tiny a
   colour.top!.forEach((p, i) => assert(Math.abs(p.probability - grey2.top![i].probability) < 2e-3));
 });
 
-Deno.test("unusable models: missing, not safetensors, plain weights, weights of another model, truncated", async () => {
+test("unusable models: missing, not safetensors, plain weights, weights of another model, truncated", async () => {
   const plain = `${dir}/plain.safetensors`;
   await Deno.writeFile(
     plain,
@@ -327,7 +330,7 @@ function mismatchedCheckpoint(): Uint8Array {
   return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, meta: JSON.stringify(ckpt.meta) });
 }
 
-Deno.test("usage errors exit 2; --help documents the exit statuses", async () => {
+test("usage errors exit 2; --help documents the exit statuses", async () => {
   for (const args of [["--top", "0", "x.jpg"], ["--frobnicate", "x.jpg"], [], ["--batch"], ["--model"]]) {
     const r = await classify(args);
     assertStrictEquals(r.code, 2, args.join(" "));
@@ -338,7 +341,7 @@ Deno.test("usage errors exit 2; --help documents the exit statuses", async () =>
   assertMatch(help.out.join("\n"), /Exit status: 0 when at least one image was classified; 1 when none/);
 });
 
-Deno.test("the real command: exit 0 when some images were classified, 1 when none could be", async () => {
+test("the real command: exit 0 when some images were classified, 1 when none could be", async () => {
   const classify = async (...args: string[]) => {
     const r = await runDeno(["run", "-A", `${PROJECT_ROOT}/src/cli/classify.ts`, "--model", MODEL, ...args], {
       cwd: PROJECT_ROOT,

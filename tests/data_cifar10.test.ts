@@ -5,6 +5,7 @@ import { sha256File } from "../src/data/util.ts";
 import { tinyCifar10Archive } from "./helpers/cifar10.ts";
 import { realCifar10 } from "./helpers/real_cifar10.ts";
 import { run } from "./helpers/run.ts";
+import { leftOut } from "./helpers/needs.ts";
 
 /** The loader's checksum of the shared CIFAR-10 rebuild, as committed results record it (results/<pipeline>/pipeline.lock.json). */
 const JPEG_Q75_CHECKSUM = "04c1eabae4815673e656c342af1f8db31f0bd1a6268615dfccd09764a1a82b42";
@@ -62,7 +63,10 @@ Deno.test("loadCifar10: clear errors", async () => {
   }
 });
 
-Deno.test("loadCifar10: the real data in the default cache (built there with prepare.sh when missing)", async () => {
+Deno.test({
+  name: "loadCifar10: the real data in the default cache (built there with prepare.sh when missing)",
+  ignore: leftOut("data"),
+}, async () => {
   const ds = await loadCifar10(await realCifar10());
   assertStrictEquals(ds.train.count, 50000);
   assertStrictEquals(ds.test.count, 10000);

@@ -113,7 +113,7 @@ async function openGui(browser: Browser, url: string, withoutWebGpu = false) {
 
 Deno.test({
   name: "GUI in Chromium: WebGPU in the browser gives the CLI's top-5; without WebGPU the server does",
-  ignore: leftOut("chromium"),
+  ignore: leftOut("chromium") || leftOut("data"),
   async fn(t) {
     requireChromium();
     requireShared("photos");
@@ -568,7 +568,7 @@ async function waitDone(page: Page, files: string[]): Promise<void> {
 
 Deno.test({
   name: "GUI in Chromium: the page as a person meets it (what the model knows, progress, order, keyboard)",
-  ignore: leftOut("chromium"),
+  ignore: leftOut("chromium") || leftOut("data"),
   async fn(t) {
     requireChromium();
     requireShared("photos");

@@ -7,6 +7,7 @@ import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/asse
 import { join } from "@std/path";
 import { defaultCacheDir, openDataset } from "../src/data/index.ts";
 import { run, runDeno } from "./helpers/run.ts";
+import { leftOut } from "./helpers/needs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -132,6 +133,7 @@ function rerun(decisions: Map<string, string>): string[] {
 }
 
 Deno.test({
+  ignore: leftOut("data"),
   name:
     "stage cache keys: edits that keep the numbers keep every stage; each numeric change reruns what it affects",
   sanitizeResources: false,

@@ -8,6 +8,7 @@ import type { ModelSpec } from "../src/nn/spec.ts";
 import { evaluate } from "../src/train/evaluate.ts";
 import { CHECKPOINT_FILE, train, type TrainState } from "../src/train/trainer.ts";
 import { testGpu } from "./helpers/gpu.ts";
+import { leftOut } from "./helpers/needs.ts";
 
 const spec: ModelSpec = {
   name: "checkpoint-test-cnn",
@@ -23,7 +24,10 @@ const spec: ModelSpec = {
   ],
 };
 
-Deno.test("train: maxSteps mid-epoch writes a partial record and a complete checkpoint that round-trips", async () => {
+Deno.test({
+  name: "train: maxSteps mid-epoch writes a partial record and a complete checkpoint that round-trips",
+  ignore: leftOut("data"),
+}, async () => {
   const gpu = await testGpu();
   const dataset = await openDataset({ kind: "fashion-mnist" });
   const dir = await Deno.makeTempDir({ prefix: "train-ckpt-" });

@@ -143,6 +143,8 @@ export interface CliTrainSetup {
   dataset?: Dataset;
   /** --force: start over even where config.outDir holds a checkpoint. */
   force: boolean;
+  /** --fetch: get the dataset when it is not on this machine. */
+  fetch: boolean;
 }
 
 /**
@@ -227,7 +229,6 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
   setData("limitTest", numberFlag(v["limit-test"], "limit-test", { int: true, min: 1 }));
   setData("validation", numberFlag(v.validation, "validation", { int: true, min: 1 }));
   if (v["allow-unknown-data"]) data.allowUnknownData = true;
-  await ensureDefaultData(data.kind, data.path, v.fetch ?? false);
   const geo = storedGeometry(data);
   let dataset: Dataset | undefined;
   if (geo.classes === null) {
@@ -236,6 +237,7 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
       path: data.path,
       size: data.size,
       allowUnknownData: data.allowUnknownData,
+      fetch: v.fetch ?? false,
     });
     geo.classes = dataset.train.classes.length;
   }
@@ -304,7 +306,7 @@ export async function trainConfigFromArgs(args: string[]): Promise<CliTrainSetup
     resume,
   });
   validateTrainConfig(config, v.config ?? "");
-  return { config, resumingFrom, dataset, force: v.force ?? false };
+  return { config, resumingFrom, dataset, force: v.force ?? false, fetch: v.fetch ?? false };
 }
 
 async function main(): Promise<number> {
@@ -315,6 +317,8 @@ async function main(): Promise<number> {
   }
   await checkOutputFolder(setup);
   const { config, resumingFrom, dataset } = setup;
+  // Absent data stops here, in one line, before the GPU starts (or is fetched with --fetch).
+  if (!dataset) await ensureDefaultData(config.data.kind, config.data.path, setup.fetch);
   const gpu = await Gpu.create();
   console.error(`adapter: ${formatAdapter(gpu.adapter)}`);
   console.error(
