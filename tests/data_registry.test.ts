@@ -1,7 +1,14 @@
 // The dataset registry is data: the project's own file parses and names what the data layer expects, a bad
 // file is refused naming the file and the field, and `deno task data verify imagenet` checks ImageNet's layout
 // against the 1000 WordNet ids.
-import { assert, assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { findDataset, loadRegistry, REGISTRY_FILE } from "../src/data/registry.ts";
 import { runDeno } from "./helpers/run.ts";
 
@@ -33,7 +40,7 @@ Deno.test("registry: the project's file names every dataset with builds, sources
   );
   assertEquals(findDataset(reg, "imagenet").sources, []);
   assertMatch(
-    (await assertRejects(async () => findDataset(reg, "mnist"), Error)).message,
+    assertThrows(() => findDataset(reg, "mnist"), Error).message,
     /unknown dataset "mnist"/,
   );
 });
