@@ -8,6 +8,7 @@ import {
   fetchDataset,
   findRoot,
   installedRoot,
+  localSource,
   registry,
   verifyDataset,
 } from "../data/datasets.ts";
@@ -67,6 +68,8 @@ async function list(): Promise<number> {
       ? `present, not verified (deno task data verify ${entry.name})`
       : state.status === "not downloadable"
       ? "absent (not downloadable: --data-path DIR)"
+      : (await localSource(entry, places))
+      ? `absent here, the lab's copy is used on first need (${await localSource(entry, places)})`
       : `absent (${fetchCommand(entry)})`;
     const place = "root" in state ? where(state.root) : "-";
     rows.push([entry.name, status, size(entry), place, entry.licence.split(/[;(]/)[0].trim()]);

@@ -195,6 +195,17 @@ async function writeMarker(places: DataPlaces, marker: VerifiedMarker): Promise<
   await Deno.rename(tmp, path);
 }
 
+/** The first source that needs no network and is here (the lab's copy, a package's folder), if any. */
+export async function localSource(entry: DatasetEntry, places: DataPlaces): Promise<string | null> {
+  for (const s of entry.sources) {
+    if (s.kind === "shared" && places.sharedDir && (await exists(joinPath(places.sharedDir, s.path)))) {
+      return joinPath(places.sharedDir, s.path);
+    }
+    if (s.kind === "local" && (await exists(s.path))) return s.path;
+  }
+  return null;
+}
+
 /** A dataset's state on this machine, as `deno task data list` shows it (nothing is hashed). */
 export type DatasetState =
   | { status: "absent" }

@@ -7,7 +7,7 @@ import { Gpu } from "../gpu/runtime.ts";
 import { describeAdapter } from "../gpu/device.ts";
 import { type Dataset, defaultCacheDir, openDataset } from "../data/index.ts";
 import type { DatasetSpec } from "../data/open.ts";
-import { dataPlaces, datasetEntry, installedRoot } from "../data/datasets.ts";
+import { dataPlaces, datasetEntry, installedRoot, localSource } from "../data/datasets.ts";
 import { FETCH_INPUTS } from "../pipeline/types.ts";
 
 const GPU_KEY = "reproduce:gpu";
@@ -189,14 +189,7 @@ export async function datasetAvailable(source: DataSource): Promise<boolean> {
   if (name) {
     const entry = await datasetEntry(name);
     const places = dataPlaces(defaultCacheDir());
-    if (await installedRoot(entry, places)) return true;
-    for (const s of entry.sources) {
-      if (s.kind === "shared" && places.sharedDir && (await statKey(join(places.sharedDir, s.path)))) {
-        return true;
-      }
-      if (s.kind === "local" && (await statKey(s.path))) return true;
-    }
-    return false;
+    return (await installedRoot(entry, places)) !== null || (await localSource(entry, places)) !== null;
   }
   const files = await sourceFiles(source);
   return files !== null && (await Promise.all(files.map(statKey))).every(Boolean);
