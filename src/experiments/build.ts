@@ -3,7 +3,7 @@ import { findClaim } from "../paper/claims.ts";
 import { armDirName } from "../pipeline/matrix.ts";
 import type { RunInfo, StageResult } from "../pipeline/types.ts";
 import type { Block, Cell, ClaimRow, LineChartBlock, LineSeries, Provenance } from "../report/model.ts";
-import { measureClaimEffect } from "./claim_effect.ts";
+import { givenClaimEffect, type GivenEstimate, measureClaimEffect } from "./claim_effect.ts";
 import { planSeeds } from "./seed_plan.ts";
 import { claimCharts } from "./claim_chart.ts";
 import { parseRef, resolveNumbersBySeed, resolveRef, valueAtPath } from "./refs.ts";
@@ -160,7 +160,15 @@ export function measureClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimMea
   const perSeed = new Map<number, number>();
   const arms: ClaimArm[] = [];
   let source: StageResult;
-  if (spec.value !== undefined) {
+  let given: GivenEstimate | undefined;
+  if (spec.estimate !== undefined) {
+    const found = resolveRef(ref(spec.estimate), ctx.inputs);
+    if (found.length !== 1) {
+      throw new Error(`${spec.estimate}: selects ${found.length} results, expected one`);
+    }
+    given = asGivenEstimate(spec.estimate, found[0].value);
+    source = found[0].result;
+  } else if (spec.value !== undefined) {
     const a = numbers(spec.value);
     for (const [seed, { value }] of a) perSeed.set(seed, value);
     source = [...a.values()][0].result;
@@ -183,7 +191,7 @@ export function measureClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimMea
     }
     source = [...a.values()][0].result;
   }
-  const effect = measureClaimEffect(figure, perSeed);
+  const effect = given ? givenClaimEffect(figure, given, multiply) : measureClaimEffect(figure, perSeed);
   const bounded = spec.lower_bound === undefined
     ? []
     : resolveRef(ref(spec.lower_bound), ctx.inputs).filter(({ value }) => value === true)
@@ -212,14 +220,37 @@ export function measureClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimMea
     seeds: effect.seeds,
     detectable: effect.detectable,
     verdict: effect.verdict,
-    seedPlan: planSeeds({ kind: figure.kind, paper: figure.value, perSeed: effect.perSeed }, ctx.perSeedMs),
+    seedPlan: given
+      ? {
+        ...planSeeds({ kind: figure.kind, paper: figure.value, perSeed: [] }, ctx.perSeedMs),
+        noCount: "given interval",
+      }
+      : planSeeds({ kind: figure.kind, paper: figure.value, perSeed: effect.perSeed }, ctx.perSeedMs),
     ...(figure.untestable ? { verdictNote: `not tested: ${figure.untestable}` } : {}),
     preset: source.preset,
     scale,
-    ...(spec.note !== undefined ? { note: spec.note } : {}),
+    ...(spec.note !== undefined || given
+      ? {
+        note: [spec.note, given && `interval: ${given.method} (n = ${given.n})`].filter(Boolean).join("; "),
+      }
+      : {}),
     ...(boundNote ? { boundNote } : {}),
   };
   return { row, arms, ...(spec.value !== undefined ? { valueRef: spec.value } : {}) };
+}
+
+/** A stage output that is an estimate with its interval, checked field by field. */
+function asGivenEstimate(text: string, value: unknown): GivenEstimate {
+  const v = value as Partial<GivenEstimate> | null;
+  const bad = ["value", "low", "high", "n"].filter((key) =>
+    typeof v?.[key as keyof GivenEstimate] !== "number"
+  );
+  if (!v || bad.length || typeof v.method !== "string") {
+    throw new Error(
+      `${text}: expected {value, low, high, n, method}, missing or not numbers: ${bad.join(", ")}`,
+    );
+  }
+  return v as GivenEstimate;
 }
 
 function buildTable(spec: TableSpec, ctx: BuildContext): Block {

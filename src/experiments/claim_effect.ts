@@ -74,6 +74,52 @@ export function measureClaimEffect(
   };
 }
 
+/** A stage's own estimate with its interval (e.g. a jackknife over an ensemble's nets), not per-seed values. */
+export interface GivenEstimate {
+  value: number;
+  low: number;
+  high: number;
+  /** How many units (nets, seeds) the interval rests on. */
+  n: number;
+  method: string;
+  /** The seeds of those units, where they are seeds (an ensemble's members). */
+  seeds?: number[];
+}
+
+/** The effect of a claim row whose stage computed estimate and interval itself; its verdict reads the interval. */
+export function givenClaimEffect(
+  figure: Pick<PaperFigure, "kind" | "direction" | "untestable">,
+  given: GivenEstimate,
+  multiply = 1,
+): ClaimEffect {
+  const [mean, low, high] = [given.value, given.low, given.high].map((x) => x * multiply);
+  const finite = [mean, low, high].every(Number.isFinite);
+  const interval = {
+    n: given.n,
+    mean,
+    sd: NaN,
+    level: CONFIDENCE,
+    halfWidth: (high - low) / 2,
+    low,
+    high,
+  };
+  return {
+    seeds: given.seeds ?? [],
+    perSeed: [],
+    mean: Number.isFinite(mean) ? mean : null,
+    low: finite ? low : null,
+    high: finite ? high : null,
+    detectable: null,
+    verdict: !Number.isFinite(mean)
+      ? "not measured"
+      : figure.untestable
+      ? "not tested"
+      : figure.direction && figure.kind !== "absolute"
+      ? verdict(interval, figure.direction)
+      : "no direction",
+  };
+}
+
 /** One line describing how the interval and the detectable effect were computed, said once per page. */
 export const CI_METHOD = `${100 * CONFIDENCE}% Student-t interval over seeds, of the per-seed paired ` +
   `differences (arm a minus arm b trained with the same seed); ratios on a log scale (geometric mean, ` +

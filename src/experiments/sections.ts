@@ -39,6 +39,11 @@ export interface ClaimRowSpec {
   difference?: [string, string];
   /** [a, b]: reproduced = a / b. */
   ratio?: [string, string];
+  /**
+   * A stage output holding its own estimate and interval ({value, low, high, n, method}, e.g. an ensemble's
+   * jackknife over nets), for effects that are not per-seed values.
+   */
+  estimate?: string;
   /** Applied to each referenced number, e.g. 100 to turn fractions into percent. */
   multiply?: number;
   scale?: string;
@@ -122,6 +127,7 @@ const CLAIM_FIELDS: Fields = {
   value: { type: "ref" },
   difference: { type: "ref-pair" },
   ratio: { type: "ref-pair" },
+  estimate: { type: "ref" },
   multiply: { type: "number" },
   scale: { type: "string" },
   note: { type: "string" },
@@ -286,8 +292,12 @@ export function validateSections(sections: unknown, info: StageValidationInfo): 
   function checkClaimRow(row: unknown, path: Path) {
     if (!checkFields(row, path, CLAIM_FIELDS, "a claim row", true)) return;
     const spec = row as ClaimRowSpec;
-    const sources = (["value", "difference", "ratio"] as const).filter((key) => spec[key] !== undefined);
-    if (sources.length !== 1) push(path, "a claim row needs exactly one of value, difference, ratio");
+    const sources = (["value", "difference", "ratio", "estimate"] as const).filter((key) =>
+      spec[key] !== undefined
+    );
+    if (sources.length !== 1) {
+      push(path, "a claim row needs exactly one of value, difference, ratio, estimate");
+    }
     if (typeof spec.claim !== "string") return;
     const claim = findClaim(spec.claim);
     if (!claim) {

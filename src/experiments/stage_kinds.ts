@@ -2,6 +2,7 @@
 
 import type { StageKind } from "../pipeline/types.ts";
 import { datasetStageKind } from "./dataset.ts";
+import { ensembleStageKind } from "./ensemble.ts";
 import { evaluateStageKind } from "./evaluate.ts";
 import { iterationsToErrorStageKind, reluVsTanhStageKind } from "./iterations.ts";
 import { kernelsFigureStageKind } from "./kernels_figure.ts";
@@ -14,6 +15,7 @@ import { trainStageKind } from "./train.ts";
 
 export {
   datasetStageKind,
+  ensembleStageKind,
   evaluateStageKind,
   iterationsToErrorStageKind,
   kernelsFigureStageKind,
@@ -31,6 +33,7 @@ export const REPRODUCE_STAGE_KINDS: readonly StageKind[] = [
   lrSweepStageKind,
   trainStageKind,
   evaluateStageKind,
+  ensembleStageKind,
   reluVsTanhStageKind,
   iterationsToErrorStageKind,
   kernelsFigureStageKind,

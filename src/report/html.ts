@@ -214,6 +214,7 @@ const NO_SEED_COUNT: Record<Exclude<NoSeedCount, "over cap">, string> = {
   "one seed": "1 seed: no spread to plan from",
   "no spread": "the seeds agree exactly (s = 0): no count",
   "no effect": "the paper's effect is 0: no count",
+  "given interval": "interval over nets, not seeds: no seed count",
 };
 
 /**

@@ -98,6 +98,7 @@ export type NoSeedCount =
   | "one seed"
   | "no spread"
   | "no effect"
+  | "given interval"
   | "over cap";
 
 /**
