@@ -17,6 +17,8 @@ const squareKind: StageKind = {
     n: { type: "integer", doc: "how many numbers without input", default: 3 },
     fail: { type: "boolean", doc: "throw instead", default: false },
   },
+  // Its outputs are a function of its parameters, seed and input alone: shared wherever those are equal.
+  resolvedConfig: ({ params }) => params,
   run(ctx) {
     runs.push(`${ctx.pipeline}/${ctx.id}`);
     if (ctx.params.fail) throw new Error("asked to fail");
@@ -108,8 +110,13 @@ Deno.test("--set, --force and --dry-run from the command line", async () => {
     0,
   );
   assertEquals(runs, []);
-  assertMatch(p.output(), /\[alpha\] squared: would run \(params changed: fail false -> true\)/);
-  assertMatch(p.output(), /\[beta\] source: cached/);
+  // Another --set, another folder: its stages are new there, and those the seed=5 run computed are reused.
+  assertMatch(p.output(), /results in results\/_presets\/cpu\+set-[0-9a-f]{8}\//);
+  assertMatch(p.output(), /\[alpha\] squared: would run \(new\)/);
+  assertMatch(
+    p.output(),
+    /\[beta\] source: cached \(same computation as _presets\/cpu\+set-[0-9a-f]{8}\/beta\/source/,
+  );
 
   runs.length = 0;
   assertStrictEquals(await p.cli("--preset", "cpu", "--set", "seed=5", "--force", "squared"), 0);

@@ -46,18 +46,16 @@ Deno.test("two --job runs at once on one results folder lose nothing; the merge 
   assertStrictEquals(ranData.length, 1, "one writer for the shared stage\n" + job0.output + job1.output);
   assert([job0, job1].some((job) => /data: waiting for pid \d+ on .*arms job \d/.test(job.output)));
   assert([job0, job1].some((job) => /data: cached/.test(job.output)));
+  const folder = p.folder("jobs", args);
   for (const index of [0, 1]) {
     const record = JSON.parse(
-      await Deno.readTextFile(join(p.results("jobs"), "arms", "jobs", `${index}.lock.json`)),
+      await Deno.readTextFile(join(folder, "arms", "jobs", `${index}.lock.json`)),
     ) as Lockfile;
     assertEquals(Object.keys(record.stages).sort(), ["data", `fit[scale=${index + 1}]`]);
     assert(Object.values(record.stages).every((entry) => entry.status === "done"));
   }
-  await assertRejects(
-    () => Deno.stat(join(p.results("jobs"), "arms", "pipeline.lock.json")),
-    Deno.errors.NotFound,
-  );
-  await assertRejects(() => Deno.stat(join(p.results("jobs"), "arms", "report")), Deno.errors.NotFound);
+  await assertRejects(() => Deno.stat(join(folder, "arms", "pipeline.lock.json")), Deno.errors.NotFound);
+  await assertRejects(() => Deno.stat(join(folder, "arms", "report")), Deno.errors.NotFound);
 
   const merged = await p.cli("jobs", [...args, "--merge"]);
   assertStrictEquals(merged.code, 0, merged.output);
@@ -66,7 +64,7 @@ Deno.test("two --job runs at once on one results folder lose nothing; the merge 
   assertMatch(merged.output, /1 ran, 3 cached/);
   const local = await p.cli("local", args);
   assertStrictEquals(local.code, 0, local.output);
-  await assertSameResults(p.results("jobs"), p.results("local"));
+  await assertSameResults(folder, p.folder("local", args));
   const again = await p.cli("jobs", [...args, "--merge"]);
   assertMatch(again.output, /0 ran, 4 cached/, "a second merge reuses everything");
 });
@@ -89,11 +87,14 @@ Deno.test("a merge with missing or failed jobs refuses, naming them, and writes 
   assertStrictEquals(refused.code, 1, refused.output);
   assertMatch(refused.output, /job 0 \(scale=1\): data failed: asked to fail/);
   assertMatch(refused.output, /job 0 \(scale=1\): fit\[scale=1\] did not run/);
-  assertMatch(refused.output, /job 1 \(scale=2\): ran with other settings/);
-  await assertRejects(
-    () => Deno.stat(join(p.results("r"), "arms", "pipeline.lock.json")),
-    Deno.errors.NotFound,
-  );
+  // Other --set values, another folder: job 1 ran without them, so it has no record there.
+  assertMatch(refused.output, /job 1 \(scale=2\): no record/);
+  for (const args of [PRESET, [...PRESET, "--set", "data.fail=true"]]) {
+    await assertRejects(
+      () => Deno.stat(join(p.folder("r", args), "arms", "pipeline.lock.json")),
+      Deno.errors.NotFound,
+    );
+  }
 
   // Resubmitting the failed job with the settings the others used completes the set.
   const rerun = await p.cli("r", [...PRESET, "--job", "0"]);
@@ -118,13 +119,14 @@ Deno.test("--slurm --print writes the array and merge scripts; a missing or refu
     "01:00:00",
   ]);
   assertStrictEquals(printed.code, 0, printed.output);
-  const jobs = join(p.results("r"), "arms", "jobs");
+  const jobs = join(p.folder("r", [...PRESET, "--set", "fit.epochs=2"]), "arms", "jobs");
   const array = await Deno.readTextFile(join(jobs, "array.sbatch"));
   assertMatch(array, /^#SBATCH --array=0-1$/m);
   assertMatch(array, /^#SBATCH --gres=gpu:1$/m);
   assertMatch(array, /^#SBATCH --partition=gpu$/m);
   assertMatch(array, /^#SBATCH --time=01:00:00$/m);
-  assertMatch(array, new RegExp(`^#SBATCH --output=${jobs}/slurm-%A_%a\\.log$`, "m"));
+  const escaped = jobs.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  assertMatch(array, new RegExp(`^#SBATCH --output=${escaped}/slurm-%A_%a\\.log$`, "m"));
   assertMatch(
     array,
     /cli\.ts arms --preset smoke --set fit\.epochs=2 --results \S+ --pipelines \S+ --job "\$SLURM_ARRAY_TASK_ID"$/m,
@@ -167,7 +169,7 @@ Deno.test("jobs and a whole-folder run exclude each other (exit code 3)", async 
     startedAt: "now",
     pipelines: ["arms"],
   });
-  const jobs = join(p.results("r"), "arms", "jobs");
+  const jobs = join(p.folder("r", PRESET), "arms", "jobs");
   await Deno.mkdir(jobs, { recursive: true });
   await Deno.writeTextFile(join(jobs, "1.run.lock"), holder);
   const plain = await p.cli("r", PRESET);
@@ -185,5 +187,5 @@ Deno.test("jobs and a whole-folder run exclude each other (exit code 3)", async 
   const job = await p.cli("r", [...PRESET, "--job", "0"]);
   assertStrictEquals(job.code, 3, job.output);
   assertMatch(job.output, /another run holds this results folder/);
-  await assertRejects(() => Deno.stat(join(p.results("r"), "arms", "data")), Deno.errors.NotFound);
+  await assertRejects(() => Deno.stat(join(p.folder("r", PRESET), "arms", "data")), Deno.errors.NotFound);
 });

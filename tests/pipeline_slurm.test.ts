@@ -48,7 +48,7 @@ Deno.test({
         const shown = await sh(["scontrol", "show", "job", mergeId], env);
         state = /JobState=(\S+)/.exec(shown.text)?.[1] ?? "";
       }
-      const jobs = join(p.results("slurm"), "arms", "jobs");
+      const jobs = join(p.folder("slurm", args), "arms", "jobs");
       const logs: string[] = [];
       for await (const entry of Deno.readDir(jobs)) {
         if (entry.name.endsWith(".log")) {
@@ -68,7 +68,7 @@ Deno.test({
       assertStrictEquals(taskLogs.filter((log) => /data: running/.test(log)).length, 1, "one writer of data");
       const local = await p.cli("local", args);
       assertStrictEquals(local.code, 0, local.output);
-      await assertSameResults(p.results("slurm"), p.results("local"));
+      await assertSameResults(p.folder("slurm", args), p.folder("local", args));
     } finally {
       const stopped = await sh([script, "stop"], env);
       assertStrictEquals(stopped.code, 0, stopped.text);

@@ -1,5 +1,5 @@
-// End to end: `deno task reproduce --preset smoke` over every pipelines/*.yaml into a temporary results folder,
-// then a rerun that must reuse everything, then the pages in headless Chromium.
+// End to end: `deno task reproduce --preset smoke` over every pipelines/*.yaml into a temporary results folder
+// (its _presets/smoke/), then a rerun that must reuse everything, then the pages in headless Chromium.
 
 import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
 import { fromFileUrl, join } from "@std/path";
@@ -48,6 +48,9 @@ Deno.test({
     try {
       const first = await reproduce(results);
       assertStrictEquals(first.code, 0, first.output);
+      // Not the home preset: its records and pages have a folder of their own (variants.ts).
+      const smoke = join(results, "_presets", "smoke");
+      assertMatch(first.output, /preset smoke: results in \S+_presets\/smoke\//);
       console.log(`smoke preset, first run: ${first.seconds.toFixed(1)} s`);
       const names = await pipelineNames();
       assert(names.length >= 9, `expected the paper's pipelines, found ${names.join(", ")}`);
@@ -70,22 +73,22 @@ Deno.test({
       await t.step("outputs agree with what the pages will show", async () => {
         // The overlap claim is the difference of the two arms' top-1 errors, in points.
         const arm = (pooling: string) =>
-          readJson(join(results, `overlap-pooling/train/pooling=${pooling}/outputs.json`));
+          readJson(join(smoke, `overlap-pooling/train/pooling=${pooling}/outputs.json`));
         const [on, off] = [await arm("overlap"), await arm("non-overlap")];
-        const report = await readJson(join(results, "overlap-pooling/report/outputs.json"));
+        const report = await readJson(join(smoke, "overlap-pooling/report/outputs.json"));
         assert(close(report.claims[0].reproduced, 100 * (on.top1_error - off.top1_error)));
         assertMatch(report.claims[0].scale, /Imagenette.*alexnet-mini/);
         assertStrictEquals(report.claims[0].preset, "smoke");
-        const fig1 = await readJson(join(results, "fig1-relu-tanh/fig1/outputs.json"));
-        const fig1Report = await readJson(join(results, "fig1-relu-tanh/report/outputs.json"));
+        const fig1 = await readJson(join(smoke, "fig1-relu-tanh/fig1/outputs.json"));
+        const fig1Report = await readJson(join(smoke, "fig1-relu-tanh/report/outputs.json"));
         assertStrictEquals(fig1Report.claims[0].reproduced, fig1.ratio);
         // Figure 3 draws the trained kernels and, the same way, the initial ones they are measured against.
-        const kernels = await readJson(join(results, "fig3-fig4/kernels/outputs.json"));
+        const kernels = await readJson(join(smoke, "fig3-fig4/kernels/outputs.json"));
         for (const file of [kernels.files.figure, kernels.files.figure_at_init]) {
-          const png = await Deno.readFile(join(results, "fig3-fig4/kernels", file));
+          const png = await Deno.readFile(join(smoke, "fig3-fig4/kernels", file));
           assertEquals([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], `${file} is not a PNG`);
         }
-        const table = await readJson(join(results, "tables/table/outputs.json"));
+        const table = await readJson(join(smoke, "tables/table/outputs.json"));
         assertStrictEquals(table.available, false);
         assertMatch(table.note, /data\.path/);
       });
@@ -94,7 +97,7 @@ Deno.test({
       requireChromium();
       await withChromium(async (browser) => {
         await t.step("results/index.html links every paper claim to a page", async () => {
-          const index = await openOffline(browser, join(results, "index.html"));
+          const index = await openOffline(browser, join(smoke, "index.html"));
           try {
             for (const id of PAPER_CLAIM_IDS) {
               const hrefs = await index.page.$$eval(
@@ -102,7 +105,7 @@ Deno.test({
                 (links) => links.map((a) => a.getAttribute("href")),
               );
               assert(hrefs.length > 0, `claim ${id} is not linked from the index`);
-              for (const href of hrefs) await Deno.stat(join(results, decodeURI(href!)));
+              for (const href of hrefs) await Deno.stat(join(smoke, decodeURI(href!)));
             }
             assertEquals(index.errors, []);
           } finally {
@@ -112,8 +115,8 @@ Deno.test({
 
         for (const name of names) {
           await t.step(`page ${name} renders its charts and claim numbers`, async () => {
-            const outputs = await readJson(join(results, name, "report/outputs.json"));
-            const page = await openOffline(browser, join(results, name, "report/index.html"));
+            const outputs = await readJson(join(smoke, name, "report/outputs.json"));
+            const page = await openOffline(browser, join(smoke, name, "report/index.html"));
             try {
               const charts = await page.page.$$eval("canvas", (canvases) => canvases.map((c) => c.id));
               for (const id of charts) {

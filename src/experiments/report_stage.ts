@@ -10,6 +10,7 @@ import type { RunInfo, StageResult } from "../pipeline/types.ts";
 import { escapeHtml, formatDuration, inlineMarkup } from "../report/format.ts";
 import { CI_METHOD, DETECTABLE_METHOD, VERDICT_RULE } from "./claim_effect.ts";
 import { perSeedComputeMs, SEED_POWER_METHOD } from "./seed_plan.ts";
+import { formatHost } from "../pipeline/host.ts";
 import type { Section } from "./sections.ts";
 import { SECTION_KINDS, validateSections } from "./sections.ts";
 
@@ -124,9 +125,19 @@ function howMeasured(run: RunInfo, results: StageResult[]): Block {
   const adapters = [
     ...new Set(recorded.map((result) => result.outputs.adapter).filter((a) => typeof a === "string")),
   ];
+  // The machines as the records name them (records made before hosts were recorded name none).
+  const hosts = [...new Set(recorded.flatMap((result) => (result.host ? [formatHost(result.host)] : [])))];
+  const machine = [
+    adapters.length ? `on ${adapters.join(", ")}` : "",
+    hosts.length ? `host ${hosts.join("; ")}` : "",
+  ].filter(Boolean);
+  const reused = recorded.filter((result) => result.reusedFrom).length;
   const timing = recorded.length && totalMs > 0
     ? `${formatDuration(totalMs)} of wall time over ${recorded.length} stage runs, as their records give it` +
-      (adapters.length ? ` (on ${adapters.join(", ")})` : "")
+      (machine.length ? ` (${machine.join("; ")})` : "") +
+      (reused
+        ? `; ${reused} of them are the runs of identical stages elsewhere, reused here (see "What ran")`
+        : "")
     : "not recorded";
   const text = (
     value: string | undefined,
@@ -149,6 +160,12 @@ function howMeasured(run: RunInfo, results: StageResult[]): Block {
   };
 }
 
+/** A stage's id, and the run it reuses when it is another pipeline's. */
+function stageCell(result: StageResult): string {
+  const id = `<code>${escapeHtml(result.id)}</code>`;
+  return result.reusedFrom ? `${id} (the run of <code>${escapeHtml(result.reusedFrom)}</code>)` : id;
+}
+
 /**
  * What data, model and schedule the stages ran, each scale said once: one row per distinct scale, with the
  * stage instances that ran at it and their summed time.
@@ -161,7 +178,7 @@ function whatRan(results: StageResult[]): Block[] {
     byScale.set(key, [...(byScale.get(key) ?? []), result]);
   }
   const rows = [...byScale.values()].map((group): Cell[] => [
-    { html: group.map((result) => `<code>${escapeHtml(result.id)}</code>`).join("<br>") },
+    { html: group.map(stageCell).join("<br>") },
     [...new Set(group.map((result) => result.kind))].join(", "),
     group[0].preset,
     String(group[0].outputs.scale),

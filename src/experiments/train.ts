@@ -162,6 +162,13 @@ export const trainStageKind = defineStageKind<TrainParams>({
   estimate(params, upstream) {
     return estimateTraining(params, upstream);
   },
+  resolvedConfig(ctx) {
+    return resolvedTrainConfig(ctx);
+  },
+  // Another instance's run of the same net (equal resolved configs) keeps this instance's own label.
+  adoptOutputs(outputs, params) {
+    return { ...outputs, label: params.label || outputs.model };
+  },
   async fingerprint(ctx) {
     const setup = await trainSetup(ctx);
     if (!setup) return { exact: { skipped: "no data" }, measures: {} };
@@ -331,7 +338,6 @@ export async function trainSetup(
     "params" | "inputs" | "matrix" | "seed" | "resources" | "outDir" | "resuming"
   >,
 ) {
-  const p = ctx.params;
   const data = upstreamDataset(ctx.inputs);
   const summary = data.outputs as unknown as DatasetSummary;
   if (!summary.available) return undefined;
@@ -341,9 +347,21 @@ export async function trainSetup(
     path: dataParams.path,
     size: dataParams.size,
   });
+  const { config, model } = configFor(ctx, summary, dataParams, dataset.train.classes.length);
+  return { config, dataset, summary, model };
+}
+
+/** The model and TrainConfig an instance trains with, on data of this shape and number of classes. */
+function configFor(
+  ctx: Pick<StageContext<TrainParams>, "params" | "inputs" | "matrix" | "seed" | "outDir" | "resuming">,
+  summary: DatasetSummary,
+  dataParams: DatasetParams,
+  classes: number,
+) {
+  const p = ctx.params;
   const [channels, height] = summary.image ?? [3, 32, 32];
   const crop = p.crop || height;
-  const model = buildModelFor(p, { classes: dataset.train.classes.length, channels, inputSize: crop });
+  const model = buildModelFor(p, { classes, channels, inputSize: crop });
   const config = trainConfig({
     model,
     data: dataConfig(dataParams),
@@ -369,7 +387,29 @@ export async function trainSetup(
       ? { trainError: p.stop_at_train_error, smooth: p.stop_smooth ?? 5 }
       : undefined,
   });
-  return { config, dataset, summary, model };
+  return { config, model };
+}
+
+/**
+ * What a train instance computes: its TrainConfig with the model as built (so `pooling: default` and
+ * `pooling: overlap` of a net whose default is overlapping are one net), the learning rate its arm trains
+ * with, and no label or output folder. Undefined (keyed by its parameters as given) without data.
+ */
+export function resolvedTrainConfig(
+  ctx: Pick<StageContext<TrainParams>, "params" | "inputs" | "matrix" | "seed">,
+): unknown {
+  const data = upstreamDataset(ctx.inputs);
+  const summary = data.outputs as unknown as DatasetSummary & { classes?: string[] };
+  if (!summary.available || !Array.isArray(summary.classes)) return undefined;
+  const dataParams = data.params as unknown as DatasetParams;
+  const { config } = configFor(
+    { ...ctx, outDir: "", resuming: false },
+    summary,
+    dataParams,
+    summary.classes.length,
+  );
+  const { outDir: _outDir, resume: _resume, ...computed } = config;
+  return computed;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -1,9 +1,12 @@
 /** Facts about the machine and checkout that go into provenance blocks. */
 
 import { isAbsolute, relative } from "@std/path";
+import { describeHost, type HostInfo } from "./host.ts";
 
 export interface RunEnvironment {
   adapter: string;
+  /** The machine beside the adapter: its CPU model (and GPU model where there is one). */
+  host: HostInfo;
   denoVersion: string;
   gitCommit: string;
 }
@@ -39,6 +42,7 @@ export async function collectEnvironment(
   const inside = outputs !== undefined && outputs !== "" && !outputs.startsWith("..") && !isAbsolute(outputs);
   return {
     adapter,
+    host: await describeHost(),
     denoVersion: Deno.version.deno,
     gitCommit: await gitCommit(projectRoot, inside ? outputs : undefined),
   };

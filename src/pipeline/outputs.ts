@@ -2,6 +2,7 @@
 
 import { isAbsolute, join, normalize } from "@std/path";
 import { hashFile, sha256 } from "./hash.ts";
+import { DamagedRecordError, isObject, isStringMap, readJsonRecord } from "./records.ts";
 import type { StageOutputs } from "./types.ts";
 
 export const OUTPUTS_FILE = "outputs.json";
@@ -56,4 +57,24 @@ export function checkOutputFiles(outputs: StageOutputs): void {
       }
     }
   }
+}
+
+/**
+ * A stage's stored outputs.json (its text, which the output hash covers, and its value), or undefined when
+ * there is none. Throws DamagedRecordError when it is not JSON or not a stage's outputs.
+ */
+export async function readStoredOutputs(
+  path: string,
+): Promise<{ text: string; outputs: StageOutputs } | undefined> {
+  const record = await readJsonRecord(path);
+  if (!record) return undefined;
+  const outputs = record.value;
+  if (!isObject(outputs)) throw new DamagedRecordError(path, "not a stage's outputs (not a JSON object)");
+  for (const list of ["files", "published"] as const) {
+    const files = (outputs as StageOutputs)[list];
+    if (files !== undefined && !isStringMap(files)) {
+      throw new DamagedRecordError(path, `${list} is not an object of file names`);
+    }
+  }
+  return { text: record.text, outputs: outputs as StageOutputs };
 }

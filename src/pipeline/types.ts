@@ -1,3 +1,6 @@
+import type { HostInfo } from "./host.ts";
+import type { RecordedHost } from "./lockfile.ts";
+
 /**
  * The contract between the pipeline runner and the code that does the work (stage kinds).
  *
@@ -92,6 +95,13 @@ export interface StageResult {
   datasets: Record<string, string>;
   /** When the outputs were produced (ISO 8601). */
   finishedAt: string;
+  /** The machine that produced them, where the record names it. */
+  host?: RecordedHost;
+  /**
+   * Set when the outputs are another instance's run of the same computation, reused instead of run again:
+   * that instance, as `pipeline/id` (prefixed by its preset folder when it is another preset's).
+   */
+  reusedFrom?: string;
 }
 
 /** Facts about the whole invocation, for provenance blocks. */
@@ -105,6 +115,8 @@ export interface RunInfo {
   /** Every seed the seeded stages run with. */
   seeds: number[];
   adapter: string;
+  /** The machine: CPU model (and GPU model where there is one). */
+  host: HostInfo;
   denoVersion: string;
   gitCommit: string;
   startedAt: string;
@@ -243,6 +255,21 @@ export interface StageKind<P = ParamValues> {
    * (\`FETCH_INPUTS\`) and the stage's record cannot stand in for them.
    */
   fetchMissing?(params: P, ctx: DatasetChecksumContext): Promise<void>;
+  /**
+   * What the instance's outputs are a function of, besides its seed, upstream outputs and datasets: its
+   * configuration with defaults resolved and display-only parameters (a label) left out, and whatever its
+   * matrix arm changes (a value looked up by it). Declaring it promises that the run reads nothing else of its
+   * context (not the pipeline, preset or provenance): two instances, in any pipeline, arm or preset, whose
+   * resolved configurations, seeds, upstream outputs and datasets are equal compute the same, so one run
+   * serves both (identity.ts runKey). Undefined (or no such method): the instance's own record is the only one
+   * it reuses.
+   */
+  resolvedConfig?(ctx: ResolveContext<P>): unknown;
+  /**
+   * The outputs of another instance's run of the same computation (equal runKey) as this instance presents
+   * them: its own display-only values (its label) in place of the other's. Default: unchanged.
+   */
+  adoptOutputs?(outputs: StageOutputs, params: P): StageOutputs;
   /** Extra static checks beyond the schema (e.g. references to other stages). Runs before anything runs. */
   validateParams?(params: P, info: StageValidationInfo): ParamIssue[];
   /**
@@ -252,6 +279,14 @@ export interface StageKind<P = ParamValues> {
    */
   estimate?(params: P, upstream: Record<string, PlannedUpstream[]>): StageEstimate | undefined;
   run(ctx: StageContext<P>): Promise<StageOutputs>;
+}
+
+/** What `resolvedConfig` sees of an instance: its parameters, arm, seed and the outputs of what it needs. */
+export interface ResolveContext<P = ParamValues> {
+  params: P;
+  matrix?: Record<string, string>;
+  seed: number;
+  inputs: Record<string, StageResult | StageResult[]>;
 }
 
 /** A planned instance a stage needs, as `estimate` sees it: its kind and parameters. */

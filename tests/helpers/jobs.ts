@@ -5,6 +5,8 @@ import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
 import { ARMS_PIPELINE } from "../fixtures/jobs/cli.ts";
 import type { Lockfile } from "../../src/pipeline/lockfile.ts";
+import { parseSetArgument } from "../../src/pipeline/plan.ts";
+import { DEFAULT_HOME_PRESET, variantName, variantResultsDir } from "../../src/pipeline/variants.ts";
 import { runDeno } from "./run.ts";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
@@ -29,8 +31,17 @@ export async function armsProject() {
     dir,
     cli,
     results: (name: string) => join(dir, name),
+    /** The folder a run with these arguments writes to: `<results>`, or its preset's under `_presets/`. */
+    folder: (name: string, args: string[]) => folderOf(join(dir, name), args),
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
   };
+}
+
+/** Where `--results root` with these `--preset`/`--set` arguments puts its records (variants.ts). */
+export function folderOf(root: string, args: string[]): string {
+  const preset = args[args.indexOf("--preset") + 1];
+  const sets = args.flatMap((arg, i) => (args[i - 1] === "--set" ? [parseSetArgument(arg)] : []));
+  return variantResultsDir(root, variantName(preset, sets, DEFAULT_HOME_PRESET));
 }
 
 /**
