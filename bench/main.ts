@@ -10,7 +10,6 @@
 // warm-up run; PyTorch's are medians of as many runs after as many warm-ups (bench/torch_peer.py).
 
 import { Gpu } from "../src/gpu/runtime.ts";
-import { formatAdapter } from "../src/gpu/device.ts";
 import { Network } from "../src/nn/network.ts";
 import type { ConvAlgorithm } from "../src/nn/ops/conv2d.ts";
 import { macsPerImage, type ModelSpec, resolveModel } from "../src/nn/spec.ts";
@@ -18,8 +17,8 @@ import { alexnet } from "../src/models/alexnet.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
 import { buildModel, type ModelOptions } from "../src/models/index.ts";
 import { softmax, softmaxCrossEntropy } from "../src/nn/ops/loss.ts";
-import { gitCommit } from "../src/pipeline/environment.ts";
 import { benchGemm } from "./gemm.ts";
+import { benchHeader, describeHeader } from "./header.ts";
 import {
   comparisonRows,
   describeTorchFailure,
@@ -50,18 +49,9 @@ const reps = flags.reps;
 const projectRoot = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
 const gpu = await Gpu.create();
-const report: Record<string, unknown> = {
-  date: new Date().toISOString(),
-  adapterName: formatAdapter(gpu.adapter),
-  adapter: gpu.adapter,
-  deno: Deno.version.deno,
-  // "<hash> (modified)" when the code differs from HEAD, as the pipeline runner records it: results a run is
-  // writing meanwhile do not count.
-  commit: await gitCommit(projectRoot, "results"),
-  repetitions: { warmup: 1, timed: reps },
-};
-console.log(`adapter: ${report.adapterName}`);
-console.log(`deno ${Deno.version.deno}, commit ${report.commit}\n`);
+const header = await benchHeader(gpu.adapter, projectRoot, reps);
+const report: Record<string, unknown> = { ...header };
+for (const line of describeHeader(header)) console.log(line);
 
 function randomInput(n: number, spec: ModelSpec) {
   const [c, h, w] = spec.input;
