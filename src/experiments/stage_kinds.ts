@@ -28,8 +28,15 @@ export {
   trainStageKind,
 };
 
+/**
+ * A dataset stage's outputs are a function of its parameters and the data it reads (whose checksums are part
+ * of every identity): one run serves every pipeline and preset that declares the same data, so a preset's
+ * dry run can see which of its trainings are the home preset's (pipeline/identity.ts, runKey).
+ */
+const sharedDatasetStageKind: StageKind = { ...datasetStageKind, resolvedConfig: ({ params }) => params };
+
 export const REPRODUCE_STAGE_KINDS: readonly StageKind[] = [
-  datasetStageKind,
+  sharedDatasetStageKind,
   lrSweepStageKind,
   trainStageKind,
   evaluateStageKind,
