@@ -264,6 +264,9 @@ Deno.test("GUI server: checkpoint list, report browsing, path checks, server-sid
   await Deno.copyFile(MODEL, `${root}/models/small.safetensors`);
   await Deno.writeTextFile(`${root}/models/junk.safetensors`, "not a checkpoint");
   await Deno.copyFile(MODEL, `${root}/results/run2/checkpoints/last.safetensors`);
+  // Where `deno task model fetch torchvision-alexnet` puts its checkpoint (the root's own cache).
+  await Deno.mkdir(`${root}/.cache/models`, { recursive: true });
+  await Deno.copyFile(MODEL, `${root}/.cache/models/torchvision-alexnet.safetensors`);
   await Deno.writeTextFile(`${root}/results/index.html`, "<title>all</title>");
   await Deno.writeTextFile(`${root}/results/run1/index.html`, "<title>run1</title>");
   await Deno.writeTextFile(`${root}/results/run1/metrics.jsonl`, "{}\n");
@@ -274,8 +277,13 @@ Deno.test("GUI server: checkpoint list, report browsing, path checks, server-sid
     const models = await (await get("/api/models")).json();
     assertEquals(models.models.map((m: { id: string }) => m.id), [
       "models/small.safetensors",
+      "torchvision-alexnet",
       "results/run2/checkpoints/last.safetensors",
     ]);
+    // A fetched model is listed by its name, with its card from models/registry.yaml.
+    const fetched = models.models[1];
+    assertStrictEquals(fetched.card.reported_by, "torchvision");
+    assertStrictEquals(fetched.card.evaluated_on, "the ImageNet-1K validation images");
     assertStrictEquals(models.default, "models/small.safetensors");
     assert(
       logs.some((l) => l.includes("junk.safetensors") && l.includes("not a checkpoint")),

@@ -3,6 +3,7 @@
 import type { Checkpoint, CheckpointMeta } from "../io/checkpoint.ts";
 import { PROJECT_ROOT } from "../data/util.ts";
 import { loadClassifierCheckpoint, peekCheckpointMeta } from "./checkpoint.ts";
+import { readWholeFile } from "../io/read_file.ts";
 
 /** The model `classify` and `gui` use without --model, relative to the project root. */
 export const DEFAULT_MODEL = "models/default-cifar10.safetensors";
@@ -104,7 +105,7 @@ export async function expandInputs(args: string[]): Promise<InputItem[]> {
 export async function readCheckpointFile(path: string): Promise<Checkpoint> {
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readWholeFile(path); // (seconds faster than Deno.readFile for a 244 MB ImageNet model)
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: no such checkpoint file`);
     if (e instanceof Deno.errors.IsADirectory) throw new Error(`${path}: is a folder, not a checkpoint`);
@@ -139,7 +140,7 @@ export async function readCheckpointMeta(path: string): Promise<CheckpointMeta> 
 }
 
 export interface CheckpointEntry {
-  /** Path relative to the project root when inside it (the GUI's model id), else absolute. */
+  /** A fetched model's name, else the path relative to the project root when inside it, else absolute. */
   id: string;
   path: string;
   meta: CheckpointMeta;
@@ -167,17 +168,21 @@ export function checkpointId(path: string, root = PROJECT_ROOT): string {
 }
 
 /**
- * Checkpoints under models/ and results/ (recursively), plus `extra` paths; files that are not usable
- * checkpoints are reported in `problems` rather than listed.
+ * Checkpoints under models/ and results/ (recursively), plus `extra` paths, plus `named` ones (fetched models,
+ * listed under their names); files that are not usable checkpoints are reported in `problems` rather than
+ * listed.
  */
 export async function findCheckpoints(
   root = PROJECT_ROOT,
   extra: string[] = [],
+  named: { id: string; path: string }[] = [],
 ): Promise<{ entries: CheckpointEntry[]; problems: string[] }> {
   const paths: string[] = [];
   for (const p of extra) paths.push(p.startsWith("/") ? p : `${Deno.cwd()}/${p}`);
   await safetensorsUnder(`${root}/models`, paths);
+  for (const n of named) paths.push(n.path);
   await safetensorsUnder(`${root}/results`, paths);
+  const ids = new Map(named.map((n) => [n.path, n.id]));
   const entries: CheckpointEntry[] = [];
   const problems: string[] = [];
   const seen = new Set<string>();
@@ -186,7 +191,8 @@ export async function findCheckpoints(
     seen.add(path);
     try {
       const meta = await readCheckpointMeta(path);
-      entries.push({ id: checkpointId(path, root), path, meta, bytes: (await Deno.stat(path)).size });
+      const id = ids.get(path) ?? checkpointId(path, root);
+      entries.push({ id, path, meta, bytes: (await Deno.stat(path)).size });
     } catch (e) {
       problems.push(describeError(e));
     }

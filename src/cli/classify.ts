@@ -10,6 +10,7 @@ import { Classifier, type Prediction, topK } from "../classify/classifier.ts";
 import { storedPixels } from "../classify/preprocess.ts";
 import { DEFAULT_MODEL, defaultModelPath, expandInputs, readCheckpointFile } from "../classify/files.ts";
 import { describeCheckpoint } from "../classify/checkpoint.ts";
+import { resolveModelArgument } from "../classify/model_name.ts";
 
 export const USAGE = `Usage: deno task classify <image or folder>... [options]
 
@@ -20,7 +21,8 @@ models. Folders are searched recursively for .jpg, .jpeg and .png files (symlink
 once). Runs on WebGPU (the project's WGSL kernels), batching images on the GPU.
 
 Options:
-  --model FILE   checkpoint (.safetensors written by training); default ${DEFAULT_MODEL}
+  --model FILE   checkpoint (.safetensors written by training), or the name of a fetched model
+                 (deno task model list); default ${DEFAULT_MODEL}
   --top K        classes to print per image (default 5)
   --json         one JSON object per line per input image, in input order:
                    {"file", "width", "height", "views", "top": [{"rank", "class", "index", "probability"}]}
@@ -99,7 +101,7 @@ export function parseClassifyArgs(args: string[]): ClassifyOptions {
         break;
       case "--model": {
         const v = value();
-        if (!v) throw new UsageError("--model needs a checkpoint file");
+        if (!v) throw new UsageError("--model needs a checkpoint file or a model name");
         o.model = v;
         break;
       }
@@ -191,9 +193,10 @@ export async function main(args: string[], io: ClassifyIo = consoleIo): Promise<
     return 2;
   }
 
-  const modelPath = o.model ?? defaultModelPath();
+  let modelPath = o.model ?? defaultModelPath();
   let ckpt: Checkpoint;
   try {
+    if (o.model !== null) modelPath = await resolveModelArgument(o.model);
     ckpt = await readCheckpointFile(modelPath);
   } catch (e) {
     io.err(`classify: cannot use the model: ${(e as Error).message}`);

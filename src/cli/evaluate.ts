@@ -4,15 +4,17 @@ import { formatAdapter } from "../gpu/device.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
+import { resolveModelArgument } from "../classify/model_name.ts";
 import { ensureDefaultData } from "../data/open.ts";
 import type { DataConfig } from "../train/types.ts";
 import { choiceFlag, numberFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
-export const EVALUATE_USAGE = `Usage: deno task evaluate --checkpoint FILE [options]
+export const EVALUATE_USAGE = `Usage: deno task evaluate --checkpoint FILE|NAME [options]
 
 Measures a trained checkpoint's top-1 and top-5 error, preprocessing images as its training run did.
 
-  --checkpoint FILE      an alexnet-webgpu checkpoint (e.g. results/runs/x/checkpoint.safetensors)
+  --checkpoint FILE      an alexnet-webgpu checkpoint (e.g. results/runs/x/checkpoint.safetensors), or the
+                         name of a fetched model (deno task model list), e.g. torchvision-alexnet
   --data KIND            cifar10 | fashion-mnist | imagenette | image-folder (default: the run's dataset)
   --data-path PATH       dataset folder or archive (default: the standard location of KIND)
   --size S               image folders: stored side (default: the run's)
@@ -48,7 +50,7 @@ async function main(): Promise<number> {
     console.log(EVALUATE_USAGE);
     return 0;
   }
-  if (!v.checkpoint) throw new UsageError("--checkpoint FILE is required");
+  if (!v.checkpoint) throw new UsageError("--checkpoint FILE|NAME is required");
   const kind = choiceFlag(
     v.data,
     "data",
@@ -57,7 +59,8 @@ async function main(): Promise<number> {
   const split = choiceFlag(v.split, "split", ["test", "val"] as const) ?? "test";
   const batchSize = numberFlag(v.batch, "batch", { int: true, min: 1 });
   // Without --data, the dataset the run trained on (from the checkpoint's training state).
-  const ckpt = await loadCheckpoint(v.checkpoint);
+  const checkpoint = await resolveModelArgument(v.checkpoint);
+  const ckpt = await loadCheckpoint(checkpoint);
   const trained = (ckpt.meta.trainState?.config as { data?: DataConfig } | undefined)?.data;
   if (!kind && !trained) {
     throw new UsageError(`${v.checkpoint} does not say which data it was trained on: pass --data`);
@@ -74,7 +77,7 @@ async function main(): Promise<number> {
   const gpu = await Gpu.create();
   console.error(`adapter: ${formatAdapter(gpu.adapter)}`);
   const t0 = performance.now();
-  const r = await evaluate(gpu, v.checkpoint, data, {
+  const r = await evaluate(gpu, checkpoint, data, {
     tenCrop: v["ten-crop"] ?? false,
     split,
     batchSize,

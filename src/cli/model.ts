@@ -1,5 +1,6 @@
 // deno task model: a model's layers with output shapes, parameter counts and multiply-accumulates per image;
-// `deno task model import` / `export` move weights between PyTorch state_dicts and the project's checkpoints.
+// `deno task model import` / `export` move weights between PyTorch state_dicts and the project's checkpoints;
+// `deno task model fetch` / `list` get the pretrained models of models/registry.yaml and say which are here.
 
 import { buildModel, loadModelFile, type ModelOptions, MODELS, resolveModelName } from "../models/index.ts";
 import { architectureKey, type LayerSpec, type ModelSpec, resolveModel } from "../nn/spec.ts";
@@ -13,10 +14,16 @@ import {
   torchParameterNames,
   TORCHVISION_ALEXNET_FILE,
 } from "../io/torchvision.ts";
+import { fetchModel } from "../io/model_fetch.ts";
+import { fetchedPath, modelFetchCommand } from "../io/fetched_models.ts";
+import { loadModelRegistry, type ModelRegistry, requireFetchable, sizeText } from "../io/model_registry.ts";
+import { PROJECT_ROOT } from "../data/util.ts";
 import { choiceFlag, numberFlag, onOffFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
 export const MODEL_USAGE = `Usage: deno task model NAME|FILE.json [options]
        deno task model --list
+       deno task model list                  the pretrained models there are to fetch, and which are here
+       deno task model fetch NAME... [--force]                                  (deno task model fetch -h)
        deno task model import FILE --from torchvision [--out X.safetensors]   (deno task model import -h)
        deno task model export CHECKPOINT --to torch [--out X.safetensors|X.pt]  (deno task model export -h)
 
@@ -304,9 +311,112 @@ export async function exportCommand(
   return 0;
 }
 
+export const FETCH_USAGE = `Usage: deno task model fetch NAME... [--force]
+
+Downloads a pretrained model named in models/registry.yaml, accepts the file only when its sha-256 is the
+registry's (for torchvision's weights: starts with the hex in the file name, the check torchvision makes),
+and converts it without Python into a checkpoint at <cache>/models/NAME.safetensors, with the class names and
+torchvision's preprocessing. From then on the name is enough: deno task classify --model NAME,
+deno task evaluate --checkpoint NAME, and the GUI's model list.
+
+Progress shows MB/s and the ETA; the download goes to a partial file under <cache>/downloads that an
+interrupted fetch resumes. A file with another sha-256 is refused, naming the expected and actual digests,
+and nothing is kept. With ALEXNET_DATA_MIRROR=<base URL or folder> the file is fetched from <base>/<file name>
+instead, and only from there. The cache is <project>/.cache, or $ALEXNET_CACHE_DIR.
+
+  --force      fetch again although the model is here (the old checkpoint stays until the new one is written)
+  -h, --help`;
+
+const FETCH_OPTIONS = {
+  force: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** A path as the user reads it: relative to the project when inside it. */
+function shown(path: string): string {
+  return path.startsWith(`${PROJECT_ROOT}/`) ? path.slice(PROJECT_ROOT.length + 1) : path;
+}
+
+/** The fetchable models as table lines: name, here or how to fetch it, size, what it is. */
+async function fetchableTable(registry: ModelRegistry): Promise<string[]> {
+  const rows = [["model", "status", "size", "what"]];
+  for (const entry of registry.models) {
+    const path = await fetchedPath(entry);
+    rows.push([
+      entry.name,
+      path ? `here: ${shown(path)}` : `absent (${modelFetchCommand(entry)})`,
+      sizeText(entry) ?? "-",
+      entry.title,
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
+}
+
+/** deno task model list: the registry's models and which are here. Returns the exit status. */
+export async function listFetchableCommand(
+  args: string[],
+  out: (line: string) => void = console.log,
+): Promise<number> {
+  const { values: v, positionals } = parseCommandLine(args, { help: { type: "boolean", short: "h" } }, true);
+  if (v.help) {
+    out("Usage: deno task model list\n\nThe pretrained models of models/registry.yaml: here or not, size.");
+    return 0;
+  }
+  if (positionals.length) throw new UsageError("list takes no names");
+  const registry = await loadModelRegistry();
+  for (const line of await fetchableTable(registry)) out(line);
+  return 0;
+}
+
+/** deno task model fetch NAME...: download, check, convert. Returns the exit status. */
+export async function fetchCommand(
+  args: string[],
+  out: (line: string) => void = console.log,
+  err: (line: string) => void = console.error,
+): Promise<number> {
+  const { values: v, positionals } = parseCommandLine(args, FETCH_OPTIONS, true);
+  const registry = await loadModelRegistry();
+  if (v.help) {
+    out(FETCH_USAGE);
+    out("");
+    for (const line of await fetchableTable(registry)) out(line);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    throw new UsageError(`name the models to fetch: ${registry.models.map((m) => m.name).join(", ")}`);
+  }
+  const entries = positionals.map((name) => requireFetchable(registry, name));
+  let failed = 0;
+  for (const entry of entries) {
+    try {
+      const got = await fetchModel(entry, { force: v.force, log: err });
+      if (got.present) {
+        out(`${entry.name}: here already at ${shown(got.path)} (--force fetches it again)`);
+        continue;
+      }
+      const ckpt = got.checkpoint!, m = ckpt.meta.model, p = ckpt.meta.preprocess;
+      out(
+        `${entry.name}: wrote ${shown(got.path)}: model ${m.name} (${
+          group(parameterCount(m))
+        } parameters), ` +
+          `${ckpt.meta.classes.length} classes, input RGB ${p.resize}px -> ${p.crop}x${p.crop} with ` +
+          `torchvision's normalisation`,
+      );
+      out(`use it: deno task classify --model ${entry.name} IMAGE...`);
+    } catch (e) {
+      err(`error: ${entry.name}: ${e instanceof Error ? e.message : String(e)}`);
+      failed++;
+    }
+  }
+  return failed ? 1 : 0;
+}
+
 async function main(): Promise<number> {
   if (Deno.args[0] === "import") return await importCommand(Deno.args.slice(1));
   if (Deno.args[0] === "export") return await exportCommand(Deno.args.slice(1));
+  if (Deno.args[0] === "fetch") return await fetchCommand(Deno.args.slice(1));
+  if (Deno.args[0] === "list") return await listFetchableCommand(Deno.args.slice(1));
   const { values: v, positionals } = parseCommandLine(Deno.args, OPTIONS, true);
   if (v.help) {
     console.log(MODEL_USAGE);
@@ -346,6 +456,8 @@ if (import.meta.main) {
     ? IMPORT_USAGE
     : Deno.args[0] === "export"
     ? EXPORT_USAGE
+    : Deno.args[0] === "fetch"
+    ? FETCH_USAGE
     : MODEL_USAGE;
   await runCommand(main, usage);
 }

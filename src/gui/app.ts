@@ -407,7 +407,8 @@ async function main(): Promise<void> {
   );
   if (models.length === 0) {
     setStatus(
-      "No checkpoints found in models/ or results/: train one, or start the GUI with --model FILE.",
+      "No checkpoints found in models/ or results/ and no fetched models: train one, fetch one " +
+        "(deno task model list), or start the GUI with --model FILE.",
       true,
     );
     return;

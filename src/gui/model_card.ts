@@ -4,8 +4,9 @@
 // browser bundle uses it.
 
 import type { CheckpointMeta } from "../io/checkpoint.ts";
+import type { RegistryCard } from "../io/model_registry.ts";
 
-/** The fields of a model card the page uses (models/default-cifar10.json has them all). */
+/** The fields of a model card the page uses (models/default-cifar10.json has the first five). */
 export interface ModelCard {
   classes?: string[];
   test_top1_error?: number;
@@ -14,6 +15,12 @@ export interface ModelCard {
   scale?: string;
   /** Size of the checkpoint the card describes, to notice a card left beside another file. */
   bytes?: number;
+  /** A sentence on what the model is (a fetched model's, from models/registry.yaml). */
+  about?: string;
+  /** The images the errors were measured on, in words, when not the checkpoint's own test set. */
+  evaluated_on?: string;
+  /** Whose numbers the errors are when they were not measured here, e.g. "torchvision". */
+  reported_by?: string;
 }
 
 /** The card's fields the page uses, or null when `value` is not a model card. */
@@ -25,8 +32,21 @@ export function asModelCard(value: unknown): ModelCard | null {
   for (const k of ["test_top1_error", "test_top5_error", "bytes"] as const) {
     if (typeof v[k] === "number" && Number.isFinite(v[k])) card[k] = v[k] as number;
   }
-  if (typeof v.scale === "string") card.scale = v.scale;
-  return card.classes || card.test_top1_error !== undefined ? card : null;
+  for (const k of ["scale", "about", "evaluated_on", "reported_by"] as const) {
+    if (typeof v[k] === "string") card[k] = v[k] as string;
+  }
+  return card.classes || card.test_top1_error !== undefined || card.about ? card : null;
+}
+
+/** A fetched model's card from its registry entry (accuracies in percent there, errors as fractions here). */
+export function cardFromRegistry(r: RegistryCard): ModelCard | null {
+  const card: ModelCard = {};
+  if (r.top1Accuracy !== undefined) card.test_top1_error = (100 - r.top1Accuracy) / 100;
+  if (r.top5Accuracy !== undefined) card.test_top5_error = (100 - r.top5Accuracy) / 100;
+  if (r.about !== undefined) card.about = r.about;
+  if (r.evaluatedOn !== undefined) card.evaluated_on = r.evaluatedOn;
+  if (r.reportedBy !== undefined) card.reported_by = r.reportedBy;
+  return Object.keys(card).length ? card : null;
 }
 
 const DATASETS: Record<string, string> = {
@@ -45,6 +65,8 @@ function list(names: string[]): string {
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+/** Someone else's figures as they published them (56.522%), not rounded to our one decimal. */
+const asReported = (x: number) => `${Number((100 * x).toFixed(3))}%`;
 
 /** A few plain sentences: the classes, that every image gets one of them, the input it sees, its accuracy. */
 export function whatTheModelKnows(meta: CheckpointMeta, card: ModelCard | null = null): string {
@@ -60,6 +82,7 @@ export function whatTheModelKnows(meta: CheckpointMeta, card: ModelCard | null =
   const dataset = typeof prov.dataset === "string" ? DATASETS[prov.dataset] ?? prov.dataset : null;
   const n = classes.length;
   const sentences = [
+    ...(card?.about ? [card.about] : []),
     `This model knows ${n} classes: ${list(classes)}.`,
     `It always answers with one of them, so a photo of anything else still comes out as one of these ${n}.`,
     `It sees ${w}x${h} ${channels === 1 ? "grey" : "colour"} pixels: each image is scaled to ${p.resize} ` +
@@ -67,8 +90,17 @@ export function whatTheModelKnows(meta: CheckpointMeta, card: ModelCard | null =
       p.crop < 64 ? ", so fine detail is lost" : ""
     }.`,
   ];
-  if (top1 !== null) {
-    const where = dataset ? `the ${dataset} test images` : "its test images";
+  const where = card?.evaluated_on ?? (dataset ? `the ${dataset} test images` : "its test images");
+  if (top1 !== null && card?.reported_by) {
+    const by = card.reported_by;
+    sentences.push(
+      `${by[0].toUpperCase()}${by.slice(1)} reports that it names the right class for ${
+        asReported(1 - top1)
+      } of ${where}` +
+        `${top5 !== null && n > 5 ? ` and has it among its top 5 for ${asReported(1 - top5)}` : ""}: ` +
+        `${by}'s number, not measured here.`,
+    );
+  } else if (top1 !== null) {
     sentences.push(
       `It named the right class for ${percent(1 - top1)} of ${where} (top-1 error ${percent(top1)}` +
         `${top5 !== null && n > 5 ? `; the right class was among its top 5 for ${percent(1 - top5)}` : ""}).`,

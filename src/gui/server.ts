@@ -1,9 +1,10 @@
 // The GUI's HTTP server (Deno.serve on 127.0.0.1): the page, its bundle, the WGSL kernels and the JPEG
-// decoder's wasm for in-browser inference, the checkpoints under models/ and results/, the reports under
-// results/, and POST /api/classify for browsers without WebGPU (classified here on Deno's WebGPU).
+// decoder's wasm for in-browser inference, the checkpoints under models/ and results/ and the fetched models
+// (by name, with their registry cards), the reports under results/, and POST /api/classify for browsers
+// without WebGPU (classified here on Deno's WebGPU).
 
 import { Image } from "imagescript";
-import { PROJECT_ROOT } from "../data/util.ts";
+import { defaultCacheDir, PROJECT_ROOT } from "../data/util.ts";
 import { decodeImageBytes } from "../data/image_decode.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { formatAdapter } from "../gpu/device.ts";
@@ -18,7 +19,9 @@ import {
 } from "../classify/files.ts";
 import { buildGuiBundle } from "./bundle.ts";
 import { imageTooLarge } from "./image_limits.ts";
-import { asModelCard, type ModelCard } from "./model_card.ts";
+import { asModelCard, cardFromRegistry, type ModelCard } from "./model_card.ts";
+import { fetchedModels } from "../io/fetched_models.ts";
+import { loadModelRegistry } from "../io/model_registry.ts";
 
 export interface GuiServerOptions {
   /** 0 picks a free port. */
@@ -28,6 +31,11 @@ export interface GuiServerOptions {
   model?: string | null;
   /** Project root: models/, results/, kernels/ and node_modules/ are found below it. */
   root?: string;
+  /**
+   * Where fetched models are (<cache>/models); default $ALEXNET_CACHE_DIR or <project>/.cache for the project,
+   * <root>/.cache for another root (a test's, which must not see the models fetched into the project).
+   */
+  cacheDir?: string;
   log?: (line: string) => void;
 }
 
@@ -285,6 +293,7 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
   const bundle = await buildGuiBundle();
   const iconPngBytes = await iconPng();
   const extra = o.model ? [o.model] : [];
+  const cacheDir = o.cacheDir ?? (root === PROJECT_ROOT ? defaultCacheDir() : `${root}/.cache`);
   const wantDefault = o.model ?? defaultModelPath();
 
   // Folders whose paths error bodies leave out (the project, the GUI's files, the --model file's folder...).
@@ -292,15 +301,31 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
   if (o.model) privateRoots.push(o.model.startsWith("/") ? o.model.replace(/\/[^/]*$/, "") : Deno.cwd());
 
   const reported = new Set<string>(); // problems are logged once, not on every listing
-  const listModels = async () => {
-    const { entries, problems } = await findCheckpoints(root, extra);
-    for (const p of problems) {
-      if (!reported.has(p)) log(`gui: skipping ${p}`);
-      reported.add(p);
+  const report = (p: string) => {
+    if (!reported.has(p)) log(`gui: skipping ${p}`);
+    reported.add(p);
+  };
+  /** Fetched models by name, with their registry cards; a broken registry hides them, saying why. */
+  const fetched = async () => {
+    try {
+      return await fetchedModels(await loadModelRegistry(), cacheDir);
+    } catch (e) {
+      report(`the fetched models: ${(e as Error).message}`);
+      return [];
     }
+  };
+  const listModels = async () => {
+    const named = await fetched();
+    const { entries, problems } = await findCheckpoints(
+      root,
+      extra,
+      named.map((n) => ({ id: n.entry.name, path: n.path })),
+    );
+    for (const p of problems) report(p);
     const want = wantDefault.startsWith("/") ? wantDefault : `${Deno.cwd()}/${wantDefault}`;
     const initial = entries.find((e) => e.path === want) ?? entries[0] ?? null;
-    return { entries, initial };
+    const cards = new Map(named.map((n) => [n.path, cardFromRegistry(n.entry.card)]));
+    return { entries, initial, cards };
   };
   const findModel = async (id: string | null) => {
     const { entries } = await listModels();
@@ -394,14 +419,16 @@ export async function startGuiServer(o: GuiServerOptions = {}): Promise<GuiServe
       return fileResponse(`${root}/node_modules/imagescript/wasm/any/jpeg.wasm`, path);
     }
     if (path === "/api/models") {
-      const { entries, initial } = await listModels();
+      const { entries, initial, cards } = await listModels();
       return json({
         default: initial?.id ?? null,
         models: await Promise.all(entries.map(async (e) => ({
           id: e.id,
-          label: `${e.id} (${e.meta.model.name}, ${(e.bytes / 2 ** 20).toFixed(1)} MiB)`,
+          label: e.id === e.meta.model.name
+            ? `${e.id} (${mib(e.bytes)})`
+            : `${e.id} (${e.meta.model.name}, ${mib(e.bytes)})`,
           meta: e.meta,
-          card: await modelCard(e),
+          card: cards.has(e.path) ? cards.get(e.path) : await modelCard(e),
         }))),
       });
     }

@@ -390,6 +390,8 @@ export interface TorchvisionImport {
   classes?: string[];
   /** Where the class names came from, for messages. */
   classesSource?: string;
+  /** Provenance fields added to (or replacing) the importer's own, e.g. the URL a fetch downloaded. */
+  provenance?: Record<string, unknown>;
 }
 
 /**
@@ -432,6 +434,7 @@ export async function torchvisionCheckpoint(path: string, o: TorchvisionImport =
           ? { architecture: "torchvision alexnet" }
           : {}),
         ...(notes.length ? { notes } : {}),
+        ...o.provenance,
       },
     },
     weights,
