@@ -45,17 +45,33 @@ const trainKind: StageKind = {
   },
   resolvedConfig: ({ params }) => ({ width: params.width === "default" ? "mid" : params.width }),
   adoptOutputs: (outputs, params) => ({ ...outputs, label: params.label }),
+  keptFiles: () => ["weights.bin"],
   fingerprint: () => Promise.resolve({ exact: { code: "train-v1" }, measures: { loss: [0.25] } }),
   async run(ctx) {
     runs.push(`${ctx.pipeline}/${ctx.id}`);
     const width = WIDTHS[ctx.params.width === "default" ? "mid" : ctx.params.width as string];
     const values = (ctx.inputs.data as StageResult).outputs.values as number[];
+    // Some recorded time, so the page's compute line has something to count.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     await Deno.writeFile(join(ctx.outDir, "weights.bin"), new Uint8Array(1024).fill(width + ctx.seed));
     return {
       label: ctx.params.label,
       error: 1 / (width * values.length + ctx.seed),
       scale: `width ${width}`,
     };
+  },
+};
+
+/** Opens its training's weights, as an evaluation opens a checkpoint. */
+const inspectKind: StageKind = {
+  name: "inspect",
+  description: "reads the trained weights",
+  params: {},
+  readsUpstreamFiles: true,
+  async run(ctx) {
+    runs.push(`${ctx.pipeline}/${ctx.id}`);
+    const train = ctx.inputs.train as StageResult;
+    return { bytes: (await Deno.readFile(join(train.outDir, "weights.bin"))).length };
   },
 };
 
@@ -97,7 +113,7 @@ async function project() {
     lines.length = 0;
     runs.length = 0;
     const code = await runReproduceCli(["--preset", "cpu", "--results", results, ...args], {
-      stageKinds: [dataKind, trainKind, reportStageKind],
+      stageKinds: [dataKind, trainKind, inspectKind, reportStageKind],
       chooseDefaultPreset: () => "cpu",
       codeIdentity: () => Promise.resolve("code-1"),
       projectRoot: root,
@@ -211,4 +227,40 @@ Deno.test("records made before run keys: the first pipeline keeps its run, the l
   const before = await snapshotTree(join(p.root, "a"));
   assertEquals(await p.cli("a"), []);
   assertEquals(await snapshotTree(join(p.root, "a")), before);
+});
+
+Deno.test("a run whose kept files are not here is reused only where nothing that opens them runs on it", async () => {
+  await using p = await project();
+  await p.cli("results", "one");
+  // one's first seed of the mid net lost its weights (records from git have none).
+  await Deno.remove(join(p.root, "results/one/train/size=mid,seed=1/weights.bin"));
+  const three = `title: Three
+seeds: 2
+stages:
+  data: { kind: numbers }
+  train: { kind: train, needs: data, params: { width: mid } }
+  inspect: { kind: inspect, needs: train }
+`;
+  await Deno.writeTextFile(join(p.root, "pipelines", "three.yaml"), three);
+  // three opens the weights: seed 1 trains again, seed 2 reuses one's run (its weights are here).
+  assertEquals(await p.cli("results", "three"), [
+    "three/train[seed=1]",
+    "three/inspect[seed=1]",
+    "three/inspect[seed=2]",
+  ]);
+  assertMatch(p.output(), /\[three\] train\[seed=2\]: reused one\/train\[size=mid,seed=2\]'s run/);
+  // two opens nothing: it reuses the run without weights (preferring three's, which has them, for seed 1).
+  assertEquals(await p.cli("results", "two"), [
+    "two/train[width=narrow,seed=1]",
+    "two/train[width=narrow,seed=2]",
+  ]);
+  const two = await p.lock("results", "two");
+  assertStrictEquals(two.stages["train[width=default,seed=1]"].reusedFrom?.pipeline, "three");
+  // A record that has its weights is not traded for one that has none; one without takes one with.
+  assertEquals(await p.cli("results", "three"), []);
+  assertStrictEquals((await p.lock("results", "three")).stages["train[seed=1]"].reusedFrom, undefined);
+  assertEquals(await p.cli("results", "one"), []);
+  const one = await p.lock("results", "one");
+  assertStrictEquals(one.stages["train[size=mid,seed=1]"].reusedFrom?.pipeline, "three");
+  await Deno.stat(join(p.root, "results/one/train/size=mid,seed=1/weights.bin"));
 });

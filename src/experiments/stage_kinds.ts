@@ -35,17 +35,23 @@ export {
  */
 const sharedDatasetStageKind: StageKind = { ...datasetStageKind, resolvedConfig: ({ params }) => params };
 
+/**
+ * The kinds that open a train stage's checkpoint (its `keptFiles`): a training is reused from another record
+ * without its checkpoint only where none of these would run on it.
+ */
+const readsCheckpoints = (kind: StageKind): StageKind => ({ ...kind, readsUpstreamFiles: true });
+
 export const REPRODUCE_STAGE_KINDS: readonly StageKind[] = [
   sharedDatasetStageKind,
   lrSweepStageKind,
   trainStageKind,
-  evaluateStageKind,
-  ensembleStageKind,
+  readsCheckpoints(evaluateStageKind),
+  readsCheckpoints(ensembleStageKind),
   reluVsTanhStageKind,
   iterationsToErrorStageKind,
-  kernelsFigureStageKind,
-  neighboursFigureStageKind,
+  readsCheckpoints(kernelsFigureStageKind),
+  readsCheckpoints(neighboursFigureStageKind),
   paperTableStageKind,
-  publishModelStageKind,
+  readsCheckpoints(publishModelStageKind),
   reportStageKind,
 ];

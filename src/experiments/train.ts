@@ -169,6 +169,8 @@ export const trainStageKind = defineStageKind<TrainParams>({
   adoptOutputs(outputs, params) {
     return { ...outputs, label: params.label || outputs.model };
   },
+  // The weights evaluations and figures open, kept out of the output hash (and out of git).
+  keptFiles: (outputs) => (typeof outputs.checkpoint === "string" ? [outputs.checkpoint] : []),
   async fingerprint(ctx) {
     const setup = await trainSetup(ctx);
     if (!setup) return { exact: { skipped: "no data" }, measures: {} };

@@ -304,7 +304,7 @@ class PipelineRun {
     // A record of the same computation elsewhere comes first, unless this record is itself a reuse: one run
     // per computation in the project (stable: of two such records, the one visited later reuses the other).
     if (!(own.reason === undefined && previous?.reusedFrom)) {
-      if (await this.reuseOtherRun(instance, identity, key, absent)) return;
+      if (await this.reuseOtherRun(instance, identity, key, own, absent)) return;
     }
     const checked = await this.checkNumerics(instance, own, previous, absent);
     if (!checked) return;
@@ -537,14 +537,24 @@ class PipelineRun {
     instance: StageInstance,
     identity: InputIdentity,
     key: string | undefined,
+    own: OwnRecordCheck,
     absent: MissingInput | undefined,
   ): Promise<boolean> {
     const index = this.options.runIndex;
     if (!index || key === undefined || this.forced(instance)) return false;
     const self = { folder: this.options.resultsDir, pipeline: this.plan.definition.name, id: instance.id };
+    const candidates: { candidate: RecordedRun; outputs: StageOutputs; complete: boolean }[] = [];
     for (const candidate of index.runsOf(key, self)) {
       const outputs = await intactOutputs(candidate, this.projectRoot);
       if (!outputs) continue;
+      const complete = (await missingKeptFiles(instance, outputs, candidate.outDir)).length === 0;
+      if (complete || await this.canDoWithoutKeptFiles(instance, own)) {
+        candidates.push({ candidate, outputs, complete });
+      }
+    }
+    // Runs whose checkpoints are on this machine first: a stage reading them may run later.
+    candidates.sort((a, b) => Number(b.complete) - Number(a.complete));
+    for (const { candidate, outputs } of candidates) {
       const numerics = await this.agreesWith(instance, candidate, absent);
       if (numerics === "failed") return true;
       if (numerics === undefined) continue;
@@ -552,6 +562,21 @@ class PipelineRun {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Whether a run whose kept files (a checkpoint) are not on this machine may stand for this instance: when
+   * its own record, reusable as it is, lacks them too (nothing is lost), or when no stage of the plan that
+   * opens them needs this one (a fresh run would have made them for it).
+   */
+  async canDoWithoutKeptFiles(instance: StageInstance, own: OwnRecordCheck): Promise<boolean> {
+    if (own.reason === undefined && own.stored) {
+      const outDir = join(this.pipelineDir, instance.outDirRel);
+      return (await missingKeptFiles(instance, own.stored.outputs, outDir)).length > 0;
+    }
+    return !this.plan.instances.some((other) =>
+      other.kind.readsUpstreamFiles && other.needs.some((need) => need.ids.includes(instance.id))
+    );
   }
 
   /**
@@ -739,6 +764,19 @@ class PipelineRun {
 
 function isForced(options: RunnerOptions, instance: StageInstance): boolean {
   return options.force === true || (typeof options.force === "function" && options.force(instance));
+}
+
+/** The files an instance's outputs keep beside them (StageKind.keptFiles) that are not in `outDir`. */
+async function missingKeptFiles(
+  instance: StageInstance,
+  outputs: StageOutputs,
+  outDir: string,
+): Promise<string[]> {
+  const missing: string[] = [];
+  for (const file of instance.kind.keptFiles?.(outputs) ?? []) {
+    if (!(await Deno.stat(join(outDir, file)).then((info) => info.isFile, () => false))) missing.push(file);
+  }
+  return missing;
 }
 
 /**

@@ -270,6 +270,14 @@ export interface StageKind<P = ParamValues> {
    * them: its own display-only values (its label) in place of the other's. Default: unchanged.
    */
   adoptOutputs?(outputs: StageOutputs, params: P): StageOutputs;
+  /**
+   * Files its outputs name outside `files` (kept out of the output hash, e.g. a checkpoint) that stages which
+   * `readsUpstreamFiles` open from its folder. A run of the same computation recorded elsewhere is preferred
+   * where they are on disk, and reused without them only where nothing that needs them would run on it.
+   */
+  keptFiles?(outputs: StageOutputs): string[];
+  /** Opens its upstream stages' `keptFiles` (a trained net's checkpoint) when it runs. */
+  readsUpstreamFiles?: boolean;
   /** Extra static checks beyond the schema (e.g. references to other stages). Runs before anything runs. */
   validateParams?(params: P, info: StageValidationInfo): ParamIssue[];
   /**
