@@ -146,8 +146,11 @@ Deno.test({
           },
         );
       assertStrictEquals(await cli("--set", "seeds=3"), 0, lines.join("\n"));
+      // A run with --set writes to a folder of its own beside the home preset's (results/_presets/...).
+      const [variant] = [...Deno.readDirSync(join(dir, "results", "_presets"))].map((e) => e.name);
+      const out = join(dir, "results", "_presets", variant);
 
-      const outputs = JSON.parse(await Deno.readTextFile(join(dir, "results/lrn-toy/report/outputs.json")));
+      const outputs = JSON.parse(await Deno.readTextFile(join(out, "lrn-toy/report/outputs.json")));
       assertStrictEquals(outputs.page, "index.html");
       const [top1, top5] = outputs.claims;
       assertStrictEquals(top1.paper, -1.4);
@@ -165,7 +168,7 @@ Deno.test({
       assertStrictEquals(top5.boundNote, undefined);
 
       await withChromium(async (browser) => {
-        const report = await openOffline(browser, join(dir, "results/lrn-toy/report/index.html"));
+        const report = await openOffline(browser, join(out, "lrn-toy/report/index.html"));
         try {
           const { page } = report;
           assert(await paintedPixels(page, "#chart-0") > 1000);
@@ -238,7 +241,7 @@ Deno.test({
           await report.close();
         }
 
-        const index = await openOffline(browser, join(dir, "results/index.html"));
+        const index = await openOffline(browser, join(out, "index.html"));
         try {
           const { page } = index;
           const href = await page.$eval('tr:has(code:text-is("lrn")) a', (a) => a.getAttribute("href"));
@@ -262,7 +265,7 @@ Deno.test({
           // The page's link back to the index resolves.
           await page.goto(new URL(href!, page.url()).href);
           await page.click("text=All results");
-          assertMatch(page.url(), /results\/index\.html$/);
+          assertMatch(page.url(), /results\/_presets\/smoke\+set-[0-9a-f]+\/index\.html$/);
           assertEquals(index.errors, []);
         } finally {
           await index.close();
