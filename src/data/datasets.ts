@@ -26,13 +26,13 @@ import {
   dirname,
   errorMessage,
   exists,
+  fileDigests,
   isDirectory,
   joinPath,
   manifestChecksum,
   PROJECT_ROOT,
   tempSibling,
 } from "./util.ts";
-import { createHash } from "node:crypto";
 
 /** Where data is looked for and put: the cache, the lab's shared copy (if any) and a mirror (if set). */
 export interface DataPlaces {
@@ -415,20 +415,6 @@ async function fetchFromSource(
     : await fetchFiles(entry, source, urls, places, log);
 }
 
-/** sha-256 and md5 of a file, in one pass. */
-async function digests(path: string): Promise<{ sha256: string; md5: string }> {
-  const sha = createHash("sha256"), md5 = createHash("md5");
-  using f = await Deno.open(path);
-  const buf = new Uint8Array(1 << 20);
-  for (;;) {
-    const n = await f.read(buf);
-    if (n === null) break;
-    sha.update(buf.subarray(0, n));
-    md5.update(buf.subarray(0, n));
-  }
-  return { sha256: sha.digest("hex"), md5: md5.digest("hex") };
-}
-
 /** "sha-256 c4a38c50a1bc..." for what the registry expects of a file. */
 function expected(file: SourceFile): string {
   return [file.sha256 ? `sha-256 ${file.sha256}` : "", file.md5 ? `md5 ${file.md5}` : ""].filter(Boolean)
@@ -449,7 +435,7 @@ async function download(
   await Deno.mkdir(places.downloadsDir, { recursive: true });
   const part = joinPath(places.downloadsDir, `${file.file}.part`);
   await downloadToPart({ url, partPath: part, label: `${entry.name}: ${file.file}`, bytes: file.bytes, log });
-  return { part, got: await digests(part) };
+  return { part, got: await fileDigests(part, ["sha256", "md5"]) };
 }
 
 async function removeQuietly(path: string): Promise<void> {

@@ -2,8 +2,8 @@
  * The dataset registry (datasets/registry.yaml): each dataset's description, known builds and sources, read and
  * checked once. Every field is validated here, so the rest of the data layer can trust the shapes.
  */
-import { parse } from "yaml";
-import { errorMessage, joinPath, PROJECT_ROOT } from "./util.ts";
+import { readYamlMapping } from "../util/yaml_mapping.ts";
+import { joinPath, PROJECT_ROOT } from "./util.ts";
 
 /** The registry the commands read ($ALEXNET_DATASETS points elsewhere, e.g. a test's own). */
 export const REGISTRY_FILE: string = joinPath(PROJECT_ROOT, "datasets", "registry.yaml");
@@ -70,19 +70,7 @@ class RegistryError extends Error {}
 
 /** Reads and checks the registry; every problem names the file and the field. */
 export async function loadRegistry(file = registryFile()): Promise<Registry> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    throw new RegistryError(`${file}: cannot read the dataset registry: ${errorMessage(e)}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (e) {
-    throw new RegistryError(`${file}: not valid YAML: ${errorMessage(e).split("\n")[0]}`);
-  }
-  if (!isObject(doc)) throw new RegistryError(`${file}: expected a mapping of dataset names`);
+  const doc = await readYamlMapping(file, { file: "the dataset registry", entries: "dataset names" });
   return { file, datasets: Object.entries(doc).map(([name, raw]) => parseEntry(file, name, raw)) };
 }
 

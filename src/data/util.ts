@@ -43,15 +43,23 @@ export function sha256Stream(): { update(chunk: Uint8Array): void; hex(): string
 
 /** sha-256 of a file, streamed so archives of any size hash in constant memory. */
 export async function sha256File(path: string): Promise<string> {
-  const h = sha256Stream();
+  return (await fileDigests(path, ["sha256"])).sha256;
+}
+
+/** Several digests of a file in one streamed pass (a download is checked against sha-256 and md5). */
+export async function fileDigests<A extends string>(
+  path: string,
+  algorithms: A[],
+): Promise<Record<A, string>> {
+  const hashes = algorithms.map((a) => createHash(a));
   using file = await Deno.open(path);
   const buf = new Uint8Array(1 << 20);
   for (;;) {
     const n = await file.read(buf);
     if (n === null) break;
-    h.update(buf.subarray(0, n));
+    for (const h of hashes) h.update(buf.subarray(0, n));
   }
-  return h.hex();
+  return Object.fromEntries(algorithms.map((a, i) => [a, hashes[i].digest("hex")])) as Record<A, string>;
 }
 
 /**

@@ -3,9 +3,9 @@
  * they must have, how they become a checkpoint and what its card says. Read and checked here, so the fetch,
  * the name lookup and the GUI can trust the shapes.
  */
-import { parse } from "yaml";
+import { readYamlMapping } from "../util/yaml_mapping.ts";
 import { formatBytes } from "../data/download.ts";
-import { basename, dirname, errorMessage, joinPath, PROJECT_ROOT } from "../data/util.ts";
+import { basename, dirname, type errorMessage, joinPath, PROJECT_ROOT } from "../data/util.ts";
 
 /** The registry the commands read ($ALEXNET_MODELS points elsewhere, e.g. a test's own). */
 export const MODEL_REGISTRY_FILE: string = joinPath(PROJECT_ROOT, "models", "registry.yaml");
@@ -62,19 +62,7 @@ export function modelRegistryFile(): string {
 
 /** Reads and checks the registry; every problem names the file and the field. */
 export async function loadModelRegistry(file = modelRegistryFile()): Promise<ModelRegistry> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    throw new ModelRegistryError(`${file}: cannot read the model registry: ${errorMessage(e)}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (e) {
-    throw new ModelRegistryError(`${file}: not valid YAML: ${errorMessage(e).split("\n")[0]}`);
-  }
-  if (!isObject(doc)) throw new ModelRegistryError(`${file}: expected a mapping of model names`);
+  const doc = await readYamlMapping(file, { file: "the model registry", entries: "model names" });
   return { file, models: Object.entries(doc).map(([name, raw]) => parseModel(file, name, raw)) };
 }
 
