@@ -301,8 +301,9 @@ class PipelineRun {
     await this.reportDatasetChange(instance, identity, previous);
     const key = runKey(instance, identity, gatherInputs(instance, this.runInfo.completed));
     const own = await this.checkOwnRecord(instance, identity, previous);
-    // A record of the same computation elsewhere comes first, unless this record is itself a reuse: one run
-    // per computation in the project (stable: of two such records, the one visited later reuses the other).
+    // A run of the same computation elsewhere comes first, unless this record is itself a reuse: one run per
+    // computation in the project. Stable: of two records of one computation, one ends up reusing the other,
+    // which then has no other run to take.
     if (!(own.reason === undefined && previous?.reusedFrom)) {
       if (await this.reuseOtherRun(instance, identity, key, own, absent)) return;
     }
