@@ -40,6 +40,20 @@ const page = (pipeline: string, claims: ClaimRow[]): ReportPageInfo => ({
   claims,
 });
 
+/** A lock entry with the fields every record has, around what a test sets. */
+function lockEntry(e: { kind: string; status: string; outDir: string; durationMs: number; seed?: number }) {
+  return {
+    inputHash: "0".repeat(64),
+    params: {},
+    seed: 1,
+    upstream: {},
+    datasets: {},
+    preset: "cpu",
+    outputHash: "1".repeat(64),
+    ...e,
+  };
+}
+
 Deno.test("the claims table has a colour-coded verdict column and lists claims not run yet", () => {
   const p = page("lrn", [
     row("lrn", "top-1", "difference", "held"),
@@ -123,8 +137,8 @@ Deno.test("results/index.html opens with the claims and the chart; the pipelines
         seed: 1,
         updatedAt: "2025-01-01T00:00:00Z",
         stages: {
-          train: { kind: "train", status: "done", outDir: "train", durationMs: 5_400_000 },
-          report: { kind: "report", status: "done", outDir: "report", durationMs: 1_800_000 },
+          train: lockEntry({ kind: "train", status: "done", outDir: "train", durationMs: 5_400_000 }),
+          report: lockEntry({ kind: "report", status: "done", outDir: "report", durationMs: 1_800_000 }),
         },
       }),
     );
@@ -136,7 +150,7 @@ Deno.test("results/index.html opens with the claims and the chart; the pipelines
     assertMatch(html, /Student-t interval/);
     // What the results cost, per pipeline and in all, from the lockfile's stage records.
     assertMatch(html, /<th>compute recorded<\/th>/);
-    assertMatch(html, /2\.0 h in all \(preset cpu\)/);
+    assertMatch(html, /2\.0 h in all, each run counted once \(preset cpu\), on hosts not recorded/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -176,7 +190,7 @@ Deno.test("the index shows each claim's seeds for 80% power: the page's plan, or
     // Two arms per seed, 0.25 h and 0.5 h: 0.75 h a seed; the data stage runs once and does not count.
     const train = (arm: string, seed: number, hours: number) => [
       `train[lrn=${arm},seed=${seed}]`,
-      { kind: "train", status: "done", seed, outDir: "train", durationMs: hours * 3_600_000 },
+      lockEntry({ kind: "train", status: "done", seed, outDir: "train", durationMs: hours * 3_600_000 }),
     ];
     await Deno.writeTextFile(
       join(dir, "lrn/pipeline.lock.json"),
@@ -193,9 +207,12 @@ Deno.test("the index shows each claim's seeds for 80% power: the page's plan, or
         seeds: [1, 2, 3],
         updatedAt: "2025-01-01T00:00:00Z",
         stages: Object.fromEntries([
-          ["data", { kind: "dataset", status: "done", seed: 1, outDir: "data", durationMs: 600_000 }],
+          [
+            "data",
+            lockEntry({ kind: "dataset", status: "done", seed: 1, outDir: "data", durationMs: 600_000 }),
+          ],
           ...[1, 2, 3].flatMap((seed) => [train("on", seed, 0.25), train("off", seed, 0.5)]),
-          ["report", { kind: "report", status: "done", seed: 1, outDir: "report", durationMs: 5 }],
+          ["report", lockEntry({ kind: "report", status: "done", seed: 1, outDir: "report", durationMs: 5 })],
         ]),
       }),
     );
@@ -209,6 +226,46 @@ Deno.test("the index shows each claim's seeds for 80% power: the page's plan, or
     assertMatch(plan("top-5")!, /^<span data-seeds="12">12<\/span> \(9 CPU-h more\)/);
     assertEquals(plan("orientation (x)"), "qualitative: no seed count");
     assertMatch(html, /Seeds for 80% power: the smallest n ≥ 2 .* noncentral t .*AS 243/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the index counts a run reused by another pipeline once and names the hosts runs were made on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "index-reuse-" });
+  try {
+    const host = { cpu: "AMD EPYC 9B14", cores: 2, adapter: "llvmpipe" };
+    const lock = (pipeline: string, train: Record<string, unknown>) =>
+      JSON.stringify({
+        version: 2,
+        pipeline,
+        title: pipeline,
+        description: "",
+        claims: [],
+        file: `pipelines/${pipeline}.yaml`,
+        preset: "cpu",
+        overrides: {},
+        seed: 1,
+        updatedAt: "2025-01-01T00:00:00Z",
+        stages: {
+          train: lockEntry({
+            kind: "train",
+            status: "done",
+            outDir: "train",
+            durationMs: 3_600_000,
+            ...train,
+          }),
+        },
+      });
+    for (const name of ["a", "b"]) await Deno.mkdir(join(dir, name));
+    await Deno.writeTextFile(join(dir, "a/pipeline.lock.json"), lock("a", { host }));
+    await Deno.writeTextFile(
+      join(dir, "b/pipeline.lock.json"),
+      lock("b", { reusedFrom: { pipeline: "a", id: "train", outDir: "a/train" } }),
+    );
+    const html = await Deno.readTextFile(await writeIndex(dir));
+    assertMatch(html, /60\.0 min in all, each run counted once \(preset cpu\), on AMD EPYC 9B14, 2 cores\./);
+    assertMatch(html, /60\.0 min \(60\.0 min of it reused from another pipeline&#39;s runs\)/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

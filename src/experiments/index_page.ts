@@ -1,7 +1,8 @@
 import { join } from "@std/path";
 import { findClaim, PAPER_CLAIMS } from "../paper/claims.ts";
 import type { Lockfile } from "../pipeline/lockfile.ts";
-import { LOCKFILE_NAME, readLockfile } from "../pipeline/lockfile.ts";
+import { LOCKFILE_NAME, readLockfile, recordedComputeMs } from "../pipeline/lockfile.ts";
+import { formatHost } from "../pipeline/host.ts";
 import type { PipelineInfo } from "../pipeline/types.ts";
 import { escapeHtml, formatDuration } from "../report/format.ts";
 import { effectText, intervalText, renderPage, seedPlanCell, verdictCell } from "../report/html.ts";
@@ -251,10 +252,32 @@ export async function writeIndex(resultsDir: string, options: IndexOptions = {})
     }
   }
   const lockByName = new Map(locks.map((lock) => [lock.pipeline, lock]));
-  // What the committed results cost: the recorded run time of the stages each lockfile holds.
+  // What the committed results cost: each pipeline's stage runs as its lockfile records them (a run reused from
+  // another pipeline named as such), and in all with every run counted once.
   const computeMs = (lock: Lockfile | undefined) =>
     Object.values(lock?.stages ?? {}).reduce((sum, entry) => sum + (entry.durationMs ?? 0), 0);
-  const totalMs = locks.reduce((sum, lock) => sum + computeMs(lock), 0);
+  const reusedMs = (lock: Lockfile) =>
+    Object.values(lock.stages).reduce(
+      (sum, entry) => sum + (entry.reusedFrom ? entry.durationMs ?? 0 : 0),
+      0,
+    );
+  const computeCell = (lock: Lockfile) =>
+    formatDuration(computeMs(lock)) +
+    (reusedMs(lock) > 0
+      ? ` (${formatDuration(reusedMs(lock))} of it reused from another pipeline's runs)`
+      : "");
+  const totalMs = recordedComputeMs(locks);
+  const entries = locks.flatMap((lock) => Object.values(lock.stages));
+  const hosts = [...new Set(entries.flatMap((entry) => (entry.host ? [formatHost(entry.host)] : [])))].sort();
+  // A reused run's host is its source's, named there.
+  const unrecordedHost = entries.some((entry) =>
+    !entry.host && !entry.reusedFrom && (entry.durationMs ?? 0) > 0
+  );
+  const hostText = hosts.length === 0
+    ? "on hosts not recorded"
+    : `on ${hosts.join("; ")}${
+      unrecordedHost ? " and, for runs recorded before hosts were, hosts not named" : ""
+    }`;
   const presets = [...new Set(locks.map((lock) => lock.preset))].sort();
 
   const pipelineRows: Cell[][] = [...known.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(
@@ -271,7 +294,7 @@ export async function writeIndex(resultsDir: string, options: IndexOptions = {})
         info.claims.join(", "),
         lock?.preset ?? null,
         status,
-        lock ? formatDuration(computeMs(lock)) : null,
+        lock ? computeCell(lock) : null,
         lock?.updatedAt ?? null,
       ];
     },
@@ -308,8 +331,8 @@ export async function writeIndex(resultsDir: string, options: IndexOptions = {})
       {
         type: "text",
         text: `Compute recorded: the wall time of the stage runs each pipeline's results come from, as its ` +
-          `lockfile records them; ${formatDuration(totalMs)} in all (preset` +
-          `${presets.length === 1 ? "" : "s"} ${presets.join(", ") || "none"}).`,
+          `lockfile records them; ${formatDuration(totalMs)} in all, each run counted once (preset` +
+          `${presets.length === 1 ? "" : "s"} ${presets.join(", ") || "none"}), ${hostText}.`,
       },
       {
         type: "text",
