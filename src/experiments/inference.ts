@@ -1,20 +1,24 @@
-// Running a trained checkpoint for the evaluation and figure stages: load it (checking it is the one the train
-// stage reported), rebuild the data split it was trained and tested on, and run batches forward.
+// Running a checkpoint for the evaluation and figure stages: load a train stage's (checking it is the one the
+// stage reported) and rebuild the data split it was trained and tested on, or load one given by path (an
+// imported torchvision model) with a dataset stage's data; then run batches forward, preprocessed as the
+// checkpoint says (its per-channel std included).
 
 import { join } from "@std/path";
 import { centerCropBatch, type ImageSet } from "../data/index.ts";
 import type { Gpu } from "../gpu/runtime.ts";
-import { type Checkpoint, CHECKPOINT_FORMAT, loadCheckpoint } from "../io/checkpoint.ts";
+import { type Checkpoint, CHECKPOINT_FORMAT, loadCheckpoint, preprocessStd } from "../io/checkpoint.ts";
+import { divideByStd } from "../classify/preprocess.ts";
 import { Network } from "../nn/network.ts";
 import type { ModelSpec } from "../nn/spec.ts";
 import { computePreprocessing, expandMean, loadTrainingData, type TrainingData } from "../train/data.ts";
 import { initialValues } from "../nn/init.ts";
-import { DATASET_KIND } from "./dataset.ts";
+import { dataConfig, DATASET_KIND, type DatasetParams } from "./dataset.ts";
 import { type TrainParams, trainSetup } from "./train.ts";
 import type { DataConfig } from "../train/types.ts";
 import type { StageContext, StageResult } from "../pipeline/types.ts";
 import { sharedDataset, sharedGpu } from "./resources.ts";
 import { fileSha256 } from "./util.ts";
+import { sha256File } from "../data/util.ts";
 
 export interface LoadedRun {
   gpu: Gpu;
@@ -59,6 +63,65 @@ export async function loadTrainedRun(
   const pre = ckpt.meta.preprocess;
   const meanImage = expandMean(ckpt.mean, pre.mean, data.train, path);
   return { gpu: await sharedGpu(resources), ckpt, path, data, dataConfig, meanImage };
+}
+
+/**
+ * Loads a checkpoint given by path (an imported torchvision model, say) with the data of a dataset stage: the
+ * checkpoint says how to present images (its preprocess, with a per-channel std where it has one), the dataset
+ * stage which images. Refuses a checkpoint whose stored size, channels or classes do not fit the data.
+ */
+export async function loadCheckpointRun(
+  resources: Map<string, unknown>,
+  dataStage: StageResult,
+  path: string,
+  overrides: Partial<DataConfig> = {},
+): Promise<LoadedRun> {
+  const ckpt = await loadCheckpoint(path);
+  const params = dataStage.params as unknown as DatasetParams;
+  const config: DataConfig = { ...dataConfig(params), ...overrides };
+  const dataset = await sharedDataset(resources, { kind: params.kind, path: params.path, size: params.size });
+  const data = await loadTrainingData(config, dataset);
+  const pre = ckpt.meta.preprocess;
+  const { channels, height, width } = data.test;
+  if (channels !== pre.channels || height !== pre.resize || width !== pre.resize) {
+    throw new Error(
+      `${path}: the model takes ${pre.channels}-channel images stored at ${pre.resize}x${pre.resize}, ` +
+        `${dataStage.id} gives ${channels}x${height}x${width} (set its size to ${pre.resize})`,
+    );
+  }
+  if (ckpt.meta.classes.length !== data.classes.length) {
+    throw new Error(
+      `${path}: the model has ${ckpt.meta.classes.length} classes, ${dataStage.id} has ${data.classes.length}`,
+    );
+  }
+  const meanImage = expandMean(ckpt.mean, pre.mean, data.test, path);
+  return { gpu: await sharedGpu(resources), ckpt, path, data, dataConfig: config, meanImage };
+}
+
+/**
+ * The sha-256 of a checkpoint file, "" when there is none; hashed once per process and file state (the runner
+ * asks before every decision, and a checkpoint is hundreds of megabytes).
+ */
+export async function checkpointChecksum(resources: Map<string, unknown>, path: string): Promise<string> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "";
+    throw error;
+  }
+  const key = `reproduce:checkpoint:${path}:${stat.size}:${stat.mtime?.getTime() ?? 0}`;
+  let hashing = resources.get(key) as Promise<string> | undefined;
+  if (!hashing) {
+    hashing = sha256File(path);
+    resources.set(key, hashing);
+  }
+  return hashing;
+}
+
+/** The per-channel divisors a run's checkpoint applies after the scale (torchvision's std), or null. */
+export function inputStd(run: LoadedRun): number[] | null {
+  return preprocessStd(run.ckpt.meta.preprocess, run.path);
 }
 
 /**
@@ -162,6 +225,7 @@ export async function forwardRows(
   options: ForwardOptions = {},
 ): Promise<{ rows: Float32Array; dim: number }> {
   const pre = run.ckpt.meta.preprocess;
+  const std = inputStd(run);
   const [c, h, w] = net.spec.input;
   const batch = options.batch ?? 64;
   let dim = 0;
@@ -171,6 +235,7 @@ export async function forwardRows(
     const x = new Float32Array(chunk.length * c * h * w);
     chunk.forEach((index, k) => {
       const one = centerCropBatch(set, index, 1, { crop: pre.crop, mean: run.meanImage, scale: pre.scale });
+      if (std) divideByStd(one.x, std, h * w);
       x.set(one.x, k * c * h * w);
     });
     const input = run.gpu.fromArray([chunk.length, c, h, w], x, "inference-input");
