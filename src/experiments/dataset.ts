@@ -109,7 +109,11 @@ export const datasetStageKind = defineStageKind<DatasetParams>({
         : source.kind === "image-folder"
         ? "no folder given (data.path is empty)"
         : "its default location";
-      ctx.log(`no ${source.kind} data at ${where}: reporting it unavailable`);
+      ctx.log(
+        `no ${source.kind} data ${
+          source.path || source.kind !== "image-folder" ? `at ${where}` : `(${where})`
+        }: reporting it unavailable`,
+      );
       return {
         available: false,
         kind: source.kind,
