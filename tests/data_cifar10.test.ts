@@ -1,7 +1,6 @@
-import { assert, assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { CIFAR10_CLASSES, CIFAR10_KNOWN_BIN_SHA256, loadCifar10 } from "../src/data/cifar10.ts";
 import { readTarGz } from "../src/data/tar.ts";
-import { sha256File } from "../src/data/util.ts";
 import { tinyCifar10Archive } from "./helpers/cifar10.ts";
 import { realCifar10 } from "./helpers/real_cifar10.ts";
 import { run } from "./helpers/run.ts";

@@ -5,7 +5,7 @@
  */
 import { readYamlMapping } from "../util/yaml_mapping.ts";
 import { formatBytes } from "../data/download.ts";
-import { basename, dirname, type errorMessage, joinPath, PROJECT_ROOT } from "../data/util.ts";
+import { basename, dirname, joinPath, PROJECT_ROOT } from "../data/util.ts";
 
 /** The registry the commands read ($ALEXNET_MODELS points elsewhere, e.g. a test's own). */
 export const MODEL_REGISTRY_FILE: string = joinPath(PROJECT_ROOT, "models", "registry.yaml");
