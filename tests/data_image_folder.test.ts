@@ -216,3 +216,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test("loadImageFolder testOnly: only the test split is decoded; train/ may be absent", async () => {
+  const dir = await Deno.makeTempDir();
+  const root = `${dir}/pets`;
+  try {
+    await makeFolder(root);
+    // The broken training JPEG is never opened: an evaluation does not need the training images.
+    const ds = await loadImageFolder(root, { size: 8, cacheDir: `${dir}/c`, testOnly: true, ...quiet });
+    assertStrictEquals(ds.train.count, 0);
+    assertStrictEquals(ds.test.count, 2);
+    assertEquals(ds.train.classes, ["cat", "dog"]);
+    assertEquals(Array.from(ds.test.labels), [0, 1]);
+    // Its cache is its own: a full load afterwards still decodes (and refuses) the training split.
+    await assertRejects(
+      () => loadImageFolder(root, { size: 8, cacheDir: `${dir}/c`, ...quiet }),
+      Error,
+      "bad image",
+    );
+    await Deno.remove(`${root}/train`, { recursive: true });
+    const valOnly = await loadImageFolder(root, { size: 8, cacheDir: `${dir}/c2`, testOnly: true, ...quiet });
+    assertEquals(valOnly.test.classes, ["cat", "dog"]);
+    assertStrictEquals(valOnly.test.count, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

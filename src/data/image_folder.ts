@@ -44,6 +44,11 @@ export interface ImageFolderOptions {
   trainDir?: string;
   /** Folder name of the test split (default the first of val and test that exists). */
   testDir?: string;
+  /**
+   * Decode the test split only (an evaluation): the training folder then only names the classes, and may be
+   * absent (the test folder names them). ImageNet's training set would otherwise be decoded for nothing.
+   */
+  testOnly?: boolean;
   /** Dataset name (default: the root folder's name). */
   name?: string;
   /** Progress lines (default: stderr). */
@@ -271,7 +276,9 @@ export async function loadImageFolder(
   const maxPerClass = opts.maxPerClass ?? Infinity;
   if (!(Number.isInteger(size) && size > 0)) throw new Error(`image-folder: size must be a positive integer`);
   const trainDir = opts.trainDir ?? "train";
-  if (!(await isDirectory(joinPath(root, trainDir)))) {
+  const testOnly = opts.testOnly ?? false;
+  const hasTrain = await isDirectory(joinPath(root, trainDir));
+  if (!hasTrain && !testOnly) {
     throw new Error(
       `image-folder: ${joinPath(root, trainDir)} is missing (expected root/train/<class>/*.jpg)`,
     );
@@ -281,14 +288,15 @@ export async function loadImageFolder(
     for (const d of ["val", "test"]) if (!testDir && (await isDirectory(joinPath(root, d)))) testDir = d;
     if (!testDir) throw new Error(`image-folder: ${root} has neither val/ nor test/ next to train/`);
   }
-  const classIds = await listDirs(joinPath(root, trainDir));
-  if (classIds.length === 0) throw new Error(`image-folder: no class folders in ${joinPath(root, trainDir)}`);
+  const classDir = joinPath(root, hasTrain ? trainDir : testDir);
+  const classIds = await listDirs(classDir);
+  if (classIds.length === 0) throw new Error(`image-folder: no class folders in ${classDir}`);
   const classes = await classNames(root, classIds);
   const listing = {
-    train: await listSplit(root, trainDir, classIds, maxPerClass),
+    train: testOnly ? { dir: trainDir, files: [] } : await listSplit(root, trainDir, classIds, maxPerClass),
     test: await listSplit(root, testDir, classIds, maxPerClass),
   };
-  if (listing.train.files.length === 0) {
+  if (listing.train.files.length === 0 && !testOnly) {
     throw new Error(`image-folder: no images under ${joinPath(root, trainDir)}`);
   }
 
@@ -297,6 +305,8 @@ export async function loadImageFolder(
     size,
     classIds,
     files: [...listing.train.files, ...listing.test.files].map((f) => [f.rel, f.size, f.mtime]),
+    // Only a test-only load adds the key, so every other cache keeps its name.
+    ...(testOnly ? { testOnly } : {}),
   }))).slice(0, 16);
   const cacheRoot = joinPath(opts.cacheDir ?? defaultCacheDir(), "image-folder");
   const cachePath = joinPath(cacheRoot, `${name.replace(/[^\w.-]+/g, "_")}-s${size}-${key}`);

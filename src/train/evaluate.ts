@@ -3,7 +3,7 @@
 
 import type { Gpu } from "../gpu/runtime.ts";
 import { Network } from "../nn/network.ts";
-import { centerCropBatch, type ImageSet, tenCropBatch } from "../data/index.ts";
+import { centerCropBatch, type ImageSet, openDataset, tenCropBatch } from "../data/index.ts";
 import { type Checkpoint, checkWeightsFit, loadCheckpoint, preprocessStd } from "../io/checkpoint.ts";
 import { divideByStd } from "../classify/preprocess.ts";
 import { expandMean, loadTrainingData } from "./data.ts";
@@ -155,7 +155,14 @@ export async function evaluate(
         `(data.validation / --validation N)`,
     );
   }
-  const d = await loadTrainingData(dataConfig);
+  // The test split of an image folder is decoded alone: a training set (ImageNet's 1.28M images) is not needed.
+  const testOnly = split === "test" && (data.kind === "image-folder" || data.kind === "imagenette");
+  const d = testOnly
+    ? await loadTrainingData(
+      { ...dataConfig, validation: undefined, limitTrain: undefined },
+      await openDataset({ kind: data.kind, path: data.path, size: data.size, testOnly: true }),
+    )
+    : await loadTrainingData(dataConfig);
   const set = split === "val" ? d.val! : d.test;
   const pre = meta.preprocess;
   if (set.channels !== pre.channels || set.height !== pre.resize || set.width !== pre.resize) {
