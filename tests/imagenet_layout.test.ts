@@ -1,14 +1,14 @@
 // The ImageNet path end to end, on a folder in ImageNet's layout made here (helpers/imagenet_layout.ts: the
 // 1000 WordNet-id class folders of datasets/imagenet-wnids.txt, one tiny JPEG per class in train/ and val/,
 // its colour naming its class), since no test machine has ImageNet:
-// - the image-folder loader gives the 1000 wnids in torchvision's (sorted) order as classes, labels every image
-//   by its folder and decodes it to 256x256 with its own colours where they belong;
+// - the image-folder loader takes the 1000 wnids in torchvision's (sorted) order as its classes (named as
+//   torchvision names them), labels every image by its folder and decodes it to 256x256 with its own colours where they belong;
 // - without data or a checkpoint, the tables page has the paper's rows and says how to get the measured ones;
 // - a random torchvision AlexNet saved by PyTorch and imported with `deno task model import --from torchvision`
 //   gives PyTorch's errors and losses on the same decoded pixels (resize 256, centre crop 224, per-channel mean
 //   and std) in `deno task evaluate`, and PyTorch's logits image by image in the evaluation behind it;
 // - `deno task reproduce tables --preset smoke --set data.path=<it> --set pretrained.checkpoint=<that>` gains
-//   the reproduced rows, with the trained net's classes the wnids in that order, and the torchvision rows,
+//   the reproduced rows, with the trained net's class k wnid k, and the torchvision rows,
 //   which are PyTorch's 1- and 10-patch numbers. The trained net is alexnet-mini on 55 px crops of the 256 px
 //   images (1000 classes, the paper's recipe otherwise): the paper's AlexNet takes 5.5 minutes here, mostly
 //   its 10-view evaluation.
@@ -108,8 +108,10 @@ Deno.test("the image-folder loader reads ImageNet's layout: wnids in torchvision
   assertEquals([...wnids].sort(), wnids);
   const names = (await readJson(join(PROJECT_ROOT, "models/imagenet-classes.json"))).classes;
   assertStrictEquals(names.length, 1000);
-  assertEquals(ds.train.classes, wnids);
-  assertEquals(ds.test.classes, wnids);
+  // The folders are the wnids in order; the classes are their readable names (models/imagenet-classes.json).
+  assertEquals(ds.train.classIds, wnids);
+  assertEquals(ds.train.classes, names);
+  assertEquals(ds.test.classes, names);
   assertEquals([ds.train.count, ds.test.count], [1000, 1000]);
   // Training photos are 40x30 and validation photos 30x40: short side to 256 (341 long), the central 256, so
   // the centre of the lower right quarter lands at (214, 192) and (192, 214).
@@ -301,16 +303,17 @@ Deno.test({
     console.log(`logits vs PyTorch, largest relative difference: ${Math.max(...diffs).toExponential(2)}`);
     for (const [i, d] of diffs.entries()) assert(d < 1e-4, `${files[i]}: ${d}`);
 
-    // The pipeline's data and the trained net: classes are the wnids, output k is wnid k.
+    // The pipeline's data and the trained net: class k is wnid k, named as torchvision names it.
+    const names = (await readJson(join(PROJECT_ROOT, "models/imagenet-classes.json"))).classes;
     const data = await readJson(join(tables, "data/outputs.json"));
     assertStrictEquals(data.available, true);
-    assertEquals(data.classes, wnids);
+    assertEquals(data.classes, names);
     assertEquals(data.image, [3, 256, 256]);
     const train = await readJson(join(tables, "train/outputs.json"));
-    assertEquals(train.classes, wnids);
+    assertEquals(train.classes, names);
     assertEquals(train.input, [3, 55, 55]);
     const trained = await loadCheckpoint(join(tables, "train", train.checkpoint));
-    assertEquals(trained.meta.classes, wnids);
+    assertEquals(trained.meta.classes, names);
     assertStrictEquals(trained.meta.model.classes, 1000);
 
     // The reproduced rows, in the table stage's outputs and on the page.

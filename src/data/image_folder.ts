@@ -20,6 +20,8 @@ import {
   tempSibling,
 } from "./util.ts";
 
+import { imagenetNames } from "./imagenet_classes.ts";
+
 export { extractTarGz } from "./tar.ts";
 
 /** Bumped whenever decoding or preprocessing changes, so stale shards are never reused. */
@@ -137,10 +139,13 @@ export async function imageFolderContentChecksum(root: string): Promise<string> 
   return manifestChecksum(files);
 }
 
-/** Display names from an Imagenette-style classes.tsv (columns wnid and name), when the root has one. */
+/**
+ * Display names from an Imagenette-style classes.tsv (columns wnid and name), when the root has one; for
+ * ImageNet's 1000 WordNet-id folders, ImageNet's class names.
+ */
 async function classNames(root: string, ids: string[]): Promise<string[]> {
   const tsv = joinPath(root, "classes.tsv");
-  if (!(await exists(tsv))) return ids;
+  if (!(await exists(tsv))) return (await imagenetNames(ids)) ?? ids;
   const lines = (await Deno.readTextFile(tsv)).split("\n").filter((l) => l.trim().length > 0);
   const head = lines[0].split("\t");
   const wi = head.indexOf("wnid"), ni = head.indexOf("name");
@@ -350,6 +355,8 @@ export async function loadImageFolder(
     try {
       const meta = JSON.parse(await Deno.readTextFile(metaPath)) as CacheMeta;
       if (meta.format === CACHE_FORMAT && meta.size === size) {
+        // Names are not part of the cache key: the ones read now stand.
+        meta.classes = classes;
         const train = await readCached(cachePath, meta, "train");
         const test = await readCached(cachePath, meta, "test");
         return finish(meta, train, test, true);
