@@ -23,11 +23,10 @@ import { type Checkpoint, loadCheckpoint, preprocessStd } from "../src/io/checkp
 import type { ImageSet } from "../src/data/types.ts";
 import { Network } from "../src/nn/network.ts";
 import { PROJECT_ROOT } from "../src/data/util.ts";
-import { torchModuleSource, TORCHVISION_ALEXNET_FILE } from "../src/io/torchvision.ts";
-import { loadModelFile } from "../src/models/index.ts";
 import { classColour, imagenetWnids, writeImageNetLayout } from "./helpers/imagenet_layout.ts";
 import { maxRelDiff, testGpu } from "./helpers/gpu.ts";
 import { leftOut, requireTorch } from "./helpers/needs.ts";
+import { writeRandomAlexnet } from "./helpers/torch_alexnet.ts";
 import { run, runDeno } from "./helpers/run.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "imagenet-layout-" });
@@ -171,13 +170,8 @@ import numpy as np
 import torch
 out, wnids_file, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sys.path.insert(0, out)
-torch.manual_seed(0)
-try:
-    from torchvision.models import alexnet
-    net = alexnet(weights=None)
-except ImportError:
-    from net import Net
-    net = Net()
+from random_alexnet import random_alexnet
+net = random_alexnet(0)
 with torch.no_grad():
     net.classifier[6].weight.mul_(200)
 torch.save(net.state_dict(), out + "/alexnet.pth")
@@ -222,10 +216,7 @@ Deno.test({
     );
     await Deno.writeFile(join(dir, "pixels.u8"), images.pixels);
     await Deno.writeTextFile(join(dir, "files.json"), JSON.stringify(files));
-    await Deno.writeTextFile(
-      join(dir, "net.py"),
-      torchModuleSource(await loadModelFile(TORCHVISION_ALEXNET_FILE)),
-    );
+    await writeRandomAlexnet(dir);
     await Deno.writeTextFile(join(dir, "torchvision.py"), PY_TORCHVISION);
     const wnidFile = join(PROJECT_ROOT, "datasets/imagenet-wnids.txt");
     const torchRun = await timed(

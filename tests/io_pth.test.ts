@@ -18,10 +18,9 @@ import { Classifier } from "../src/classify/classifier.ts";
 import { storedPixels } from "../src/classify/preprocess.ts";
 import { decodeImage } from "../src/data/image_decode.ts";
 import { PROJECT_ROOT } from "../src/data/util.ts";
-import { torchModuleSource, TORCHVISION_ALEXNET_FILE } from "../src/io/torchvision.ts";
-import { loadModelFile } from "../src/models/index.ts";
 import { maxRelDiff, testGpu } from "./helpers/gpu.ts";
 import { leftOut, requireShared, requireTorch } from "./helpers/needs.ts";
+import { writeRandomAlexnet } from "./helpers/torch_alexnet.ts";
 import { run } from "./helpers/run.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "io-pth-" });
@@ -38,13 +37,8 @@ sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[2])
 from torch_state_dict import write_safetensors
 out = sys.argv[2]
-torch.manual_seed(0)
-try:
-    from torchvision.models import alexnet
-    net = alexnet(weights=None)
-except ImportError:
-    from net import Net
-    net = Net()
+from random_alexnet import random_alexnet
+net = random_alexnet(0)
 sd = net.state_dict()
 torch.save(sd, out + "/alexnet-zip.pth")
 torch.save(sd, out + "/alexnet-legacy.pth", _use_new_zipfile_serialization=False)
@@ -124,8 +118,7 @@ let made: Promise<void> | null = null;
 function fixtures(): Promise<void> {
   made ??= (async () => {
     const python = requireTorch();
-    const spec = await loadModelFile(TORCHVISION_ALEXNET_FILE);
-    await Deno.writeTextFile(`${dir}/net.py`, torchModuleSource(spec));
+    await writeRandomAlexnet(dir);
     await Deno.writeTextFile(`${dir}/make.py`, PY_MAKE);
     const r = await run(python, [`${dir}/make.py`, TOOLS_DIR, dir]);
     assertStrictEquals(r.code, 0, r.stderr);

@@ -13,12 +13,7 @@ import { loadCheckpoint } from "../src/io/checkpoint.ts";
 import { storedPixels } from "../src/classify/preprocess.ts";
 import { decodeImage } from "../src/data/image_decode.ts";
 import { PROJECT_ROOT, sha256File } from "../src/data/util.ts";
-import {
-  torchModuleSource,
-  TORCHVISION_ALEXNET_FILE,
-  TORCHVISION_PREPROCESS,
-} from "../src/io/torchvision.ts";
-import { loadModelFile } from "../src/models/index.ts";
+import { TORCHVISION_PREPROCESS } from "../src/io/torchvision.ts";
 import { startGuiServer } from "../src/gui/server.ts";
 import { whatTheModelKnows } from "../src/gui/model_card.ts";
 import { digestProblem } from "../src/io/model_fetch.ts";
@@ -31,6 +26,7 @@ import {
 import { closedPort, type Mirror, serveMirror } from "./helpers/http_mirror.ts";
 import { maxRelDiff } from "./helpers/gpu.ts";
 import { leftOut, requireShared, requireTorch } from "./helpers/needs.ts";
+import { writeRandomAlexnet } from "./helpers/torch_alexnet.ts";
 import { run, type RunResult } from "./helpers/run.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "model-fetch-" });
@@ -55,13 +51,8 @@ import numpy as np
 import torch
 out, n = sys.argv[1], int(sys.argv[2])
 sys.path.insert(0, out)
-torch.manual_seed(0)
-try:
-    from torchvision.models import alexnet
-    net = alexnet(weights=None)
-except ImportError:
-    from net import Net
-    net = Net()
+from random_alexnet import random_alexnet
+net = random_alexnet(0)
 sd = net.state_dict()
 torch.save(sd, out + "/alexnet-zip.pth")
 torch.save(sd, out + "/alexnet-legacy.pth", _use_new_zipfile_serialization=False)
@@ -96,10 +87,7 @@ function fixture(): Promise<Fixture> {
     const stored = new Uint8Array(squares.reduce((a, s) => a + s.length, 0));
     squares.forEach((px, i) => stored.set(px, i * px.length));
     await Deno.writeFile(`${dir}/pixels.u8`, stored);
-    await Deno.writeTextFile(
-      `${dir}/net.py`,
-      torchModuleSource(await loadModelFile(TORCHVISION_ALEXNET_FILE)),
-    );
+    await writeRandomAlexnet(dir);
     await Deno.writeTextFile(`${dir}/make.py`, PY_MAKE);
     const r = await run(python, [`${dir}/make.py`, dir, String(photos.length)]);
     assertStrictEquals(r.code, 0, r.stderr);
