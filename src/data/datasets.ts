@@ -215,7 +215,15 @@ export type DatasetState =
   | { status: "not verified"; root: string };
 
 export async function datasetState(entry: DatasetEntry, places: DataPlaces): Promise<DatasetState> {
-  const at = await installedRoot(entry, places);
+  return stateAt(entry, places, await installedRoot(entry, places));
+}
+
+/** The state of the dataset installed at `at` (installedRoot's answer, so callers that have it look once). */
+async function stateAt(
+  entry: DatasetEntry,
+  places: DataPlaces,
+  at: Awaited<ReturnType<typeof installedRoot>>,
+): Promise<DatasetState> {
   if (!at) return entry.sources.length === 0 ? { status: "not downloadable" } : { status: "absent" };
   const marker = await readMarker(places, entry.name);
   if (marker && marker.root === at.root && marker.identity === await folderIdentity(at.root)) {
@@ -314,7 +322,7 @@ export async function fetchDataset(
   if (!opts.force) {
     const at = await installedRoot(entry, places);
     if (at) {
-      const state = await datasetState(entry, places);
+      const state = await stateAt(entry, places, at);
       return {
         root: at.root,
         build: state.status === "verified" ? state.build : at.source.build,
