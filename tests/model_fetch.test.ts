@@ -155,6 +155,29 @@ async function filesUnder(path: string): Promise<string[]> {
   return out.sort();
 }
 
+/** Starts `deno task gui --model MODEL --port 0` and hands back the model its page selects first. */
+async function guiDefaultModel(model: string, cache: string, registry: string): Promise<string | null> {
+  const child = new Deno.Command(`${BIN}/deno`, {
+    args: ["task", "--quiet", "gui", "--model", model, "--port", "0"],
+    cwd: PROJECT_ROOT,
+    env: { PATH: BIN, ALEXNET_PYTHON: "/nonexistent", ALEXNET_CACHE_DIR: cache, ALEXNET_MODELS: registry },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    let text = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      const url = text.match(/GUI: (http:\S+)\n/)?.[1];
+      if (url) return (await (await fetch(new URL("/api/models", url))).json()).default;
+    }
+    throw new Error(`the GUI ended without serving: ${text}`);
+  } finally {
+    child.kill();
+    await child.status;
+  }
+}
+
 const errorLines = (r: RunResult) => r.stderr.split("\n").filter((l) => l.startsWith("error:"));
 
 /** The caches the fetches of the two formats filled, for the tests after them. */
@@ -274,6 +297,8 @@ Deno.test({
     } finally {
       await server.close();
     }
+    // `deno task gui --model NAME`: the fetched model by its name, selected first.
+    assertStrictEquals(await guiDefaultModel(NAME, zipCache, await testRegistry(f.sha256.zip)), NAME);
 
     if (!classifying) return;
     const classified = await classifying;
@@ -326,12 +351,13 @@ Deno.test({
     // The project's own registry: its file name under the mirror, its size in the lines.
     const cache = `${dir}/cache-offline`;
     const base = `http://127.0.0.1:${closedPort()}`;
-    const [offline, classify, evaluate, help] = await Promise.all([
+    const [offline, classify, evaluate, gui, help] = await Promise.all([
       task(["model", "fetch", NAME], { ALEXNET_CACHE_DIR: cache, ALEXNET_DATA_MIRROR: base }),
       task(["classify", "--model", NAME, `${PROJECT_ROOT}/tests/fixtures/data/none.jpg`], {
         ALEXNET_CACHE_DIR: cache,
       }),
       task(["evaluate", "--checkpoint", NAME], { ALEXNET_CACHE_DIR: cache }),
+      task(["gui", "--model", NAME, "--port", "0"], { ALEXNET_CACHE_DIR: cache }),
       task(["model", "fetch", "--help"], { ALEXNET_CACHE_DIR: cache }),
     ]);
     assertStrictEquals(offline.code, 1, offline.text);
@@ -349,6 +375,10 @@ Deno.test({
     assertStrictEquals(evaluate.code, 1, evaluate.text);
     assertEquals(evaluate.stderr.trim().split("\n"), [
       `error: ${NAME} is not on this machine: fetch it with ${command}`,
+    ]);
+    assertStrictEquals(gui.code, 1, gui.text);
+    assertEquals(gui.stderr.trim().split("\n"), [
+      `gui: cannot use the model: ${NAME} is not on this machine: fetch it with ${command}`,
     ]);
     assertStrictEquals(help.code, 0, help.text);
     assertMatch(help.stdout, /^Usage: deno task model fetch NAME\.\.\. \[--force\]/);

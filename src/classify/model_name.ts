@@ -1,7 +1,7 @@
 // What `--model` (classify) and `--checkpoint` (evaluate) name: a checkpoint file, or a fetchable model by its
 // registry name (models/registry.yaml), whose checkpoint `deno task model fetch NAME` put in the cache.
 
-import { defaultCacheDir } from "../data/util.ts";
+import { defaultCacheDir, entryExists } from "../data/util.ts";
 import { fetchedPath, modelFetchCommand } from "../io/fetched_models.ts";
 import { findFetchable, loadModelRegistry, MODEL_NAME, sizeNote } from "../io/model_registry.ts";
 
@@ -12,16 +12,6 @@ export class ModelNotFetchedError extends Error {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 /**
  * The checkpoint path `arg` stands for. A file of that name wins; an argument that looks like a model name
  * (lower-case letters, digits and -) and is in the registry is its fetched checkpoint, or a
@@ -29,7 +19,7 @@ async function exists(path: string): Promise<boolean> {
  * absence the checkpoint reader reports).
  */
 export async function resolveModelArgument(arg: string, cacheDir = defaultCacheDir()): Promise<string> {
-  if (!MODEL_NAME.test(arg) || await exists(arg)) return arg;
+  if (!MODEL_NAME.test(arg) || await entryExists(arg)) return arg;
   const entry = findFetchable(await loadModelRegistry(), arg);
   if (!entry) return arg;
   const path = await fetchedPath(entry, cacheDir);

@@ -1,11 +1,12 @@
-// deno task gui [--port N] [--model FILE]: the classification GUI, served on 127.0.0.1. Inference runs in the
+// deno task gui [--port N] [--model FILE|NAME]: the classification GUI, served on 127.0.0.1. Inference runs in the
 // browser on WebGPU with the project's kernels (or on this server when the browser has no WebGPU).
 
 import { startGuiServer } from "../gui/server.ts";
 import { DEFAULT_MODEL, defaultModelPath, readCheckpointMeta } from "../classify/files.ts";
 import { describeCheckpoint } from "../classify/checkpoint.ts";
+import { resolveModelArgument } from "../classify/model_name.ts";
 
-const USAGE = `Usage: deno task gui [--port N] [--model FILE] [--host ADDR]
+const USAGE = `Usage: deno task gui [--port N] [--model FILE|NAME] [--host ADDR]
 
 Serves a page for classifying images with a trained checkpoint: drop or pick JPEG/PNG images and see each
 one's top-5 classes; pick the model among the checkpoints in models/ and results/; see conv1's learned kernels;
@@ -15,7 +16,8 @@ Uploads over 32 MiB and images whose header declares over 40 megapixels are refu
 
 Options:
   --port N       port (default 8765; 0 picks a free one)
-  --model FILE   checkpoint selected first (default ${DEFAULT_MODEL}, else the first one found)
+  --model FILE   checkpoint selected first, or the name of a fetched model (deno task model list);
+                 default ${DEFAULT_MODEL}, else the first one found
   --host ADDR    address to listen on (default 127.0.0.1)
   -h, --help     this text`;
 
@@ -32,7 +34,7 @@ function parse(args: string[]): { port: number; model: string | null; host: stri
       o.port = n;
     } else if (flag === "--model") {
       o.model = value() ?? null;
-      if (!o.model) throw new Error("--model needs a checkpoint file");
+      if (!o.model) throw new Error("--model needs a checkpoint file or a model name");
     } else if (flag === "--host") {
       o.host = value() ?? "";
       if (!o.host) throw new Error("--host needs an address");
@@ -53,12 +55,15 @@ if (import.meta.main) {
     console.log(USAGE);
     Deno.exit(0);
   }
+  const asked = o.model;
   try {
+    // A fetched model's name stands for its checkpoint in the cache (listed under that name).
+    if (o.model) o.model = await resolveModelArgument(o.model);
     const meta = await readCheckpointMeta(o.model ?? defaultModelPath());
-    console.error(`gui: ${o.model ?? DEFAULT_MODEL}: ${describeCheckpoint(meta)}`);
+    console.error(`gui: ${asked ?? DEFAULT_MODEL}: ${describeCheckpoint(meta)}`);
   } catch (e) {
     // A model asked for must work; the default may not exist yet (the page lists what there is).
-    if (o.model) {
+    if (asked) {
       console.error(`gui: cannot use the model: ${(e as Error).message}`);
       Deno.exit(1);
     }

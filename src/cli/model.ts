@@ -17,7 +17,7 @@ import {
 import { fetchModel } from "../io/model_fetch.ts";
 import { fetchedPath, modelFetchCommand } from "../io/fetched_models.ts";
 import { loadModelRegistry, type ModelRegistry, requireFetchable, sizeText } from "../io/model_registry.ts";
-import { PROJECT_ROOT } from "../data/util.ts";
+import { entryExists, PROJECT_ROOT } from "../data/util.ts";
 import { choiceFlag, numberFlag, onOffFlag, parseCommandLine, runCommand, UsageError } from "../util/args.ts";
 
 export const MODEL_USAGE = `Usage: deno task model NAME|FILE.json [options]
@@ -170,18 +170,8 @@ const EXPORT_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 async function refuseOverwrite(path: string, force: boolean | undefined): Promise<void> {
-  if (!force && await exists(path)) throw new Error(`${path} exists already (--force overwrites it)`);
+  if (!force && await entryExists(path)) throw new Error(`${path} exists already (--force overwrites it)`);
 }
 
 const parameterCount = (spec: ModelSpec) =>

@@ -81,6 +81,17 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Whether anything is at `path`, a dangling symlink included (what a write there would follow or replace). */
+export async function entryExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 export async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isDirectory;
