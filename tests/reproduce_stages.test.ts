@@ -10,6 +10,7 @@ import { formatFlop } from "../src/pipeline/runner.ts";
 import { macsPerImage } from "../src/nn/spec.ts";
 import { cifarAlexnet } from "../src/models/cifar.ts";
 import { nearest, pickQueries } from "../src/experiments/neighbours_figure.ts";
+import { pixelSameClassShare, sameClassShare } from "../src/experiments/neighbour_share.ts";
 import { colourIndex } from "../src/experiments/kernel_measures.ts";
 import { alexnetMini } from "../src/models/alexnet_mini.ts";
 import { buildModelFor, estimateTraining, trainStageKind, withInitStd } from "../src/experiments/train.ts";
@@ -52,6 +53,49 @@ Deno.test("nearest neighbours by Euclidean distance, and queries spread over cla
   assertStrictEquals(found[0].distance, 1);
   const set = { count: 5, labels: Int32Array.from([2, 2, 0, 1, 0]) } as unknown as ImageSet;
   assertEquals(pickQueries(set, 4), [0, 2, 3, 1]);
+});
+
+Deno.test("Figure 4 over every test image: the same-class share of the k nearest, as nearest() finds them", () => {
+  // By hand: rows on a line at 0, 1, 2, 10 (labels a a b b); queries at 0.4 (a: 0 and 1, both a) and 1.6
+  // (b: 2 and 1, one b), k = 2.
+  const line = Float32Array.from([0, 1, 2, 10]);
+  assertStrictEquals(
+    sameClassShare(line, [0, 0, 1, 1], Float32Array.from([0.4, 1.6]), [0, 1], 1, 2),
+    (1 + 0.5) / 2,
+  );
+  // Against nearest() on random vectors (odd dimension, so the four-way partial sums have a tail).
+  let state = 7;
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const dim = 7, n = 40, m = 9, k = 3;
+  const rows = Float32Array.from({ length: n * dim }, next),
+    queries = Float32Array.from({ length: m * dim }, next);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 3);
+  const queryLabels = Int32Array.from({ length: m }, (_, i) => i % 2);
+  let want = 0;
+  for (let q = 0; q < m; q++) {
+    const near = nearest(rows, dim, queries.subarray(q * dim, (q + 1) * dim), k);
+    want += near.filter((f) => labels[f.index] === queryLabels[q]).length / k;
+  }
+  assert(Math.abs(sameClassShare(rows, labels, queries, queryLabels, dim, k) - want / m) < 1e-12);
+  // Pixels: byte images; a test image equal to a training image finds it first.
+  const image = (count: number, bytes: number[], labels: number[]) =>
+    ({
+      channels: 1,
+      height: 1,
+      width: 2,
+      count,
+      pixels: Uint8Array.from(bytes),
+      labels: Int32Array.from(labels),
+    }) as unknown as ImageSet;
+  const train = image(3, [0, 0, 255, 255, 250, 0], [0, 1, 2]);
+  assertStrictEquals(pixelSameClassShare(train, image(2, [255, 255, 240, 10], [1, 0]), 1), 0.5);
+  assertStrictEquals(pixelSameClassShare(train, image(2, [255, 255, 240, 10], [1, 2]), 1), 1);
+  assertThrows(
+    () => pixelSameClassShare(train, { ...image(1, [1, 2, 3], [0]), width: 3 }, 1),
+    Error,
+    "training images are 1x1x2, test images 1x1x3",
+  );
+  assertThrows(() => sameClassShare(line, [0, 0, 1, 1], [0], [0], 1, 5), Error, "fewer than k = 5");
 });
 
 Deno.test("colour index: 0 for grey kernels, high for single-channel ones", () => {
