@@ -1,13 +1,15 @@
 // `deno task bench`: per-layer GFLOP/s and whole-model images/s on this machine's adapter, with TensorFlow.js
-// (same CIFAR net, same adapter) and PyTorch on the CPU (same CIFAR net and paper AlexNet, one and two
-// towers) as peers, side by side in one run. Writes bench/results/<date>.json; `deno task bench --help` lists
+// (same CIFAR net, same adapter), PyTorch on the CPU (same CIFAR net and paper AlexNet, one and two
+// towers) and ONNX Runtime Web on the same adapter (the same nets exported to ONNX, inference) as peers,
+// side by side in one run. Writes bench/results/<date>.json; `deno task bench --help` lists
 // the options.
 //
 // Convolutions run as the engine picks them (Winograd for stride-1 3x3/5x5 layers with enough channels); the
 // "im2col" part reruns the headline cases alternately with every convolution forced to im2col + GEMM, so the
 // algorithm's gain is measured side by side. GFLOP/s are "effective": the direct convolution's FLOPs over the
 // time taken, whichever algorithm ran. Whole-model times are medians of 5 runs (1 with --quick) after a
-// warm-up run; PyTorch's are medians of as many runs after as many warm-ups (bench/torch_peer.py).
+// warm-up run; PyTorch's and ORT's are medians of as many runs after as many warm-ups (bench/torch_peer.py,
+// bench/ort_peer.ts).
 
 import { Gpu } from "../src/gpu/runtime.ts";
 import { Network } from "../src/nn/network.ts";
@@ -28,6 +30,7 @@ import {
   type TorchPeerResult,
   type Workload,
 } from "./peers.ts";
+import { describeOrtFailure, type OrtPeerResult, runOrtPeer } from "./ort_peer.ts";
 import { type BenchArgs, parseBenchArgs, USAGE } from "./cli.ts";
 import type { KernelTiming, LayerTiming } from "./layer_timing.ts";
 import { UsageError } from "../src/util/args.ts";
@@ -227,6 +230,13 @@ const WORKLOADS: Workload[] = [
     mode: "train",
   },
   {
+    id: "alexnet-one-tower-forward1",
+    label: "one-tower AlexNet forward, batch 1",
+    spec: alexnet1,
+    batch: 1,
+    mode: "forward",
+  },
+  {
     id: "alexnet-one-tower-forward16",
     label: "one-tower AlexNet forward, batch 16",
     spec: alexnet1,
@@ -247,7 +257,19 @@ const WORKLOADS: Workload[] = [
     batch: 128,
     mode: "train",
   })),
+  {
+    id: "cifar32-forward128",
+    label: "CIFAR net forward, batch 128, 32x32",
+    spec: cifarAlexnet({ inputSize: 32 }),
+    batch: 128,
+    mode: "forward",
+  },
 ];
+/**
+ * Inference workloads only the ORT peer runs beside ours; ours times them only when the ort part runs
+ * (alexnet-one-tower-forward16 is timed anyway, for PyTorch too).
+ */
+const ORT_ONLY = new Set(["alexnet-one-tower-forward1", "cifar32-forward128"]);
 /**
  * The nets the pipelines' `cpu` preset trains (batch and input as there), so the claims' CPU budget can be
  * read off the bench: the Imagenette ablations and Figure 3 (alexnet-mini), Figure 1, and the LRN page.
@@ -265,14 +287,17 @@ const PIPELINE_WORKLOADS: Workload[] = [
   mode: "train" as const,
 }));
 /** The paper's AlexNets, which the `alexnet` part times (taken before the pipelines' nets join the list). */
-const ALEXNET_WORKLOADS = WORKLOADS.filter((w) => w.id.startsWith("alexnet"));
+const ALEXNET_WORKLOADS = WORKLOADS.filter((w) => w.id.startsWith("alexnet") && !ORT_ONLY.has(w.id));
+/** What ORT runs beside the `alexnet` part: the one-tower net's inference, batch 1 and 16. */
+const ORT_ALEXNET_WORKLOADS = WORKLOADS.filter((w) => w.id.startsWith("alexnet-one-tower-forward"));
 WORKLOADS.push(...PIPELINE_WORKLOADS);
 const workload = (id: string) => WORKLOADS.find((w) => w.id === id)!;
 
-/** Images/s per workload id: ours, TF.js's and PyTorch's, for the side-by-side table. */
+/** Images/s per workload id: ours, TF.js's, PyTorch's and ORT's, for the side-by-side table. */
 const oursById = new Map<string, number>(), tfjsById = new Map<string, number>();
-const torchById = new Map<string, number>();
+const torchById = new Map<string, number>(), ortById = new Map<string, number>();
 let torchReport: TorchPeerResult | undefined;
+let ortReport: OrtPeerResult | undefined;
 
 /** PyTorch beside us for workloads we have just timed; one subprocess, a line per workload. */
 async function torchBeside(ws: Workload[]) {
@@ -309,6 +334,43 @@ async function torchBeside(ws: Workload[]) {
   }
 }
 
+/** ONNX Runtime Web (WebGPU EP) beside us for inference workloads we have just timed; one subprocess. */
+async function ortBeside(ws: Workload[]) {
+  if (!only.has("ort") || ws.length === 0) return;
+  if (ortReport && !ortReport.ok) return; // said once already
+  console.log(`  ONNX Runtime Web (WebGPU EP, bench/ort_peer.ts), the same ${ws.length} workloads:`);
+  const r = await runOrtPeer(ws, { python: flags.python, reps });
+  if (!r.ok) {
+    console.log(`    ${describeOrtFailure(r)}`);
+    if (ortReport) {
+      for (const w of ws) ortReport.workloads[w.id] = { ok: false, reason: r.reason };
+    } else {
+      ortReport = r;
+    }
+    return;
+  }
+  ortReport ??= { ...r, workloads: {} };
+  for (const w of ws) {
+    const t = r.workloads[w.id] ?? { ok: false, reason: "no result from bench/ort_peer.ts" };
+    const mine = oursById.get(w.id);
+    if (t.ok && t.imagesPerSec && t.imagesPerSec > 0 && mine) {
+      t.oursImagesPerSec = mine;
+      t.oursOverOrt = mine / t.imagesPerSec;
+      ortById.set(w.id, t.imagesPerSec);
+      console.log(
+        `    ${w.label}: ${
+          t.imagesPerSec.toFixed(2)
+        } images/s (onnxruntime-web ${r.ort}, ${r.executionProvider}) -> ours is ${
+          t.oursOverOrt.toFixed(2)
+        }x`,
+      );
+    } else {
+      console.log(`    ${w.label}: ONNX Runtime Web could not run it: ${t.reason ?? "no images/s"}`);
+    }
+    ortReport.workloads[w.id] = { label: w.label, ...t };
+  }
+}
+
 if (only.has("gemm")) {
   console.log("GEMM (register-blocked vec4 kernels, kernels/matmul.wgsl):");
   const rows = [];
@@ -326,6 +388,11 @@ if (only.has("alexnet")) {
     const key = spec === alexnet2 ? "alexnet" : "alexnetOneTower";
     const id = spec === alexnet2 ? "alexnet" : "alexnet-one-tower";
     if (spec === alexnet2) report.alexnetForward1 = await forwardBench(spec, 1, "forward, batch 1");
+    if (spec === alexnet1 && only.has("ort")) {
+      const forward1 = await forwardBench(spec, 1, "forward, batch 1");
+      report.alexnetOneTowerForward1 = forward1;
+      oursById.set("alexnet-one-tower-forward1", forward1.imagesPerSec);
+    }
     const forward = await forwardBench(spec, 16, "forward, batch 16");
     const train = await trainBench(spec, 16, "training step, batch 16");
     report[`${key}Forward16`] = forward;
@@ -334,6 +401,7 @@ if (only.has("alexnet")) {
     oursById.set(`${id}-train16`, train.imagesPerSec);
   }
   await torchBeside(ALEXNET_WORKLOADS);
+  await ortBeside(ORT_ALEXNET_WORKLOADS);
 }
 
 if (only.has("infer")) {
@@ -410,10 +478,18 @@ if (only.has("cifar")) {
       }
     }
   }
+  if (only.has("ort")) {
+    const w = workload("cifar32-forward128");
+    console.log(`\nCIFAR-10 AlexNet-style net, inference (${w.spec.description}):`);
+    const ours = await forwardBench(w.spec, w.batch, `forward, batch ${w.batch}, 32x32`);
+    cifar.size32Forward128 = ours;
+    oursById.set(w.id, ours.imagesPerSec);
+  }
   report.cifar = cifar;
   if (only.has("tfjs")) report.tfjs = tfjsRuns;
   console.log("");
   await torchBeside(ws);
+  await ortBeside([workload("cifar32-forward128")]);
 }
 
 if (only.has("pipelines")) {
@@ -491,12 +567,18 @@ if (only.has("im2col")) {
 }
 
 if (only.has("torch") && torchReport) report.pytorch = torchReport;
-const comparison = comparisonRows(WORKLOADS, oursById, tfjsById, torchById);
-if (comparison.length && (only.has("tfjs") || only.has("torch"))) {
+if (only.has("ort") && ortReport) report.ort = ortReport;
+const comparison = comparisonRows(WORKLOADS, oursById, tfjsById, torchById, ortById);
+if (comparison.length && (only.has("tfjs") || only.has("torch") || only.has("ort"))) {
   report.comparison = comparison;
   const pytorch = torchReport?.ok
     ? `${torchReport.torch} CPU, ${torchReport.threads} threads${
       torchReport.blas ? `, ${torchReport.blas}` : ""
+    }`
+    : "(not run)";
+  const ort = ortReport?.ok
+    ? `${ortReport.ort}, WebGPU EP, ${
+      ortReport.adapter === gpu.adapter.description ? "same adapter" : ortReport.adapter
     }`
     : "(not run)";
   console.log(`\nSide by side, images/s (ours / peer), ours on ${gpu.adapter.description}:`);
@@ -504,6 +586,7 @@ if (comparison.length && (only.has("tfjs") || only.has("torch"))) {
     formatComparison(comparison, {
       tfjs: only.has("tfjs") ? "WebGPU, same adapter" : "(not run)",
       pytorch: only.has("torch") ? pytorch : "(not run)",
+      ort: only.has("ort") ? ort : "(not run)",
     }),
   );
 }

@@ -1,6 +1,6 @@
 // The peers `deno task bench` times beside this engine: PyTorch on the CPU (bench/torch_peer.py, run by the
-// Python that has torch, as a subprocess) and TensorFlow.js (bench/tfjs_cifar.ts), and the table that puts
-// their images/s beside ours.
+// Python that has torch, as a subprocess), TensorFlow.js (bench/tfjs_cifar.ts) and ONNX Runtime Web on WebGPU
+// (bench/ort_peer.ts), and the table that puts their images/s beside ours.
 
 import type { ModelSpec } from "../src/nn/spec.ts";
 import { torchModuleSource } from "../src/io/torchvision.ts";
@@ -137,6 +137,9 @@ export interface ComparisonRow {
   oursOverTfjs: number | null;
   pytorchImagesPerSec: number | null;
   oursOverPytorch: number | null;
+  /** ONNX Runtime Web, WebGPU execution provider (inference workloads only). */
+  ortImagesPerSec: number | null;
+  oursOverOrt: number | null;
 }
 
 /** One row per workload we timed; a peer's cells are null where it did not run (or could not). */
@@ -145,9 +148,10 @@ export function comparisonRows(
   ours: Map<string, number>,
   tfjs: Map<string, number>,
   pytorch: Map<string, number>,
+  ort: Map<string, number> = new Map(),
 ): ComparisonRow[] {
   return workloads.filter((w) => ours.has(w.id)).map((w) => {
-    const o = ours.get(w.id)!, t = tfjs.get(w.id), p = pytorch.get(w.id);
+    const o = ours.get(w.id)!, t = tfjs.get(w.id), p = pytorch.get(w.id), x = ort.get(w.id);
     return {
       id: w.id,
       workload: w.label,
@@ -156,21 +160,28 @@ export function comparisonRows(
       oursOverTfjs: t ? o / t : null,
       pytorchImagesPerSec: p ?? null,
       oursOverPytorch: p ? o / p : null,
+      ortImagesPerSec: x ?? null,
+      oursOverOrt: x ? o / x : null,
     };
   });
 }
 
 /** The side-by-side table: images/s, and each peer's ratio (ours / peer) beside its images/s. */
-export function formatComparison(rows: ComparisonRow[], notes: { tfjs: string; pytorch: string }): string {
+export function formatComparison(
+  rows: ComparisonRow[],
+  notes: { tfjs: string; pytorch: string; ort?: string },
+): string {
   const cell = (v: number | null, r: number | null) =>
     v === null ? "-" : `${v.toFixed(2)} (ours ${r!.toFixed(2)}x)`;
+  const ort = notes.ort ?? "(not run)";
   const table = [
-    ["workload", "ours images/s", `TF.js ${notes.tfjs}`, `PyTorch ${notes.pytorch}`],
+    ["workload", "ours images/s", `TF.js ${notes.tfjs}`, `PyTorch ${notes.pytorch}`, `ORT Web ${ort}`],
     ...rows.map((r) => [
       r.workload,
       r.oursImagesPerSec.toFixed(2),
       cell(r.tfjsImagesPerSec, r.oursOverTfjs),
       cell(r.pytorchImagesPerSec, r.oursOverPytorch),
+      cell(r.ortImagesPerSec, r.oursOverOrt),
     ]),
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
