@@ -266,8 +266,8 @@ const WORKLOADS: Workload[] = [
   },
 ];
 /**
- * Inference workloads only the ORT peer runs beside ours; ours times them only when the ort part runs
- * (alexnet-one-tower-forward16 is timed anyway, for PyTorch too).
+ * Inference workloads timed only when the ort part runs (ours, ORT's and PyTorch's);
+ * alexnet-one-tower-forward16 is timed anyway.
  */
 const ORT_ONLY = new Set(["alexnet-one-tower-forward1", "cifar32-forward128"]);
 /**
@@ -400,7 +400,10 @@ if (only.has("alexnet")) {
     oursById.set(`${id}-forward16`, forward.imagesPerSec);
     oursById.set(`${id}-train16`, train.imagesPerSec);
   }
-  await torchBeside(ALEXNET_WORKLOADS);
+  // PyTorch runs ORT's extra inference workload too, so each row has every peer.
+  await torchBeside(
+    only.has("ort") ? [...ALEXNET_WORKLOADS, workload("alexnet-one-tower-forward1")] : ALEXNET_WORKLOADS,
+  );
   await ortBeside(ORT_ALEXNET_WORKLOADS);
 }
 
@@ -488,7 +491,7 @@ if (only.has("cifar")) {
   report.cifar = cifar;
   if (only.has("tfjs")) report.tfjs = tfjsRuns;
   console.log("");
-  await torchBeside(ws);
+  await torchBeside(only.has("ort") ? [...ws, workload("cifar32-forward128")] : ws);
   await ortBeside([workload("cifar32-forward128")]);
 }
 
