@@ -16,7 +16,6 @@ import {
   standInRun,
 } from "./inference.ts";
 import { checkNeedsOneTrain, upstreamTrain } from "./train.ts";
-import { pixelSameClassShare, sameClassShare } from "./neighbour_share.ts";
 
 export interface NeighboursParams {
   train: string;
@@ -25,7 +24,6 @@ export interface NeighboursParams {
   train_images: number;
   display: number;
   batch: number;
-  measure_all: boolean;
 }
 
 export const NEIGHBOURS_PNG = "neighbours.png";
@@ -114,11 +112,6 @@ export const neighboursFigureStageKind = defineStageKind<NeighboursParams>({
     },
     display: { type: "integer", default: 72, min: 16, max: 256, doc: "pixels per shown image" },
     batch: { type: "integer", default: 64, min: 1, doc: "images per forward pass" },
-    measure_all: {
-      type: "boolean",
-      default: false,
-      doc: "also measure the same-class share of the neighbours of every test image, in features and pixels",
-    },
   },
   validateParams: (params, info) => checkNeedsOneTrain(params.train, info),
   async run(ctx) {
@@ -145,7 +138,6 @@ async function drawNeighbours(ctx: StageContext<NeighboursParams>, trained: Stag
   const feature = featureLayer(net.spec);
   const queries = pickQueries(test, p.queries);
   let probs: Float32Array, queryFeatures: Float32Array, trainFeatures: Float32Array, dim: number;
-  let testFeatures: Float32Array | null = null;
   try {
     probs = (await forwardRows(net, run, test, queries, { batch: p.batch })).rows;
     const q = await forwardRows(net, run, test, queries, { batch: p.batch, layer: feature.index });
@@ -159,11 +151,6 @@ async function drawNeighbours(ctx: StageContext<NeighboursParams>, trained: Stag
       `${feature.name} features (${dim}-d) of ${trainSet.count} training images in ` +
         `${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
-    if (p.measure_all) {
-      const every = Array.from({ length: test.count }, (_, i) => i);
-      testFeatures =
-        (await forwardRows(net, run, test, every, { batch: p.batch, layer: feature.index })).rows;
-    }
   } finally {
     net.destroy();
   }
@@ -221,29 +208,6 @@ async function drawNeighbours(ctx: StageContext<NeighboursParams>, trained: Stag
   await Deno.writeFile(join(ctx.outDir, NEIGHBOURS_PNG), await canvas.encode());
 
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  let allTest = {};
-  if (testFeatures) {
-    const t0 = performance.now();
-    const features = sameClassShare(
-      trainFeatures,
-      trainSet.labels,
-      testFeatures,
-      test.labels,
-      dim,
-      p.neighbours,
-    );
-    const pixels = pixelSameClassShare(trainSet, test, p.neighbours);
-    ctx.log(
-      `same-class share of the ${p.neighbours} nearest training images over all ${test.count} test images: ` +
-        `${feature.name} ${(100 * features).toFixed(1)}%, pixels ${(100 * pixels).toFixed(1)}% ` +
-        `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
-    );
-    allTest = {
-      all_test_images: test.count,
-      all_neighbour_same_class: features,
-      all_pixel_neighbour_same_class: pixels,
-    };
-  }
   return {
     feature_layer: feature.name,
     feature_dim: dim,
@@ -253,8 +217,6 @@ async function drawNeighbours(ctx: StageContext<NeighboursParams>, trained: Stag
     // that the former is high although the images are not close in pixels).
     neighbour_same_class: mean(rows.map((r) => r.same_class)),
     pixel_neighbour_same_class: mean(rows.map((r) => r.pixel_same_class)),
-    // The same over every test image (measure_all): the measure the figure's few queries cannot decide.
-    ...allTest,
     table: {
       columns: [
         "test image",

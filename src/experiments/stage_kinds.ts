@@ -8,6 +8,7 @@ import { iterationsToErrorStageKind, reluVsTanhStageKind } from "./iterations.ts
 import { kernelsFigureStageKind } from "./kernels_figure.ts";
 import { lrSweepStageKind } from "./lr_sweep.ts";
 import { neighboursFigureStageKind } from "./neighbours_figure.ts";
+import { neighboursMeasureStageKind } from "./neighbours_measure.ts";
 import { paperTableStageKind } from "./paper_table.ts";
 import { publishModelStageKind } from "./publish_model.ts";
 import { reportStageKind } from "./report_stage.ts";
@@ -21,6 +22,7 @@ export {
   kernelsFigureStageKind,
   lrSweepStageKind,
   neighboursFigureStageKind,
+  neighboursMeasureStageKind,
   paperTableStageKind,
   publishModelStageKind,
   reluVsTanhStageKind,
@@ -51,6 +53,7 @@ export const REPRODUCE_STAGE_KINDS: readonly StageKind[] = [
   iterationsToErrorStageKind,
   readsCheckpoints(kernelsFigureStageKind),
   readsCheckpoints(neighboursFigureStageKind),
+  readsCheckpoints(neighboursMeasureStageKind),
   paperTableStageKind,
   readsCheckpoints(publishModelStageKind),
   reportStageKind,
