@@ -118,7 +118,19 @@ const summariseKind: StageKind = {
   },
 };
 
-const registry = new StageKindRegistry([rangeKind, fitKind, summariseKind]);
+/** A page: shows the pipeline's text, so that text is part of what it is keyed by. */
+const pageKind: StageKind = {
+  name: "page",
+  description: "writes the pipeline's design under its data",
+  params: {},
+  readsPipelineText: true,
+  run(ctx) {
+    runs.push(`${ctx.pipeline}/${ctx.id}`);
+    return Promise.resolve({ design: ctx.run.pipeline.design ?? "" });
+  },
+};
+
+const registry = new StageKindRegistry([rangeKind, fitKind, summariseKind, pageKind]);
 
 const PIPELINE = `title: Toy pipeline
 matrix:
@@ -275,6 +287,31 @@ Deno.test("changing one parameter reruns only that stage and its dependants; dry
     runs,
     ["toy/fit[lr=0.1]", "toy/fit[lr=0.3]", "toy/summary", "toy/side"],
     "preset changes epochs",
+  );
+});
+
+Deno.test("a page's stage reruns when the pipeline's design text changes; nothing else does", async () => {
+  await using h = await harness();
+  const text = (design: string) =>
+    `title: Page\ndesign: ${design}\nstages:\n  data:\n    kind: range\n    params: {n: 2}\n` +
+    "  page:\n    kind: page\n    needs: data\n";
+  await h.run({ text: text("fixed before the run") });
+  assertEquals(runs, ["toy/data", "toy/page"]);
+  runs.length = 0;
+  await h.run({ text: text("fixed before the run") });
+  assertEquals(runs, [], "same text: nothing reruns");
+  h.lines.length = 0;
+  const summary = await h.run({ text: text("fixed before the run; seeds raised by a rule") });
+  assertEquals(runs, ["toy/page"]);
+  assertEquals(summary.cached, ["data"]);
+  assert(
+    h.lines.includes("[toy] page: running (the pipeline's title, description, budget or design changed)"),
+    h.lines.join("\n"),
+  );
+  const page = (await readLockfile(lockfilePath(h.results, "toy")))!.stages.page;
+  assertStrictEquals(
+    JSON.parse(await Deno.readTextFile(join(h.results, "toy", page.outDir ?? "page", "outputs.json"))).design,
+    "fixed before the run; seeds raised by a rule",
   );
 });
 

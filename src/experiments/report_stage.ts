@@ -33,6 +33,7 @@ export const reportStageKind: StageKind = defineStageKind<ReportParams>({
     "Writes a self-contained HTML page (charts, claim tables, figures, provenance) from upstream outputs",
   // One page over every seed: claims are measured across them.
   seeds: "all",
+  readsPipelineText: true,
   params: {
     title: { type: "string", doc: "page title (default: the pipeline's title)" },
     intro: { type: "string", doc: "text under the title (default: the pipeline's description)" },

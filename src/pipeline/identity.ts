@@ -21,9 +21,12 @@ export function inputHash(parts: {
   seed: number;
   upstream: Record<string, string>;
   datasets: Record<string, string>;
+  pipelineText?: unknown;
 }): string {
-  const { kind, params, matrix, seed, upstream, datasets } = parts;
-  return sha256(canonicalJson({ kind, params, matrix: matrix ?? null, seed, upstream, datasets }));
+  const { kind, params, matrix, seed, upstream, datasets, pipelineText } = parts;
+  // Only kinds that show the pipeline's text hash it, so every other kind's hash is what it always was.
+  const text = pipelineText === undefined ? {} : { pipelineText };
+  return sha256(canonicalJson({ kind, params, matrix: matrix ?? null, seed, upstream, datasets, ...text }));
 }
 
 /** The instance's input identity; `standIn` replaces its datasets' checksums when they are not on this machine. */
@@ -44,6 +47,7 @@ export async function computeIdentity(
     seed: instance.seed,
     upstream,
     datasets,
+    pipelineText: instance.pipelineText,
   });
   return { inputHash: hash, upstream, datasets };
 }

@@ -67,6 +67,8 @@ export interface StageInstance {
   /** results/<pipeline>/ relative: `<stage>`, `<stage>/<arm>`, `<stage>/<arm>,seed=N` or `<stage>/seed=N`. */
   outDirRel: string;
   needs: NeedBinding[];
+  /** The pipeline file's text its outputs show, for kinds that `readsPipelineText` (part of its identity). */
+  pipelineText?: { title: string; description: string; budget: string | null; design: string | null };
 }
 
 export interface PipelinePlan {
@@ -231,6 +233,16 @@ export function planPipeline(
         perSeed,
         outDirRel: label ? `${stage.name}/${armDirName(label)}` : stage.name,
         needs,
+        ...(kind.readsPipelineText
+          ? {
+            pipelineText: {
+              title: definition.title,
+              description: definition.description,
+              budget: definition.budget ?? null,
+              design: definition.design ?? null,
+            },
+          }
+          : {}),
       });
     }
   }

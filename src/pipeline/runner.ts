@@ -824,6 +824,10 @@ function reasonToRun(
   const datasets = [...new Set([...Object.keys(previous.datasets ?? {}), ...Object.keys(identity.datasets)])]
     .filter((name) => previous.datasets?.[name] !== identity.datasets[name]);
   if (datasets.length) reasons.push(`datasets changed: ${datasets.join(", ")}`);
+  // What else enters such a kind's identity: the pipeline text its page shows.
+  if (!reasons.length && instance.pipelineText) {
+    return "the pipeline's title, description, budget or design changed";
+  }
   return reasons.join("; ") || "inputs changed";
 }
 

@@ -278,6 +278,11 @@ export interface StageKind<P = ParamValues> {
   keptFiles?(outputs: StageOutputs): string[];
   /** Opens its upstream stages' `keptFiles` (a trained net's checkpoint) when it runs. */
   readsUpstreamFiles?: boolean;
+  /**
+   * Its outputs show the pipeline file's title, description, budget and design (a page): they are then part of
+   * its identity, so editing that text rewrites the page instead of leaving it stale.
+   */
+  readsPipelineText?: boolean;
   /** Extra static checks beyond the schema (e.g. references to other stages). Runs before anything runs. */
   validateParams?(params: P, info: StageValidationInfo): ParamIssue[];
   /**
