@@ -167,6 +167,8 @@ interface Harness extends AsyncDisposable {
     /** RunnerOptions.codeIdentity's value (default: none given, so every reuse is probed). */
     code?: string;
     resources?: Map<string, unknown>;
+    /** The stage kinds (default: the toy registry). */
+    kinds?: StageKindRegistry;
   }): Promise<PipelineRunSummary>;
 }
 
@@ -187,8 +189,9 @@ async function harness(): Promise<Harness> {
     lines,
     [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }),
     run: (options = {}) => {
-      const definition = parsePipeline("pipelines/toy.yaml", options.text ?? PIPELINE, registry);
-      const plan = planPipeline(definition, registry, {
+      const kinds = options.kinds ?? registry;
+      const definition = parsePipeline("pipelines/toy.yaml", options.text ?? PIPELINE, kinds);
+      const plan = planPipeline(definition, kinds, {
         preset: options.preset ?? "cpu",
         sets: (options.sets ?? []).map(parseSetArgument),
       });
@@ -313,6 +316,33 @@ Deno.test("a page's stage reruns when the pipeline's design text changes; nothin
     JSON.parse(await Deno.readTextFile(join(h.results, "toy", page.outDir ?? "page", "outputs.json"))).design,
     "fixed before the run; seeds raised by a rule",
   );
+});
+
+Deno.test("a parameter added later keeps the records at its default; another value reruns", async () => {
+  await using h = await harness();
+  await h.run();
+  const withStep = (addedLater: boolean) =>
+    new StageKindRegistry([
+      {
+        ...rangeKind,
+        params: { ...rangeKind.params, step: { type: "integer", doc: "stride", default: 1, addedLater } },
+      },
+      fitKind,
+      summariseKind,
+      pageKind,
+    ]);
+  runs.length = 0;
+  await h.run({ kinds: withStep(true) });
+  assertEquals(runs, [], "at its default the new parameter changes no identity");
+  h.lines.length = 0;
+  await h.run({ kinds: withStep(true), sets: ["side.step=2"] });
+  assertEquals(runs, ["toy/side"]);
+  assert(h.lines.includes("[toy] side: running (params changed: step unset -> 2)"), h.lines.join("\n"));
+  // Without the flag the same default is a change: every record of the kind reruns (data's outputs come out
+  // the same, so what needs it does not).
+  runs.length = 0;
+  await h.run({ kinds: withStep(false) });
+  assertEquals(runs, ["toy/data", "toy/side"]);
 });
 
 Deno.test("--force reruns named stages; identical outputs do not rerun dependants", async () => {

@@ -4,7 +4,7 @@
 
 import { canonicalJson, sha256 } from "./hash.ts";
 import type { StageInstance } from "./plan.ts";
-import type { DatasetChecksumContext, StageResult } from "./types.ts";
+import type { DatasetChecksumContext, ParamValues, StageKind, StageResult } from "./types.ts";
 
 export interface InputIdentity {
   inputHash: string;
@@ -29,6 +29,17 @@ export function inputHash(parts: {
   return sha256(canonicalJson({ kind, params, matrix: matrix ?? null, seed, upstream, datasets, ...text }));
 }
 
+/** `params` without the parameters added later (`ParamSpec.addedLater`) that are at their default. */
+export function identityParams(params: ParamValues, kind: StageKind): ParamValues {
+  const out = { ...params };
+  for (const [name, spec] of Object.entries(kind.params)) {
+    if (spec.addedLater && name in out && canonicalJson(out[name]) === canonicalJson(spec.default)) {
+      delete out[name];
+    }
+  }
+  return out;
+}
+
 /** The instance's input identity; `standIn` replaces its datasets' checksums when they are not on this machine. */
 export async function computeIdentity(
   instance: StageInstance,
@@ -41,7 +52,7 @@ export async function computeIdentity(
   const datasets = standIn ?? await instance.kind.datasetChecksums?.(instance.params, context) ?? {};
   const hash = inputHash({
     kind: instance.kind.name,
-    params: instance.params,
+    params: identityParams(instance.params, instance.kind),
     matrix: instance.matrix,
     // The instance's own seed; the matrix part stays the arm alone, so a seed adds no key of its own.
     seed: instance.seed,

@@ -6,7 +6,7 @@ import { join } from "@std/path";
 import type { RunEnvironment } from "./environment.ts";
 import { compareFingerprints, describeMatch } from "./fingerprint.ts";
 import { canonicalJson } from "./hash.ts";
-import { computeIdentity, type InputIdentity, runKey } from "./identity.ts";
+import { computeIdentity, identityParams, type InputIdentity, runKey } from "./identity.ts";
 import type { LockEntry, Lockfile } from "./lockfile.ts";
 import { LOCKFILE_VERSION, lockfilePath, readLockfile, writeJsonAtomic } from "./lockfile.ts";
 import { hashOutputs, OUTPUTS_FILE, readStoredOutputs } from "./outputs.ts";
@@ -814,7 +814,10 @@ function reasonToRun(
   if (previous.kind !== instance.kind.name) {
     reasons.push(`kind changed (${previous.kind} -> ${instance.kind.name})`);
   }
-  const paramChanges = describeParamChanges(previous.params ?? {}, instance.params);
+  const paramChanges = describeParamChanges(
+    identityParams(previous.params ?? {}, instance.kind),
+    identityParams(instance.params, instance.kind),
+  );
   if (paramChanges) reasons.push(`params changed: ${paramChanges}`);
   if (previous.seed !== seed) reasons.push(`seed changed (${previous.seed} -> ${seed})`);
   const upstream = Object.keys(identity.upstream).filter((id) =>

@@ -33,6 +33,11 @@ export interface ParamSpec {
   /** Inclusive bounds for `number`/`integer` (and every element of `number[]`). */
   min?: number;
   max?: number;
+  /**
+   * Added after records of its kind exist: at its default it stays out of the stage's identity, so those
+   * records stay valid (a changed computation is still caught by the numerics probe).
+   */
+  addedLater?: boolean;
 }
 
 /** Declarative parameter schema: checked before anything runs, so typos fail in seconds, not after training. */
