@@ -31,6 +31,7 @@ import {
   type Workload,
 } from "./peers.ts";
 import { describeOrtFailure, type OrtPeerResult, runOrtPeer } from "./ort_peer.ts";
+import { median, seededInput } from "./samples.ts";
 import { type BenchArgs, parseBenchArgs, USAGE } from "./cli.ts";
 import type { KernelTiming, LayerTiming } from "./layer_timing.ts";
 import { UsageError } from "../src/util/args.ts";
@@ -58,13 +59,7 @@ for (const line of describeHeader(header)) console.log(line);
 
 function randomInput(n: number, spec: ModelSpec) {
   const [c, h, w] = spec.input;
-  const data = new Float32Array(n * c * h * w);
-  let s = 12345;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = (s >>> 8) / 16777216 - 0.5;
-  }
-  return gpu.fromArray([n, c, h, w], data);
+  return gpu.fromArray([n, c, h, w], seededInput(n * c * h * w));
 }
 
 function labelsTensor(n: number, classes: number) {
@@ -79,11 +74,6 @@ async function timeOnce(fn: () => void | Promise<void>): Promise<number> {
   await fn();
   await gpu.sync();
   return performance.now() - t0;
-}
-
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 }
 
 /**
@@ -296,80 +286,91 @@ const workload = (id: string) => WORKLOADS.find((w) => w.id === id)!;
 /** Images/s per workload id: ours, TF.js's, PyTorch's and ORT's, for the side-by-side table. */
 const oursById = new Map<string, number>(), tfjsById = new Map<string, number>();
 const torchById = new Map<string, number>(), ortById = new Map<string, number>();
-let torchReport: TorchPeerResult | undefined;
-let ortReport: OrtPeerResult | undefined;
+/** What a peer's results look like to the table: per workload, its images/s or why it could not run. */
+type PeerResult =
+  | {
+    ok: true;
+    workloads: Record<string, { ok: boolean; reason?: string; imagesPerSec?: number; [k: string]: unknown }>;
+  }
+  | { ok: false; reason: string };
 
-/** PyTorch beside us for workloads we have just timed; one subprocess, a line per workload. */
-async function torchBeside(ws: Workload[]) {
-  if (!only.has("torch") || ws.length === 0) return;
-  if (torchReport && !torchReport.ok) return; // said once already
-  console.log(`  PyTorch (${flags.python}, bench/torch_peer.py), the same ${ws.length} workloads:`);
-  const r = await runTorchPeer(ws, { python: flags.python, threads: flags.torchThreads, reps });
+/** A peer the bench runs beside us as a subprocess (PyTorch, ONNX Runtime Web), and what it gave so far. */
+interface Peer<R extends PeerResult> {
+  part: "torch" | "ort";
+  /** The line above its results: what runs it. */
+  heading: string;
+  name: string;
+  script: string;
+  /** The key of ours over its images/s in each workload's result. */
+  ratioKey: string;
+  byId: Map<string, number>;
+  run(ws: Workload[]): Promise<R>;
+  describeFailure(r: Extract<R, { ok: false }>): string;
+  /** Its version and settings, in each result line. */
+  describeRun(r: Extract<R, { ok: true }>): string;
+  /** Every workload's result so far; a failure to start at all is kept (and said) once. */
+  report?: R;
+}
+
+const torchPeer: Peer<TorchPeerResult> = {
+  part: "torch",
+  heading: `PyTorch (${flags.python}, bench/torch_peer.py)`,
+  name: "PyTorch",
+  script: "bench/torch_peer.py",
+  ratioKey: "oursOverPytorch",
+  byId: torchById,
+  run: (ws) => runTorchPeer(ws, { python: flags.python, threads: flags.torchThreads, reps }),
+  describeFailure: describeTorchFailure,
+  describeRun: (r) => `torch ${r.torch}, ${r.threads} threads`,
+};
+const ortPeer: Peer<OrtPeerResult> = {
+  part: "ort",
+  heading: "ONNX Runtime Web (WebGPU EP, bench/ort_peer.ts)",
+  name: "ONNX Runtime Web",
+  script: "bench/ort_peer.ts",
+  ratioKey: "oursOverOrt",
+  byId: ortById,
+  run: (ws) => runOrtPeer(ws, { python: flags.python, reps }),
+  describeFailure: describeOrtFailure,
+  describeRun: (r) => `onnxruntime-web ${r.ort}, ${r.executionProvider}`,
+};
+
+/** A peer beside us for workloads we have just timed; one subprocess, a line per workload. */
+async function peerBeside<R extends PeerResult>(peer: Peer<R>, ws: Workload[]) {
+  if (!only.has(peer.part) || ws.length === 0) return;
+  if (peer.report && !peer.report.ok) return; // said once already
+  console.log(`  ${peer.heading}, the same ${ws.length} workloads:`);
+  const r = await peer.run(ws);
   if (!r.ok) {
-    console.log(`    ${describeTorchFailure(r)}`);
-    if (torchReport) {
-      for (const w of ws) torchReport.workloads[w.id] = { ok: false, reason: r.reason };
-    } else {
-      torchReport = r;
-    }
+    console.log(`    ${peer.describeFailure(r as Extract<R, { ok: false }>)}`);
+    const kept = peer.report;
+    if (kept?.ok) { for (const w of ws) kept.workloads[w.id] = { ok: false, reason: r.reason }; }
+    else peer.report = r;
     return;
   }
-  torchReport ??= { ...r, workloads: {} };
+  peer.report ??= { ...r, workloads: {} };
+  const report = peer.report as Extract<R, { ok: true }>;
   for (const w of ws) {
-    const t = r.workloads[w.id] ?? { ok: false, reason: "no result from bench/torch_peer.py" };
+    const t = r.workloads[w.id] ?? { ok: false, reason: `no result from ${peer.script}` };
     const mine = oursById.get(w.id);
     if (t.ok && t.imagesPerSec && t.imagesPerSec > 0 && mine) {
       t.oursImagesPerSec = mine;
-      t.oursOverPytorch = mine / t.imagesPerSec;
-      torchById.set(w.id, t.imagesPerSec);
+      t[peer.ratioKey] = mine / t.imagesPerSec;
+      peer.byId.set(w.id, t.imagesPerSec);
       console.log(
-        `    ${w.label}: ${
-          t.imagesPerSec.toFixed(2)
-        } images/s (torch ${r.torch}, ${r.threads} threads) -> ours is ${t.oursOverPytorch.toFixed(2)}x`,
+        `    ${w.label}: ${t.imagesPerSec.toFixed(2)} images/s (${
+          peer.describeRun(r as Extract<R, { ok: true }>)
+        }) -> ours is ${(mine / t.imagesPerSec).toFixed(2)}x`,
       );
     } else {
-      console.log(`    ${w.label}: PyTorch could not run it: ${t.reason ?? "no images/s"}`);
+      console.log(`    ${w.label}: ${peer.name} could not run it: ${t.reason ?? "no images/s"}`);
     }
-    torchReport.workloads[w.id] = { label: w.label, ...t };
+    report.workloads[w.id] = { label: w.label, ...t };
   }
 }
 
-/** ONNX Runtime Web (WebGPU EP) beside us for inference workloads we have just timed; one subprocess. */
-async function ortBeside(ws: Workload[]) {
-  if (!only.has("ort") || ws.length === 0) return;
-  if (ortReport && !ortReport.ok) return; // said once already
-  console.log(`  ONNX Runtime Web (WebGPU EP, bench/ort_peer.ts), the same ${ws.length} workloads:`);
-  const r = await runOrtPeer(ws, { python: flags.python, reps });
-  if (!r.ok) {
-    console.log(`    ${describeOrtFailure(r)}`);
-    if (ortReport) {
-      for (const w of ws) ortReport.workloads[w.id] = { ok: false, reason: r.reason };
-    } else {
-      ortReport = r;
-    }
-    return;
-  }
-  ortReport ??= { ...r, workloads: {} };
-  for (const w of ws) {
-    const t = r.workloads[w.id] ?? { ok: false, reason: "no result from bench/ort_peer.ts" };
-    const mine = oursById.get(w.id);
-    if (t.ok && t.imagesPerSec && t.imagesPerSec > 0 && mine) {
-      t.oursImagesPerSec = mine;
-      t.oursOverOrt = mine / t.imagesPerSec;
-      ortById.set(w.id, t.imagesPerSec);
-      console.log(
-        `    ${w.label}: ${
-          t.imagesPerSec.toFixed(2)
-        } images/s (onnxruntime-web ${r.ort}, ${r.executionProvider}) -> ours is ${
-          t.oursOverOrt.toFixed(2)
-        }x`,
-      );
-    } else {
-      console.log(`    ${w.label}: ONNX Runtime Web could not run it: ${t.reason ?? "no images/s"}`);
-    }
-    ortReport.workloads[w.id] = { label: w.label, ...t };
-  }
-}
+const torchBeside = (ws: Workload[]) => peerBeside(torchPeer, ws);
+const ortBeside = (ws: Workload[]) => peerBeside(ortPeer, ws);
 
 if (only.has("gemm")) {
   console.log("GEMM (register-blocked vec4 kernels, kernels/matmul.wgsl):");
@@ -569,6 +570,7 @@ if (only.has("im2col")) {
   report.convAlgorithms = rows;
 }
 
+const torchReport = torchPeer.report, ortReport = ortPeer.report;
 if (only.has("torch") && torchReport) report.pytorch = torchReport;
 if (only.has("ort") && ortReport) report.ort = ortReport;
 const comparison = comparisonRows(WORKLOADS, oursById, tfjsById, torchById, ortById);

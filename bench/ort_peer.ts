@@ -22,6 +22,8 @@ import type * as Ort from "onnxruntime-web/webgpu";
 import { describeAdapter } from "../src/gpu/device.ts";
 import { torchModuleSource } from "../src/io/torchvision.ts";
 import { TORCH_INSTALL, type Workload } from "./peers.ts";
+import { median, seededInput } from "./samples.ts";
+import { sha256Hex } from "../src/data/util.ts";
 
 /** The onnxruntime-web deno.json pins (imports: "onnxruntime-web"). */
 export const ORT_VERSION = "1.30.0";
@@ -78,11 +80,6 @@ export interface OrtRunConfig {
 
 const decoder = new TextDecoder();
 const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /**
  * The cache file of a net's export: `<dir>/<net name>-<key>.onnx`, the key a hash of everything the file
@@ -275,22 +272,6 @@ export async function loadOrt(
   }
 }
 
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-}
-
-/** Seeded inputs in [-0.5, 0.5), as bench/main.ts gives our engine. */
-function randomInput(length: number): Float32Array<ArrayBuffer> {
-  const data = new Float32Array(length);
-  let s = 12345;
-  for (let i = 0; i < length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = (s >>> 8) / 16777216 - 0.5;
-  }
-  return data;
-}
-
 /**
  * The timing half (this file run as a subprocess). Per workload: a session on the WebGPU EP alone (CPU
  * fallback disabled, so a node WebGPU cannot run fails the session instead of running on wasm unseen), the
@@ -327,7 +308,7 @@ export async function timeOrt(config: OrtRunConfig): Promise<OrtPeerResult> {
       });
       const sessionMs = performance.now() - t0;
       const dims = [w.batch, ...w.input];
-      const data = randomInput(dims.reduce((a, b) => a * b, 1));
+      const data = seededInput(dims.reduce((a, b) => a * b, 1));
       const device = await ort.env.webgpu.device as GPUDevice;
       buffer = device.createBuffer({
         size: data.byteLength,
