@@ -175,10 +175,18 @@ export function measureClaimRow(spec: ClaimRowSpec, ctx: BuildContext): ClaimMea
   } else {
     const [textA, textB] = (spec.difference ?? spec.ratio)!;
     const a = numbers(textA), b = numbers(textB);
-    // Paired: each seed's a against the same seed's b (same initialisation and data order).
-    for (const [seed, found] of a) {
-      const other = b.get(seed);
-      if (other) perSeed.set(seed, spec.difference ? found.value - other.value : found.value / other.value);
+    // Paired: each seed's a against the same seed's b (same initialisation and data order). A side from a
+    // stage that runs once for every seed (it does not depend on the seed, e.g. a measure of the data alone)
+    // is the same number for each seed of the other side.
+    const once = (text: string, values: typeof a) =>
+      !Array.isArray(ctx.inputs[ref(text).stage]) && values.size === 1 ? [...values.values()][0] : undefined;
+    const onceA = once(textA, a), onceB = once(textB, b);
+    const seeds = onceA && !onceB ? [...b.keys()] : [...a.keys()];
+    for (const seed of seeds) {
+      const found = onceA ?? a.get(seed), other = onceB ?? b.get(seed);
+      if (found && other) {
+        perSeed.set(seed, spec.difference ? found.value - other.value : found.value / other.value);
+      }
     }
     for (const [text, values] of [[textA, a], [textB, b]] as const) {
       const first = [...values.values()][0].result;

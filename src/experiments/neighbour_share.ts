@@ -51,8 +51,10 @@ export function sameClassShare(
   let total = 0;
   for (let q0 = 0; q0 < m; q0 += QUERY_BLOCK) {
     // A short last block repeats its last query; the repeats are not counted.
-    const at = (b: number) => Math.min(q0 + b, m - 1) * dim;
-    const [a0, a1, a2, a3] = [at(0), at(1), at(2), at(3)];
+    const at = (b: number) => Math.min(q0 + b, m - 1);
+    const [a0, a1, a2, a3] = [at(0) * dim, at(1) * dim, at(2) * dim, at(3) * dim];
+    const [n0, n1, n2, n3] = [queryNorms[at(0)], queryNorms[at(1)], queryNorms[at(2)], queryNorms[at(3)]];
+    const [d0, d1, d2, d3] = distances;
     for (let i = 0; i < n; i++) {
       const rb = i * dim;
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -63,10 +65,11 @@ export function sameClassShare(
         s2 += queries[a2 + j] * r;
         s3 += queries[a3 + j] * r;
       }
-      const sums = [s0, s1, s2, s3];
-      for (let b = 0; b < QUERY_BLOCK; b++) {
-        distances[b][i] = queryNorms[Math.min(q0 + b, m - 1)] + rowNorms[i] - 2 * sums[b];
-      }
+      const rowNorm = rowNorms[i];
+      d0[i] = n0 + rowNorm - 2 * s0;
+      d1[i] = n1 + rowNorm - 2 * s1;
+      d2[i] = n2 + rowNorm - 2 * s2;
+      d3[i] = n3 + rowNorm - 2 * s3;
     }
     for (let b = 0; b < QUERY_BLOCK && q0 + b < m; b++) {
       const label = queryLabels[q0 + b];

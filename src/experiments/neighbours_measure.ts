@@ -1,9 +1,9 @@
 // `kind: neighbours-measure`: Figure 4's claim as a number over a whole test set. For every test image of the
-// run, the share of its k nearest training images (Euclidean distance) that have its class, once by the net's
-// features (the layer Figure 4 uses) and once by raw pixels. The figure's few queries are a picture; this is
-// a per-seed value an interval over seeds can decide.
+// run, the share of its k nearest training images (Euclidean distance in the net's features, the layer Figure 4
+// uses) that have its class. The figure's few queries are a picture; this is a per-seed value an interval over
+// seeds can decide, against the same share by raw pixels (`pixel-neighbours-measure`, which needs no net).
 
-import { defineStageKind, type StageContext, type StageResult } from "../pipeline/types.ts";
+import { defineStageKind, type ParamSpec, type StageContext, type StageResult } from "../pipeline/types.ts";
 import { fingerprintByRunning } from "../pipeline/fingerprint.ts";
 import {
   buildNetwork,
@@ -14,7 +14,7 @@ import {
   standInRun,
 } from "./inference.ts";
 import { checkNeedsOneTrain, upstreamTrain } from "./train.ts";
-import { pixelSameClassShare, sameClassShare } from "./neighbour_share.ts";
+import { sameClassShare } from "./neighbour_share.ts";
 
 export interface NeighboursMeasureParams {
   train: string;
@@ -22,24 +22,27 @@ export interface NeighboursMeasureParams {
   batch: number;
 }
 
+/** k, the same for the features' share and the pixels' (pixel_neighbours_measure.ts). */
+export const NEIGHBOURS_PARAM: ParamSpec = {
+  type: "integer",
+  default: 6,
+  min: 1,
+  max: 50,
+  doc: "nearest training images per test image",
+};
+
 export const neighboursMeasureStageKind = defineStageKind<NeighboursMeasureParams>({
   name: "neighbours-measure",
   description:
-    "Figure 4 as a measure: share of same-class images among each test image's nearest training images, " +
-    "by features and by pixels, over every test image",
+    "Figure 4 as a measure: share of same-class images among each test image's nearest training images " +
+    "by the net's features, over every test image",
   params: {
     train: {
       type: "string",
       default: "",
       doc: "train stage whose checkpoint is used (default: the only one)",
     },
-    neighbours: {
-      type: "integer",
-      default: 6,
-      min: 1,
-      max: 50,
-      doc: "nearest training images per test image",
-    },
+    neighbours: NEIGHBOURS_PARAM,
     batch: { type: "integer", default: 64, min: 1, doc: "images per forward pass" },
   },
   validateParams: (params, info) => checkNeedsOneTrain(params.train, info),
@@ -75,10 +78,9 @@ async function measure(ctx: StageContext<NeighboursMeasureParams>, trained: Stag
   }
   const t0 = performance.now();
   const features = sameClassShare(trainFeatures, train.labels, testFeatures, test.labels, dim, p.neighbours);
-  const pixels = pixelSameClassShare(train, test, p.neighbours);
   ctx.log(
     `same-class share of the ${p.neighbours} nearest of ${train.count} training images, over all ${test.count} ` +
-      `test images: ${feature.name} ${(100 * features).toFixed(1)}%, pixels ${(100 * pixels).toFixed(1)}% ` +
+      `test images by ${feature.name}: ${(100 * features).toFixed(1)}% ` +
       `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
   );
   return {
@@ -88,7 +90,6 @@ async function measure(ctx: StageContext<NeighboursMeasureParams>, trained: Stag
     test_images: test.count,
     searched_train_images: train.count,
     neighbour_same_class: features,
-    pixel_neighbour_same_class: pixels,
     model: run.ckpt.meta.model.name,
     scale:
       `${trained.outputs.scale ?? ""}; every one of the ${test.count} test images against ${train.count} ` +

@@ -10,6 +10,7 @@ import { lrSweepStageKind } from "./lr_sweep.ts";
 import { neighboursFigureStageKind } from "./neighbours_figure.ts";
 import { neighboursMeasureStageKind } from "./neighbours_measure.ts";
 import { paperTableStageKind } from "./paper_table.ts";
+import { pixelNeighboursMeasureStageKind } from "./pixel_neighbours_measure.ts";
 import { publishModelStageKind } from "./publish_model.ts";
 import { reportStageKind } from "./report_stage.ts";
 import { trainStageKind } from "./train.ts";
@@ -24,6 +25,7 @@ export {
   neighboursFigureStageKind,
   neighboursMeasureStageKind,
   paperTableStageKind,
+  pixelNeighboursMeasureStageKind,
   publishModelStageKind,
   reluVsTanhStageKind,
   reportStageKind,
@@ -54,6 +56,7 @@ export const REPRODUCE_STAGE_KINDS: readonly StageKind[] = [
   readsCheckpoints(kernelsFigureStageKind),
   readsCheckpoints(neighboursFigureStageKind),
   readsCheckpoints(neighboursMeasureStageKind),
+  pixelNeighboursMeasureStageKind,
   paperTableStageKind,
   readsCheckpoints(publishModelStageKind),
   reportStageKind,
