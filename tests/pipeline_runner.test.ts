@@ -394,6 +394,51 @@ Deno.test("a stage that throws midway is not marked done and resumes in its outD
   );
 });
 
+Deno.test("a rerun that fails keeps the finished record's files: restored when it wrote nothing, else set aside", async () => {
+  await using h = await harness();
+  await h.run();
+  const folder = join(h.results, "toy/fit/lr=0.3");
+  const before = {
+    outputs: await Deno.readTextFile(join(folder, "outputs.json")),
+    checkpoint: await Deno.readTextFile(join(folder, "checkpoint.json")),
+    entry: (await readLockfile(lockfilePath(h.results, "toy")))!.stages["fit[lr=0.3]"],
+  };
+  const forceFit = { force: (instance: StageInstance) => instance.id === "fit[lr=0.3]" };
+
+  // Fails before its first checkpoint: the record and every file of the finished run stand as they were.
+  failures.set("fit[lr=0.3]", 1);
+  const early = await h.run(forceFit);
+  assertStrictEquals(early.ok, false);
+  assertEquals((await readLockfile(lockfilePath(h.results, "toy")))!.stages["fit[lr=0.3]"], before.entry);
+  assertStrictEquals(await Deno.readTextFile(join(folder, "outputs.json")), before.outputs);
+  assertStrictEquals(await Deno.readTextFile(join(folder, "checkpoint.json")), before.checkpoint);
+  assert(
+    h.lines.some((line) =>
+      /FAILED .*simulated crash at epoch 1; the previous record and its files are kept/.test(line)
+    ),
+  );
+  runs.length = 0;
+  await h.run();
+  assertEquals(runs, [], "the restored record is reused");
+
+  // Fails after writing checkpoints: they stay for a resume, the finished run's files wait beside them.
+  failures.set("fit[lr=0.3]", 3);
+  await h.run(forceFit);
+  const aside = join(h.results, "toy/.previous/fit/lr=0.3");
+  assertStrictEquals(
+    (await readLockfile(lockfilePath(h.results, "toy")))!.stages["fit[lr=0.3]"].status,
+    "failed",
+  );
+  assertStrictEquals(await Deno.readTextFile(join(aside, "outputs.json")), before.outputs);
+  assertStrictEquals(await Deno.readTextFile(join(aside, "checkpoint.json")), before.checkpoint);
+  assert(h.lines.some((line) => line.includes(`the previous record's files are in ${aside}`)));
+  // The resumed run finishes; the set-aside folder is superseded and goes.
+  await h.run();
+  const fit = JSON.parse(await Deno.readTextFile(join(folder, "outputs.json")));
+  assertStrictEquals(fit.resumedFrom, 2);
+  await Deno.stat(aside).then(() => assert(false, `${aside} is still there`), () => {});
+});
+
 Deno.test("numerics, dataset and on-disk output changes rerun the affected stages", async () => {
   await using h = await harness();
   await h.run();

@@ -16,7 +16,7 @@ import { formatFlop, type PlannedCompute, plannedCompute } from "./planned_compu
 import { DamagedRecordError } from "./records.ts";
 import { adoptOutputs, intactOutputs, linkRun } from "./reuse.ts";
 import { type RecordedRun, reusedFromLabel, type RunIndex } from "./run_index.ts";
-import { fingerprintOf, gatherInputs, runInstance, seconds, toResult } from "./stage_run.ts";
+import { fingerprintOf, gatherInputs, PREVIOUS_DIR, runInstance, seconds, toResult } from "./stage_run.ts";
 import type { Fingerprint, MissingInput, RunInfo, StageOutputs, StageResult } from "./types.ts";
 import { FETCH_INPUTS, missingInputOf } from "./types.ts";
 
@@ -695,6 +695,7 @@ class PipelineRun {
     const outcome = await runInstance(instance, identity, entry, {
       reason: checked.reason!,
       outDir: join(this.pipelineDir, instance.outDirRel),
+      asideDir: join(this.pipelineDir, PREVIOUS_DIR, instance.outDirRel),
       previous,
       forced: this.forced(instance),
       plan: this.plan,

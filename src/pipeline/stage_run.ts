@@ -1,12 +1,17 @@
 // Running one stage instance: its context, its probe in a scratch folder, and the run itself under the resume
 // contract (an unfinished attempt at the same inputs keeps its folder; anything else starts from an empty one).
+// A finished record's folder is set aside, not deleted, until the rerun succeeds: its files (checkpoints are
+// not committed) come back with its record when the rerun fails before writing anything.
 
-import { join } from "@std/path";
+import { dirname, join } from "@std/path";
 import type { InputIdentity } from "./identity.ts";
 import type { LockEntry } from "./lockfile.ts";
 import { checkOutputFiles, hashOutputs, OUTPUTS_FILE, serializeOutputs } from "./outputs.ts";
 import type { PipelinePlan, StageInstance } from "./plan.ts";
 import type { Fingerprint, RunInfo, StageContext, StageOutputs, StageResult } from "./types.ts";
+
+/** The folder under a pipeline's results where finished records' folders wait while their stages rerun. */
+export const PREVIOUS_DIR = ".previous";
 
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -129,6 +134,8 @@ export async function fingerprintOf(
 export interface RunInstanceContext extends ProbeContext {
   reason: string;
   outDir: string;
+  /** Where a finished record's folder waits while its stage reruns (removed once the rerun succeeds). */
+  asideDir: string;
   previous: LockEntry | undefined;
   forced: boolean;
   /** Puts the instance's entry into the record and writes it. */
@@ -136,16 +143,55 @@ export interface RunInstanceContext extends ProbeContext {
   progressIntervalMs: number;
 }
 
-async function prepareOutDir(outDir: string, resuming: boolean): Promise<void> {
+async function removeIfThere(path: string): Promise<void> {
+  await Deno.remove(path, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+}
+
+/** Moves `from` to `to` (replacing what is there); false when there is no `from`. */
+async function moveFolder(from: string, to: string): Promise<boolean> {
+  try {
+    await Deno.stat(from);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+  await removeIfThere(to);
+  await Deno.mkdir(dirname(to), { recursive: true });
+  await Deno.rename(from, to);
+  return true;
+}
+
+/** Whether a folder holds no file at any depth (an attempt that wrote nothing). */
+async function holdsNoFile(dir: string): Promise<boolean> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isDirectory || !(await holdsNoFile(join(dir, entry.name)))) return false;
+  }
+  return true;
+}
+
+/**
+ * An empty folder for the run, or the unfinished attempt's when resuming. A finished record's folder is
+ * moved to `asideDir` instead of being deleted; true when it was.
+ */
+async function prepareOutDir(
+  outDir: string,
+  resuming: boolean,
+  asideDir: string,
+  previousDone: boolean,
+): Promise<boolean> {
+  let setAside = false;
   if (resuming) {
     // Keep checkpoints; only the marker of a finished run must go.
     await Deno.remove(join(outDir, OUTPUTS_FILE)).catch(() => {});
+  } else if (previousDone) {
+    setAside = await moveFolder(outDir, asideDir);
   } else {
-    await Deno.remove(outDir, { recursive: true }).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+    await removeIfThere(outDir);
   }
   await Deno.mkdir(outDir, { recursive: true });
+  return setAside;
 }
 
 /**
@@ -162,7 +208,7 @@ export async function runInstance(
   // Resume only an unfinished attempt at exactly the same inputs: checkpoints from other params would be wrong.
   const resuming = !c.forced && previous !== undefined && previous.status !== "done" &&
     previous.inputHash === identity.inputHash;
-  await prepareOutDir(outDir, resuming);
+  const setAside = await prepareOutDir(outDir, resuming, c.asideDir, previous?.status === "done");
   await c.record(entry);
   say(instance.id, `running (${c.reason})${resuming ? ", resuming in its output directory" : ""}`);
 
@@ -200,6 +246,8 @@ export async function runInstance(
       durationMs: Math.round(performance.now() - t0),
     });
     await c.record(entry);
+    // The previous record's folder (set aside now or by an earlier failed attempt) is superseded.
+    await removeIfThere(c.asideDir);
     say(instance.id, `done in ${seconds(entry.durationMs!)}`);
     return { result: toResult(instance, outDir, stored, outputHash, entry, false) };
   } catch (error) {
@@ -210,8 +258,19 @@ export async function runInstance(
       finishedAt: new Date().toISOString(),
       durationMs: Math.round(performance.now() - t0),
     });
-    await c.record(entry);
-    say(instance.id, `FAILED after ${seconds(entry.durationMs!)}: ${message}`);
+    let kept = "";
+    if (setAside && await holdsNoFile(outDir)) {
+      // Nothing of this attempt to resume from: the previous record and its files stand as they were.
+      await moveFolder(c.asideDir, outDir);
+      await c.record(previous!);
+      kept = "; the previous record and its files are kept";
+    } else {
+      await c.record(entry);
+      if (setAside) {
+        kept = `; the previous record's files are in ${c.asideDir} (this attempt's stay for a resume)`;
+      }
+    }
+    say(instance.id, `FAILED after ${seconds(entry.durationMs!)}: ${message}${kept}`);
     if (error instanceof Error && error.stack) say(instance.id, error.stack);
     return { error: message };
   }
