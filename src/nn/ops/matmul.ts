@@ -191,6 +191,14 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
   if (layout === "nt" && M < t.TM) t.TM = M <= 1 ? 1 : M <= 2 ? 2 : 4;
   if (layout === "tn" && t.TM % 4 !== 0) throw new Error("tn needs TM to be a multiple of 4");
   const colsPerThread = layout === "nt" ? t.TNS : t.TN4 * 4;
+  // A CPU adapter runs a workgroup's idle invocations too: a product of few thread rows or columns (a
+  // Winograd GEMM of 48 output channels, a weight gradient of 48 x 64 per position) gets a workgroup of about
+  // that many, in powers of two so that few variants compile. Each thread computes the same outputs in the
+  // same order either way.
+  const pow2AtLeast = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+  const invocations = t.WGX * t.WGY;
+  t.WGY = Math.min(t.WGY, pow2AtLeast(Math.ceil(M / t.TM)));
+  t.WGX = Math.min(invocations / t.WGY, pow2AtLeast(Math.ceil(N / colsPerThread)));
   const groups: [number, number, number] = [
     Math.ceil(N / colsPerThread / t.WGX),
     Math.ceil(M / t.TM / t.WGY),
