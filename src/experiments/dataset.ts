@@ -150,7 +150,8 @@ export const datasetStageKind = defineStageKind<DatasetParams>({
   },
 });
 
-function toSource(p: DatasetParams): DataSource {
+/** Where a dataset stage's params say its data is (what sharedDataset opens). */
+export function toSource(p: DatasetParams): DataSource {
   return { kind: p.kind, path: p.path, size: p.size };
 }
 

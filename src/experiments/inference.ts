@@ -12,7 +12,7 @@ import { Network } from "../nn/network.ts";
 import type { ModelSpec } from "../nn/spec.ts";
 import { computePreprocessing, expandMean, loadTrainingData, type TrainingData } from "../train/data.ts";
 import { initialValues } from "../nn/init.ts";
-import { dataConfig, DATASET_KIND, type DatasetParams } from "./dataset.ts";
+import { dataConfig, DATASET_KIND, type DatasetParams, toSource } from "./dataset.ts";
 import { type TrainParams, trainSetup } from "./train.ts";
 import type { DataConfig } from "../train/types.ts";
 import type { StageContext, StageResult } from "../pipeline/types.ts";
@@ -79,7 +79,7 @@ export async function loadCheckpointRun(
   const ckpt = await loadCheckpoint(path);
   const params = dataStage.params as unknown as DatasetParams;
   const config: DataConfig = { ...dataConfig(params), ...overrides };
-  const dataset = await sharedDataset(resources, { kind: params.kind, path: params.path, size: params.size });
+  const dataset = await sharedDataset(resources, toSource(params));
   const data = await loadTrainingData(config, dataset);
   const pre = ckpt.meta.preprocess;
   const { channels, height, width } = data.test;

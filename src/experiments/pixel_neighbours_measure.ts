@@ -12,6 +12,7 @@ import {
   dataConfig,
   type DatasetParams,
   type DatasetSummary,
+  toSource,
   upstreamDataset,
 } from "./dataset.ts";
 import { sharedDataset } from "./resources.ts";
@@ -44,11 +45,7 @@ export const pixelNeighboursMeasureStageKind = defineStageKind<PixelNeighboursMe
 async function measure(ctx: StageContext<PixelNeighboursMeasureParams>, limits: Partial<DataConfig>) {
   const k = ctx.params.neighbours;
   const params = upstreamDataset(ctx.inputs).params as unknown as DatasetParams;
-  const dataset = await sharedDataset(ctx.resources, {
-    kind: params.kind,
-    path: params.path,
-    size: params.size,
-  });
+  const dataset = await sharedDataset(ctx.resources, toSource(params));
   const { train, test } = await loadTrainingData({ ...dataConfig(params), ...limits }, dataset);
   const t0 = performance.now();
   const share = pixelSameClassShare(train, test, k);

@@ -27,6 +27,7 @@ import {
   type DatasetSummary,
   describeData,
   plannedDataSizes,
+  toSource,
   upstreamDataset,
 } from "./dataset.ts";
 import { sharedDataset, sharedGpu } from "./resources.ts";
@@ -344,11 +345,7 @@ export async function trainSetup(
   const summary = data.outputs as unknown as DatasetSummary;
   if (!summary.available) return undefined;
   const dataParams = data.params as unknown as DatasetParams;
-  const dataset = await sharedDataset(ctx.resources, {
-    kind: dataParams.kind,
-    path: dataParams.path,
-    size: dataParams.size,
-  });
+  const dataset = await sharedDataset(ctx.resources, toSource(dataParams));
   const { config, model } = configFor(ctx, summary, dataParams, dataset.train.classes.length);
   return { config, dataset, summary, model };
 }

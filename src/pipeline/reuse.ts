@@ -11,6 +11,7 @@ import {
   serializeOutputs,
 } from "./outputs.ts";
 import type { StageInstance } from "./plan.ts";
+import { removeIfThere } from "./stage_run.ts";
 import type { RecordedRun } from "./run_index.ts";
 import type { StageOutputs } from "./types.ts";
 
@@ -65,9 +66,7 @@ async function linkTree(from: string, to: string, skip?: string): Promise<void> 
  * any run writes into it, so a later run never writes through a link into the other instance's files.
  */
 export async function linkRun(sourceDir: string, outDir: string, outputsText: string): Promise<void> {
-  await Deno.remove(outDir, { recursive: true }).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
+  await removeIfThere(outDir);
   await linkTree(sourceDir, outDir, OUTPUTS_FILE);
   await Deno.writeTextFile(join(outDir, OUTPUTS_FILE), outputsText);
 }

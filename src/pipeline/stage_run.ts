@@ -143,7 +143,8 @@ export interface RunInstanceContext extends ProbeContext {
   progressIntervalMs: number;
 }
 
-async function removeIfThere(path: string): Promise<void> {
+/** Removes a folder and what it holds; nothing to do when it is not there. */
+export async function removeIfThere(path: string): Promise<void> {
   await Deno.remove(path, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
