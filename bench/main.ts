@@ -119,7 +119,8 @@ async function perLayer(spec: ModelSpec, n: number, fn: () => void, passes: numb
     kernels.set(layer, [...kernels.get(layer) ?? [], { kernel, ...v }]);
   }
   return [...byLayer].map(([layer, ms]) => {
-    const name = layer.replace(/ (forward|backward)$/, "");
+    // A fused run ("conv1 + relu 2") does its first layer's multiplies.
+    const name = layer.replace(/ (forward|backward)$/, "").replace(/ \+ .*$/, "");
     const m = macs.get(name);
     // Forward is one GEMM's worth of FLOPs; backward two (input and weight gradients), one for the first layer.
     const work = layer.endsWith("backward") && name !== firstName ? 2 : 1;

@@ -115,7 +115,8 @@ fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   dst[(p.n0 + nl) * chw + (i % chw)] = acc;
 }
 
-// src: ycn [Cout][NCp]; dst: y NCHW (images n0..).
+// src: ycn [Cout][NCp]; dst: y NCHW (images n0..); pad0 = 1 applies the ReLU after the layer (fused: the same
+// max as its own kernel, one pass less).
 @compute @workgroup_size(256)
 fn cn_to_nchw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
@@ -124,7 +125,9 @@ fn cn_to_nchw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let nl = i / (S_COUT * ohw);
   let co = (i / ohw) % S_COUT;
   let s = i % ohw;
-  dst[p.n0 * S_COUT * ohw + i] = src[co * p.NCp + nl * ohw + s];
+  var v = src[co * p.NCp + nl * ohw + s];
+  if (p.pad0 != 0u) { v = max(v, 0.0); }
+  dst[p.n0 * S_COUT * ohw + i] = v;
 }
 
 // src: dy NCHW; dst: dycn [Cout][NCp] with zero padding columns.

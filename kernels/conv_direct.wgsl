@@ -6,9 +6,10 @@
 // SEG = (TN - 1) * STRIDE + KW. Loads are clamped and masked, not branched, so padding costs no divergence;
 // rows of a multiple of 4 values load and store as vec4s (LOAD_ROW, STORE_ROW).
 
-// count: images (forward, weight_grad) or elements (weights_t); perSlice: weight_grad's images per slice.
+// count: images (forward, weight_grad) or elements (weights_t); perSlice: weight_grad's images per slice;
+// relu: forward applies the ReLU after the layer (the same max as its own kernel, one pass less).
 struct Params {
-  count: u32, hasBias: u32, perSlice: u32, pad0: u32,
+  count: u32, hasBias: u32, perSlice: u32, relu: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -82,6 +83,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3u) {
       var out: array<f32, TN>;
       //#unroll j TN
       out[{j}] = acc[{i}][{j}] + b;
+      if (p.relu != 0u) { out[{j}] = max(out[{j}], 0.0); }
       //#end
       {{STORE_ROW}}(((n * COUT + co) * OH + oh) * OW + ow0, ow0, out);
     }

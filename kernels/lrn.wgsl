@@ -14,6 +14,8 @@ const S_C: u32 = {{C}};
 const S_H: u32 = {{H}};
 const S_W: u32 = {{W}};
 const S_N: u32 = {{N}};
+// The backward entries apply the backward pass of a ReLU before the layer (a is its output) as they write da.
+const S_RELU_BEFORE: bool = {{RELU_BEFORE}};
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read_write> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> scale: array<f32>;
@@ -38,9 +40,8 @@ fn pixelBase(q: u32) -> u32 {
 // Offset of channel ch (clamped) of the pixel at `base`, and whether ch is a channel at all.
 fn channelAt(base: u32, ch: i32) -> u32 { return base + u32(clamp(ch, 0, i32(S_C) - 1)) * S_H * S_W; }
 fn isChannel(ch: i32) -> bool { return ch >= 0 && ch < i32(S_C); }
-// a (forward) and the terms t (backward) at channel ch of the pixel at `base`, 0 outside 0 .. C-1.
+// a (forward) at channel ch of the pixel at `base`, 0 outside 0 .. C-1.
 fn aOr0(base: u32, ch: i32) -> f32 { return select(0.0, a[channelAt(base, ch)], isChannel(ch)); }
-fn termOr0(base: u32, ch: i32) -> f32 { return select(0.0, ft[channelAt(base, ch)], isChannel(ch)); }
 
 @compute @workgroup_size(256)
 fn cross_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -88,30 +89,38 @@ fn within_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   b[i] = a[i] * pow(s, -p.beta);
 }
 
-// Backward in two passes: `terms` computes each element's db_i * a_i * s_i^(-beta-1) once (one pow per element
-// instead of one per window tap), then the *_backward entries sum them over the transposed window. Each term is
-// the same f32 value either way, so the sums are the same bits as computing them in place.
+// Backward: each element's term db_i * a_i * s_i^(-beta-1) is computed once (one pow per element instead of one
+// per window tap) and summed over the transposed window: cross_backward computes it as it enters its sliding
+// window; within_backward reads it from a `terms` pass. Each term is the same f32 value either way.
 @group(0) @binding(1) var<storage, read> fa: array<f32>;
 @group(0) @binding(2) var<storage, read> fscale: array<f32>;
 @group(0) @binding(3) var<storage, read> db: array<f32>;
 @group(0) @binding(4) var<storage, read_write> t: array<f32>;
 
+fn term(i: u32) -> f32 { return db[i] * fa[i] * pow(fscale[i], -p.beta - 1.0); }
+
 @compute @workgroup_size(256)
 fn terms(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= total()) { return; }
-  t[i] = db[i] * fa[i] * pow(fscale[i], -p.beta - 1.0);
+  t[i] = term(i);
 }
 
 @group(0) @binding(4) var<storage, read> ft: array<f32>;
 @group(0) @binding(5) var<storage, read_write> da: array<f32>;
+
+// The ReLU's backward as its own kernel computes it: select(0, g, y > 0), y its output (this layer's input).
+fn storeDa(i: u32, v: f32) { da[i] = select(v, select(0.0, v, fa[i] > 0.0), S_RELU_BEFORE); }
+
+fn termOr0(base: u32, ch: i32) -> f32 { return select(0.0, term(channelAt(base, ch)), isChannel(ch)); }
 
 @compute @workgroup_size(256)
 fn cross_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let q = flatIndex(gid, nwg);
   if (q >= pixels()) { return; }
   let base = pixelBase(q);
-  // The channels whose window contains c are c + HALF - n + 1 .. c + HALF; v[k] holds the term of the k-th.
+  // The channels whose window contains c are c + HALF - n + 1 .. c + HALF; v[k] holds the term of the k-th
+  // (0 outside 0 .. C-1).
   var v: array<f32, S_N>;
   //#unroll k N
   v[{k}] = termOr0(base, HALF - i32(S_N) + {k});
@@ -126,7 +135,7 @@ fn cross_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
     sum += v[{k}];
     //#end
     let i = base + u32(c) * S_H * S_W;
-    da[i] = db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum;
+    storeDa(i, db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum);
   }
 }
 
@@ -144,5 +153,5 @@ fn within_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
       sum += ft[base + u32(yy) * S_W + u32(xx)];
     }
   }
-  da[i] = db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum;
+  storeDa(i, db[i] * pow(fscale[i], -p.beta) - 2.0 * p.alpha * p.beta * fa[i] * sum);
 }

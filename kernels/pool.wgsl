@@ -17,6 +17,9 @@ const S_OW: u32 = {{OW}};
 const S_K: u32 = {{K}};
 const S_STRIDE: u32 = {{STRIDE}};
 const S_PAD: u32 = {{PAD}};
+// Max pooling with the ReLU after it in the same pass (max_forward writes relu(max), max_backward masks dy by
+// it): the ReLU's own kernels would read and write the pooled map once more each way.
+const S_RELU: bool = {{RELU}};
 
 fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
@@ -51,6 +54,7 @@ fn max_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
       if (!found || v > best) { best = v; bestIdx = idx; found = true; }
     }
   }
+  if (S_RELU) { best = max(best, 0.0); }
   dst[i] = best;
   argmax[i] = bestIdx;
 }
@@ -66,6 +70,8 @@ fn coveringRange(x: u32, outSize: u32) -> vec2i {
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> winners: array<u32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+// max_forward's output, relu(max), when S_RELU: where it is 0 the gradient stops.
+@group(0) @binding(4) var<storage, read> pooled: array<f32>;
 
 // dx starts zeroed; each dispatch handles one phase of the windows (oh % PHASES, ow % PHASES given by p.phaseH,
 // p.phaseW), whose windows do not overlap, so each adds its gradient to its winner without a race. This touches
@@ -84,7 +90,9 @@ fn max_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   if (oh >= S_OH || ow >= S_OW) { return; }
   let o = (plane * S_OH + oh) * S_OW + ow;
   let at = plane * S_H * S_W + winners[o];
-  dx[at] += dy[o];
+  var g = dy[o];
+  if (S_RELU) { g = select(0.0, g, pooled[o] > 0.0); }
+  dx[at] += g;
 }
 
 fn windowCount(oh: u32, ow: u32) -> f32 {

@@ -12,7 +12,7 @@ struct Params {
   W: u32, pad: u32, TH: u32, TW: u32,
   P: u32, Pp: u32, G: u32, CG: u32,
   CGP: u32, OG: u32, OH: u32, OW: u32,
-  Kp: u32, flip: u32, hasBias: u32, pad0: u32,
+  Kp: u32, flip: u32, hasBias: u32, relu: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -161,6 +161,8 @@ fn output(@builtin(global_invocation_id) gid: vec3u) {
     //#unroll b ALPHA
     v += tmp[{i}][{b}] * AT[{j} * ALPHA + {b}];
     //#end
+    // The ReLU after the layer, fused (relu = 1): the same max as its own kernel, one pass less.
+    if (p.relu != 0u) { v = max(v, 0.0); }
     let oy = th * TILE + {i}u;
     let ox = tw * TILE + {j}u;
     if (oy < p.OH && ox < p.OW) { dst[(rowBase + oy) * p.OW + ox] = v; }

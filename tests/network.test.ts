@@ -1,10 +1,10 @@
 // The GPU executor against the CPU reference on whole models, and the determinism of training.
 import { assert, assertEquals, assertNotEquals, assertStrictEquals } from "@std/assert";
-import { executionOrder, Network } from "../src/nn/network.ts";
+import { executionOrder, fuseRelu, Network } from "../src/nn/network.ts";
 import { cpuForward } from "../src/reference/cpu_network.ts";
 import { initialValues } from "../src/nn/init.ts";
 import { alexnet } from "../src/models/alexnet.ts";
-import { type ModelSpec, parameterCount, resolveModel } from "../src/nn/spec.ts";
+import { type ModelSpec, parameterCount, type ResolvedLayer, resolveModel } from "../src/nn/spec.ts";
 import { softmaxCrossEntropy, summariseStats } from "../src/nn/ops/loss.ts";
 import { unpadMatrix } from "../src/nn/layout.ts";
 import { maxRelDiff, randomData, testGpu } from "./helpers/gpu.ts";
@@ -99,48 +99,107 @@ Deno.test("the GPU kernel variant (workgroup tiles) trains the same as the CPU v
   assert(maxRelDiff(gpu.weights.get("c1.weight")!, cpu.weights.get("c1.weight")!) < 1e-3);
 });
 
-Deno.test("a ReLU before a max pool runs after it, with the same outputs and gradients bit for bit", async () => {
-  const gpu = await testGpu();
-  const layers = (between: ModelSpec["layers"]): ModelSpec => ({
-    name: "relu-pool",
-    description: "conv, ReLU, max pool 3/2",
+Deno.test("a ReLU before a max pool runs after it, and a ReLU after a conv or max pool runs in its kernels", () => {
+  const spec = (layers: ModelSpec["layers"]): ModelSpec => ({
+    name: "order",
+    description: "execution order",
     input: [3, 11, 11],
     classes: 4,
-    layers: [
-      // A negative bias makes many windows all-negative, where the two orders tie at zero.
-      { type: "conv", name: "c1", out: 6, kernel: 3, pad: 1, init: { std: 0.3, bias: -0.2 } },
-      { type: "relu" },
-      ...between,
-      { type: "maxpool", size: 3, stride: 2, ceil: true },
-      { type: "fc", name: "f1", out: 4, init: { std: 0.2 } },
-    ],
+    layers,
   });
-  // A zero-rate dropout between them is an exact copy that keeps the spec's order.
-  const reordered = layers([]), kept = layers([{ type: "dropout", p: 0 }]);
-  assertEquals(
-    executionOrder(resolveModel(reordered).map((layer) => ({ layer }))).map((r) => r.layer.spec.type),
-    ["conv", "maxpool", "relu", "fc"],
-  );
-  const n = 3;
-  const x = randomData(n * 3 * 121, 21);
-  const run = async (spec: ModelSpec) => {
-    const net = new Network(gpu, spec, 4);
-    const input = gpu.fromArray([n, 3, 11, 11], x);
-    const labels = gpu.tensor([n]);
-    gpu.writeU32(labels, [0, 3, 1]);
-    const logits = net.forward(input, { training: true, seed: 1, step: 0 });
-    const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, spec.classes);
-    net.backward(dlogits);
-    const out = {
-      logits: await logits.read(),
-      grads: await Promise.all(net.params.flatMap((p) => p.grad.map((g) => g.read()))),
+  const conv = { type: "conv", name: "c1", out: 6, kernel: 3, pad: 1 } as const;
+  const plan = (layers: ModelSpec["layers"]) => {
+    const resolved = resolveModel(spec(layers));
+    const order = executionOrder(
+      resolved.map((layer): { layer: ResolvedLayer; reluAfter?: ResolvedLayer } => ({ layer })),
+    );
+    return {
+      order: order.map((r) => r.layer.spec.type),
+      fused: fuseRelu(order).map((r) => [r.layer.spec.type, r.reluAfter?.spec.type]),
     };
-    gpu.release(input, labels, logits, dlogits, stats);
-    net.destroy();
-    return out;
   };
-  const a = await run(reordered), b = await run(kept);
-  assertEquals(a.logits, b.logits);
-  assertEquals(a.grads, b.grads);
-  assert(a.grads[0].some((v) => v !== 0), "conv gradient is not all zero");
+  const pool = { type: "maxpool", size: 3, stride: 2 } as const;
+  const fc = { type: "fc", name: "f1", out: 4 } as const;
+  assertEquals(plan([conv, { type: "relu" }, pool, fc]), {
+    order: ["conv", "maxpool", "relu", "fc"],
+    fused: [["conv", undefined], ["maxpool", "relu"], ["fc", undefined]],
+  });
+  assertEquals(
+    plan([conv, { type: "relu" }, { type: "lrn", size: 3, alpha: 1e-3, beta: 0.75, k: 2 }, fc]).fused,
+    [
+      ["conv", "relu"],
+      ["lrn", undefined],
+      ["fc", undefined],
+    ],
+  );
+  // tanh is not fused, nor a ReLU after an fc layer or a dropout.
+  assertEquals(
+    plan([conv, { type: "tanh" }, fc, { type: "relu" }, { type: "dropout", p: 0 }, { type: "relu" }]).fused,
+    [
+      ["conv", undefined],
+      ["tanh", undefined],
+      ["fc", undefined],
+      ["relu", undefined],
+      ["dropout", undefined],
+      ["relu", undefined],
+    ],
+  );
 });
+
+for (const algorithm of ["direct", "winograd", "im2col"] as const) {
+  Deno.test(`ReLUs fused into convs (${algorithm}), max pools and an LRN's backward give the unfused outputs and gradients bit for bit`, async () => {
+    const gpu = await testGpu();
+    // A zero-rate dropout is an exact copy; between two layers it keeps them apart (no reorder, no fusion).
+    const gap = (split: boolean): ModelSpec["layers"] => split ? [{ type: "dropout", p: 0 }] : [];
+    const spec = (split: boolean): ModelSpec => ({
+      name: "relu-fusion",
+      description: "conv, ReLU, LRN, max pool 3/2, conv, ReLU, conv, ReLU, max pool 3/2, fc",
+      input: [3, 11, 11],
+      classes: 4,
+      layers: [
+        // Negative biases make many outputs and windows all-negative, where the ReLU's zero decides.
+        // Fused: c1 and its ReLU, whose backward pass the LRN applies; c2 and its ReLU; the second pool and the
+        // ReLU before it (which runs after it).
+        { type: "conv", name: "c1", out: 6, kernel: 3, pad: 1, algorithm, init: { std: 0.3, bias: -0.2 } },
+        ...gap(split),
+        { type: "relu" },
+        ...gap(split),
+        { type: "lrn", size: 3, alpha: 0.01, beta: 0.75, k: 2 },
+        { type: "maxpool", size: 3, stride: 2, ceil: true },
+        { type: "conv", name: "c2", out: 5, kernel: 3, pad: 1, algorithm, init: { std: 0.3, bias: -0.1 } },
+        ...gap(split),
+        { type: "relu" },
+        { type: "conv", name: "c3", out: 4, kernel: 3, pad: 1, algorithm, init: { std: 0.3, bias: -0.1 } },
+        ...gap(split),
+        { type: "relu" },
+        ...gap(split),
+        { type: "maxpool", size: 3, stride: 2, ceil: true },
+        { type: "fc", name: "f1", out: 4, init: { std: 0.2 } },
+      ],
+    });
+    const n = 3;
+    const x = randomData(n * 3 * 121, 21);
+    const run = async (s: ModelSpec) => {
+      const net = new Network(gpu, s, 4);
+      const input = gpu.fromArray([n, 3, 11, 11], x);
+      const labels = gpu.tensor([n]);
+      gpu.writeU32(labels, [0, 3, 1]);
+      const logits = net.forward(input, { training: true, seed: 1, step: 0 });
+      const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, s.classes);
+      net.backward(dlogits);
+      const out = {
+        logits: new Uint32Array((await logits.read()).buffer),
+        grads: (await Promise.all(net.params.flatMap((p) => p.grad.map((g) => g.read())))).map((g) =>
+          new Uint32Array(g.buffer)
+        ),
+      };
+      gpu.release(input, labels, logits, dlogits, stats);
+      net.destroy();
+      return out;
+    };
+    const fused = await run(spec(false)), apart = await run(spec(true));
+    assertEquals(fused.logits, apart.logits);
+    assertEquals(fused.grads, apart.grads);
+    assert(new Float32Array(fused.grads[0].buffer).some((v) => v !== 0), "conv gradient is not all zero");
+  });
+}

@@ -73,6 +73,8 @@ export interface LayerRun {
   flattenPad?: { cols: number; colsP: number };
   /** Weight then bias of a conv, local or fc layer; empty for the others. */
   params: GpuParam[];
+  /** The ReLU after this conv or max pool in execution order, run in the layer's kernels (fuseRelu). */
+  reluAfter?: ResolvedLayer;
 }
 
 /** How Network.forward runs. */
@@ -92,7 +94,7 @@ export interface ForwardOptions {
 export class Network {
   /** The model's layers in the spec's order (forwardUntil reads activations by this index). */
   readonly layers: LayerRun[];
-  /** The order forward() and backward() run them in: executionOrder's. */
+  /** What forward() and backward() run: executionOrder's order, a conv or max pool and its ReLU as one run. */
   readonly #runs: LayerRun[];
   /** Every layer's weight and bias, in layer order. */
   readonly params: GpuParam[] = [];
@@ -119,7 +121,7 @@ export class Network {
     this.#convAlgorithm = options.convAlgorithm;
     const resolved = resolveModel(spec);
     this.layers = resolved.map((layer) => this.#plan(layer));
-    this.#runs = executionOrder(this.layers);
+    this.#runs = fuseRelu(executionOrder(this.layers));
     this.classesP = roundUp4(spec.classes);
     this.loadWeights(options.weights ?? initialValues(spec, seed));
   }
@@ -240,7 +242,7 @@ export class Network {
     this.#forwardOptions = options;
     let cur = x;
     for (const run of this.#runs) {
-      this.gpu.scope = `${layerLabel(run.layer)} forward`;
+      this.gpu.scope = `${runLabel(run)} forward`;
       const saved: Saved = { x: cur };
       const y = this.#forwardLayer(run, cur, saved, options);
       saved.y = y;
@@ -261,7 +263,8 @@ export class Network {
       case "conv": {
         const keep = o.training ? keepColumns(run.conv!, n) : null;
         if (keep) saved.cols = keep;
-        return conv2dForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!, keep);
+        const w = run.params[0].value[0], b = run.params[1].value[0];
+        return conv2dForward(gpu, x, w, b, run.conv!, keep, run.reluAfter !== undefined);
       }
       case "local":
         return localForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!);
@@ -284,7 +287,7 @@ export class Network {
       case "tanh":
         return activationForward(gpu, s.type, x);
       case "maxpool": {
-        const { y, argmax } = maxPoolForward(gpu, x, run.pool!);
+        const { y, argmax } = maxPoolForward(gpu, x, run.pool!, run.reluAfter !== undefined);
         saved.extra = argmax;
         return y;
       }
@@ -319,11 +322,17 @@ export class Network {
       throw new Error("backward() needs a training forward() first");
     }
     let dy = dlogits;
+    // Whether dy already went through the ReLU fused into the run it flows into (an LRN after it applied it).
+    let reluApplied = false;
     for (let i = this.#runs.length - 1; i >= 0; i--) {
       const run = this.#runs[i];
       const saved = this.#saved[i];
-      this.gpu.scope = `${layerLabel(run.layer)} backward`;
-      const dx = this.#backwardLayer(run, saved, dy, i > 0);
+      this.gpu.scope = `${runLabel(run)} backward`;
+      const before = this.#runs[i - 1];
+      const applyRelu = before?.reluAfter !== undefined && before.layer.spec.type === "conv" &&
+        (run.layer.spec.type === "lrn" || run.layer.spec.type === "rnorm");
+      const dx = this.#backwardLayer(run, saved, dy, i > 0, reluApplied, applyRelu);
+      reluApplied = applyRelu;
       if (dy !== dlogits) dy.release();
       // The layer's output is the next layer's input: free it once both are done.
       saved.y?.release();
@@ -336,17 +345,33 @@ export class Network {
     this.gpu.scope = "";
   }
 
-  #backwardLayer(run: LayerRun, saved: Saved, dy: Tensor, needDx: boolean): Tensor | null {
+  /**
+   * `reluApplied`: dy already went through this run's fused ReLU; `applyRelu`: dx goes through the fused ReLU
+   * of the run before (an LRN does it as it writes dx, one pass less).
+   */
+  #backwardLayer(
+    run: LayerRun,
+    saved: Saved,
+    dy: Tensor,
+    needDx: boolean,
+    reluApplied: boolean,
+    applyRelu: boolean,
+  ): Tensor | null {
     const s = run.layer.spec;
     const gpu = this.gpu;
     const x = saved.x!;
     switch (s.type) {
-      case "conv":
-        return conv2dBackward(gpu, x, run.params[0].value[0], dy, run.conv!, {
+      case "conv": {
+        // The fused ReLU's backward pass first (unless an LRN after it applied it), as its own layer ran it.
+        const dyConv = run.reluAfter && !reluApplied ? activationBackward(gpu, "relu", saved.y!, dy) : dy;
+        const dx = conv2dBackward(gpu, x, run.params[0].value[0], dyConv, run.conv!, {
           dw: run.params[0].grad[0],
           db: run.params[1].grad[0],
           cols: saved.cols,
         }, needDx);
+        if (dyConv !== dy) dyConv.release();
+        return dx;
+      }
       case "local":
         return localBackward(gpu, x, run.params[0].value[0], dy, run.conv!, {
           dw: run.params[0].grad[0],
@@ -374,13 +399,23 @@ export class Network {
       case "tanh":
         return needDx ? activationBackward(gpu, s.type, saved.y!, dy) : null;
       case "maxpool":
-        return needDx ? maxPoolBackward(gpu, dy, saved.extra!, run.pool!) : null;
+        return needDx
+          ? maxPoolBackward(gpu, dy, saved.extra!, run.pool!, run.reluAfter ? saved.y : undefined)
+          : null;
       case "avgpool":
         return needDx ? avgPoolBackward(gpu, dy, run.pool!) : null;
       case "lrn":
       case "rnorm":
         return needDx
-          ? lrnBackward(gpu, s.type === "lrn" ? "cross" : "within", x, saved.extra!, dy, lrnParams(s))
+          ? lrnBackward(
+            gpu,
+            s.type === "lrn" ? "cross" : "within",
+            x,
+            saved.extra!,
+            dy,
+            lrnParams(s),
+            applyRelu,
+          )
           : null;
       case "dropout": {
         if (!needDx) return null;
@@ -453,6 +488,31 @@ export function executionOrder<T extends { layer: ResolvedLayer }>(layers: reado
     }
   }
   return order;
+}
+
+/**
+ * A conv or max pool followed by a ReLU (in execution order) becomes one run whose kernels apply the ReLU as
+ * they write the output: the same numbers without the ReLU's own pass over the map. A max pool also masks the
+ * gradient as it routes it back; a conv runs the ReLU's backward kernel first, as the ReLU layer did.
+ */
+export function fuseRelu<T extends { layer: ResolvedLayer; reluAfter?: ResolvedLayer }>(
+  order: readonly T[],
+): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < order.length; i++) {
+    const next = order[i + 1];
+    const type = order[i].layer.spec.type;
+    if ((type === "maxpool" || type === "conv") && next?.layer.spec.type === "relu") {
+      out.push({ ...order[i], reluAfter: next.layer });
+      i++;
+    } else out.push(order[i]);
+  }
+  return out;
+}
+
+/** A run's profile label: its layer's, or "maxpool 3 + relu 2" for a fused pair. */
+function runLabel(run: LayerRun): string {
+  return run.reluAfter ? `${layerLabel(run.layer)} + ${layerLabel(run.reluAfter)}` : layerLabel(run.layer);
 }
 
 /** "conv1", "relu 3" (index-named when the layer has no name). */

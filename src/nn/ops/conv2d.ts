@@ -167,8 +167,15 @@ function directTemplate(g: ConvGeometry): TemplateValues {
   };
 }
 
-/** y = conv(x, w) + b by the direct kernel: no column matrix, output written in NCHW. */
-function directForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+/** y = conv(x, w) + b (then relu(y)) by the direct kernel: no column matrix, output written in NCHW. */
+function directForward(
+  gpu: Gpu,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  g: ConvGeometry,
+  relu: boolean,
+): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
   const template = directTemplate(g);
@@ -184,7 +191,7 @@ function directForward(gpu: Gpu, x: Tensor, w: Tensor, b: Tensor | null, g: Conv
     Math.ceil(g.cout / directChannels(g)),
     1,
   ];
-  gpu.run("conv_direct", "forward", [x, wt, b ?? wt, y], [n, b ? 1 : 0, 0, 0], groups, template);
+  gpu.run("conv_direct", "forward", [x, wt, b ?? wt, y], [n, b ? 1 : 0, 0, relu ? 1 : 0], groups, template);
   wt.release();
   return y;
 }
@@ -225,7 +232,10 @@ function directWeightGradient(gpu: Gpu, x: Tensor, dy: Tensor, dw: Tensor, g: Co
   partial.release();
 }
 
-/** y = conv(x, w) + b. `keep` (from keepColumns) receives the column matrices instead of their being freed. */
+/**
+ * y = conv(x, w) + b. `keep` (from keepColumns) receives the column matrices instead of their being freed.
+ * `relu` returns relu(y) instead, bit for bit what a ReLU layer after the conv gives, in the pass that writes y.
+ */
 export function conv2dForward(
   gpu: Gpu,
   x: Tensor,
@@ -233,9 +243,10 @@ export function conv2dForward(
   b: Tensor | null,
   g: ConvGeometry,
   keep: ConvColumns | null = null,
+  relu = false,
 ): Tensor {
-  if (g.winograd) return winogradConv(gpu, x, w, b, g, "forward", keep);
-  if (g.direct) return directForward(gpu, x, w, b, g);
+  if (g.winograd) return winogradConv(gpu, x, w, b, g, "forward", keep, relu);
+  if (g.direct) return directForward(gpu, x, w, b, g, relu);
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
   for (const c of columnChunks(gpu, g, n)) {
@@ -259,7 +270,7 @@ export function conv2dForward(
       "conv",
       "cn_to_nchw",
       [ycn, y],
-      c.params,
+      [...c.params.slice(0, 3), relu ? 1 : 0],
       gpu.grid1d(c.cur * g.cout * g.oh * g.ow),
       convTemplate(g),
     );

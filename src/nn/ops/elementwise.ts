@@ -123,8 +123,12 @@ export function channelSum(
   s: number,
   acc = false,
 ): void {
-  const entry = s % 4 === 0 ? "channel_sum4" : "channel_sum";
-  gpu.run("reduce", entry, [src, dst], [n, c, s, acc ? 1 : 0, 0, 0, 0, 0], [c, 1, 1]);
+  const v = s % 4 === 0 ? 4 : 1;
+  const params = [n, c, s, acc ? 1 : 0, 0, 0, 0, 0];
+  if (gpu.kernelVariant === "cpu") {
+    const template = { V: String(v), ELEM: v === 4 ? "vec4f" : "f32", SRC: v === 4 ? "src4" : "src" };
+    gpu.run("reduce_cpu", "channel_sum", [src, dst], params, [c, 1, 1], template);
+  } else gpu.run("reduce", v === 4 ? "channel_sum4" : "channel_sum", [src, dst], params, [c, 1, 1]);
 }
 
 /** dst[j] (+)= sum over rows of src[r*ld + j], j < cols: fully/locally connected bias gradients. */

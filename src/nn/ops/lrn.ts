@@ -25,7 +25,8 @@ function params(x: Tensor, p: LrnParams) {
   return [x.shape[0], f32(p.k), f32(p.alpha), f32(p.beta)];
 }
 
-const shape = (x: Tensor, p: LrnParams) => ({
+const shape = (x: Tensor, p: LrnParams, reluBefore = false) => ({
+  RELU_BEFORE: reluBefore,
   C: x.shape[1],
   H: x.shape[2],
   W: x.shape[3],
@@ -51,7 +52,10 @@ export function lrnForward(gpu: Gpu, mode: LrnMode, x: Tensor, p: LrnParams): { 
   return { y, scale };
 }
 
-/** dx from the input x, lrnForward's denominators `scale` and dy; a new tensor the caller owns. */
+/**
+ * dx from the input x, lrnForward's denominators `scale` and dy; a new tensor the caller owns. `reluBefore`: x
+ * is a ReLU's output, and dx gets that ReLU's backward pass too (0 where x is not positive), as it is written.
+ */
 export function lrnBackward(
   gpu: Gpu,
   mode: LrnMode,
@@ -59,17 +63,19 @@ export function lrnBackward(
   scale: Tensor,
   dy: Tensor,
   p: LrnParams,
+  reluBefore = false,
 ): Tensor {
-  const terms = gpu.tensor(x.shape, "dlrn-terms");
+  // The cross-channel kernel computes the terms itself as its window slides; the spatial one reads them.
+  const terms = mode === "within" ? gpu.tensor(x.shape, "dlrn-terms") : null;
   const dx = gpu.tensor(x.shape, "dlrn");
-  gpu.run("lrn", "terms", [x, scale, dy, terms], params(x, p), gpu.grid1d(x.size), shape(x, p));
+  if (terms) gpu.run("lrn", "terms", [x, scale, dy, terms], params(x, p), gpu.grid1d(x.size), shape(x, p));
   gpu.run(
     "lrn",
     `${mode}_backward`,
     [x, scale, dy, terms, dx],
     params(x, p),
     gpu.grid1d(windowThreads(mode, x)),
-    shape(x, p),
+    shape(x, p, reluBefore),
   );
   gpu.release(terms);
   return dx;

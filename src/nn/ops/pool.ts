@@ -46,7 +46,8 @@ export function poolGeometry(
 const params = (g: PoolGeometry, n: number) => [n * g.c, 0, 0, 0];
 /** Windows oh and oh + PHASES never overlap: max backward's scatter runs PHASES^2 race-free dispatches. */
 const phases = (g: PoolGeometry) => Math.ceil(g.k / g.stride);
-const shape = (g: PoolGeometry) => ({
+const shape = (g: PoolGeometry, relu = false) => ({
+  RELU: relu,
   PHASES: phases(g),
   H: g.h,
   W: g.w,
@@ -57,27 +58,50 @@ const shape = (g: PoolGeometry) => ({
   PAD: g.pad,
 });
 
-/** Returns the output and the winners' positions (needed by the backward pass). */
-export function maxPoolForward(gpu: Gpu, x: Tensor, g: PoolGeometry): { y: Tensor; argmax: Tensor } {
+/**
+ * Returns the output and the winners' positions (needed by the backward pass). `relu` applies a ReLU to the
+ * output in the same pass, bit for bit what a ReLU layer after the pool gives.
+ */
+export function maxPoolForward(
+  gpu: Gpu,
+  x: Tensor,
+  g: PoolGeometry,
+  relu = false,
+): { y: Tensor; argmax: Tensor } {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.c, g.oh, g.ow], "maxpool");
   const argmax = gpu.tensor([n, g.c, g.oh, g.ow], "argmax");
-  gpu.run("pool", "max_forward", [x, y, argmax], params(g, n), gpu.grid1d(y.size), shape(g));
+  gpu.run("pool", "max_forward", [x, y, argmax], params(g, n), gpu.grid1d(y.size), shape(g, relu));
   return { y, argmax };
 }
 
 /**
  * dx [N, C, H, W]: each output gradient routed to its window's winner (argmax from maxPoolForward); a new
- * tensor the caller owns.
+ * tensor the caller owns. `reluOutput`, the forward's output when it ran with `relu`, stops the gradient where
+ * it is 0, as the ReLU layer's backward pass would have.
  */
-export function maxPoolBackward(gpu: Gpu, dy: Tensor, argmax: Tensor, g: PoolGeometry): Tensor {
+export function maxPoolBackward(
+  gpu: Gpu,
+  dy: Tensor,
+  argmax: Tensor,
+  g: PoolGeometry,
+  reluOutput?: Tensor,
+): Tensor {
   const n = dy.shape[0];
   const dx = gpu.tensor([n, g.c, g.h, g.w], "dmaxpool", true);
   const ph = phases(g);
   const threads = n * g.c * Math.ceil(g.oh / ph) * Math.ceil(g.ow / ph);
   for (let a = 0; a < ph; a++) {
     for (let b = 0; b < ph; b++) {
-      gpu.run("pool", "max_backward", [dy, argmax, dx], [n * g.c, a, b, 0], gpu.grid1d(threads), shape(g));
+      gpu.run(
+        "pool",
+        "max_backward",
+        // The binding is there either way (the kernel is one source); without the ReLU nothing reads it.
+        [dy, argmax, dx, reluOutput ?? dy],
+        [n * g.c, a, b, 0],
+        gpu.grid1d(threads),
+        shape(g, reluOutput !== undefined),
+      );
     }
   }
   return dx;

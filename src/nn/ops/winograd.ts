@@ -123,7 +123,7 @@ function plan(g: ConvGeometry, n: number, direction: "forward" | "input-gradient
 }
 
 /** The uniform block: the chunk (cur images from n0, P tiles padded to Pp) and the plan's sizes. */
-function params(p: Plan, hasBias: boolean, cur = 0, n0 = 0, P = 0, Pp = 0): number[] {
+function params(p: Plan, hasBias: boolean, cur = 0, n0 = 0, P = 0, Pp = 0, relu = false): number[] {
   return [
     cur,
     n0,
@@ -144,7 +144,7 @@ function params(p: Plan, hasBias: boolean, cur = 0, n0 = 0, P = 0, Pp = 0): numb
     p.Kp,
     p.flip,
     hasBias ? 1 : 0,
-    0,
+    relu ? 1 : 0,
   ];
 }
 
@@ -158,7 +158,7 @@ interface Chunk {
 }
 
 /** The batch in chunks whose transformed input and GEMM output (the larger per image) fit the binding limit. */
-function chunks(gpu: Gpu, p: Plan, n: number, hasBias: boolean): Chunk[] {
+function chunks(gpu: Gpu, p: Plan, n: number, hasBias: boolean, relu = false): Chunk[] {
   const rows = p.alpha2 * p.groups * Math.max(p.cgp, p.og);
   const perImage = 4 * rows * p.tiles;
   const budget = chunkBudget(gpu);
@@ -170,7 +170,7 @@ function chunks(gpu: Gpu, p: Plan, n: number, hasBias: boolean): Chunk[] {
   }
   return imageChunks(n, Math.floor((budget - 16 * rows) / perImage)).map(({ n0, cur }) => {
     const P = cur * p.tiles, Pp = roundUp4(P);
-    return { n0, cur, P, Pp, params: params(p, hasBias, cur, n0, P, Pp) };
+    return { n0, cur, P, Pp, params: params(p, hasBias, cur, n0, P, Pp, relu) };
   });
 }
 
@@ -202,7 +202,8 @@ function transformInput(gpu: Gpu, x: Tensor, p: Plan, c: Chunk): Tensor {
 
 /**
  * y = conv(x, w) (+ bias) for "forward", or dx = conv_full(dy, rot180(w)^T) for "input-gradient" (then x is
- * dy and the result has the layer input's shape). w is the layer's [Cout][Kp] weight in both cases.
+ * dy and the result has the layer input's shape). w is the layer's [Cout][Kp] weight in both cases. `relu`
+ * applies a ReLU to the forward's output as it is written.
  */
 export function winogradConv(
   gpu: Gpu,
@@ -212,11 +213,12 @@ export function winogradConv(
   g: ConvGeometry,
   direction: "forward" | "input-gradient",
   keep: ConvColumns | null = null,
+  relu = false,
 ): Tensor {
   const n = x.shape[0];
   const p = plan(g, n, direction);
   const y = gpu.tensor([n, p.cout, p.oh, p.ow], direction === "forward" ? "conv" : "dconv");
-  const parts = chunks(gpu, p, n, bias !== null);
+  const parts = chunks(gpu, p, n, bias !== null, relu);
   const U = gpu.tensor([p.alpha2, p.groups, p.og, p.cgp], "wino-u");
   dispatch(gpu, p, "weights", [w, U], params(p, bias !== null), [p.cgp, p.cout], p.kernel);
   for (const c of parts) {
