@@ -46,6 +46,16 @@ stages:
             - claim: fig4
               difference: ${sides}
               multiply: 100
+        - table:
+            title: Once for every seed
+            rows: pixels
+            columns:
+              - { label: share, value: share }
+        - table:
+            title: One row per seed
+            rows: features
+            columns:
+              - { label: share, value: share }
 `;
 
 async function claimRow(sides: string, seeds: number) {
@@ -73,7 +83,10 @@ async function claimRow(sides: string, seeds: number) {
     const outputs = JSON.parse(
       await Deno.readTextFile(join(dir, "results", "_presets", variant, "pairing/report/outputs.json")),
     );
-    return outputs.claims[0];
+    const page = await Deno.readTextFile(
+      join(dir, "results", "_presets", variant, "pairing/report/index.html"),
+    );
+    return { ...outputs.claims[0], page };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -94,4 +107,15 @@ Deno.test("a seed-independent side of a difference pairs with every seed of the 
   const single = await claimRow(`[features.share, pixels.share]`, 1);
   assertEquals(single.seeds, [1]);
   assert(near(single.perSeed, [35]), JSON.stringify(single.perSeed));
+});
+
+Deno.test("a table of a stage that runs once has no seed column; a per-seed stage's has one", async () => {
+  const { page } = await claimRow(`[features.share, pixels.share]`, 3);
+  const table = (title: string) => {
+    const start = page.indexOf(title);
+    assert(start >= 0, `no table "${title}"`);
+    return page.slice(start, page.indexOf("</table>", start));
+  };
+  assert(!/>seed</.test(table("Once for every seed")), table("Once for every seed"));
+  assert(/>seed</.test(table("One row per seed")), table("One row per seed"));
 });

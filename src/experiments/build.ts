@@ -266,7 +266,9 @@ function buildTable(spec: TableSpec, ctx: BuildContext): Block {
   if (!input) throw new Error(`table rows: stage "${spec.rows}" is not among the inputs`);
   const arms = Array.isArray(input) ? input : [input];
   const axes = Object.keys(arms[0].matrix ?? {});
-  const withSeed = ctx.seeds.length > 1 && arms.some((result) => result.seed !== undefined);
+  // A stage that runs once (no per-seed array) gives one row for every seed: no seed column.
+  const withSeed = ctx.seeds.length > 1 && Array.isArray(input) &&
+    arms.some((result) => result.seed !== undefined);
   const rows = arms.map((result): Cell[] => [
     ...axes.map((axis) => result.matrix![axis]),
     ...(withSeed ? [result.seed ?? null] : []),
