@@ -4,9 +4,9 @@
 // (rows K..Kp-1 are zero so K is a multiple of 4) and j = n*OH*OW + oh*OW + ow (columns NC..NCp-1 zero).
 // GEMM output is "channel-major" ycn[co][j]; permutes move it to and from NCHW.
 
-// The chunk: nb images from image n0, NCp columns. Padded to 16 bytes.
+// The chunk: nb images from image n0, NCp columns; relu: cn_to_nchw applies the ReLU after the layer.
 struct Params {
-  nb: u32, n0: u32, NCp: u32, pad0: u32,
+  nb: u32, n0: u32, NCp: u32, relu: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -115,7 +115,7 @@ fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   dst[(p.n0 + nl) * chw + (i % chw)] = acc;
 }
 
-// src: ycn [Cout][NCp]; dst: y NCHW (images n0..); pad0 = 1 applies the ReLU after the layer (fused: the same
+// src: ycn [Cout][NCp]; dst: y NCHW (images n0..); relu = 1 applies the ReLU after the layer (fused: the same
 // max as its own kernel, one pass less).
 @compute @workgroup_size(256)
 fn cn_to_nchw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -126,7 +126,7 @@ fn cn_to_nchw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let co = (i / ohw) % S_COUT;
   let s = i % ohw;
   var v = src[co * p.NCp + nl * ohw + s];
-  if (p.pad0 != 0u) { v = max(v, 0.0); }
+  if (p.relu != 0u) { v = max(v, 0.0); }
   dst[p.n0 * S_COUT * ohw + i] = v;
 }
 

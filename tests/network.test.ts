@@ -111,11 +111,16 @@ Deno.test("a ReLU before a max pool runs after it, and a ReLU after a conv or ma
   const plan = (layers: ModelSpec["layers"]) => {
     const resolved = resolveModel(spec(layers));
     const order = executionOrder(
-      resolved.map((layer): { layer: ResolvedLayer; reluAfter?: ResolvedLayer } => ({ layer })),
+      resolved.map((
+        layer,
+      ): { layer: ResolvedLayer; reluAfter?: ResolvedLayer; reluBefore?: ResolvedLayer } => ({
+        layer,
+      })),
     );
     return {
       order: order.map((r) => r.layer.spec.type),
       fused: fuseRelu(order).map((r) => [r.layer.spec.type, r.reluAfter?.spec.type]),
+      reluBefore: fuseRelu(order).map((r) => r.reluBefore?.spec.type),
     };
   };
   const pool = { type: "maxpool", size: 3, stride: 2 } as const;
@@ -123,6 +128,7 @@ Deno.test("a ReLU before a max pool runs after it, and a ReLU after a conv or ma
   assertEquals(plan([conv, { type: "relu" }, pool, fc]), {
     order: ["conv", "maxpool", "relu", "fc"],
     fused: [["conv", undefined], ["maxpool", "relu"], ["fc", undefined]],
+    reluBefore: [undefined, undefined, undefined],
   });
   assertEquals(
     plan([conv, { type: "relu" }, { type: "lrn", size: 3, alpha: 1e-3, beta: 0.75, k: 2 }, fc]).fused,
@@ -131,6 +137,16 @@ Deno.test("a ReLU before a max pool runs after it, and a ReLU after a conv or ma
       ["lrn", undefined],
       ["fc", undefined],
     ],
+  );
+  // ... and the LRN after a conv's fused ReLU applies the ReLU's backward pass; after a pool's it does not.
+  assertEquals(
+    plan([conv, { type: "relu" }, { type: "lrn", size: 3, alpha: 1e-3, beta: 0.75, k: 2 }, fc]).reluBefore,
+    [undefined, "relu", undefined],
+  );
+  assertEquals(
+    plan([conv, pool, { type: "relu" }, { type: "lrn", size: 3, alpha: 1e-3, beta: 0.75, k: 2 }, fc])
+      .reluBefore,
+    [undefined, undefined, undefined, undefined],
   );
   // tanh is not fused, nor a ReLU after an fc layer or a dropout.
   assertEquals(

@@ -75,6 +75,10 @@ export interface LayerRun {
   params: GpuParam[];
   /** The ReLU after this conv or max pool in execution order, run in the layer's kernels (fuseRelu). */
   reluAfter?: ResolvedLayer;
+  /** A conv's fused ReLU whose backward pass the LRN after it applies (fuseRelu). */
+  reluBackwardInNext?: boolean;
+  /** An LRN's: the ReLU fused into the conv before it, whose backward pass this layer applies to its dx. */
+  reluBefore?: ResolvedLayer;
 }
 
 /** How Network.forward runs. */
@@ -322,17 +326,11 @@ export class Network {
       throw new Error("backward() needs a training forward() first");
     }
     let dy = dlogits;
-    // Whether dy already went through the ReLU fused into the run it flows into (an LRN after it applied it).
-    let reluApplied = false;
     for (let i = this.#runs.length - 1; i >= 0; i--) {
       const run = this.#runs[i];
       const saved = this.#saved[i];
       this.gpu.scope = `${runLabel(run)} backward`;
-      const before = this.#runs[i - 1];
-      const applyRelu = before?.reluAfter !== undefined && before.layer.spec.type === "conv" &&
-        (run.layer.spec.type === "lrn" || run.layer.spec.type === "rnorm");
-      const dx = this.#backwardLayer(run, saved, dy, i > 0, reluApplied, applyRelu);
-      reluApplied = applyRelu;
+      const dx = this.#backwardLayer(run, saved, dy, i > 0);
       if (dy !== dlogits) dy.release();
       // The layer's output is the next layer's input: free it once both are done.
       saved.y?.release();
@@ -345,25 +343,15 @@ export class Network {
     this.gpu.scope = "";
   }
 
-  /**
-   * `reluApplied`: dy already went through this run's fused ReLU; `applyRelu`: dx goes through the fused ReLU
-   * of the run before (an LRN does it as it writes dx, one pass less).
-   */
-  #backwardLayer(
-    run: LayerRun,
-    saved: Saved,
-    dy: Tensor,
-    needDx: boolean,
-    reluApplied: boolean,
-    applyRelu: boolean,
-  ): Tensor | null {
+  #backwardLayer(run: LayerRun, saved: Saved, dy: Tensor, needDx: boolean): Tensor | null {
     const s = run.layer.spec;
     const gpu = this.gpu;
     const x = saved.x!;
     switch (s.type) {
       case "conv": {
         // The fused ReLU's backward pass first (unless an LRN after it applied it), as its own layer ran it.
-        const dyConv = run.reluAfter && !reluApplied ? activationBackward(gpu, "relu", saved.y!, dy) : dy;
+        const ownRelu = run.reluAfter && !run.reluBackwardInNext;
+        const dyConv = ownRelu ? activationBackward(gpu, "relu", saved.y!, dy) : dy;
         const dx = conv2dBackward(gpu, x, run.params[0].value[0], dyConv, run.conv!, {
           dw: run.params[0].grad[0],
           db: run.params[1].grad[0],
@@ -414,7 +402,7 @@ export class Network {
             saved.extra!,
             dy,
             lrnParams(s),
-            applyRelu,
+            run.reluBefore !== undefined,
           )
           : null;
       case "dropout": {
@@ -493,11 +481,17 @@ export function executionOrder<T extends { layer: ResolvedLayer }>(layers: reado
 /**
  * A conv or max pool followed by a ReLU (in execution order) becomes one run whose kernels apply the ReLU as
  * they write the output: the same numbers without the ReLU's own pass over the map. A max pool also masks the
- * gradient as it routes it back; a conv runs the ReLU's backward kernel first, as the ReLU layer did.
+ * gradient as it routes it back; a conv runs the ReLU's backward kernel first, as the ReLU layer did, unless
+ * an LRN follows: the LRN applies it as it writes dx (its input is the ReLU's output), one pass less.
  */
-export function fuseRelu<T extends { layer: ResolvedLayer; reluAfter?: ResolvedLayer }>(
-  order: readonly T[],
-): T[] {
+export function fuseRelu<
+  T extends {
+    layer: ResolvedLayer;
+    reluAfter?: ResolvedLayer;
+    reluBackwardInNext?: boolean;
+    reluBefore?: ResolvedLayer;
+  },
+>(order: readonly T[]): T[] {
   const out: T[] = [];
   for (let i = 0; i < order.length; i++) {
     const next = order[i + 1];
@@ -506,6 +500,14 @@ export function fuseRelu<T extends { layer: ResolvedLayer; reluAfter?: ResolvedL
       out.push({ ...order[i], reluAfter: next.layer });
       i++;
     } else out.push(order[i]);
+  }
+  for (let i = 0; i + 1 < out.length; i++) {
+    const { layer, reluAfter } = out[i];
+    const nextType = out[i + 1].layer.spec.type;
+    if (layer.spec.type === "conv" && reluAfter && (nextType === "lrn" || nextType === "rnorm")) {
+      out[i] = { ...out[i], reluBackwardInNext: true };
+      out[i + 1] = { ...out[i + 1], reluBefore: reluAfter };
+    }
   }
   return out;
 }
