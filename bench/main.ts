@@ -361,7 +361,9 @@ async function peerBeside<R extends PeerResult>(peer: Peer<R>, ws: Workload[]) {
       console.log(
         `    ${w.label}: ${t.imagesPerSec.toFixed(2)} images/s (${
           peer.describeRun(r as Extract<R, { ok: true }>)
-        }) -> ours is ${(mine / t.imagesPerSec).toFixed(2)}x`,
+        }${typeof t.setup === "string" ? `, ${t.setup}` : ""}) -> ours is ${
+          (mine / t.imagesPerSec).toFixed(2)
+        }x`,
       );
     } else {
       console.log(`    ${w.label}: ${peer.name} could not run it: ${t.reason ?? "no images/s"}`);

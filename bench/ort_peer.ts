@@ -273,11 +273,139 @@ export async function loadOrt(
 }
 
 /**
+ * The two ways a performance-minded user runs a fixed-shape net in ORT Web's WebGPU EP: the default session
+ * (ORT allocates the output and getData() downloads it), and graph capture (enableGraphCapture: the first run
+ * records its GPU commands and later runs replay them, with input and output in caller-owned GPU buffers).
+ */
+export type OrtSetup = "default" | "graph capture";
+
+/**
+ * ORT's headline number for a workload is its faster setup that ran (the peer at its best, named in `setup`);
+ * every setup's images/s or failure stays under `setups`.
+ */
+export function bestSetup(bySetup: Partial<Record<OrtSetup, OrtWorkloadResult>>): OrtWorkloadResult {
+  const setups: Record<string, { imagesPerSec: number; msMedian: number } | { reason: string }> = {};
+  let best: [OrtSetup, OrtWorkloadResult] | undefined;
+  for (const [name, r] of Object.entries(bySetup) as [OrtSetup, OrtWorkloadResult][]) {
+    if (r.ok && r.imagesPerSec && r.msMedian) {
+      setups[name] = { imagesPerSec: r.imagesPerSec, msMedian: r.msMedian };
+      if (!best || r.imagesPerSec > (best[1].imagesPerSec ?? 0)) best = [name, r];
+    } else setups[name] = { reason: r.reason ?? "no images/s" };
+  }
+  if (!best) {
+    const reasons = Object.entries(setups).map(([k, v]) => `${k}: ${"reason" in v ? v.reason : "?"}`);
+    return { ok: false, reason: reasons.join("; "), setups };
+  }
+  return { ...best[1], setup: best[0], setups };
+}
+
+/** One workload in one setup: a fresh session, warm-up runs, then the timed ones. */
+async function timeSetup(
+  ort: OrtModule,
+  w: OrtRunConfig["workloads"][number],
+  config: OrtRunConfig,
+  setup: OrtSetup,
+  classes?: number,
+): Promise<OrtWorkloadResult> {
+  const capture = setup === "graph capture";
+  let session: Ort.InferenceSession | undefined;
+  const buffers: GPUBuffer[] = [];
+  try {
+    const t0 = performance.now();
+    session = await ort.InferenceSession.create(await Deno.readFile(w.onnx), {
+      executionProviders: ["webgpu"],
+      graphOptimizationLevel: "all",
+      freeDimensionOverrides: { batch: w.batch },
+      extra: { session: { disable_cpu_ep_fallback: "1" } },
+      ...(capture ? { enableGraphCapture: true, preferredOutputLocation: "gpu-buffer" as const } : {}),
+    });
+    const sessionMs = performance.now() - t0;
+    const dims = [w.batch, ...w.input];
+    const data = seededInput(dims.reduce((a, b) => a * b, 1));
+    const device = await ort.env.webgpu.device as GPUDevice;
+    const gpuBuffer = (size: number) => {
+      const b = device.createBuffer({
+        size,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
+      buffers.push(b);
+      return b;
+    };
+    const inputBuffer = gpuBuffer(data.byteLength);
+    device.queue.writeBuffer(inputBuffer, 0, data);
+    const input = ort.Tensor.fromGpuBuffer(inputBuffer, { dataType: "float32", dims });
+    const [inputName] = session.inputNames, [outputName] = session.outputNames;
+    // Graph capture writes into a buffer of ours, read back as ORT's own getData() would.
+    const outputBuffer = capture ? gpuBuffer(w.batch * classes! * 4) : undefined;
+    const download = async () => {
+      const staging = device.createBuffer({
+        size: outputBuffer!.size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      const encoder = device.createCommandEncoder();
+      encoder.copyBufferToBuffer(outputBuffer!, 0, staging, 0, outputBuffer!.size);
+      device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const out = new Float32Array(staging.getMappedRange().slice(0));
+      staging.destroy();
+      return out;
+    };
+    const s = session;
+    let finite = true;
+    let logitsLength = 0;
+    const run = async () => {
+      const t = performance.now();
+      // A tensor whose data was downloaded moves to the CPU, so each run binds the buffer afresh.
+      const fetches = outputBuffer
+        ? {
+          [outputName]: ort.Tensor.fromGpuBuffer(outputBuffer, {
+            dataType: "float32",
+            dims: [w.batch, classes!],
+            download: download as () => Promise<Ort.Tensor.DataTypeMap["float32"]>,
+          }),
+        }
+        : undefined;
+      const out = fetches
+        ? await s.run({ [inputName]: input }, fetches)
+        : await s.run({ [inputName]: input });
+      const logits = await out[outputName].getData(true) as Float32Array;
+      const ms = performance.now() - t;
+      logitsLength = logits.length;
+      if (!logits.every(Number.isFinite)) finite = false;
+      return ms;
+    };
+    for (let i = 0; i < config.warmup; i++) await run();
+    const ms: number[] = [];
+    for (let i = 0; i < config.reps; i++) ms.push(await run());
+    const med = median(ms);
+    return finite
+      ? {
+        ok: true,
+        batch: w.batch,
+        input: w.input,
+        msMedian: med,
+        ms,
+        imagesPerSec: (w.batch / med) * 1000,
+        sessionMs,
+        onnx: w.onnx,
+        classes: logitsLength / w.batch,
+      }
+      : { ok: false, reason: "non-finite logits", onnx: w.onnx };
+  } catch (e) {
+    return { ok: false, reason: errorText(e).slice(0, 500), onnx: w.onnx };
+  } finally {
+    for (const b of buffers) b.destroy();
+    await session?.release().catch(() => {});
+  }
+}
+
+/**
  * The timing half (this file run as a subprocess). Per workload: a session on the WebGPU EP alone (CPU
  * fallback disabled, so a node WebGPU cannot run fails the session instead of running on wasm unseen), the
  * batch pinned by freeDimensionOverrides; the input uploaded once into a GPU buffer (ours, too, keeps its
  * input on the GPU); each run ends with the logits read back to the CPU, which is what finishing a run
- * means in ORT (a few KB; ours waits for the queue instead).
+ * means in ORT (a few KB; ours waits for the queue instead). Each workload is timed in both setups (default,
+ * then graph capture) and reported at the faster (`bestSetup`).
  */
 export async function timeOrt(config: OrtRunConfig): Promise<OrtPeerResult> {
   const loaded = await loadOrt();
@@ -296,59 +424,14 @@ export async function timeOrt(config: OrtRunConfig): Promise<OrtPeerResult> {
 
   const workloads: Record<string, OrtWorkloadResult> = {};
   for (const w of config.workloads) {
-    let session: Ort.InferenceSession | undefined;
-    let buffer: GPUBuffer | undefined;
-    try {
-      const t0 = performance.now();
-      session = await ort.InferenceSession.create(await Deno.readFile(w.onnx), {
-        executionProviders: ["webgpu"],
-        graphOptimizationLevel: "all",
-        freeDimensionOverrides: { batch: w.batch },
-        extra: { session: { disable_cpu_ep_fallback: "1" } },
-      });
-      const sessionMs = performance.now() - t0;
-      const dims = [w.batch, ...w.input];
-      const data = seededInput(dims.reduce((a, b) => a * b, 1));
-      const device = await ort.env.webgpu.device as GPUDevice;
-      buffer = device.createBuffer({
-        size: data.byteLength,
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-      });
-      device.queue.writeBuffer(buffer, 0, data);
-      const input = ort.Tensor.fromGpuBuffer(buffer, { dataType: "float32", dims });
-      const [inputName] = session.inputNames, [outputName] = session.outputNames;
-      const s = session;
-      let finite = true;
-      const run = async () => {
-        const t = performance.now();
-        const out = await s.run({ [inputName]: input });
-        const logits = await out[outputName].getData(true) as Float32Array;
-        const ms = performance.now() - t;
-        if (!logits.every(Number.isFinite)) finite = false;
-        return ms;
-      };
-      for (let i = 0; i < config.warmup; i++) await run();
-      const ms: number[] = [];
-      for (let i = 0; i < config.reps; i++) ms.push(await run());
-      const med = median(ms);
-      workloads[w.id] = finite
-        ? {
-          ok: true,
-          batch: w.batch,
-          input: w.input,
-          msMedian: med,
-          ms,
-          imagesPerSec: (w.batch / med) * 1000,
-          sessionMs,
-          onnx: w.onnx,
-        }
-        : { ok: false, reason: "non-finite logits", onnx: w.onnx };
-    } catch (e) {
-      workloads[w.id] = { ok: false, reason: errorText(e).slice(0, 500), onnx: w.onnx };
-    } finally {
-      buffer?.destroy();
-      await session?.release().catch(() => {});
-    }
+    const bySetup: Partial<Record<OrtSetup, OrtWorkloadResult>> = {};
+    bySetup.default = await timeSetup(ort, w, config, "default");
+    // Graph capture needs the logits' size for its output buffer: the default run gives it.
+    const classes = bySetup.default.classes;
+    bySetup["graph capture"] = typeof classes === "number"
+      ? await timeSetup(ort, w, config, "graph capture", classes)
+      : { ok: false, reason: "not tried: the default setup gave no logits" };
+    workloads[w.id] = bestSetup(bySetup);
     console.error(`ort_peer: ${w.id}: ${JSON.stringify(workloads[w.id])}`);
   }
   return {

@@ -6,6 +6,7 @@ import { assert, assertEquals, assertMatch, assertNotEquals, assertStrictEquals 
 import { parseBenchArgs, PARTS } from "../bench/cli.ts";
 import { comparisonRows, formatComparison, TORCH_INSTALL, type Workload } from "../bench/peers.ts";
 import {
+  bestSetup,
   describeOrtFailure,
   lastJsonLine,
   loadOrt,
@@ -156,4 +157,28 @@ Deno.test("bench ORT: the ort part in --only and --skip-ort", () => {
   assert(!parseBenchArgs(["--skip-ort"]).only.has("ort"));
   assertEquals([...parseBenchArgs(["--only", "cifar,ort"]).only], ["cifar", "ort"]);
   assert(!parseBenchArgs(["--only", "cifar,ort", "--skip-ort"]).only.has("ort"));
+});
+
+Deno.test("bench ORT: the headline is the faster setup that ran, named, with every setup's result kept", () => {
+  const ok = (ips: number) => ({ ok: true, imagesPerSec: ips, msMedian: 1000 / ips, batch: 1 });
+  const both = bestSetup({ default: ok(2), "graph capture": ok(3) });
+  assertStrictEquals(both.imagesPerSec, 3);
+  assertStrictEquals(both.setup, "graph capture");
+  assertEquals(both.setups, {
+    default: { imagesPerSec: 2, msMedian: 500 },
+    "graph capture": { imagesPerSec: 3, msMedian: 1000 / 3 },
+  });
+  // A setup that failed (graph capture refuses some nets) leaves the other as the headline, its reason kept.
+  const one = bestSetup({ default: ok(2), "graph capture": { ok: false, reason: "unsupported op" } });
+  assertStrictEquals(one.setup, "default");
+  assertStrictEquals(one.imagesPerSec, 2);
+  assertEquals(one.setups?.["graph capture" as never], { reason: "unsupported op" });
+  // Neither ran: a failure naming both reasons, never a number.
+  const none = bestSetup({
+    default: { ok: false, reason: "a" },
+    "graph capture": { ok: false, reason: "b" },
+  });
+  assertStrictEquals(none.ok, false);
+  assertStrictEquals(none.imagesPerSec, undefined);
+  assertMatch(none.reason!, /default: a; graph capture: b/);
 });
