@@ -394,8 +394,9 @@ async function timeSetup(
   } catch (e) {
     return { ok: false, reason: errorText(e).slice(0, 500), onnx: w.onnx };
   } finally {
-    for (const b of buffers) b.destroy();
+    // The session first: ORT keeps the buffers it was given registered until then.
     await session?.release().catch(() => {});
+    for (const b of buffers) b.destroy();
   }
 }
 
