@@ -283,19 +283,20 @@ export type OrtSetup = "default" | "graph capture";
  * ORT's headline number for a workload is its faster setup that ran (the peer at its best, named in `setup`);
  * every setup's images/s or failure stays under `setups`.
  */
-export function bestSetup(bySetup: Partial<Record<OrtSetup, OrtWorkloadResult>>): OrtWorkloadResult {
+export function bestSetup(bySetup: Record<OrtSetup, OrtWorkloadResult>): OrtWorkloadResult {
   const setups: Record<string, { imagesPerSec: number; msMedian: number } | { reason: string }> = {};
+  const failures: string[] = [];
   let best: [OrtSetup, OrtWorkloadResult] | undefined;
   for (const [name, r] of Object.entries(bySetup) as [OrtSetup, OrtWorkloadResult][]) {
     if (r.ok && r.imagesPerSec && r.msMedian) {
       setups[name] = { imagesPerSec: r.imagesPerSec, msMedian: r.msMedian };
-      if (!best || r.imagesPerSec > (best[1].imagesPerSec ?? 0)) best = [name, r];
-    } else setups[name] = { reason: r.reason ?? "no images/s" };
+      if (!best || r.imagesPerSec > best[1].imagesPerSec!) best = [name, r];
+    } else {
+      setups[name] = { reason: r.reason ?? "no images/s" };
+      failures.push(`${name}: ${setups[name].reason}`);
+    }
   }
-  if (!best) {
-    const reasons = Object.entries(setups).map(([k, v]) => `${k}: ${"reason" in v ? v.reason : "?"}`);
-    return { ok: false, reason: reasons.join("; "), setups };
-  }
+  if (!best) return { ok: false, reason: failures.join("; "), setups };
   return { ...best[1], setup: best[0], setups };
 }
 
@@ -425,14 +426,13 @@ export async function timeOrt(config: OrtRunConfig): Promise<OrtPeerResult> {
 
   const workloads: Record<string, OrtWorkloadResult> = {};
   for (const w of config.workloads) {
-    const bySetup: Partial<Record<OrtSetup, OrtWorkloadResult>> = {};
-    bySetup.default = await timeSetup(ort, w, config, "default");
+    const byDefault = await timeSetup(ort, w, config, "default");
     // Graph capture needs the logits' size for its output buffer: the default run gives it.
-    const classes = bySetup.default.classes;
-    bySetup["graph capture"] = typeof classes === "number"
+    const classes = byDefault.classes;
+    const byCapture = typeof classes === "number"
       ? await timeSetup(ort, w, config, "graph capture", classes)
       : { ok: false, reason: "not tried: the default setup gave no logits" };
-    workloads[w.id] = bestSetup(bySetup);
+    workloads[w.id] = bestSetup({ default: byDefault, "graph capture": byCapture });
     console.error(`ort_peer: ${w.id}: ${JSON.stringify(workloads[w.id])}`);
   }
   return {
