@@ -73,6 +73,18 @@ Deno.test("registry: a bad file is refused naming the file and the field", async
       await Deno.writeTextFile(`${dir}/registry.yaml`, text);
       assertMatch((await assertRejects(() => loadRegistry(`${dir}/registry.yaml`), Error)).message, expected);
     }
+    // Digests that YAML would read as numbers stay as written, leading zeros and all.
+    const md5 = "0".repeat(31) + "1";
+    const sha256 = "1".repeat(40) + "e" + "2".repeat(23);
+    await Deno.writeTextFile(
+      `${dir}/registry.yaml`,
+      "x:\n  title: X\n  what: x\n  licence: l\n  homepage: h\n  loader: cifar10\n  layout: l\n" +
+        `  builds: { a: { about: a } }\n  sources:\n    - file: a.tgz\n      md5: ${md5}\n` +
+        `      sha256: ${sha256}\n      build: a\n`,
+    );
+    const source = findDataset(await loadRegistry(`${dir}/registry.yaml`), "x").sources[0];
+    assert(source.kind === "download");
+    assertEquals([source.files[0].md5, source.files[0].sha256], [md5, sha256]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

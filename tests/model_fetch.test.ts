@@ -446,6 +446,15 @@ Deno.test("the model registry: the project's entry, and every mistake named by f
     assert(error, `accepted: ${text}`);
     assertMatch(error.message, want);
   }
+  // Digests that YAML would read as numbers stay as written, leading zero and all.
+  const numeric = `${dir}/numeric-registry.yaml`;
+  for (const digest of ["46307845", "01234567", "1234e567"]) {
+    await Deno.writeTextFile(
+      numeric,
+      (await Deno.readTextFile(MODEL_REGISTRY_FILE)).replace("7be5be79\n", `${digest}\n`),
+    );
+    assertStrictEquals(requireFetchable(await loadModelRegistry(numeric), NAME).sha256, digest);
+  }
   assertMatch(
     (() => {
       try {

@@ -70,7 +70,11 @@ class RegistryError extends Error {}
 
 /** Reads and checks the registry; every problem names the file and the field. */
 export async function loadRegistry(file = registryFile()): Promise<Registry> {
-  const doc = await readYamlMapping(file, { file: "the dataset registry", entries: "dataset names" });
+  const doc = await readYamlMapping(
+    file,
+    { file: "the dataset registry", entries: "dataset names" },
+    ["sha256", "md5"],
+  );
   return { file, datasets: Object.entries(doc).map(([name, raw]) => parseEntry(file, name, raw)) };
 }
 

@@ -62,7 +62,7 @@ export function modelRegistryFile(): string {
 
 /** Reads and checks the registry; every problem names the file and the field. */
 export async function loadModelRegistry(file = modelRegistryFile()): Promise<ModelRegistry> {
-  const doc = await readYamlMapping(file, { file: "the model registry", entries: "model names" });
+  const doc = await readYamlMapping(file, { file: "the model registry", entries: "model names" }, ["sha256"]);
   return { file, models: Object.entries(doc).map(([name, raw]) => parseModel(file, name, raw)) };
 }
 

@@ -1,14 +1,19 @@
 /** Reads a YAML file that must hold a mapping (a registry of named entries); errors name the file. */
-import { parse } from "yaml";
+import { isScalar, parseDocument, visit } from "yaml";
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The file's top-level mapping; `what` names it in errors ("the dataset registry", "model names"). */
+/**
+ * The file's top-level mapping; `what` names it in errors ("the dataset registry", "model names").
+ * Values under `textKeys` stay as written: an unquoted hex digest such as `sha256: 46307845` or
+ * `01234567` would otherwise become a number (or lose its leading zero).
+ */
 export async function readYamlMapping(
   file: string,
   what: { file: string; entries: string },
+  textKeys: readonly string[] = [],
 ): Promise<Record<string, unknown>> {
   let text: string;
   try {
@@ -18,7 +23,18 @@ export async function readYamlMapping(
   }
   let doc: unknown;
   try {
-    doc = parse(text);
+    const parsed = parseDocument(text);
+    if (parsed.errors.length > 0) throw parsed.errors[0];
+    visit(parsed, {
+      Pair(_, pair) {
+        const { key, value } = pair;
+        if (
+          isScalar(key) && textKeys.includes(String(key.value)) && isScalar(value) &&
+          value.type === "PLAIN" && typeof value.source === "string"
+        ) value.value = value.source;
+      },
+    });
+    doc = parsed.toJS();
   } catch (e) {
     throw new Error(`${file}: not valid YAML: ${errorText(e).split("\n")[0]}`);
   }
