@@ -160,9 +160,12 @@ fn weights_t(@builtin(global_invocation_id) gid: vec3u) {
 
 // Weight gradient of a first layer (no dx): dw[co][(c*KH + kh)*KW + kw] = sum over images, oh, ow of
 // dy[n][co][oh][ow] * x[n][c][oh*STRIDE + kh - PAD][ow*STRIDE + kw - PAD]. One thread owns TMW channels x
-// KHB kernel rows x KW taps of one input channel and sums over one slice of the batch (p.perSlice images); partial[slice][COUT][KP] is then summed over slices (reduce.wgsl's sum_slices). Per TN outputs it
-// loads TMW x TN gradients and KHB input rows and does TMW x KHB x KW x TN multiply-adds.
+// KHB kernel rows x KW taps of one input channel and sums over one slice of the batch (p.perSlice images); partial[slice][COUT][KP] is then summed over slices (reduce.wgsl's sum_slices). Per TNW outputs it
+// loads TMW x TNW gradients and KHB input rows and does TMW x KHB x KW x TNW multiply-adds. The rows come from
+// the forward's LOAD_ROW: SEG values, enough for max(TN, TNW) outputs.
 const TMW: u32 = {{TMW}};
+const TNW: u32 = {{TNW}};
+const TNW4: u32 = {{TNW4}};
 const KHB: u32 = {{KHB}};
 const NKHB: u32 = KH / KHB;
 const NCOB: u32 = (COUT + TMW - 1u) / TMW;
@@ -183,7 +186,7 @@ fn weight_grad(@builtin(global_invocation_id) gid: vec3u) {
   var acc: array<array<f32, {{KHB_KW}}>, TMW>;
   for (var n = n0; n < n1; n++) {
     for (var oh = 0u; oh < OH; oh++) {
-      for (var ow0 = 0u; ow0 < OW; ow0 += TN) {
+      for (var ow0 = 0u; ow0 < OW; ow0 += TNW) {
         let d = {{LOAD_DY}}(((n * COUT + co0) * OH + oh) * OW + ow0, ow0, co0);
         let x0 = i32(ow0 * STRIDE) - i32(PAD);
         //#unroll r KHB
@@ -192,7 +195,7 @@ fn weight_grad(@builtin(global_invocation_id) gid: vec3u) {
           let rowOk = ih >= 0 && ih < i32(H);
           let seg = {{LOAD_ROW}}(rowOk, ((n * C + c) * H + u32(clamp(ih, 0, i32(H) - 1))) * W, x0);
           //#unroll kw KW
-          //#unroll j TN
+          //#unroll j TNW
           //#unroll i TMW
           acc[{i}][{r} * KW + {kw}] = fma(d[{i}][{j}], seg[{j} * STRIDE + {kw}], acc[{i}][{r} * KW + {kw}]);
           //#end
@@ -215,11 +218,11 @@ fn weight_grad(@builtin(global_invocation_id) gid: vec3u) {
   //#end
 }
 
-// TMW channels x TN outputs of dy from `at` (channel co0, output column ow0); zero past the row or channels.
-fn loadDyScalar(at: u32, ow0: u32, co0: u32) -> array<array<f32, TN>, TMW> {
-  var d: array<array<f32, TN>, TMW>;
+// TMW channels x TNW outputs of dy from `at` (channel co0, output column ow0); zero past the row or channels.
+fn loadDyScalar(at: u32, ow0: u32, co0: u32) -> array<array<f32, TNW>, TMW> {
+  var d: array<array<f32, TNW>, TMW>;
   //#unroll i TMW
-  //#unroll j TN
+  //#unroll j TNW
   {
     let ok = ow0 + {j}u < OW && co0 + {i}u < COUT;
     d[{i}][{j}] = select(0.0, dy[select(0u, at + {i}u * OH * OW + {j}u, ok)], ok);
@@ -230,10 +233,10 @@ fn loadDyScalar(at: u32, ow0: u32, co0: u32) -> array<array<f32, TN>, TMW> {
 }
 
 // The same as vec4 loads, for rows of a multiple of 4 outputs.
-fn loadDyVec4(at: u32, ow0: u32, co0: u32) -> array<array<f32, TN>, TMW> {
-  var d: array<array<f32, TN>, TMW>;
+fn loadDyVec4(at: u32, ow0: u32, co0: u32) -> array<array<f32, TNW>, TMW> {
+  var d: array<array<f32, TNW>, TMW>;
   //#unroll i TMW
-  //#unroll j TN4
+  //#unroll j TNW4
   {
     let ok = ow0 + {j}u * 4u < OW && co0 + {i}u < COUT;
     let v = select(vec4f(0.0), dy4[select(0u, at / 4u + {i}u * (OH * OW / 4u) + {j}u, ok)], ok);

@@ -219,3 +219,64 @@ for (const algorithm of ["direct", "winograd", "im2col"] as const) {
     assert(new Float32Array(fused.grads[0].buffer).some((v) => v !== 0), "conv gradient is not all zero");
   });
 }
+
+Deno.test("inference passes keep conv weights prepared until loadWeights or an SGD step changes them", async () => {
+  const gpu = await testGpu();
+  const spec: ModelSpec = {
+    name: "prepared-weights",
+    description: "a direct, a Winograd and an im2col conv",
+    input: [3, 10, 10],
+    classes: 4,
+    layers: [
+      { type: "conv", name: "c1", out: 6, kernel: 3, pad: 1, algorithm: "direct", init: { std: 0.3 } },
+      { type: "relu" },
+      { type: "conv", name: "c2", out: 5, kernel: 3, pad: 1, algorithm: "winograd", init: { std: 0.3 } },
+      { type: "relu" },
+      { type: "conv", name: "c3", out: 4, kernel: 3, algorithm: "im2col", init: { std: 0.3 } },
+      { type: "fc", name: "f1", out: 4, init: { std: 0.2 } },
+    ],
+  };
+  const n = 2;
+  const input = gpu.fromArray([n, 3, 10, 10], randomData(n * 300, 31));
+  const logitsOf = async (net: Network) => {
+    const before = gpu.stats.dispatches;
+    const logits = net.forward(input, { training: false });
+    const bits = new Uint32Array((await logits.read()).buffer);
+    logits.release();
+    return { bits, dispatches: gpu.stats.dispatches - before };
+  };
+  const fresh = async (weights: Map<string, Float32Array>) => {
+    const other = new Network(gpu, spec, 1, { weights });
+    const out = await logitsOf(other);
+    other.destroy();
+    return out.bits;
+  };
+
+  const net = new Network(gpu, spec, 4);
+  const first = await logitsOf(net), second = await logitsOf(net);
+  assertEquals(second.bits, first.bits);
+  // The direct conv's transpose and the Winograd filters' transform ran in the first pass only.
+  assertStrictEquals(first.dispatches - second.dispatches, 2);
+
+  // New weights: the next pass prepares them again and gives what a net built with them gives.
+  const other = initialValues(spec, 9);
+  net.loadWeights(other);
+  const loaded = await logitsOf(net);
+  assertStrictEquals(loaded.dispatches, first.dispatches);
+  assertEquals(loaded.bits, await fresh(other));
+  assertNotEquals(loaded.bits, first.bits);
+
+  // A training step changes the weights in place: the same again.
+  const labels = gpu.tensor([n]);
+  gpu.writeU32(labels, [1, 3]);
+  const logits = net.forward(input, { training: true, seed: 1, step: 0 });
+  const { dlogits, stats } = softmaxCrossEntropy(gpu, logits, labels, spec.classes);
+  net.backward(dlogits);
+  net.sgdStep({ lr: 0.1, momentum: 0.9, weightDecay: 0 });
+  gpu.release(logits, dlogits, stats, labels);
+  const trained = await logitsOf(net);
+  assertEquals(trained.bits, await fresh(await net.exportWeights()));
+  assertNotEquals(trained.bits, loaded.bits);
+  net.destroy();
+  input.release();
+});

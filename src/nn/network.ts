@@ -24,6 +24,7 @@ import {
   dropoutForward,
   sgdUpdate,
 } from "./ops/elementwise.ts";
+import { PreparedWeights } from "./ops/prepared_weights.ts";
 import { roundUp4 } from "./ops/shapes.ts";
 import { padMatrix, unpadMatrix } from "./layout.ts";
 import { type ModelSpec, type ParamInfo, type ResolvedLayer, resolveModel } from "./spec.ts";
@@ -79,6 +80,8 @@ export interface LayerRun {
   reluBackwardInNext?: boolean;
   /** An LRN's: the ReLU fused into the conv before it, whose backward pass this layer applies to its dx. */
   reluBefore?: ResolvedLayer;
+  /** A conv's weights as its forward kernel reads them, kept between inference passes. */
+  prepared?: PreparedWeights;
 }
 
 /** How Network.forward runs. */
@@ -107,6 +110,8 @@ export class Network {
   #saved: Saved[] = [];
   #forwardOptions: ForwardOptions = { training: false };
   #convAlgorithm: ConvAlgorithm | undefined;
+  /** Changes whenever the weights are written (loadWeights, sgdStep): kept prepared weights are then stale. */
+  #weightsVersion = 0;
 
   /** Built without gradients or momentum; a training forward() throws. */
   readonly inference: boolean;
@@ -143,6 +148,7 @@ export class Network {
       const [wInfo, bInfo] = layer.params;
       if (s.type === "conv") {
         run.params.push(this.#param(wInfo, s.out, g.K, s.out, g.Kp), this.#param(bInfo, 1, s.out, 1, s.out));
+        run.prepared = new PreparedWeights(() => this.#weightsVersion);
       } else {
         const P = g.oh * g.ow;
         run.params.push(this.#param(wInfo, 1, P * s.out * g.K, 1, P * s.out * g.K));
@@ -194,6 +200,7 @@ export class Network {
 
   /** Sets parameters from logical (unpadded) arrays, e.g. a checkpoint or the initialiser. */
   loadWeights(values: Map<string, Float32Array>): void {
+    this.#weightsVersion++;
     for (const p of this.params) {
       const v = values.get(p.info.name);
       if (!v) throw new Error(`weights for ${this.spec.name} lack "${p.info.name}"`);
@@ -268,7 +275,9 @@ export class Network {
         const keep = o.training ? keepColumns(run.conv!, n) : null;
         if (keep) saved.cols = keep;
         const w = run.params[0].value[0], b = run.params[1].value[0];
-        return conv2dForward(gpu, x, w, b, run.conv!, keep, run.reluAfter !== undefined);
+        // A training pass is followed by an SGD step: its prepared weights would never be used again.
+        const prepared = o.training ? null : run.prepared!;
+        return conv2dForward(gpu, x, w, b, run.conv!, keep, run.reluAfter !== undefined, prepared);
       }
       case "local":
         return localForward(gpu, x, run.params[0].value[0], run.params[1].value[0], run.conv!);
@@ -415,6 +424,7 @@ export class Network {
 
   /** The paper's momentum SGD on every parameter, with its lr and weight-decay multipliers. */
   sgdStep(h: { lr: number; momentum: number; weightDecay: number }): void {
+    this.#weightsVersion++;
     this.gpu.scope = "sgd";
     for (const p of this.params) {
       const hyper = {
@@ -457,6 +467,7 @@ export class Network {
   /** Releases kept activations and all parameter tensors: the Network is unusable after (its Gpu is not). */
   destroy(): void {
     this.releaseSaved();
+    for (const run of this.layers) run.prepared?.release();
     for (const p of this.params) this.gpu.release(...p.value, ...p.grad, ...p.momentum);
   }
 }

@@ -13,6 +13,7 @@ import { channelSum } from "./elementwise.ts";
 import { chunkBudget, type ImageChunk, imageChunks, roundUp4 } from "./shapes.ts";
 import type { ConvGeometry } from "./conv_geometry.ts";
 import { winogradConv, winogradInputBytes, winogradWeightGradient } from "./winograd.ts";
+import type { PreparedWeights } from "./prepared_weights.ts";
 
 export {
   CONV_ALGORITHMS,
@@ -125,36 +126,47 @@ export function keepColumns(g: ConvGeometry, n: number): ConvColumns | null {
   return !g.direct && columnBytes(g, n) <= KEEP_COLUMNS_BYTES ? new ConvColumns() : null;
 }
 
-/** Output channels and outputs along a row per thread of kernels/conv_direct.wgsl: on llvmpipe 32x8 beat 16x8, 24x8, 16x16, 8x16 and 16-64x4. */
-const DIRECT_TM = 32, DIRECT_TN = 8;
 /**
- * Channels per thread for a layer: 16 where that covers every output channel, since a 32-channel block would
- * leave half its lanes idle (alexnet-mini-one-tower's 16-channel conv1: 41 -> 18 ms on llvmpipe). Each output's
- * sum runs in the same order either way, so the numbers are the same bits.
+ * Output channels (tm) and outputs along a row (tn) per thread of kernels/conv_direct.wgsl's forward. Each
+ * output's sum runs in the same order whatever the tile, so the numbers are the same bits; the tiles are what
+ * ran fastest on llvmpipe (BENCHMARKS.md, 2026-12-08). A stride-1 layer (the CIFAR nets' 5x5 conv1) loads
+ * little per row, so a 16 x 8 tile spills fewer accumulators than 32 x 8 (CIFAR conv1 about 80 -> 55 ms); a
+ * strided 11x11 layer reuses each input row over more outputs, 12 per thread, with 24 channels where they
+ * divide the layer's (AlexNet's 48 and 96: no idle channels in a 32 block). 16 channels where that covers
+ * them all, since a wider block would leave lanes idle (alexnet-mini-one-tower's 16: 41 -> 18 ms).
  */
-function directChannels(g: ConvGeometry): number {
-  return g.cout <= 16 ? 16 : DIRECT_TM;
+export function directTiles(g: ConvGeometry): { tm: number; tn: number } {
+  if (g.cout <= 16 || g.stride === 1) return { tm: 16, tn: 8 };
+  return { tm: g.cout % 24 === 0 ? 24 : 32, tn: 12 };
 }
-/** Output channels per thread of the direct weight gradient. */
-const DIRECT_TMW = 8;
+/**
+ * Output channels and outputs along a row per step of the direct weight gradient: 4 outputs rather than 8
+ * keep its accumulators (8 channels x a kernel's rows x taps) fewer to spill (CIFAR conv1 44 -> 37 ms,
+ * AlexNet's 48-channel conv1 136 -> 87 ms on llvmpipe). Its batch slices, and so its sums' order, do not
+ * depend on these.
+ */
+const DIRECT_TMW = 8, DIRECT_TNW = 4;
 
 /** kernels/conv_direct.wgsl's template for a layer: tile sizes and the vec4 or scalar row functions. */
 function directTemplate(g: ConvGeometry): TemplateValues {
-  const tm = directChannels(g);
+  const { tm, tn } = directTiles(g);
   const coutP = Math.ceil(g.cout / tm) * tm;
-  const seg = (DIRECT_TN - 1) * g.stride + g.kw;
+  // The input values a row of tn outputs spans (the weight gradient's DIRECT_TNW outputs use the first ones).
+  const seg = (Math.max(tn, DIRECT_TNW) - 1) * g.stride + g.kw;
   // vec4 rows where every thread's first input (ow0 * stride) and every row start at a multiple of 4.
-  const vecIn = g.w % 4 === 0 && (DIRECT_TN * g.stride) % 4 === 0;
+  const vecIn = g.w % 4 === 0 && (tn * g.stride) % 4 === 0 && (DIRECT_TNW * g.stride) % 4 === 0;
   const alignShift = roundUp4(g.pad) - g.pad;
   // The weight gradient's threads own all kernel rows where that keeps their accumulators few enough.
   const khb = DIRECT_TMW * g.kh * g.kw <= 256 ? g.kh : 1;
   return {
     ...convTemplate(g),
     TM: tm,
-    TN: DIRECT_TN,
+    TN: tn,
     TM4: tm / 4,
-    TN4: DIRECT_TN / 4,
+    TN4: tn / 4,
     TMW: DIRECT_TMW,
+    TNW: DIRECT_TNW,
+    TNW4: DIRECT_TNW / 4,
     KHB: khb,
     KHB_KW: khb * g.kw,
     SEG: seg,
@@ -175,24 +187,29 @@ function directForward(
   b: Tensor | null,
   g: ConvGeometry,
   relu: boolean,
+  prepared: PreparedWeights | null,
 ): Tensor {
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
   const template = directTemplate(g);
   const coutP = template.COUTP as number;
-  const wt = gpu.tensor([g.Kp, coutP], "conv-wt");
-  gpu.run("conv_direct", "weights_t", [w, wt], [g.Kp * coutP, 0, 0, 0], [
-    Math.ceil((g.Kp * coutP) / 64),
-    1,
-    1,
-  ], template);
+  const transpose = () => {
+    const wt = gpu.tensor([g.Kp, coutP], "conv-wt");
+    gpu.run("conv_direct", "weights_t", [w, wt], [g.Kp * coutP, 0, 0, 0], [
+      Math.ceil((g.Kp * coutP) / 64),
+      1,
+      1,
+    ], template);
+    return wt;
+  };
+  const wt = prepared ? prepared.get(`direct ${g.Kp}x${coutP}`, transpose) : transpose();
   const groups: [number, number, number] = [
-    Math.ceil((n * g.oh * Math.ceil(g.ow / DIRECT_TN)) / 64),
-    Math.ceil(g.cout / directChannels(g)),
+    Math.ceil((n * g.oh * Math.ceil(g.ow / (template.TN as number))) / 64),
+    Math.ceil(g.cout / (template.TM as number)),
     1,
   ];
   gpu.run("conv_direct", "forward", [x, wt, b ?? wt, y], [n, b ? 1 : 0, 0, relu ? 1 : 0], groups, template);
-  wt.release();
+  if (!prepared) wt.release();
   return y;
 }
 
@@ -235,6 +252,7 @@ function directWeightGradient(gpu: Gpu, x: Tensor, dy: Tensor, dw: Tensor, g: Co
 /**
  * y = conv(x, w) + b. `keep` (from keepColumns) receives the column matrices instead of their being freed.
  * `relu` returns relu(y) instead, bit for bit what a ReLU layer after the conv gives, in the pass that writes y.
+ * `prepared` keeps the weights' transformed form for the next call while they stay the same.
  */
 export function conv2dForward(
   gpu: Gpu,
@@ -244,9 +262,10 @@ export function conv2dForward(
   g: ConvGeometry,
   keep: ConvColumns | null = null,
   relu = false,
+  prepared: PreparedWeights | null = null,
 ): Tensor {
-  if (g.winograd) return winogradConv(gpu, x, w, b, g, "forward", keep, relu);
-  if (g.direct) return directForward(gpu, x, w, b, g, relu);
+  if (g.winograd) return winogradConv(gpu, x, w, b, g, "forward", keep, relu, prepared);
+  if (g.direct) return directForward(gpu, x, w, b, g, relu, prepared);
   const n = x.shape[0];
   const y = gpu.tensor([n, g.cout, g.oh, g.ow], "conv");
   for (const c of columnChunks(gpu, g, n)) {

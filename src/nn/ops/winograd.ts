@@ -10,6 +10,7 @@ import { stackedMatmul } from "./matmul.ts";
 import { chunkBudget, imageChunks, roundUp4 } from "./shapes.ts";
 import { type ConvGeometry, winogradApplies } from "./conv_geometry.ts";
 import type { ConvColumns } from "./conv2d.ts";
+import type { PreparedWeights } from "./prepared_weights.ts";
 
 /** Template values compiling F(TILE x TILE, R x R) into kernels/winograd.wgsl. */
 type WinogradTemplate = {
@@ -214,13 +215,19 @@ export function winogradConv(
   direction: "forward" | "input-gradient",
   keep: ConvColumns | null = null,
   relu = false,
+  prepared: PreparedWeights | null = null,
 ): Tensor {
   const n = x.shape[0];
   const p = plan(g, n, direction);
   const y = gpu.tensor([n, p.cout, p.oh, p.ow], direction === "forward" ? "conv" : "dconv");
   const parts = chunks(gpu, p, n, bias !== null, relu);
-  const U = gpu.tensor([p.alpha2, p.groups, p.og, p.cgp], "wino-u");
-  dispatch(gpu, p, "weights", [w, U], params(p, bias !== null), [p.cgp, p.cout], p.kernel);
+  const shape = [p.alpha2, p.groups, p.og, p.cgp];
+  const transform = () => {
+    const U = gpu.tensor(shape, "wino-u");
+    dispatch(gpu, p, "weights", [w, U], params(p, bias !== null), [p.cgp, p.cout], p.kernel);
+    return U;
+  };
+  const U = prepared ? prepared.get(`winograd ${direction} ${p.kernel} ${shape}`, transform) : transform();
   for (const c of parts) {
     const V = transformInput(gpu, x, p, c);
     const M = gpu.tensor([p.alpha2, p.groups, p.og, c.Pp], "wino-m");
@@ -239,7 +246,7 @@ export function winogradConv(
     dispatch(gpu, p, "output", [M, y, bias ?? M], c.params, [c.P, p.cout], `${c.P} tiles`);
     M.release();
   }
-  U.release();
+  if (!prepared) U.release();
   return y;
 }
 
