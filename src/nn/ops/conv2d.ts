@@ -135,7 +135,7 @@ export function keepColumns(g: ConvGeometry, n: number): ConvColumns | null {
  * divide the layer's (AlexNet's 48 and 96: no idle channels in a 32 block). 16 channels where that covers
  * them all, since a wider block would leave lanes idle (alexnet-mini-one-tower's 16: 41 -> 18 ms).
  */
-export function directTiles(g: ConvGeometry): { tm: number; tn: number } {
+function directTiles(g: ConvGeometry): { tm: number; tn: number } {
   if (g.cout <= 16 || g.stride === 1) return { tm: 16, tn: 8 };
   return { tm: g.cout % 24 === 0 ? 24 : 32, tn: 12 };
 }
