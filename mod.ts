@@ -24,6 +24,7 @@ export {
   type ConvShape,
   type ConvSpec,
 } from "./src/nn/ops/conv2d.ts";
+export { PreparedWeights } from "./src/nn/ops/prepared_weights.ts";
 export { localBackward, localForward, localGeometry } from "./src/nn/ops/local.ts";
 export { linearBackward, linearForward, type LinearGeometry, linearGeometry } from "./src/nn/ops/linear.ts";
 export {

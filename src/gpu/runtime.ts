@@ -226,6 +226,11 @@ export class Gpu {
     this.stats.dispatches++;
   }
 
+  /** Inside kernelsFor's work: dispatches are skipped, so nothing computed now may be kept. */
+  get skippingDispatches(): boolean {
+    return this.#collect !== null;
+  }
+
   /**
    * The kernels that `work` would compile, not compiled yet (for kernels.compile, which can say how far it
    * is): `work` runs with every dispatch skipped, so what it computes is garbage and must be thrown away.

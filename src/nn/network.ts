@@ -275,8 +275,9 @@ export class Network {
         const keep = o.training ? keepColumns(run.conv!, n) : null;
         if (keep) saved.cols = keep;
         const w = run.params[0].value[0], b = run.params[1].value[0];
-        // A training pass is followed by an SGD step: its prepared weights would never be used again.
-        const prepared = o.training ? null : run.prepared!;
+        // A training pass is followed by an SGD step: its prepared weights would never be used again. Under
+        // kernelsFor nothing runs, so weights prepared then would be garbage.
+        const prepared = o.training || gpu.skippingDispatches ? null : run.prepared!;
         return conv2dForward(gpu, x, w, b, run.conv!, keep, run.reluAfter !== undefined, prepared);
       }
       case "local":

@@ -3,6 +3,7 @@
 // would otherwise rebuild them from unchanged weights every time (about 4% of one-tower AlexNet at batch 1).
 import type { Tensor } from "../../gpu/tensor.ts";
 
+/** One conv layer's prepared weights, rebuilt when the weights' version or the layout changes. */
 export class PreparedWeights {
   #tensor: Tensor | null = null;
   #key = "";
