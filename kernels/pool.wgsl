@@ -29,34 +29,57 @@ fn windowStart(o: u32) -> i32 { return i32(o * S_STRIDE) - i32(S_PAD); }
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read_write> argmax: array<u32>;
 
-// argmax holds the winner's index within its plane (h*W + w).
+// argmax holds the winner's index within its plane (h*W + w). Each thread computes a block of B_H x B_W
+// outputs of one plane and loads the U_H x U_W inputs their windows span once: overlapping windows (3/2
+// pooling) share rows and columns, which one thread per output loaded again for each window (25 loads instead
+// of 36 for a 2 x 2 block). Each output still compares its window's values in the same order.
+const B_H: u32 = {{B_H}};
+const B_W: u32 = {{B_W}};
+const N_BH: u32 = (S_OH + B_H - 1u) / B_H;
+const N_BW: u32 = (S_OW + B_W - 1u) / B_W;
+
 @compute @workgroup_size(256)
 fn max_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
-  if (i >= p.planes * S_OH * S_OW) { return; }
-  let plane = i / (S_OH * S_OW);
-  let oh = (i / S_OW) % S_OH;
-  let ow = i % S_OW;
-  let h0 = windowStart(oh);
-  let w0 = windowStart(ow);
+  if (i >= p.planes * N_BH * N_BW) { return; }
+  let plane = i / (N_BH * N_BW);
+  let oh0 = ((i / N_BW) % N_BH) * B_H;
+  let ow0 = (i % N_BW) * B_W;
+  let h0 = windowStart(oh0);
+  let w0 = windowStart(ow0);
   let base = plane * S_H * S_W;
-  var best = -3.4e38;
-  var bestIdx = 0u;
-  var found = false;
-  for (var dh = 0u; dh < S_K; dh++) {
-    let h = h0 + i32(dh);
-    if (h < 0 || h >= i32(S_H)) { continue; }
-    for (var dw = 0u; dw < S_K; dw++) {
-      let w = w0 + i32(dw);
-      if (w < 0 || w >= i32(S_W)) { continue; }
-      let idx = u32(h) * S_W + u32(w);
-      let v = src[base + idx];
-      if (!found || v > best) { best = v; bestIdx = idx; found = true; }
+  // The block's inputs, clamped into the plane; `inside` says which are real (padding never wins).
+  var v: array<array<f32, {{U_W}}>, {{U_H}}>;
+  //#unroll r U_H
+  //#unroll c U_W
+  v[{r}][{c}] = src[base + u32(clamp(h0 + {r}, 0, i32(S_H) - 1)) * S_W + u32(clamp(w0 + {c}, 0, i32(S_W) - 1))];
+  //#end
+  //#end
+  //#unroll a B_H
+  //#unroll b B_W
+  if (oh0 + {a}u < S_OH && ow0 + {b}u < S_OW) {
+    var best = -3.4e38;
+    var bestIdx = 0u;
+    var found = false;
+    //#unroll dh K
+    //#unroll dw K
+    {
+      let h = h0 + i32({a}u * S_STRIDE + {dh}u);
+      let w = w0 + i32({b}u * S_STRIDE + {dw}u);
+      if (h >= 0 && h < i32(S_H) && w >= 0 && w < i32(S_W)) {
+        let x = v[{a}u * S_STRIDE + {dh}u][{b}u * S_STRIDE + {dw}u];
+        if (!found || x > best) { best = x; bestIdx = u32(h) * S_W + u32(w); found = true; }
+      }
     }
+    //#end
+    //#end
+    if (S_RELU) { best = max(best, 0.0); }
+    let o = (plane * S_OH + oh0 + {a}u) * S_OW + ow0 + {b}u;
+    dst[o] = best;
+    argmax[o] = bestIdx;
   }
-  if (S_RELU) { best = max(best, 0.0); }
-  dst[i] = best;
-  argmax[i] = bestIdx;
+  //#end
+  //#end
 }
 
 // The output windows that contain input coordinate x: o in [lo, hi].

@@ -63,6 +63,17 @@ for (const c of poolCases) {
     assert(maxRelDiff(await dx.read(), ref.maxPoolBackward(dy, x, c)) < TOL, "max backward");
     assert(maxRelDiff(await ya.read(), ref.avgPoolForward(x, c)) < TOL, "avg forward");
     assert(maxRelDiff(await dxa.read(), ref.avgPoolBackward(dy, c)) < TOL, "avg backward");
+
+    // Ties (values on a coarse grid): each window's first maximum in row-major order wins, as in the reference.
+    const tied = x.map((v) => Math.round(v * 2) / 2);
+    const tt = gpu.fromArray([c.n, c.c, c.h, c.w], tied);
+    const t = maxPoolForward(gpu, tt, g);
+    const want = ref.maxPoolForward(tied, c).argmax;
+    const plane = c.h * c.w, perPlane = g.oh * g.ow;
+    assertEquals([...await gpu.readU32(t.argmax)].map((a, o) => a + Math.floor(o / perPlane) * plane), [
+      ...want,
+    ]);
+    gpu.release(tt, t.y, t.argmax);
   });
 }
 

@@ -46,8 +46,14 @@ export function poolGeometry(
 const params = (g: PoolGeometry, n: number) => [n * g.c, 0, 0, 0];
 /** Windows oh and oh + PHASES never overlap: max backward's scatter runs PHASES^2 race-free dispatches. */
 const phases = (g: PoolGeometry) => Math.ceil(g.k / g.stride);
+/** Outputs per thread of max pooling's forward along each axis (kernels/pool.wgsl). */
+const MAX_BLOCK = 2;
 const shape = (g: PoolGeometry, relu = false) => ({
   RELU: relu,
+  B_H: MAX_BLOCK,
+  B_W: MAX_BLOCK,
+  U_H: (MAX_BLOCK - 1) * g.stride + g.k,
+  U_W: (MAX_BLOCK - 1) * g.stride + g.k,
   PHASES: phases(g),
   H: g.h,
   W: g.w,
@@ -71,7 +77,8 @@ export function maxPoolForward(
   const n = x.shape[0];
   const y = gpu.tensor([n, g.c, g.oh, g.ow], "maxpool");
   const argmax = gpu.tensor([n, g.c, g.oh, g.ow], "argmax");
-  gpu.run("pool", "max_forward", [x, y, argmax], params(g, n), gpu.grid1d(y.size), shape(g, relu));
+  const blocks = n * g.c * Math.ceil(g.oh / MAX_BLOCK) * Math.ceil(g.ow / MAX_BLOCK);
+  gpu.run("pool", "max_forward", [x, y, argmax], params(g, n), gpu.grid1d(blocks), shape(g, relu));
   return { y, argmax };
 }
 
