@@ -48,7 +48,8 @@ fn max_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let h0 = windowStart(oh0);
   let w0 = windowStart(ow0);
   let base = plane * S_H * S_W;
-  // The block's inputs, clamped into the plane; `inside` says which are real (padding never wins).
+  // The block's inputs, clamped into the plane; each output below skips the positions outside it (padding
+  // never wins a max).
   var v: array<array<f32, {{U_W}}>, {{U_H}}>;
   //#unroll r U_H
   //#unroll c U_W
