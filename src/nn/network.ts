@@ -110,8 +110,6 @@ export class Network {
   #saved: Saved[] = [];
   #forwardOptions: ForwardOptions = { training: false };
   #convAlgorithm: ConvAlgorithm | undefined;
-  /** Changes whenever the weights are written (loadWeights, sgdStep): kept prepared weights are then stale. */
-  #weightsVersion = 0;
 
   /** Built without gradients or momentum; a training forward() throws. */
   readonly inference: boolean;
@@ -148,7 +146,7 @@ export class Network {
       const [wInfo, bInfo] = layer.params;
       if (s.type === "conv") {
         run.params.push(this.#param(wInfo, s.out, g.K, s.out, g.Kp), this.#param(bInfo, 1, s.out, 1, s.out));
-        run.prepared = new PreparedWeights(() => this.#weightsVersion);
+        run.prepared = new PreparedWeights();
       } else {
         const P = g.oh * g.ow;
         run.params.push(this.#param(wInfo, 1, P * s.out * g.K, 1, P * s.out * g.K));
@@ -200,7 +198,7 @@ export class Network {
 
   /** Sets parameters from logical (unpadded) arrays, e.g. a checkpoint or the initialiser. */
   loadWeights(values: Map<string, Float32Array>): void {
-    this.#weightsVersion++;
+    this.#releasePrepared();
     for (const p of this.params) {
       const v = values.get(p.info.name);
       if (!v) throw new Error(`weights for ${this.spec.name} lack "${p.info.name}"`);
@@ -425,7 +423,7 @@ export class Network {
 
   /** The paper's momentum SGD on every parameter, with its lr and weight-decay multipliers. */
   sgdStep(h: { lr: number; momentum: number; weightDecay: number }): void {
-    this.#weightsVersion++;
+    this.#releasePrepared();
     this.gpu.scope = "sgd";
     for (const p of this.params) {
       const hyper = {
@@ -465,10 +463,15 @@ export class Network {
     return cur;
   }
 
+  /** Drops every conv's prepared weights: called whenever the weights are written, so none is ever stale. */
+  #releasePrepared(): void {
+    for (const run of this.layers) run.prepared?.release();
+  }
+
   /** Releases kept activations and all parameter tensors: the Network is unusable after (its Gpu is not). */
   destroy(): void {
     this.releaseSaved();
-    for (const run of this.layers) run.prepared?.release();
+    this.#releasePrepared();
     for (const p of this.params) this.gpu.release(...p.value, ...p.grad, ...p.momentum);
   }
 }

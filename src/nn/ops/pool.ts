@@ -48,12 +48,14 @@ const params = (g: PoolGeometry, n: number) => [n * g.c, 0, 0, 0];
 const phases = (g: PoolGeometry) => Math.ceil(g.k / g.stride);
 /** Outputs per thread of max pooling's forward along each axis (kernels/pool.wgsl). */
 const MAX_BLOCK = 2;
+/** Inputs along each axis that a block's windows span. */
+const blockSpan = (g: PoolGeometry) => (MAX_BLOCK - 1) * g.stride + g.k;
 const shape = (g: PoolGeometry, relu = false) => ({
   RELU: relu,
   B_H: MAX_BLOCK,
   B_W: MAX_BLOCK,
-  U_H: (MAX_BLOCK - 1) * g.stride + g.k,
-  U_W: (MAX_BLOCK - 1) * g.stride + g.k,
+  U_H: blockSpan(g),
+  U_W: blockSpan(g),
   PHASES: phases(g),
   H: g.h,
   W: g.w,
